@@ -1,0 +1,499 @@
+# coding=utf-8
+# Copyright 2018 The Google AI Team Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Functions and classes related to optimization (weight updates).
+
+Google's update, exactly: Adam without bias correction plus decoupled weight
+decay (`AdamWeightDecayOptimizer`), gradients clipped to a global norm of 1.0,
+and a linear warmup followed by a linear decay measured from step 0. Added: the
+LAMB optimizer, gradient accumulation and dynamic loss scaling.
+
+How a training loop uses this module (see ARCHITECTURE.md):
+
+  with strategy.scope():
+    global_step = optimization.create_global_step()
+    optimizer = optimization.create_optimizer(
+        None, init_lr, num_train_steps, num_warmup_steps, use_tpu)
+    optimizer.create_slots(variables)
+  ...
+  # inside strategy.run, with gradients already all-reduced:
+  optimizer.apply_step(grads, variables, global_step)
+"""
+
+import re
+
+import tensorflow as tf
+
+# Parameters whose names match one of these (re.search) get no weight decay.
+DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
+def learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps):
+  """Google's learning rate as a plain function of the step.
+
+  `lr(step) = init_lr * (1 - min(step, num_train_steps) / num_train_steps)`
+  (tf.train.polynomial_decay with end rate 0 and power 1); when
+  `num_warmup_steps` is set and `step < num_warmup_steps` the rate is
+  `init_lr * step / num_warmup_steps` instead. The decay is measured from step
+  0, not from the end of the warmup, so the rate drops a little at
+  `step == num_warmup_steps` and `init_lr` itself is never used.
+
+  Every operation is a float32 op in Google's order, so the values are those
+  of Google's graph evaluated op by op.
+
+  Args:
+    init_lr: float, the peak learning rate.
+    num_train_steps: int, the step at which the rate reaches 0.
+    num_warmup_steps: int or None/0, the length of the linear warmup.
+
+  Returns:
+    A function `step -> float32 scalar tensor`; `step` is an integer scalar
+    (Python int, tensor or variable).
+  """
+
+  def schedule(step):
+    step = tf.convert_to_tensor(step)
+    # polynomial_decay(init_lr, step, num_train_steps, 0.0, power=1.0).
+    decay_step = tf.minimum(tf.cast(step, tf.float32),
+                            tf.cast(num_train_steps, tf.float32))
+    fraction = decay_step / tf.cast(num_train_steps, tf.float32)
+    learning_rate = tf.constant(init_lr, tf.float32) * (1.0 - fraction) + 0.0
+    if not num_warmup_steps:
+      return learning_rate
+    step_int = tf.cast(step, tf.int32)
+    warmup_steps_int = tf.constant(num_warmup_steps, tf.int32)
+    warmup_percent_done = (tf.cast(step_int, tf.float32) /
+                           tf.cast(warmup_steps_int, tf.float32))
+    warmup_learning_rate = init_lr * warmup_percent_done
+    is_warmup = tf.cast(step_int < warmup_steps_int, tf.float32)
+    return ((1.0 - is_warmup) * learning_rate +
+            is_warmup * warmup_learning_rate)
+
+  return schedule
+
+
+def create_global_step():
+  """The int64 step counter, saved in checkpoints as "global_step".
+
+  Created with ONLY_FIRST_REPLICA aggregation so that it may also be assigned
+  in a replica context (every replica holds the same value).
+
+  Returns:
+    A scalar int64 `tf.Variable` holding 0.
+  """
+  return tf.Variable(
+      0,
+      dtype=tf.int64,
+      trainable=False,
+      name="global_step",
+      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
+def create_optimizer(loss,
+                     init_lr,
+                     num_train_steps,
+                     num_warmup_steps,
+                     use_tpu=False,
+                     optimizer="adamw",
+                     weight_decay_rate=0.01,
+                     beta_1=0.9,
+                     beta_2=0.999,
+                     epsilon=1e-6,
+                     exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,
+                     clip_norm=1.0):
+  """Creates the optimizer Google's `create_optimizer` builds its train op with.
+
+  TF2 has no graph train op: this returns the optimizer object configured with
+  Google's hyperparameters and learning-rate schedule. One training step, as
+  Google's train op does it, is then `optimizer.apply_step(grads, variables,
+  global_step)` (rate from the step before its increment, clipping at
+  `clip_norm`, update, increment).
+
+  Args:
+    loss: ignored (kept so Google's call `create_optimizer(loss, init_lr,
+      num_train_steps, num_warmup_steps, use_tpu)` still works; gradients come
+      from the training loop's tf.GradientTape). May be None.
+    init_lr: float, peak learning rate.
+    num_train_steps: int, steps after which the rate is 0.
+    num_warmup_steps: int or None, linear warmup steps.
+    use_tpu: ignored: Google wraps the optimizer in CrossShardOptimizer to
+      average gradients over TPU cores; here the loop all-reduces gradients
+      under any tf.distribute strategy before calling the optimizer.
+    optimizer: "adamw" (Google's AdamWeightDecayOptimizer) or "lamb".
+    weight_decay_rate: float, decoupled weight decay (Google: 0.01).
+    beta_1: float, first moment decay.
+    beta_2: float, second moment decay.
+    epsilon: float, added to sqrt(v).
+    exclude_from_weight_decay: regular expressions of parameter names that get
+      no weight decay (and, for LAMB, no trust ratio).
+    clip_norm: float, global norm the gradients are clipped to in `apply_step`.
+
+  Returns:
+    An `AdamWeightDecayOptimizer` or `LAMBOptimizer` whose `learning_rate` is
+    `learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps)`.
+
+  Raises:
+    ValueError: for an unknown `optimizer`.
+  """
+  del loss, use_tpu  # See the docstring.
+  optimizer_classes = {"adamw": AdamWeightDecayOptimizer, "lamb": LAMBOptimizer}
+  if optimizer not in optimizer_classes:
+    raise ValueError("--optimizer must be one of %s, got %r" %
+                     (sorted(optimizer_classes), optimizer))
+  return optimizer_classes[optimizer](
+      learning_rate=learning_rate_schedule(init_lr, num_train_steps,
+                                           num_warmup_steps),
+      weight_decay_rate=weight_decay_rate,
+      beta_1=beta_1,
+      beta_2=beta_2,
+      epsilon=epsilon,
+      exclude_from_weight_decay=list(exclude_from_weight_decay or []),
+      clip_norm=clip_norm)
+
+
+def clip_by_global_norm(grads, clip_norm=1.0):
+  """Google's clipping: all gradients jointly to a global norm of `clip_norm`.
+
+  Args:
+    grads: list of gradient tensors (None entries are passed through).
+    clip_norm: float.
+
+  Returns:
+    The list of clipped gradients (bit-identical to the input when the global
+    norm is <= clip_norm).
+  """
+  clipped, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+  return clipped
+
+
+def get_variable_name(param_name):
+  """The variable name without the ":0" output suffix.
+
+  Args:
+    param_name: string, e.g. "bert/pooler/dense/kernel:0".
+
+  Returns:
+    string, e.g. "bert/pooler/dense/kernel".
+  """
+  m = re.match("^(.*):\\d+$", param_name)
+  if m is not None:
+    param_name = m.group(1)
+  return param_name
+
+
+def _matches_any(patterns, name):
+  """Whether `re.search` finds one of `patterns` in `name`."""
+  return any(re.search(r, name) is not None for r in patterns or [])
+
+
+class AdamWeightDecayOptimizer(tf.Module):
+  """A basic Adam optimizer that includes "correct" L2 weight decay.
+
+  Per parameter p with gradient g and learning rate lr (Google's update):
+    m = beta_1 m + (1 - beta_1) g;  v = beta_2 v + (1 - beta_2) g^2
+    update = m / (sqrt(v) + epsilon)     # no bias correction
+    update += weight_decay_rate * p      # unless p's name is excluded
+    p = p - lr * update
+  """
+
+  def __init__(self,
+               learning_rate,
+               weight_decay_rate=0.0,
+               beta_1=0.9,
+               beta_2=0.999,
+               epsilon=1e-6,
+               exclude_from_weight_decay=None,
+               clip_norm=1.0,
+               name="AdamWeightDecayOptimizer"):
+    """Constructs an AdamWeightDecayOptimizer.
+
+    Args:
+      learning_rate: float, scalar tensor, or a function step -> rate (see
+        `learning_rate_schedule`). Used when `apply_gradients` gets no rate.
+      weight_decay_rate: float.
+      beta_1: float.
+      beta_2: float.
+      epsilon: float.
+      exclude_from_weight_decay: list of regular expressions (re.search on the
+        variable name without ":0").
+      clip_norm: float, the global norm `apply_step` clips gradients to.
+      name: string, name of this module.
+    """
+    super(AdamWeightDecayOptimizer, self).__init__(name=name)
+    self.learning_rate = learning_rate
+    self.weight_decay_rate = weight_decay_rate
+    self.beta_1 = beta_1
+    self.beta_2 = beta_2
+    self.epsilon = epsilon
+    self.exclude_from_weight_decay = exclude_from_weight_decay
+    self.clip_norm = clip_norm
+    # Variable name (without ":0") -> (adam_m, adam_v), in creation order.
+    self._slots = {}
+
+  def create_slots(self, variables):
+    """Creates the zero `<name>/adam_m` and `<name>/adam_v` slots.
+
+    Call once, eagerly (under `strategy.scope()` when distributing) and
+    before tracing a tf.function that applies gradients: a tf.function must
+    not create variables when it is traced again.
+
+    Args:
+      variables: list of float `tf.Variable`s to be trained. Variables that
+        already have slots are skipped.
+    """
+    strategy = tf.distribute.get_strategy()
+    for var in variables:
+      name = get_variable_name(var.name)
+      if name in self._slots:
+        continue
+      with tf.init_scope(), strategy.extended.colocate_vars_with(var):
+        self._slots[name] = tuple(
+            tf.Variable(
+                tf.zeros(var.shape, dtype=var.dtype),
+                trainable=False,
+                name=name + "/" + slot_name) for slot_name in ("adam_m", "adam_v"))
+
+  def get_slot(self, var, slot_name):
+    """The slot variable "adam_m" or "adam_v" of `var`.
+
+    Args:
+      var: a variable passed to `create_slots`.
+      slot_name: "adam_m" or "adam_v".
+
+    Returns:
+      The slot `tf.Variable`.
+    """
+    m, v = self._slots[get_variable_name(var.name)]
+    return {"adam_m": m, "adam_v": v}[slot_name]
+
+  def slot_variables(self):
+    """All slot variables, in creation order (for checkpoints)."""
+    return [slot for pair in self._slots.values() for slot in pair]
+
+  def learning_rate_at(self, global_step):
+    """The learning rate used at `global_step` (before its increment).
+
+    Args:
+      global_step: integer scalar, or None when `learning_rate` is constant.
+
+    Returns:
+      float32 scalar tensor.
+    """
+    if callable(self.learning_rate):
+      if global_step is None:
+        raise ValueError("The learning rate is a schedule: pass global_step")
+      return tf.cast(self.learning_rate(global_step), tf.float32)
+    return tf.cast(self.learning_rate, tf.float32)
+
+  def apply_gradients(self, grads_and_vars, learning_rate=None,
+                      global_step=None, name=None, should_apply=None):
+    """Applies one update. Does not increment any step (as Google).
+
+    Works in the cross-replica context and in a replica context (inside
+    `strategy.run` of any tf.distribute strategy): the variables are updated
+    through `merge_call` and `strategy.extended.update`, so they need no
+    particular aggregation. The gradients must already be the same on every
+    replica (all-reduced).
+
+    Args:
+      grads_and_vars: iterable of (gradient, variable); pairs whose gradient
+        is None are skipped.
+      learning_rate: float32 scalar; default: the constructor's rate (a
+        schedule is evaluated at `global_step`).
+      global_step: integer scalar, only read for a schedule.
+      name: ignored (Google's signature).
+      should_apply: optional bool scalar; when False the variables and slots
+        are left unchanged (skipped step of dynamic loss scaling).
+
+    Returns:
+      None.
+    """
+    del name
+    grads_and_vars = [(g, v) for g, v in grads_and_vars
+                      if g is not None and v is not None]
+    if learning_rate is None:
+      learning_rate = self.learning_rate_at(global_step)
+    self._apply(grads_and_vars, learning_rate, should_apply, None)
+
+  def apply_step(self, grads, variables, global_step, should_apply=None):
+    """One training step as Google's train op: rate, clip, update, increment.
+
+    The rate is computed from `global_step` before its increment, as Google's
+    code documents (lr = 0 at step 0).
+
+    Args:
+      grads: list of gradients (already all-reduced across replicas), aligned
+        with `variables`.
+      variables: list of the trained variables.
+      global_step: the int64 step variable (`create_global_step`).
+      should_apply: optional bool scalar; when False neither the variables nor
+        the step change (dynamic loss scaling skips the step, as NVIDIA's
+        BERT does).
+
+    Returns:
+      The float32 learning rate of this step.
+    """
+    learning_rate = self.learning_rate_at(global_step)
+    grads = clip_by_global_norm(list(grads), self.clip_norm)
+    grads_and_vars = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    self._apply(grads_and_vars, learning_rate, should_apply, global_step)
+    return learning_rate
+
+  def _apply(self, grads_and_vars, learning_rate, should_apply, global_step):
+    """Runs `_distributed_apply` in the cross-replica context."""
+    missing = [v for _, v in grads_and_vars
+               if get_variable_name(v.name) not in self._slots]
+    if missing:
+      if not tf.distribute.in_cross_replica_context() and tf.distribute.has_strategy():
+        raise ValueError(
+            "Optimizer slots are missing for %s: call create_slots(variables) "
+            "under strategy.scope() before training" %
+            [get_variable_name(v.name) for v in missing[:3]])
+      self.create_slots(missing)
+    args = (grads_and_vars, learning_rate, should_apply, global_step)
+    if tf.distribute.in_cross_replica_context():
+      self._distributed_apply(tf.distribute.get_strategy(), *args)
+    else:
+      tf.distribute.get_replica_context().merge_call(
+          self._distributed_apply, args=args)
+
+  def _distributed_apply(self, strategy, grads_and_vars, learning_rate,
+                         should_apply, global_step):
+    """Updates every variable on every device (cross-replica context)."""
+    updates = []
+    for grad, var in grads_and_vars:
+      name = get_variable_name(var.name)
+      m, v = self._slots[name]
+      updates.append(
+          strategy.extended.update(
+              var, self._update_fn(name),
+              args=(grad, m, v, learning_rate, should_apply), group=True))
+    if global_step is not None:
+      with tf.control_dependencies(updates):
+        increment = (tf.constant(1, tf.int64) if should_apply is None
+                     else tf.cast(should_apply, tf.int64))
+        strategy.extended.update(
+            global_step, lambda step, inc: step.assign_add(inc),
+            args=(increment,), group=True)
+
+  def _update_fn(self, param_name):
+    """The per-device update function of parameter `param_name`."""
+
+    def update(param, grad, m, v, learning_rate, should_apply):
+      """Assigns param, m, v (all on one device)."""
+
+      def assign():
+        next_param, next_m, next_v = self._compute_update(
+            param_name, param, grad, m, v, learning_rate)
+        return tf.group(param.assign(next_param), m.assign(next_m),
+                        v.assign(next_v))
+
+      if should_apply is None:
+        return assign()
+      return tf.cond(should_apply, assign, tf.no_op)
+
+    return update
+
+  def _adam_update(self, param_name, param, grad, m, v):
+    """Google's Adam direction plus weight decay.
+
+    Args:
+      param_name: variable name without ":0".
+      param: the parameter value (any shape).
+      grad: its gradient (same shape).
+      m: first moment (same shape).
+      v: second moment (same shape).
+
+    Returns:
+      (update, next_m, next_v), tensors of param's shape.
+    """
+    grad = tf.convert_to_tensor(grad)
+    # 1.0 - beta is computed in Python (float64) as Google does, then cast.
+    next_m = (tf.multiply(self.beta_1, m) +
+              tf.multiply(1.0 - self.beta_1, grad))
+    next_v = (tf.multiply(self.beta_2, v) +
+              tf.multiply(1.0 - self.beta_2, tf.square(grad)))
+    update = next_m / (tf.sqrt(next_v) + self.epsilon)
+    # Decoupled weight decay: adding the square of the weights to the loss
+    # would interact with m and v; decaying the weights directly does not.
+    if self._do_use_weight_decay(param_name):
+      update += self.weight_decay_rate * param
+    return update, next_m, next_v
+
+  def _compute_update(self, param_name, param, grad, m, v, learning_rate):
+    """-> (next_param, next_m, next_v) of Google's AdamWeightDecay step."""
+    update, next_m, next_v = self._adam_update(param_name, param, grad, m, v)
+    next_param = param - learning_rate * update
+    return next_param, next_m, next_v
+
+  def _do_use_weight_decay(self, param_name):
+    """Whether to use L2 weight decay for `param_name`."""
+    if not self.weight_decay_rate:
+      return False
+    return not _matches_any(self.exclude_from_weight_decay, param_name)
+
+
+class LAMBOptimizer(AdamWeightDecayOptimizer):
+  """LAMB (You et al. 2019, "Large Batch Optimization for Deep Learning").
+
+  As in ALBERT's LAMBOptimizer: the AdamWeightDecay direction `u` (no bias
+  correction, decoupled weight decay) is scaled per variable by the trust
+  ratio ||p|| / ||u|| (1.0 when either norm is 0):  p = p - ratio * lr * u.
+  Variables matching `exclude_from_layer_adaptation` (default: the weight
+  decay exclusions) use ratio 1.0.
+  """
+
+  def __init__(self,
+               learning_rate,
+               weight_decay_rate=0.0,
+               beta_1=0.9,
+               beta_2=0.999,
+               epsilon=1e-6,
+               exclude_from_weight_decay=None,
+               exclude_from_layer_adaptation=None,
+               clip_norm=1.0,
+               name="LAMBOptimizer"):
+    """Constructs a LAMBOptimizer; arguments as AdamWeightDecayOptimizer.
+
+    Args:
+      learning_rate: see AdamWeightDecayOptimizer.
+      weight_decay_rate: float.
+      beta_1: float.
+      beta_2: float.
+      epsilon: float.
+      exclude_from_weight_decay: list of regular expressions.
+      exclude_from_layer_adaptation: list of regular expressions of variables
+        without trust ratio; None or empty: `exclude_from_weight_decay`.
+      clip_norm: float.
+      name: string.
+    """
+    super(LAMBOptimizer, self).__init__(
+        learning_rate, weight_decay_rate=weight_decay_rate, beta_1=beta_1,
+        beta_2=beta_2, epsilon=epsilon,
+        exclude_from_weight_decay=exclude_from_weight_decay,
+        clip_norm=clip_norm, name=name)
+    self.exclude_from_layer_adaptation = (
+        exclude_from_layer_adaptation or exclude_from_weight_decay)
+
+  def _compute_update(self, param_name, param, grad, m, v, learning_rate):
+    """-> (next_param, next_m, next_v) of the LAMB step."""
+    update, next_m, next_v = self._adam_update(param_name, param, grad, m, v)
+    ratio = 1.0
+    if not _matches_any(self.exclude_from_layer_adaptation, param_name):
+      w_norm = tf.norm(param, ord=2)
+      g_norm = tf.norm(update, ord=2)
+      ratio = tf.where(w_norm > 0,
+                       tf.where(g_norm > 0, w_norm / g_norm, 1.0), 1.0)
+    next_param = param - ratio * learning_rate * update
+    return next_param, next_m, next_v
