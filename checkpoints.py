@@ -1,0 +1,316 @@
+# coding=utf-8
+"""Reading and writing TF1 name-based checkpoints in Google's BERT layout.
+
+A checkpoint here is what TF1's `tf.train.Saver` wrote: `prefix.index` and
+`prefix.data-00000-of-00001` in the V2 bundle format, every tensor stored under the
+variable's Google name (`bert/encoder/layer_0/attention/self/query/kernel`,
+`<var>/adam_m`, `global_step`, ...), plus a `checkpoint` state file (a text proto)
+naming the newest one. Google's own loaders (`tf.train.init_from_checkpoint`,
+`tf.train.list_variables`, `tf.train.latest_checkpoint`) read what this module
+writes, and this module reads Google's released `bert_model.ckpt` files.
+"""
+
+import collections
+import os
+import re
+import uuid
+
+from absl import logging
+import tensorflow as tf
+
+STATE_FILE = "checkpoint"
+
+RestoreResult = collections.namedtuple("RestoreResult",
+                                       ["loaded", "missing", "unused"])
+
+
+def variable_name(v):
+  """The checkpoint name of a variable: its name without the `:0` suffix.
+
+  Args:
+    v: a tf.Variable (or a distributed variable) created with a Google name.
+
+  Returns:
+    A string such as "bert/embeddings/word_embeddings".
+  """
+  name = v.name
+  m = re.match(r"^(.*):\d+$", name)
+  return m.group(1) if m else name
+
+
+def _named_values(variables):
+  """Normalises the `variables` argument to an ordered dict name -> value.
+
+  Args:
+    variables: a tf.Module, a list/tuple of variables, or a dict name -> tensor or
+      variable.
+
+  Returns:
+    collections.OrderedDict of name -> variable or tensor.
+
+  Raises:
+    ValueError: two variables share a name (one would silently overwrite the other).
+  """
+  if isinstance(variables, tf.Module):
+    variables = variables.variables
+  if isinstance(variables, dict):
+    items = list(variables.items())
+  else:
+    items = [(variable_name(v), v) for v in variables]
+  named = collections.OrderedDict()
+  for name, value in items:
+    if name in named and named[name] is not value:
+      raise ValueError("Two different variables are both named %r." % name)
+    named[name] = value
+  return named
+
+
+def _read_value(value):
+  """The current value of a variable or tensor, on the host.
+
+  `tf.convert_to_tensor` reads a tf.distribute MirroredVariable's primary copy (in
+  cross-replica context) as well as a plain variable.
+  """
+  return tf.convert_to_tensor(value)
+
+
+def save_checkpoint(variables, prefix):
+  """Writes a TF1 V2 checkpoint (`prefix.index`, `prefix.data-00000-of-00001`).
+
+  The data is first written under a unique temporary prefix and then merged into
+  `prefix` (MergeV2Checkpoints renames the data file and writes the index last), so
+  a crash never leaves a half-written `prefix.index` behind.
+
+  Args:
+    variables: a tf.Module, a list of variables, or a dict name -> tensor/variable.
+    prefix: the checkpoint prefix, e.g. "/out/model.ckpt-1000".
+
+  Returns:
+    `prefix`.
+  """
+  named = _named_values(variables)
+  if not named:
+    raise ValueError("No variables to save to %s." % prefix)
+  directory = os.path.dirname(prefix)
+  if directory:
+    tf.io.gfile.makedirs(directory)
+  tmp_dir = "%s_temp_%s" % (prefix, uuid.uuid4().hex)
+  tmp_prefix = os.path.join(tmp_dir, "part")
+  names = list(named.keys())
+  tensors = [_read_value(named[n]) for n in names]
+  with tf.device("/cpu:0"):
+    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                      shape_and_slices=[""] * len(names), tensors=tensors)
+    tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=[tmp_prefix],
+                                  destination_prefix=prefix,
+                                  delete_old_dirs=True)
+  if tf.io.gfile.exists(tmp_dir):
+    tf.io.gfile.rmtree(tmp_dir)
+  return prefix
+
+
+def _resolve_checkpoint(checkpoint_path):
+  """A checkpoint prefix from a prefix or a directory with a state file.
+
+  Raises:
+    ValueError: nothing readable at `checkpoint_path`.
+  """
+  if tf.io.gfile.isdir(checkpoint_path):
+    latest = tf.train.latest_checkpoint(checkpoint_path)
+    if latest is None:
+      raise ValueError("No checkpoint found in directory %s (no valid %r state "
+                       "file)." % (checkpoint_path, STATE_FILE))
+    return latest
+  if not tf.io.gfile.exists(checkpoint_path + ".index"):
+    raise ValueError("No checkpoint at %s (expected the file %s.index)." %
+                     (checkpoint_path, checkpoint_path))
+  return checkpoint_path
+
+
+def list_checkpoint_variables(checkpoint_path):
+  """Dict name -> shape (list) of the tensors in a checkpoint (prefix or dir)."""
+  path = _resolve_checkpoint(checkpoint_path)
+  return collections.OrderedDict(tf.train.list_variables(path))
+
+
+def restore(variables, checkpoint_path, allow_missing=False, log=True):
+  """Assigns every variable whose name is in the checkpoint.
+
+  Args:
+    variables: a tf.Module, a list of variables or a dict name -> variable.
+    checkpoint_path: a checkpoint prefix (e.g. ".../bert_model.ckpt") or a directory
+      holding a `checkpoint` state file.
+    allow_missing: if False, a variable absent from the checkpoint is an error; if
+      True it keeps its current (initial) value and is reported as missing.
+    log: log the loaded, missing and unused names.
+
+  Returns:
+    RestoreResult(loaded, missing, unused): lists of names. `unused` are checkpoint
+    entries no variable asked for (e.g. `cls/*` when fine-tuning).
+
+  Raises:
+    ValueError: no checkpoint at the path; a shape or dtype mismatch (naming the
+      variable and both shapes); missing variables when not `allow_missing`.
+  """
+  path = _resolve_checkpoint(checkpoint_path)
+  named = _named_values(variables)
+  reader = tf.train.load_checkpoint(path)
+  shapes = reader.get_variable_to_shape_map()
+  dtypes = reader.get_variable_to_dtype_map()
+  loaded, missing = [], []
+  for name, var in named.items():
+    if name not in shapes:
+      missing.append(name)
+      continue
+    var_shape = var.shape.as_list()
+    if list(shapes[name]) != var_shape:
+      raise ValueError(
+          "Shape mismatch for variable %s: the model has %s but checkpoint %s has "
+          "%s." % (name, var_shape, path, list(shapes[name])))
+    if dtypes[name] != var.dtype:
+      raise ValueError(
+          "Dtype mismatch for variable %s: the model has %s but checkpoint %s has "
+          "%s." % (name, var.dtype.name, path, dtypes[name].name))
+    loaded.append(name)
+  if missing and not allow_missing:
+    raise ValueError("Checkpoint %s lacks %d variables of the model: %s" %
+                     (path, len(missing), ", ".join(missing)))
+  for name in loaded:
+    named[name].assign(reader.get_tensor(name))
+  wanted = set(named)
+  unused = sorted(n for n in shapes if n not in wanted)
+  if log:
+    logging.info("Restored %d variables from %s.", len(loaded), path)
+    for name in loaded:
+      logging.info("  name = %s, shape = %s, *INIT_FROM_CKPT*", name,
+                   list(shapes[name]))
+    if missing:
+      logging.info("%d variables not in %s (kept at their initial values): %s",
+                   len(missing), path, ", ".join(missing))
+    if unused:
+      logging.info("%d entries of %s unused: %s", len(unused), path,
+                   ", ".join(unused))
+  return RestoreResult(loaded, missing, unused)
+
+
+def _quote(s):
+  """A string literal for the text-proto state file."""
+  return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def write_state_file(directory, model_checkpoint_path, all_model_checkpoint_paths):
+  """Atomically writes `directory/checkpoint` (the text proto TF1's Saver writes).
+
+  Paths inside `directory` are stored relative, as TF1 does, so the directory can be
+  moved. The file is written under a temporary name and renamed over the old one.
+
+  Args:
+    directory: the model directory.
+    model_checkpoint_path: the newest checkpoint prefix.
+    all_model_checkpoint_paths: every kept prefix, oldest first.
+  """
+  def rel(p):
+    if os.path.dirname(p) == directory.rstrip("/"):
+      return os.path.basename(p)
+    return p
+
+  lines = ["model_checkpoint_path: %s" % _quote(rel(model_checkpoint_path))]
+  lines += ["all_model_checkpoint_paths: %s" % _quote(rel(p))
+            for p in all_model_checkpoint_paths]
+  path = os.path.join(directory, STATE_FILE)
+  tmp = "%s.tmp%s" % (path, uuid.uuid4().hex)
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def read_state_file(directory):
+  """The checkpoint prefixes listed in `directory/checkpoint`, oldest first.
+
+  Returns:
+    (model_checkpoint_path or None, list of all_model_checkpoint_paths); the paths
+    are joined with `directory` when relative.
+  """
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None:
+    return None, []
+
+  def absolute(p):
+    return p if os.path.isabs(p) else os.path.join(directory, p)
+
+  paths = [absolute(p) for p in state.all_model_checkpoint_paths]
+  latest = absolute(state.model_checkpoint_path) if state.model_checkpoint_path else None
+  if latest and latest not in paths:
+    paths.append(latest)
+  return latest, paths
+
+
+def delete_checkpoint(prefix):
+  """Removes the files of checkpoint `prefix` (index, data shards, meta)."""
+  for path in tf.io.gfile.glob(prefix + ".*"):
+    suffix = path[len(prefix):]
+    if suffix == ".index" or suffix == ".meta" or suffix.startswith(".data-"):
+      tf.io.gfile.remove(path)
+
+
+class CheckpointManager(object):
+  """Writes `model.ckpt-<step>` checkpoints and keeps the newest `max_to_keep`.
+
+  Resumes the list of kept checkpoints from an existing state file, so a restarted
+  job keeps deleting the oldest ones.
+  """
+
+  def __init__(self, directory, max_to_keep=5, checkpoint_name="model.ckpt"):
+    """Creates the manager.
+
+    Args:
+      directory: where checkpoints and the `checkpoint` state file live.
+      max_to_keep: how many checkpoints to keep; None or 0 keeps all (as TF1's Saver).
+      checkpoint_name: the file name prefix before `-<step>`.
+    """
+    self.directory = directory
+    self.max_to_keep = max_to_keep
+    self.checkpoint_name = checkpoint_name
+    tf.io.gfile.makedirs(directory)
+    _, paths = read_state_file(directory)
+    self._kept = [p for p in paths if tf.io.gfile.exists(p + ".index")]
+
+  @property
+  def latest_checkpoint(self):
+    """The newest checkpoint prefix, or None."""
+    return tf.train.latest_checkpoint(self.directory)
+
+  @property
+  def checkpoints(self):
+    """The kept checkpoint prefixes, oldest first."""
+    return list(self._kept)
+
+  def save(self, variables, global_step):
+    """Writes `<directory>/<checkpoint_name>-<global_step>` and updates the state.
+
+    The state file is rewritten only after the checkpoint is complete, and old
+    checkpoints are deleted only after that, so a crash at any point leaves the
+    state file naming a complete checkpoint.
+
+    Args:
+      variables: a tf.Module, list of variables or dict name -> tensor/variable
+        (model weights, optimizer slots, `global_step`).
+      global_step: int (or scalar tensor/variable), the step in the file name.
+
+    Returns:
+      The prefix written.
+    """
+    step = int(_read_value(global_step).numpy()) if not isinstance(
+        global_step, int) else global_step
+    prefix = os.path.join(self.directory, "%s-%d" % (self.checkpoint_name, step))
+    save_checkpoint(variables, prefix)
+    kept = [p for p in self._kept if p != prefix] + [prefix]
+    if self.max_to_keep:
+      doomed, kept = kept[:-self.max_to_keep], kept[-self.max_to_keep:]
+    else:
+      doomed = []
+    write_state_file(self.directory, prefix, kept)
+    self._kept = kept
+    for old in doomed:
+      delete_checkpoint(old)
+    return prefix

@@ -1,0 +1,757 @@
+# coding=utf-8
+"""The main BERT model and related functions, for TensorFlow 2.
+
+The computation is Google's (google-research/bert modeling.py) to the letter:
+tanh-approximated GELU, an additive -10000 attention mask, post-LayerNorm with
+epsilon 1e-12, truncated-normal initialisation and dropout only in training. The
+model is a `tf.Module` whose variables carry Google's checkpoint names
+(`bert/encoder/layer_0/attention/self/query/kernel`, ...), so Google's released
+checkpoints load as they are and checkpoints written here load in Google's code.
+
+Mixed precision: `compute_dtype` (float32, bfloat16 or float16) is the dtype of the
+matrix multiplications; variables stay float32 and LayerNorm, softmax, the residual
+stream and every output are float32.
+"""
+
+import collections
+import copy
+import json
+import math
+import re
+
+import numpy as np
+import tensorflow as tf
+
+import checkpoints
+
+_ACTIVATIONS = ("linear", "relu", "gelu", "tanh")
+
+
+class BertConfig(object):
+  """Configuration for `BertModel`."""
+
+  def __init__(self,
+               vocab_size,
+               hidden_size=768,
+               num_hidden_layers=12,
+               num_attention_heads=12,
+               intermediate_size=3072,
+               hidden_act="gelu",
+               hidden_dropout_prob=0.1,
+               attention_probs_dropout_prob=0.1,
+               max_position_embeddings=512,
+               type_vocab_size=16,
+               initializer_range=0.02):
+    """Constructs BertConfig.
+
+    Args:
+      vocab_size: Vocabulary size of `inputs_ids` in `BertModel`.
+      hidden_size: Size of the encoder layers and the pooler layer.
+      num_hidden_layers: Number of hidden layers in the Transformer encoder.
+      num_attention_heads: Number of attention heads for each attention layer in
+        the Transformer encoder.
+      intermediate_size: The size of the "intermediate" (i.e., feed-forward)
+        layer in the Transformer encoder.
+      hidden_act: The non-linear activation function (function or string) in the
+        encoder and pooler.
+      hidden_dropout_prob: The dropout probability for all fully connected
+        layers in the embeddings, encoder, and pooler.
+      attention_probs_dropout_prob: The dropout ratio for the attention
+        probabilities.
+      max_position_embeddings: The maximum sequence length that this model might
+        ever be used with. Typically set this to something large just in case
+        (e.g., 512 or 1024 or 2048).
+      type_vocab_size: The vocabulary size of the `token_type_ids` passed into
+        `BertModel`.
+      initializer_range: The stdev of the truncated_normal_initializer for
+        initializing all weight matrices.
+    """
+    self.vocab_size = vocab_size
+    self.hidden_size = hidden_size
+    self.num_hidden_layers = num_hidden_layers
+    self.num_attention_heads = num_attention_heads
+    self.hidden_act = hidden_act
+    self.intermediate_size = intermediate_size
+    self.hidden_dropout_prob = hidden_dropout_prob
+    self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    self.max_position_embeddings = max_position_embeddings
+    self.type_vocab_size = type_vocab_size
+    self.initializer_range = initializer_range
+
+  @classmethod
+  def from_dict(cls, json_object):
+    """Constructs a `BertConfig` from a Python dictionary of parameters.
+
+    Every key is copied, known or not: released configs carry extra keys (e.g.
+    `directionality`, `pooler_fc_size`).
+
+    Raises:
+      ValueError: `vocab_size` is absent (Google's constructor requires it).
+    """
+    if "vocab_size" not in json_object:
+      raise ValueError("BertConfig needs `vocab_size`; the config has only: %s" %
+                       ", ".join(sorted(json_object)))
+    config = BertConfig(vocab_size=None)
+    for (key, value) in json_object.items():
+      config.__dict__[key] = value
+    return config
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    """Constructs a `BertConfig` from a json file of parameters.
+
+    Raises:
+      ValueError: the file is not a JSON object or lacks `vocab_size` (the error
+        names the file).
+    """
+    with tf.io.gfile.GFile(json_file, "r") as reader:
+      text = reader.read()
+    try:
+      parsed = json.loads(text)
+    except ValueError as e:
+      raise ValueError("BERT config file %s is not valid JSON: %s" %
+                       (json_file, e)) from None
+    if not isinstance(parsed, dict):
+      raise ValueError("BERT config file %s must hold a JSON object, not %s." %
+                       (json_file, type(parsed).__name__))
+    try:
+      return cls.from_dict(parsed)
+    except ValueError as e:
+      raise ValueError("BERT config file %s: %s" % (json_file, e)) from None
+
+  def to_dict(self):
+    """Serializes this instance to a Python dictionary."""
+    output = copy.deepcopy(self.__dict__)
+    return output
+
+  def to_json_string(self):
+    """Serializes this instance to a JSON string."""
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+  def validate(self):
+    """Checks the values `BertModel` relies on.
+
+    Google's constructor accepts anything (its own test builds
+    `BertConfig(vocab_size=99, hidden_size=37)` to test serialisation), so the
+    checks run when a model is built.
+
+    Raises:
+      ValueError: a missing vocab_size, a hidden size that the heads do not
+        divide, or an unknown activation.
+    """
+    if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
+      raise ValueError("BertConfig.vocab_size must be a positive int, got %r." %
+                       (self.vocab_size,))
+    if self.hidden_size % self.num_attention_heads != 0:
+      raise ValueError(
+          "The hidden size (%d) is not a multiple of the number of attention "
+          "heads (%d)" % (self.hidden_size, self.num_attention_heads))
+    get_activation(self.hidden_act)
+
+
+BertOutputs = collections.namedtuple(
+    "BertOutputs", ["sequence_output", "pooled_output", "all_encoder_layers",
+                    "embedding_output", "embedding_table", "attention_probs"])
+BertOutputs.__new__.__defaults__ = (None,)
+BertOutputs.__doc__ = """What `BertModel.__call__` returns (all float32).
+
+  sequence_output: [batch_size, seq_length, hidden_size], the last layer.
+  pooled_output: [batch_size, hidden_size], tanh(dense(first token)).
+  all_encoder_layers: list of num_hidden_layers [batch_size, seq_length, hidden_size].
+  embedding_output: [batch_size, seq_length, hidden_size], after LayerNorm (and
+    dropout in training).
+  embedding_table: the [vocab_size, hidden_size] word embedding variable.
+  attention_probs: None, or (with `return_attention_probs=True`) a list of
+    num_hidden_layers [batch_size, num_heads, seq_length, seq_length] softmax
+    outputs (before attention dropout), Google's `.../attention/self/Softmax`.
+"""
+
+
+def gelu(x):
+  """Gaussian Error Linear Unit, the tanh approximation (as Google's BERT).
+
+  Args:
+    x: float Tensor to perform activation.
+
+  Returns:
+    `x` with the GELU activation applied.
+  """
+  cdf = 0.5 * (1.0 + tf.tanh(
+      (math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x)))))
+  return x * cdf
+
+
+def get_activation(activation_string):
+  """Maps a string to a Python function, e.g., "relu" => `tf.nn.relu`.
+
+  Args:
+    activation_string: String name of the activation function (or a function,
+      returned as is).
+
+  Returns:
+    A Python function corresponding to the activation function, or None for
+    `None`, "" and "linear".
+
+  Raises:
+    ValueError: The `activation_string` does not correspond to a known
+      activation.
+  """
+  if not isinstance(activation_string, str):
+    return activation_string
+  if not activation_string:
+    return None
+  act = activation_string.lower()
+  if act == "linear":
+    return None
+  elif act == "relu":
+    return tf.nn.relu
+  elif act == "gelu":
+    return gelu
+  elif act == "tanh":
+    return tf.tanh
+  else:
+    raise ValueError("Unsupported activation: %s (expected one of %s)" %
+                     (act, ", ".join(_ACTIVATIONS)))
+
+
+def dropout(input_tensor, dropout_prob):
+  """Perform dropout.
+
+  Args:
+    input_tensor: float Tensor.
+    dropout_prob: Python float. The probability of dropping out a value (NOT of
+      *keeping* a dimension as in `tf.nn.dropout`).
+
+  Returns:
+    A version of `input_tensor` with dropout applied.
+  """
+  if dropout_prob is None or dropout_prob == 0.0:
+    return input_tensor
+  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+
+
+def layer_norm(input_tensor, gamma, beta, epsilon=1e-12):
+  """Layer normalization over the last axis, in float32.
+
+  Google used `tf.contrib.layers.layer_norm`, i.e. `tf.nn.moments` followed by
+  `tf.nn.batch_normalization` with variance_epsilon 1e-12; this is that formula.
+  The variables are passed in because a TF2 function cannot create them.
+
+  Args:
+    input_tensor: float Tensor [..., hidden_size].
+    gamma: float32 [hidden_size] scale.
+    beta: float32 [hidden_size] offset.
+    epsilon: the variance epsilon (Google hard-codes 1e-12).
+
+  Returns:
+    float32 Tensor with the shape of `input_tensor`.
+  """
+  x = tf.cast(input_tensor, tf.float32)
+  mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+  variance = tf.reduce_mean(
+      tf.math.squared_difference(x, tf.stop_gradient(mean)), axis=-1,
+      keepdims=True)
+  inv = tf.math.rsqrt(variance + epsilon) * gamma
+  return x * inv + (beta - mean * inv)
+
+
+def create_initializer(initializer_range=0.02):
+  """Creates a truncated-normal initializer with the given range.
+
+  Args:
+    initializer_range: the stddev (values beyond two stddevs are redrawn).
+
+  Returns:
+    A function (shape, dtype=tf.float32) -> Tensor.
+  """
+  def initializer(shape, dtype=tf.float32):
+    return tf.random.truncated_normal(shape, stddev=initializer_range, dtype=dtype)
+  return initializer
+
+
+def get_shape_list(tensor, expected_rank=None, name=None):
+  """Returns a list of the shape of tensor, preferring static dimensions.
+
+  Args:
+    tensor: A tf.Tensor object to find the shape of.
+    expected_rank: (optional) int or list of ints. The expected rank of `tensor`.
+    name: Optional name of the tensor for the error message.
+
+  Returns:
+    A list of dimensions of the shape of tensor. All static dimensions will be
+    returned as python integers, and dynamic dimensions will be returned as
+    tf.Tensor scalars.
+  """
+  if expected_rank is not None:
+    assert_rank(tensor, expected_rank, name)
+  shape = tensor.shape.as_list()
+  non_static_indexes = [i for i, dim in enumerate(shape) if dim is None]
+  if not non_static_indexes:
+    return shape
+  dyn_shape = tf.shape(tensor)
+  for index in non_static_indexes:
+    shape[index] = dyn_shape[index]
+  return shape
+
+
+def assert_rank(tensor, expected_rank, name=None):
+  """Raises an exception if the tensor rank is not of the expected rank.
+
+  Args:
+    tensor: A tf.Tensor to check the rank of.
+    expected_rank: Python integer or list of integers, expected rank.
+    name: Optional name of the tensor for the error message.
+
+  Raises:
+    ValueError: If the expected shape doesn't match the actual shape.
+  """
+  if isinstance(expected_rank, int):
+    expected_rank = [expected_rank]
+  actual_rank = tensor.shape.ndims
+  if actual_rank not in expected_rank:
+    raise ValueError(
+        "For the tensor `%s`, the actual rank `%d` (shape = %s) is not equal to "
+        "the expected rank `%s`" %
+        (name or getattr(tensor, "name", "tensor"), actual_rank,
+         str(tensor.shape), str(expected_rank)))
+
+
+def reshape_to_matrix(input_tensor):
+  """Reshapes a >= rank 2 tensor to a rank 2 tensor (i.e., a matrix)."""
+  ndims = input_tensor.shape.ndims
+  if ndims < 2:
+    raise ValueError("Input tensor must have at least rank 2. Shape = %s" %
+                     (input_tensor.shape))
+  if ndims == 2:
+    return input_tensor
+  width = input_tensor.shape[-1]
+  return tf.reshape(input_tensor, [-1, width])
+
+
+def reshape_from_matrix(output_tensor, orig_shape_list):
+  """Reshapes a rank 2 tensor back to its original rank >= 2 tensor."""
+  if len(orig_shape_list) == 2:
+    return output_tensor
+  output_shape = get_shape_list(output_tensor)
+  orig_dims = orig_shape_list[0:-1]
+  width = output_shape[-1]
+  return tf.reshape(output_tensor, orig_dims + [width])
+
+
+def create_attention_mask_from_input_mask(from_tensor, to_mask):
+  """Create 3D attention mask from a 2D tensor mask.
+
+  Args:
+    from_tensor: 2D or 3D Tensor of shape [batch_size, from_seq_length, ...].
+    to_mask: int32 Tensor of shape [batch_size, to_seq_length].
+
+  Returns:
+    float Tensor of shape [batch_size, from_seq_length, to_seq_length].
+  """
+  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
+  to_shape = get_shape_list(to_mask, expected_rank=2)
+  to_mask = tf.cast(tf.reshape(to_mask, [to_shape[0], 1, to_shape[1]]),
+                    tf.float32)
+  broadcast_ones = tf.ones([from_shape[0], from_shape[1], 1], dtype=tf.float32)
+  return broadcast_ones * to_mask
+
+
+def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
+  """Compute the union of the current variables and checkpoint variables.
+
+  Args:
+    tvars: the model's (trainable) variables.
+    init_checkpoint: a checkpoint prefix.
+
+  Returns:
+    (assignment_map, initialized_variable_names): an OrderedDict checkpoint name
+    -> variable name for every variable whose name is in the checkpoint, and a
+    dict with both `name` and `name:0` -> 1 for those variables (Google's values).
+  """
+  initialized_variable_names = {}
+  name_to_variable = collections.OrderedDict()
+  for var in tvars:
+    name_to_variable[checkpoints.variable_name(var)] = var
+  init_vars = tf.train.list_variables(init_checkpoint)
+  assignment_map = collections.OrderedDict()
+  for (name, _) in init_vars:
+    if name not in name_to_variable:
+      continue
+    assignment_map[name] = name
+    initialized_variable_names[name] = 1
+    initialized_variable_names[name + ":0"] = 1
+  return (assignment_map, initialized_variable_names)
+
+
+def init_from_checkpoint(variables, init_checkpoint):
+  """Warm start: assigns every variable whose name is in `init_checkpoint`.
+
+  Variables absent from the checkpoint keep their initial values (e.g. a new
+  classifier's `output_weights`); checkpoint entries nobody uses (e.g. `cls/*`
+  when fine-tuning) are ignored. Both are logged.
+
+  Args:
+    variables: a tf.Module or list of variables (use the trainable ones: Google
+      never warm-starts optimizer slots).
+    init_checkpoint: a checkpoint prefix such as ".../bert_model.ckpt".
+
+  Returns:
+    checkpoints.RestoreResult(loaded, missing, unused).
+
+  Raises:
+    ValueError: a shape mismatch (naming the variable and both shapes), or no
+      checkpoint at `init_checkpoint`.
+  """
+  return checkpoints.restore(variables, init_checkpoint, allow_missing=True)
+
+
+class Dense(tf.Module):
+  """`y = x @ kernel + bias` with Google's `<scope>/kernel`, `<scope>/bias`."""
+
+  def __init__(self, scope, in_size, out_size, initializer):
+    """Creates `scope/kernel` [in_size, out_size] and `scope/bias` [out_size]."""
+    super().__init__(name=None)
+    self.kernel = tf.Variable(initializer([in_size, out_size]),
+                              name=scope + "/kernel")
+    self.bias = tf.Variable(tf.zeros([out_size]), name=scope + "/bias")
+
+  def __call__(self, x, compute_dtype=tf.float32):
+    """Applies the layer.
+
+    Args:
+      x: [n, in_size] Tensor.
+      compute_dtype: the dtype of the multiplication.
+
+    Returns:
+      [n, out_size] Tensor of `compute_dtype`.
+    """
+    x = tf.cast(x, compute_dtype)
+    kernel = tf.cast(self.kernel, compute_dtype)
+    bias = tf.cast(self.bias, compute_dtype)
+    return tf.matmul(x, kernel) + bias
+
+
+class LayerNorm(tf.Module):
+  """Google's `<scope>/LayerNorm/{beta,gamma}` and its float32 normalisation."""
+
+  def __init__(self, scope, size):
+    """Creates `scope/beta` (zeros) and `scope/gamma` (ones), both [size]."""
+    super().__init__(name=None)
+    self.beta = tf.Variable(tf.zeros([size]), name=scope + "/beta")
+    self.gamma = tf.Variable(tf.ones([size]), name=scope + "/gamma")
+
+  def __call__(self, x):
+    """Normalises the last axis of `x`; returns float32."""
+    return layer_norm(x, self.gamma, self.beta)
+
+
+class TransformerLayer(tf.Module):
+  """One post-LN encoder layer, `<scope>` = `bert/encoder/layer_<i>`."""
+
+  def __init__(self, scope, config, initializer):
+    """Creates the layer's 16 variables under `scope`."""
+    super().__init__(name=None)
+    h, i = config.hidden_size, config.intermediate_size
+    self.num_heads = config.num_attention_heads
+    self.head_size = h // self.num_heads
+    self.query = Dense(scope + "/attention/self/query", h, h, initializer)
+    self.key = Dense(scope + "/attention/self/key", h, h, initializer)
+    self.value = Dense(scope + "/attention/self/value", h, h, initializer)
+    self.attention_output = Dense(scope + "/attention/output/dense", h, h,
+                                  initializer)
+    self.attention_layer_norm = LayerNorm(scope + "/attention/output/LayerNorm", h)
+    self.intermediate = Dense(scope + "/intermediate/dense", h, i, initializer)
+    self.output_dense = Dense(scope + "/output/dense", i, h, initializer)
+    self.output_layer_norm = LayerNorm(scope + "/output/LayerNorm", h)
+
+  def attention(self, x, batch_size, seq_length, attention_adder,
+                attention_dropout_prob, compute_dtype):
+    """Multi-headed self-attention.
+
+    Args:
+      x: float32 [batch_size * seq_length, hidden_size].
+      batch_size: int or scalar Tensor.
+      seq_length: int or scalar Tensor.
+      attention_adder: float32 [batch_size, 1, 1, seq_length]; 0 for real keys,
+        -10000 for padding.
+      attention_dropout_prob: dropout rate of the probabilities (0 at inference).
+      compute_dtype: dtype of the multiplications.
+
+    Returns:
+      (context [batch_size * seq_length, hidden_size] in compute_dtype,
+       probs float32 [batch_size, num_heads, seq_length, seq_length]).
+    """
+    shape = [batch_size, seq_length, self.num_heads, self.head_size]
+    q = tf.reshape(self.query(x, compute_dtype), shape)
+    k = tf.reshape(self.key(x, compute_dtype), shape)
+    v = tf.reshape(self.value(x, compute_dtype), shape)
+    # [B, N, F, T]
+    scores = tf.einsum("bfnd,btnd->bnft", q, k)
+    scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(float(self.head_size)))
+    scores += attention_adder
+    probs = tf.nn.softmax(scores)
+    dropped = dropout(probs, attention_dropout_prob)
+    context = tf.einsum("bnft,btnd->bfnd", tf.cast(dropped, compute_dtype), v)
+    context = tf.reshape(context,
+                         [batch_size * seq_length, self.num_heads * self.head_size])
+    return context, probs
+
+  def __call__(self, x, batch_size, seq_length, attention_adder, act_fn,
+               hidden_dropout_prob, attention_dropout_prob, compute_dtype):
+    """Applies the layer.
+
+    Args:
+      x: float32 [batch_size * seq_length, hidden_size].
+      batch_size, seq_length: ints or scalar Tensors.
+      attention_adder: float32 [batch_size, 1, 1, seq_length].
+      act_fn: the intermediate activation.
+      hidden_dropout_prob, attention_dropout_prob: dropout rates (0 at inference).
+      compute_dtype: dtype of the multiplications.
+
+    Returns:
+      (float32 [batch_size * seq_length, hidden_size], attention probabilities
+       float32 [batch_size, num_heads, seq_length, seq_length]).
+    """
+    context, probs = self.attention(x, batch_size, seq_length, attention_adder,
+                                    attention_dropout_prob, compute_dtype)
+    attention_output = dropout(self.attention_output(context, compute_dtype),
+                               hidden_dropout_prob)
+    attention_output = self.attention_layer_norm(
+        tf.cast(attention_output, tf.float32) + x)
+    intermediate = self.intermediate(attention_output, compute_dtype)
+    if act_fn is not None:
+      intermediate = act_fn(intermediate)
+    layer_output = dropout(self.output_dense(intermediate, compute_dtype),
+                           hidden_dropout_prob)
+    layer_output = self.output_layer_norm(
+        tf.cast(layer_output, tf.float32) + attention_output)
+    return layer_output, probs
+
+
+class BertModel(tf.Module):
+  """BERT model ("Bidirectional Encoder Representations from Transformers").
+
+  TF2 use:
+
+  ```python
+  config = modeling.BertConfig.from_json_file("bert_config.json")
+  model = modeling.BertModel(config)
+  modeling.init_from_checkpoint(model, "bert_model.ckpt")
+  outputs = model(input_ids, input_mask=input_mask, token_type_ids=segment_ids)
+  pooled = outputs.pooled_output
+  ```
+
+  Google-style use also works: `BertModel(config, is_training, input_ids=...)`
+  runs the model once and `model.get_pooled_output()` etc. return the results
+  (the accessors always return the outputs of the latest call).
+  """
+
+  # The cached outputs of the latest call are not part of the module's state.
+  _TF_MODULE_IGNORED_PROPERTIES = frozenset(
+      tf.Module._TF_MODULE_IGNORED_PROPERTIES | {"_last_outputs"})
+
+  def __init__(self,
+               config,
+               is_training=False,
+               input_ids=None,
+               input_mask=None,
+               token_type_ids=None,
+               use_one_hot_embeddings=False,
+               scope=None,
+               compute_dtype=tf.float32):
+    """Constructor for BertModel; creates every variable.
+
+    Args:
+      config: `BertConfig` instance.
+      is_training: bool. The default of `training` in calls (dropout or not).
+      input_ids: optional int32 Tensor [batch_size, seq_length]; if given the
+        model is run once (Google-style) and the `get_*` accessors work.
+      input_mask: (optional) int32 Tensor [batch_size, seq_length].
+      token_type_ids: (optional) int32 Tensor [batch_size, seq_length].
+      use_one_hot_embeddings: (optional) bool, the default for calls. Whether to
+        use one-hot word embeddings (faster on TPUs) or tf.gather().
+      scope: (optional) variable scope. Defaults to "bert".
+      compute_dtype: tf.float32, tf.bfloat16 or tf.float16, the dtype of the
+        matrix multiplications (variables and outputs stay float32).
+
+    Raises:
+      ValueError: The config is invalid (see `BertConfig.validate`).
+    """
+    scope = scope or "bert"
+    super().__init__(name=re.sub(r"\W", "_", scope))
+    config = copy.deepcopy(config)
+    config.validate()
+    compute_dtype = tf.as_dtype(compute_dtype)
+    if compute_dtype not in (tf.float32, tf.bfloat16, tf.float16):
+      raise ValueError("compute_dtype must be float32, bfloat16 or float16, not %s"
+                       % compute_dtype.name)
+    self.config = config
+    self.is_training = is_training
+    self.use_one_hot_embeddings = use_one_hot_embeddings
+    self.compute_dtype = compute_dtype
+    self.scope = scope
+    self._act_fn = get_activation(config.hidden_act)
+    init = create_initializer(config.initializer_range)
+    h = config.hidden_size
+    emb = scope + "/embeddings"
+    self.word_embeddings = tf.Variable(init([config.vocab_size, h]),
+                                       name=emb + "/word_embeddings")
+    self.token_type_embeddings = tf.Variable(
+        init([config.type_vocab_size, h]), name=emb + "/token_type_embeddings")
+    self.position_embeddings = tf.Variable(
+        init([config.max_position_embeddings, h]),
+        name=emb + "/position_embeddings")
+    self.embedding_layer_norm = LayerNorm(emb + "/LayerNorm", h)
+    self.layers = [
+        TransformerLayer("%s/encoder/layer_%d" % (scope, i), config, init)
+        for i in range(config.num_hidden_layers)
+    ]
+    self.pooler = Dense(scope + "/pooler/dense", h, h, init)
+    object.__setattr__(self, "_last_outputs", None)
+    if input_ids is not None:
+      self(input_ids, input_mask=input_mask, token_type_ids=token_type_ids)
+
+  def embeddings(self, input_ids, token_type_ids, use_one_hot_embeddings,
+                 hidden_dropout_prob):
+    """Word + token type + position embeddings, LayerNorm, dropout.
+
+    Args:
+      input_ids: int Tensor [batch_size, seq_length].
+      token_type_ids: int Tensor [batch_size, seq_length].
+      use_one_hot_embeddings: one-hot matmul instead of a gather.
+      hidden_dropout_prob: dropout rate (0 at inference).
+
+    Returns:
+      float32 [batch_size * seq_length, hidden_size].
+    """
+    seq_length = get_shape_list(input_ids)[1]
+    flat_ids = tf.reshape(input_ids, [-1])
+    if use_one_hot_embeddings:
+      one_hot = tf.one_hot(flat_ids, depth=self.config.vocab_size)
+      output = tf.matmul(one_hot, self.word_embeddings)
+    else:
+      output = tf.gather(self.word_embeddings, flat_ids)
+    # A gather equals Google's one-hot matmul for token types bit for bit.
+    output += tf.gather(self.token_type_embeddings,
+                        tf.reshape(token_type_ids, [-1]))
+    positions = self.position_embeddings[:seq_length]
+    output = tf.reshape(output, [-1, seq_length, self.config.hidden_size])
+    output = tf.reshape(output + positions, [-1, self.config.hidden_size])
+    return dropout(self.embedding_layer_norm(output), hidden_dropout_prob)
+
+  def _check_seq_length(self, seq_length):
+    """Raises if the sequence is longer than the position table."""
+    max_len = self.config.max_position_embeddings
+    if isinstance(seq_length, int):
+      if seq_length > max_len:
+        raise ValueError(
+            "Sequence length %d is longer than max_position_embeddings %d of the "
+            "BERT config." % (seq_length, max_len))
+      return []
+    return [tf.debugging.assert_less_equal(
+        seq_length, max_len,
+        message="Sequence length is longer than max_position_embeddings")]
+
+  def __call__(self, input_ids, input_mask=None, token_type_ids=None,
+               training=None, use_one_hot_embeddings=None,
+               return_attention_probs=False):
+    """Runs the model.
+
+    Args:
+      input_ids: int32 Tensor [batch_size, seq_length].
+      input_mask: (optional) int Tensor [batch_size, seq_length], 1 for real
+        tokens; default all ones (Google's default).
+      token_type_ids: (optional) int Tensor [batch_size, seq_length]; default
+        zeros.
+      training: bool, apply dropout; default the constructor's `is_training`.
+      use_one_hot_embeddings: bool; default the constructor's value.
+      return_attention_probs: also return every layer's softmax output in
+        `BertOutputs.attention_probs`.
+
+    Returns:
+      `BertOutputs` (float32 tensors).
+
+    Raises:
+      ValueError: input_ids is not rank 2 or is longer than
+        max_position_embeddings.
+    """
+    if training is None:
+      training = self.is_training
+    if use_one_hot_embeddings is None:
+      use_one_hot_embeddings = self.use_one_hot_embeddings
+    config = self.config
+    input_ids = tf.convert_to_tensor(input_ids)
+    batch_size, seq_length = get_shape_list(input_ids, expected_rank=2,
+                                            name="input_ids")
+    checks = self._check_seq_length(seq_length)
+    if input_mask is None:
+      input_mask = tf.ones([batch_size, seq_length], dtype=tf.int32)
+    if token_type_ids is None:
+      token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
+    hidden_dropout = config.hidden_dropout_prob if training else 0.0
+    attention_dropout = config.attention_probs_dropout_prob if training else 0.0
+
+    with tf.control_dependencies(checks):
+      x = self.embeddings(input_ids, token_type_ids, use_one_hot_embeddings,
+                          hidden_dropout)
+    # Only padded keys are masked; Google's [B, F, T] mask is constant along F.
+    adder = (1.0 - tf.cast(input_mask, tf.float32)) * -10000.0
+    adder = tf.reshape(adder, [batch_size, 1, 1, seq_length])
+
+    out_shape = [batch_size, seq_length, config.hidden_size]
+    embedding_output = tf.reshape(x, out_shape)
+    all_layers, all_probs = [], []
+    for layer in self.layers:
+      x, probs = layer(x, batch_size, seq_length, adder, self._act_fn,
+                       hidden_dropout, attention_dropout, self.compute_dtype)
+      all_layers.append(tf.reshape(x, out_shape))
+      all_probs.append(probs)
+    sequence_output = all_layers[-1]
+    first_token = sequence_output[:, 0, :]
+    pooled_output = tf.tanh(
+        tf.cast(self.pooler(first_token, self.compute_dtype), tf.float32))
+    outputs = BertOutputs(
+        sequence_output=sequence_output,
+        pooled_output=pooled_output,
+        all_encoder_layers=all_layers,
+        embedding_output=embedding_output,
+        embedding_table=self.word_embeddings,
+        attention_probs=all_probs if return_attention_probs else None)
+    object.__setattr__(self, "_last_outputs", outputs)
+    return outputs
+
+  def _last(self):
+    if self._last_outputs is None:
+      raise ValueError("BertModel has not been called yet: pass input_ids to the "
+                       "constructor or call the model first.")
+    return self._last_outputs
+
+  def get_pooled_output(self):
+    """[batch_size, hidden_size] float32 of the latest call."""
+    return self._last().pooled_output
+
+  def get_sequence_output(self):
+    """Gets final hidden layer of encoder.
+
+    Returns:
+      float32 Tensor of shape [batch_size, seq_length, hidden_size] corresponding
+      to the final hidden of the transformer encoder (latest call).
+    """
+    return self._last().sequence_output
+
+  def get_all_encoder_layers(self):
+    """List of [batch_size, seq_length, hidden_size], one per layer."""
+    return self._last().all_encoder_layers
+
+  def get_embedding_output(self):
+    """Gets output of the embedding lookup (i.e., input to the transformer).
+
+    Returns:
+      float32 Tensor of shape [batch_size, seq_length, hidden_size]: the sum of
+      the word, segment and position embeddings after layer normalization.
+    """
+    return self._last().embedding_output
+
+  def get_embedding_table(self):
+    """The [vocab_size, hidden_size] word embedding variable."""
+    return self.word_embeddings

@@ -1,0 +1,372 @@
+"""Tests of modeling.py against outputs of Google's own BertModel.
+
+The fixtures in tests/fixtures/modeling/ (and sharp/, initializer_range 0.2) are a tiny
+BERT checkpoint written by Google's code and that code's outputs on a fixed batch.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import fixture_path
+import modeling
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+# bfloat16 has an 8-bit mantissa (relative step 2**-8 = 0.4%); after two layers of
+# the sharp model (O(1) activations, LayerNorm outputs of magnitude ~3) the error
+# stays below this. float16 (11-bit mantissa) is ~8x tighter.
+BF16_ATOL = 0.1
+FP16_ATOL = 0.015
+
+MODELS = ["", "sharp"]
+
+
+def tiny_config(**kwargs):
+  values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+                num_attention_heads=4, intermediate_size=37,
+                max_position_embeddings=64, type_vocab_size=2)
+  values.update(kwargs)
+  return modeling.BertConfig(**values)
+
+
+def load_model(sub, **kwargs):
+  """A BertModel with the Google checkpoint of fixture folder `sub` loaded."""
+  config = modeling.BertConfig.from_json_file(
+      fixture_path("modeling", sub, "bert_config.json"))
+  model = modeling.BertModel(config, **kwargs)
+  modeling.init_from_checkpoint(model, fixture_path("modeling", sub,
+                                                    "bert_model.ckpt"))
+  return model
+
+
+def expected(sub, name="expected.npz"):
+  return dict(np.load(fixture_path("modeling", sub, name)))
+
+
+def assert_outputs_match(outputs, exp, tol=TOL):
+  np.testing.assert_allclose(outputs.embedding_output, exp["embedding_output"],
+                             **tol)
+  assert len(outputs.all_encoder_layers) == len(exp["all_encoder_layers"])
+  for got, want in zip(outputs.all_encoder_layers, exp["all_encoder_layers"]):
+    np.testing.assert_allclose(got, want, **tol)
+  np.testing.assert_allclose(outputs.sequence_output, exp["sequence_output"],
+                             **tol)
+  np.testing.assert_allclose(outputs.pooled_output, exp["pooled_output"], **tol)
+
+
+@pytest.mark.parametrize("sub", MODELS)
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_outputs_match_google(sub, one_hot):
+  model = load_model(sub)
+  exp = expected(sub)
+  outputs = model(exp["input_ids"], input_mask=exp["input_mask"],
+                  token_type_ids=exp["segment_ids"],
+                  use_one_hot_embeddings=one_hot, return_attention_probs=True)
+  assert_outputs_match(outputs, exp)
+  np.testing.assert_allclose(np.stack(outputs.attention_probs),
+                             exp["attention_probs"], **TOL)
+  np.testing.assert_array_equal(outputs.embedding_table, exp["embedding_table"])
+  np.testing.assert_array_equal(model.get_embedding_table(),
+                                exp["embedding_table"])
+
+
+@pytest.mark.parametrize("sub", MODELS)
+def test_default_mask_and_token_types_match_google(sub):
+  model = load_model(sub)
+  exp = expected(sub, "expected_default_mask.npz")
+  assert "input_mask" not in exp
+  assert_outputs_match(model(exp["input_ids"]), exp)
+  assert_outputs_match(model(exp["input_ids"], use_one_hot_embeddings=True), exp)
+
+
+def test_google_style_constructor_and_accessors():
+  exp = expected("sharp")
+  config = modeling.BertConfig.from_json_file(
+      fixture_path("modeling", "sharp", "bert_config.json"))
+  # As Google: the constructor gets the inputs and the accessors give the outputs.
+  model = modeling.BertModel(config, is_training=False,
+                             input_ids=exp["input_ids"],
+                             input_mask=exp["input_mask"],
+                             token_type_ids=exp["segment_ids"])
+  assert model.get_sequence_output().shape == [3, 16, 32]
+  assert model.get_pooled_output().shape == [3, 32]
+  assert len(model.get_all_encoder_layers()) == 2
+  # After loading Google's weights, a new call refreshes what the accessors give.
+  modeling.init_from_checkpoint(
+      model, fixture_path("modeling", "sharp", "bert_model.ckpt"))
+  model(exp["input_ids"], exp["input_mask"], exp["segment_ids"])
+  np.testing.assert_allclose(model.get_sequence_output(), exp["sequence_output"],
+                             **TOL)
+  np.testing.assert_allclose(model.get_pooled_output(), exp["pooled_output"],
+                             **TOL)
+  np.testing.assert_allclose(model.get_embedding_output(),
+                             exp["embedding_output"], **TOL)
+  np.testing.assert_allclose(np.stack(model.get_all_encoder_layers()),
+                             exp["all_encoder_layers"], **TOL)
+
+
+def test_accessor_before_call_is_a_clear_error():
+  model = modeling.BertModel(tiny_config())
+  with pytest.raises(ValueError, match="not been called"):
+    model.get_pooled_output()
+
+
+def test_variable_names_are_googles():
+  ckpt = fixture_path("modeling", "bert_model.ckpt")
+  google = {name: shape for name, shape in tf.train.list_variables(ckpt)
+            if name.startswith("bert/")}
+  model = load_model("")
+  ours = {v.name: v.shape.as_list() for v in model.variables}
+  assert ours == {name + ":0": shape for name, shape in google.items()}
+  assert len(model.trainable_variables) == 39
+  assert all(v.dtype == tf.float32 for v in model.variables)
+
+
+def test_scope_prefixes_every_name():
+  model = modeling.BertModel(tiny_config(num_hidden_layers=1), scope="student")
+  names = sorted(v.name for v in model.variables)
+  assert all(n.startswith("student/") for n in names)
+  assert "student/encoder/layer_0/attention/self/query/kernel:0" in names
+  assert "student/pooler/dense/kernel:0" in names
+
+
+def test_loader_reports_loaded_missing_unused_and_assignment_map():
+  config = modeling.BertConfig.from_json_file(
+      fixture_path("modeling", "bert_config.json"))
+  model = modeling.BertModel(config)
+  extra = tf.Variable(tf.zeros([3]), name="new_head/output_bias")
+  ckpt = fixture_path("modeling", "bert_model.ckpt")
+  tvars = list(model.trainable_variables) + [extra]
+  result = modeling.init_from_checkpoint(tvars, ckpt)
+  assert len(result.loaded) == 39
+  assert result.missing == ["new_head/output_bias"]
+  assert "cls/predictions/output_bias" in result.unused
+  assert "output_weights" in result.unused
+  assert len(result.unused) == 48 - 39
+  np.testing.assert_array_equal(extra.numpy(), np.zeros([3]))
+
+  assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(
+      tvars, ckpt)
+  assert set(assignment_map) == set(result.loaded)
+  assert all(k == v for k, v in assignment_map.items())
+  assert "new_head/output_bias" not in assignment_map
+  assert initialized["bert/pooler/dense/kernel"] == 1
+  assert initialized["bert/pooler/dense/kernel:0"] == 1
+  assert len(initialized) == 2 * 39
+
+
+def test_loader_shape_mismatch_names_variable_and_shapes():
+  model = modeling.BertModel(tiny_config(vocab_size=100))
+  with pytest.raises(ValueError) as err:
+    modeling.init_from_checkpoint(model, fixture_path("modeling",
+                                                      "bert_model.ckpt"))
+  msg = str(err.value)
+  assert "bert/embeddings/word_embeddings" in msg
+  assert "[100, 32]" in msg and "[99, 32]" in msg
+
+
+def test_sequence_longer_than_positions_is_an_error():
+  model = modeling.BertModel(tiny_config(max_position_embeddings=8))
+  with pytest.raises(ValueError, match="max_position_embeddings 8"):
+    model(tf.ones([1, 9], tf.int32))
+
+
+def test_gelu_is_the_tanh_approximation():
+  # Values from BEHAVIOUR.md 5.2 (tanh approximation, not the erf form).
+  x = tf.constant([-3.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0])
+  want = [-0.0036374, -0.1588080, -0.1542860, 0.3457140, 0.8411920, 1.9545977,
+          2.9963626]
+  np.testing.assert_allclose(modeling.gelu(x), want, atol=2e-7)
+
+
+def test_get_activation():
+  assert modeling.get_activation("gelu") is modeling.gelu
+  assert modeling.get_activation("relu") is tf.nn.relu
+  assert modeling.get_activation("tanh") is tf.tanh
+  assert modeling.get_activation("linear") is None
+  assert modeling.get_activation("") is None
+  assert modeling.get_activation(None) is None
+  assert modeling.get_activation(tf.nn.elu) is tf.nn.elu
+  with pytest.raises(ValueError, match="swish"):
+    modeling.get_activation("swish")
+
+
+def test_layer_norm_matches_numpy():
+  rng = np.random.RandomState(0)
+  x = rng.normal(size=[4, 16]).astype(np.float32) * 3 + 1
+  gamma = rng.normal(size=[16]).astype(np.float32)
+  beta = rng.normal(size=[16]).astype(np.float32)
+  x64 = x.astype(np.float64)
+  want = ((x64 - x64.mean(-1, keepdims=True)) /
+          np.sqrt(x64.var(-1, keepdims=True) + 1e-12) * gamma + beta)
+  np.testing.assert_allclose(modeling.layer_norm(x, gamma, beta), want,
+                             atol=1e-5)
+
+
+def test_config_defaults_are_googles():
+  config = modeling.BertConfig(vocab_size=30522)
+  assert config.to_dict() == {
+      "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
+      "num_attention_heads": 12, "intermediate_size": 3072,
+      "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+      "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512,
+      "type_vocab_size": 16, "initializer_range": 0.02}
+
+
+def test_config_json_round_trip_and_format(tmp_path):
+  # Google's modeling_test: BertConfig(vocab_size=99, hidden_size=37) serialises.
+  text = modeling.BertConfig(vocab_size=99, hidden_size=37).to_json_string()
+  assert text.endswith("}\n")
+  assert text.startswith('{\n  "attention_probs_dropout_prob": 0.1,\n')
+  parsed = json.loads(text)
+  assert list(parsed) == sorted(parsed)
+  assert parsed["vocab_size"] == 99 and parsed["hidden_size"] == 37
+  # The fixture file is Google's own output of to_json_string.
+  with open(fixture_path("modeling", "bert_config.json")) as f:
+    google_text = f.read()
+  config = modeling.BertConfig.from_json_file(
+      fixture_path("modeling", "bert_config.json"))
+  assert config.to_json_string().rstrip("\n") == google_text.rstrip("\n")
+
+
+def test_config_keeps_unknown_keys(tmp_path):
+  values = {"vocab_size": 21128, "directionality": "bidi",
+            "pooler_fc_size": 768, "hidden_size": 64}
+  config = modeling.BertConfig.from_dict(values)
+  assert config.directionality == "bidi"
+  assert config.pooler_fc_size == 768
+  assert config.hidden_size == 64
+  assert config.num_hidden_layers == 12
+  assert json.loads(config.to_json_string())["directionality"] == "bidi"
+
+
+def test_config_errors(tmp_path):
+  with pytest.raises(ValueError, match="vocab_size"):
+    modeling.BertConfig.from_dict({"hidden_size": 32})
+  bad = tmp_path / "bert_config.json"
+  bad.write_text("{'vocab_size': 3,}")
+  with pytest.raises(ValueError, match="bert_config.json.*not valid JSON"):
+    modeling.BertConfig.from_json_file(str(bad))
+  no_vocab = tmp_path / "no_vocab.json"
+  no_vocab.write_text('{"hidden_size": 32}')
+  with pytest.raises(ValueError, match="no_vocab.json.*vocab_size"):
+    modeling.BertConfig.from_json_file(str(no_vocab))
+  with pytest.raises(ValueError, match=r"hidden size \(30\).*heads \(4\)"):
+    modeling.BertModel(tiny_config(hidden_size=30))
+  with pytest.raises(ValueError, match="Unsupported activation: swish"):
+    modeling.BertModel(tiny_config(hidden_act="swish"))
+
+
+def test_initialisation_is_truncated_normal():
+  tf.random.set_seed(1)
+  config = tiny_config(vocab_size=2000, hidden_size=64, initializer_range=0.05)
+  model = modeling.BertModel(config)
+  table = model.word_embeddings.numpy()
+  # Truncated at two standard deviations: std is 0.8796 * stddev.
+  assert np.abs(table).max() <= 2 * 0.05 + 1e-7
+  assert abs(table.std() - 0.8796 * 0.05) < 0.002
+  assert abs(table.mean()) < 0.002
+  layer = model.layers[0]
+  np.testing.assert_array_equal(layer.query.bias.numpy(), np.zeros(64))
+  np.testing.assert_array_equal(layer.output_layer_norm.gamma.numpy(), np.ones(64))
+  np.testing.assert_array_equal(layer.output_layer_norm.beta.numpy(), np.zeros(64))
+
+
+def test_dropout_only_in_training():
+  exp = expected("sharp")
+  model = load_model("sharp")
+  args = (exp["input_ids"], exp["input_mask"], exp["segment_ids"])
+  a = model(*args, training=True).sequence_output.numpy()
+  b = model(*args, training=True).sequence_output.numpy()
+  assert np.abs(a - b).max() > 1e-3
+  assert np.abs(a - exp["sequence_output"]).max() > 1e-3
+  assert_outputs_match(model(*args, training=False), exp)
+  # is_training=True makes training the default, as Google's constructor flag.
+  trained = load_model("sharp", is_training=True)
+  c = trained(*args).sequence_output.numpy()
+  assert np.abs(c - exp["sequence_output"]).max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype,atol", [(tf.bfloat16, BF16_ATOL),
+                                        (tf.float16, FP16_ATOL)])
+def test_low_precision_close_to_float32(dtype, atol):
+  exp = expected("sharp")
+  model = load_model("sharp", compute_dtype=dtype)
+  outputs = model(exp["input_ids"], exp["input_mask"], exp["segment_ids"],
+                  return_attention_probs=True)
+  for t in [outputs.sequence_output, outputs.pooled_output,
+            outputs.embedding_output] + outputs.attention_probs:
+    assert t.dtype == tf.float32
+  assert all(v.dtype == tf.float32 for v in model.variables)
+  err = np.abs(outputs.sequence_output - exp["sequence_output"]).max()
+  assert err < atol
+  # It really computed in low precision (not silently float32).
+  assert err > 1e-5
+  np.testing.assert_allclose(outputs.pooled_output, exp["pooled_output"],
+                             atol=atol)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_forward_and_backward_compile(jit, dtype):
+  exp = expected("sharp")
+  model = load_model("sharp", compute_dtype=dtype)
+  args = (tf.constant(exp["input_ids"]), tf.constant(exp["input_mask"]),
+          tf.constant(exp["segment_ids"]))
+
+  @tf.function(jit_compile=jit)
+  def step(ids, mask, types):
+    with tf.GradientTape() as tape:
+      out = model(ids, mask, types, training=False)
+      loss = (tf.reduce_sum(out.sequence_output ** 2) +
+              tf.reduce_sum(out.pooled_output))
+    return out.sequence_output, out.pooled_output, tape.gradient(
+        loss, model.trainable_variables)
+
+  seq, pooled, grads = step(*args)
+  eager = model(*args)
+  tol = TOL if dtype == tf.float32 else dict(atol=BF16_ATOL)
+  np.testing.assert_allclose(seq, eager.sequence_output, **tol)
+  np.testing.assert_allclose(pooled, eager.pooled_output, **tol)
+  if dtype == tf.float32:
+    np.testing.assert_allclose(seq, exp["sequence_output"], **TOL)
+  assert len(grads) == 39
+  assert all(g is not None for g in grads)
+  # Embedding gathers give IndexedSlices, as in Google's graph.
+  grads = [tf.convert_to_tensor(g) for g in grads]
+  assert all(np.isfinite(g.numpy()).all() for g in grads)
+  names = [v.name for v in model.trainable_variables]
+  word_grad = grads[names.index("bert/embeddings/word_embeddings:0")]
+  used = np.unique(exp["input_ids"])
+  assert np.abs(word_grad.numpy()[used]).sum(axis=1).min() > 0
+
+
+def test_backward_matches_finite_differences():
+  # An independent check of the gradient: central finite differences on a few
+  # weights of the sharp model, where gradients are O(1).
+  exp = expected("sharp")
+  model = load_model("sharp")
+  args = (exp["input_ids"], exp["input_mask"], exp["segment_ids"])
+  var = model.layers[1].intermediate.kernel
+
+  def loss():
+    return tf.reduce_sum(model(*args).pooled_output * tf.range(32.0) / 32.0)
+
+  with tf.GradientTape() as tape:
+    value = loss()
+  grad = tape.gradient(value, var).numpy()
+  base = var.numpy()
+  eps = 1e-2
+  for idx in [(0, 0), (5, 7), (31, 36)]:
+    delta = np.zeros_like(base)
+    delta[idx] = eps
+    var.assign(base + delta)
+    up = loss().numpy()
+    var.assign(base - delta)
+    down = loss().numpy()
+    var.assign(base)
+    np.testing.assert_allclose((up - down) / (2 * eps), grad[idx], atol=2e-3,
+                               rtol=5e-2)
