@@ -1,0 +1,770 @@
+# coding=utf-8
+"""The training loop shared by every runner: a small Estimator for TensorFlow 2.
+
+Google's runners hand a `model_fn` and an `input_fn` to TPUEstimator. The runners
+here keep that shape: `model_fn_builder(...)` returns a `ModelFn`, and
+`input_fn_builder(...)` returns `input_fn(params)`; an `Estimator` trains,
+evaluates and predicts with them under a `tf.distribute` strategy chosen from the
+flags (default, MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy).
+
+What the loop owns:
+* `iterations_per_loop` steps run inside one compiled call (a `tf.function` with a
+  `tf.range` loop over the distributed iterator), as on TPUEstimator;
+* TF1 name-based checkpoints in Google's layout through `checkpoints.py`
+  (`model.ckpt-<step>`, weights + `<var>/adam_m|adam_v` + `global_step`),
+  resumed from the newest one in `model_dir`, or a warm start from
+  `init_checkpoint` (weights only, as Google);
+* gradient accumulation, mixed precision (with dynamic loss scaling for float16),
+  XLA, TensorBoard summaries and progress logs with an ETA, and a seed that makes
+  runs repeatable (also across a kill and restart: the input pipeline skips the
+  batches already consumed).
+"""
+
+import collections
+import json
+import os
+import random
+import time
+import uuid
+
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+import checkpoints
+import optimization
+
+PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
+              "float16": tf.float16}
+DISTRIBUTIONS = ("auto", "default", "mirrored", "multi_worker", "tpu")
+
+
+def define_flags():
+  """Defines the runtime flags every runner shares (call once per runner).
+
+  Google's TPU flags keep their names, defaults and help; the rest are new.
+  Runners define their own Google flags (batch sizes, `save_checkpoints_steps`,
+  `iterations_per_loop`, ...) themselves.
+  """
+  f = flags
+  f.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.")
+  f.DEFINE_string(
+      "tpu_name", None,
+      "The Cloud TPU to use for training. This should be either the name used "
+      "when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url.")
+  f.DEFINE_string(
+      "tpu_zone", None,
+      "[Optional] GCE zone where the Cloud TPU is located in. If not specified, "
+      "we will attempt to automatically detect the GCE project from metadata.")
+  f.DEFINE_string(
+      "gcp_project", None,
+      "[Optional] Project name for the Cloud TPU-enabled project. If not "
+      "specified, we will attempt to automatically detect the GCE project from "
+      "metadata.")
+  f.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
+  f.DEFINE_integer(
+      "num_tpu_cores", 8,
+      "Only used if `use_tpu` is True. Total number of TPU cores to use.")
+  f.DEFINE_enum(
+      "distribution", "auto", list(DISTRIBUTIONS),
+      "auto: TPUStrategy with --use_tpu, MultiWorkerMirroredStrategy when "
+      "TF_CONFIG names several tasks, MirroredStrategy over several local GPUs, "
+      "else the default strategy (CPU or one GPU). default/mirrored/"
+      "multi_worker/tpu force one.")
+  f.DEFINE_enum("precision", "float32", list(PRECISIONS),
+                "Compute dtype of the matrix multiplications. Variables stay "
+                "float32; float16 uses dynamic loss scaling.")
+  f.DEFINE_bool("use_xla", False, "Compile the training step with XLA "
+                "(jit_compile).")
+  f.DEFINE_integer("seed", None, "Random seed (TensorFlow, NumPy, Python, input "
+                   "shuffling). Set it for repeatable runs and for a restart "
+                   "that continues the same input order.")
+  f.DEFINE_integer("keep_checkpoint_max", 5,
+                   "How many recent checkpoints to keep (0 keeps all).")
+  f.DEFINE_integer("gradient_accumulation_steps", 1,
+                   "Split each global batch into this many micro-batches and "
+                   "sum their gradients before one update (less memory, same "
+                   "update).")
+  f.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
+                "adamw: Google's AdamWeightDecayOptimizer. lamb: LAMB.")
+  f.DEFINE_integer("log_every_n_steps", None, "Log progress at most every this "
+                   "many steps (default: every loop of iterations_per_loop).")
+
+
+class RunConfig(object):
+  """What the loop needs besides the model: where, how often, on what."""
+
+  def __init__(self, model_dir, strategy=None, save_checkpoints_steps=1000,
+               iterations_per_loop=1000, keep_checkpoint_max=5,
+               precision="float32", use_xla=False, seed=None,
+               gradient_accumulation_steps=1, optimizer="adamw", use_tpu=False,
+               log_every_n_steps=None):
+    """Creates the config.
+
+    Args:
+      model_dir: where checkpoints, summaries and results go.
+      strategy: a tf.distribute.Strategy; None for the default strategy.
+      save_checkpoints_steps: write a checkpoint every this many steps (and at
+        the end of training); None or 0 only at the end.
+      iterations_per_loop: steps per compiled call.
+      keep_checkpoint_max: checkpoints kept (0 or None keeps all).
+      precision: "float32", "bfloat16" or "float16".
+      use_xla: jit-compile the step.
+      seed: int or None.
+      gradient_accumulation_steps: micro-batches per update.
+      optimizer: "adamw" or "lamb" (read by the runners' optimizer choice).
+      use_tpu: on a TPU (one-hot embeddings, drop_remainder everywhere).
+      log_every_n_steps: progress log period (default iterations_per_loop).
+    """
+    if precision not in PRECISIONS:
+      raise ValueError("--precision must be one of %s, not %r" %
+                       (", ".join(PRECISIONS), precision))
+    if iterations_per_loop is None or iterations_per_loop < 1:
+      raise ValueError("--iterations_per_loop must be >= 1, not %r" %
+                       iterations_per_loop)
+    if gradient_accumulation_steps is None or gradient_accumulation_steps < 1:
+      raise ValueError("--gradient_accumulation_steps must be >= 1, not %r" %
+                       gradient_accumulation_steps)
+    self.model_dir = model_dir
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.save_checkpoints_steps = save_checkpoints_steps
+    self.iterations_per_loop = iterations_per_loop
+    self.keep_checkpoint_max = keep_checkpoint_max
+    self.precision = precision
+    self.compute_dtype = PRECISIONS[precision]
+    self.use_xla = use_xla
+    self.seed = seed
+    self.gradient_accumulation_steps = gradient_accumulation_steps
+    self.optimizer = optimizer
+    self.use_tpu = use_tpu
+    self.log_every_n_steps = log_every_n_steps
+
+  @property
+  def num_replicas(self):
+    return self.strategy.num_replicas_in_sync
+
+  @property
+  def is_chief(self):
+    """True on the task that writes checkpoints, summaries and results."""
+    resolver = getattr(self.strategy.extended, "_cluster_resolver", None)
+    if resolver is None or not isinstance(
+        self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+      return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type in (None, "chief"):
+      return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def _tf_config_task_count():
+  """Number of tasks (chief + workers) named in the TF_CONFIG variable."""
+  raw = os.environ.get("TF_CONFIG")
+  if not raw:
+    return 0
+  try:
+    cluster = json.loads(raw).get("cluster", {})
+  except ValueError as e:
+    raise ValueError("TF_CONFIG is not valid JSON: %s" % e)
+  return sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
+
+
+def tpu_strategy(tpu_name=None, tpu_zone=None, gcp_project=None, master=None):
+  """Connects to a TPU (Google's flags) and returns a TPUStrategy.
+
+  Args:
+    tpu_name: TPU name or grpc://ip:8470 URL (`--tpu_name`); `--master` is used
+      when it is unset, as in Google's RunConfig.
+    tpu_zone, gcp_project: optional, auto-detected on GCE when unset.
+    master: optional TensorFlow master URL.
+  """
+  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+      tpu=tpu_name or master or "", zone=tpu_zone, project=gcp_project)
+  tf.config.experimental_connect_to_cluster(resolver)
+  tf.tpu.experimental.initialize_tpu_system(resolver)
+  return tf.distribute.TPUStrategy(resolver)
+
+
+def make_strategy(distribution="auto", use_tpu=False, tpu_name=None,
+                  tpu_zone=None, gcp_project=None, master=None):
+  """The tf.distribute strategy the flags ask for (see `--distribution`).
+
+  Call it before any other TensorFlow work: multi-worker strategies and logical
+  devices must be set up before the runtime initialises.
+  """
+  if distribution == "auto":
+    if use_tpu:
+      distribution = "tpu"
+    elif _tf_config_task_count() > 1:
+      distribution = "multi_worker"
+    elif len(tf.config.list_physical_devices("GPU")) > 1:
+      distribution = "mirrored"
+    else:
+      distribution = "default"
+  if distribution == "tpu":
+    return tpu_strategy(tpu_name, tpu_zone, gcp_project, master)
+  if distribution == "multi_worker":
+    if not os.environ.get("TF_CONFIG"):
+      raise ValueError("--distribution=multi_worker needs the TF_CONFIG "
+                       "environment variable (cluster and task).")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if distribution == "mirrored":
+    if tf.config.list_logical_devices("GPU"):
+      return tf.distribute.MirroredStrategy()
+    # No GPU: mirror over the logical CPUs (one unless configured otherwise).
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=cpus)
+  if distribution == "default":
+    return tf.distribute.get_strategy()
+  raise ValueError("Unknown --distribution %r (expected one of %s)" %
+                   (distribution, ", ".join(DISTRIBUTIONS)))
+
+
+def set_seed(seed):
+  """Seeds Python, NumPy and TensorFlow (no-op for None)."""
+  if seed is None:
+    return
+  random.seed(seed)
+  np.random.seed(seed)
+  tf.random.set_seed(seed)
+
+
+def run_config_from_flags(flag_values, model_dir, **overrides):
+  """A RunConfig from the shared flags (see `define_flags`).
+
+  Args:
+    flag_values: absl FLAGS (after parsing).
+    model_dir: the output directory.
+    **overrides: RunConfig arguments that win over the flags (a runner without a
+      `save_checkpoints_steps` flag passes its own value, for example).
+
+  Returns:
+    RunConfig. Also seeds the random number generators with `--seed`.
+  """
+  def get(name, default=None):
+    return getattr(flag_values, name, default) if name in flag_values else default
+
+  set_seed(get("seed"))
+  strategy = overrides.pop("strategy", None) or make_strategy(
+      get("distribution", "auto"), get("use_tpu", False), get("tpu_name"),
+      get("tpu_zone"), get("gcp_project"), get("master"))
+  kwargs = dict(
+      strategy=strategy,
+      save_checkpoints_steps=get("save_checkpoints_steps", 1000),
+      iterations_per_loop=get("iterations_per_loop", 1000),
+      keep_checkpoint_max=get("keep_checkpoint_max", 5),
+      precision=get("precision", "float32"),
+      use_xla=get("use_xla", False),
+      seed=get("seed"),
+      gradient_accumulation_steps=get("gradient_accumulation_steps", 1),
+      optimizer=get("optimizer", "adamw"),
+      use_tpu=get("use_tpu", False),
+      log_every_n_steps=get("log_every_n_steps"))
+  kwargs.update(overrides)
+  if isinstance(strategy, tf.distribute.TPUStrategy):
+    cores = get("num_tpu_cores")
+    if cores and strategy.num_replicas_in_sync != cores:
+      logging.warning("--num_tpu_cores=%d but the TPU has %d cores; using %d.",
+                      cores, strategy.num_replicas_in_sync,
+                      strategy.num_replicas_in_sync)
+  return RunConfig(model_dir, **kwargs)
+
+
+class ModelFn(object):
+  """What a runner's `model_fn_builder(...)` returns (subclass it).
+
+  Each method receives `params`: the Estimator's params plus `batch_size`
+  (per replica), `compute_dtype`, `use_tpu`, `seed`, `mode` ("train", "eval" or
+  "predict") and `num_replicas`.
+  """
+
+  init_checkpoint = None
+
+  def create_model(self, params):
+    """-> tf.Module holding every variable (Google names); called once inside
+    `strategy.scope()`."""
+    raise NotImplementedError
+
+  def create_optimizer(self, params):
+    """-> an optimization.py optimizer (training only)."""
+    raise NotImplementedError
+
+  def train_loss(self, model, features, params):
+    """Per-replica mean loss of one per-replica batch (float32 scalar)."""
+    raise NotImplementedError
+
+  def eval_metrics(self, model, features, params):
+    """dict name -> (sum, count) float32 scalars for this batch."""
+    raise NotImplementedError
+
+  def predictions(self, model, features, params):
+    """dict name -> tensor with a leading batch dimension."""
+    raise NotImplementedError
+
+
+def write_eval_results(path, results):
+  """Writes Google's eval_results.txt: `key = value` lines, keys sorted.
+
+  Values are written with `str()` of a Python/NumPy scalar, as Google's
+  `"%s = %s\\n" % (key, str(result[key]))`. The file is written under a
+  temporary name and renamed.
+
+  Args:
+    path: output file.
+    results: dict name -> scalar.
+  """
+  lines = []
+  for key in sorted(results):
+    value = results[key]
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+      value = value.numpy()
+    lines.append("%s = %s\n" % (key, str(value)))
+  tmp = "%s.tmp%s" % (path, uuid.uuid4().hex)
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    f.write("".join(lines))
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+  for line in lines:
+    logging.info("  %s", line.rstrip("\n"))
+
+
+def write_scalars(writer, step, scalars):
+  """Writes TensorBoard scalar summaries without needing the tensorboard package.
+
+  `tf.summary.scalar` lives in tensorboard (not a dependency); this writes the
+  same event records (a float32 tensor tagged with the "scalars" plugin).
+
+  Args:
+    writer: a tf.summary writer.
+    step: int, the global step.
+    scalars: dict tag -> float.
+  """
+  metadata = summary_pb2.SummaryMetadata(
+      plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+  with writer.as_default():
+    for tag, value in scalars.items():
+      tf.summary.write(tag, tf.constant(value, tf.float32), step=step,
+                       metadata=metadata)
+
+
+def _format_duration(seconds):
+  seconds = int(max(seconds, 0))
+  return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+class Estimator(object):
+  """train / evaluate / predict for a ModelFn under a tf.distribute strategy."""
+
+  def __init__(self, model_fn, config, params=None, train_batch_size=None,
+               eval_batch_size=None, predict_batch_size=None):
+    """Creates the estimator (the model is built lazily on first use).
+
+    Args:
+      model_fn: a ModelFn.
+      config: RunConfig.
+      params: dict handed to the ModelFn and input_fn (copied).
+      train_batch_size, eval_batch_size, predict_batch_size: global batch sizes
+        (over all replicas, and for training over all accumulation
+        micro-batches), as Google's flags.
+    """
+    self.model_fn = model_fn
+    self.config = config
+    self.params = dict(params or {})
+    self.train_batch_size = train_batch_size
+    self.eval_batch_size = eval_batch_size
+    self.predict_batch_size = predict_batch_size
+    self.strategy = config.strategy
+    self.model_dir = config.model_dir
+    self._model = None
+    self._optimizer = None
+    self._global_step = None
+    self._loss_scale = None
+    self._accumulator = None
+    self._summary_writer = None
+    if self.model_dir:
+      tf.io.gfile.makedirs(self.model_dir)
+
+  @property
+  def model(self):
+    """The tf.Module built by `model_fn.create_model` (None before first use)."""
+    return self._model
+
+  # ---------------------------------------------------------------- set-up
+
+  def _params(self, mode, per_replica_batch_size):
+    params = dict(self.params)
+    params.update(
+        batch_size=per_replica_batch_size,
+        compute_dtype=self.config.compute_dtype,
+        precision=self.config.precision,
+        use_tpu=self.config.use_tpu,
+        seed=self.config.seed,
+        optimizer=self.config.optimizer,
+        mode=mode,
+        num_replicas=self.config.num_replicas)
+    return params
+
+  def _per_replica_batch_size(self, global_batch_size, name, divisor=1):
+    if global_batch_size is None:
+      raise ValueError("%s is not set." % name)
+    n = self.config.num_replicas * divisor
+    if global_batch_size % n:
+      raise ValueError(
+          "%s=%d is not divisible by the number of replicas (%d) times the "
+          "gradient accumulation steps (%d)." %
+          (name, global_batch_size, self.config.num_replicas, divisor))
+    return global_batch_size // n
+
+  def _build(self, training):
+    """Creates the model (and for training the optimizer and its state)."""
+    with self.strategy.scope():
+      if self._model is None:
+        self._model = self.model_fn.create_model(self._params("build", None))
+        self._global_step = optimization.create_global_step()
+      if training and self._optimizer is None:
+        self._optimizer = self.model_fn.create_optimizer(
+            self._params("train", None))
+        variables = self._model.trainable_variables
+        self._optimizer.create_slots(variables)
+        if self.config.precision == "float16":
+          self._loss_scale = optimization.DynamicLossScale()
+        if self.config.gradient_accumulation_steps > 1:
+          self._accumulator = optimization.GradientAccumulator(variables)
+
+  def _checkpoint_variables(self):
+    """dict name -> variable written to (and read from) checkpoints."""
+    named = collections.OrderedDict()
+    for v in self._model.variables:
+      named[checkpoints.variable_name(v)] = v
+    if self._optimizer is not None:
+      for v in self._optimizer.slot_variables():
+        named[checkpoints.variable_name(v)] = v
+    named["global_step"] = self._global_step
+    return named
+
+  def latest_checkpoint(self):
+    """The newest checkpoint in model_dir, or None."""
+    if not self.model_dir:
+      return None
+    return tf.train.latest_checkpoint(self.model_dir)
+
+  def _restore(self, checkpoint_path=None):
+    """Resume (checkpoint_path or the newest in model_dir) or warm start.
+
+    Returns:
+      The checkpoint path the weights came from, or None (fresh weights).
+    """
+    path = checkpoint_path or self.latest_checkpoint()
+    if path:
+      logging.info("Restoring from %s", path)
+      checkpoints.restore(self._checkpoint_variables(), path,
+                          allow_missing=True, log=False)
+      return path
+    init = self.model_fn.init_checkpoint
+    if init:
+      logging.info("Warm start (weights only) from %s", init)
+      checkpoints.restore(self._model.trainable_variables, init,
+                          allow_missing=True, log=True)
+      return init
+    return None
+
+  def _save(self, manager):
+    if self.config.is_chief:
+      path = manager.save(self._checkpoint_variables(),
+                          int(self._global_step.numpy()))
+      logging.info("Saved checkpoint %s", path)
+
+  def _writer(self):
+    if self._summary_writer is None:
+      if self.config.is_chief and self.model_dir:
+        self._summary_writer = tf.summary.create_file_writer(self.model_dir)
+      else:
+        self._summary_writer = tf.summary.create_noop_writer()
+    return self._summary_writer
+
+  def _distribute(self, input_fn, mode, per_replica_batch_size, skip=0):
+    """A distributed dataset: input_fn per worker, batch per replica."""
+    params = self._params(mode, per_replica_batch_size)
+
+    def dataset_fn(input_context):
+      p = dict(params)
+      if self.config.num_replicas > 1 or input_context.num_input_pipelines > 1:
+        p["input_context"] = input_context
+      dataset = input_fn(p)
+      if skip:
+        dataset = dataset.skip(skip)
+      return dataset
+
+    return self.strategy.distribute_datasets_from_function(dataset_fn)
+
+  # ---------------------------------------------------------------- train
+
+  def _gradients(self, features):
+    """Per-replica loss and gradients of one micro-batch (float32, unscaled).
+
+    Args:
+      features: dict of per-replica batch tensors.
+
+    Returns:
+      (loss float32 scalar, list of gradients aligned with the trainable
+      variables; zeros for a variable the loss does not reach).
+    """
+    params = self._params("train", None)
+    variables = self._model.trainable_variables
+    with tf.GradientTape() as tape:
+      loss = tf.cast(self.model_fn.train_loss(self._model, features, params),
+                     tf.float32)
+      scaled = loss
+      if self._loss_scale is not None:
+        scaled = self._loss_scale.scale_loss(loss)
+    grads = tape.gradient(scaled, variables)
+    if self._loss_scale is not None:
+      grads = self._loss_scale.unscale(grads)
+    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+             for g, v in zip(grads, variables)]
+    return loss, grads
+
+  def _apply(self, grads):
+    """All-reduces, then one update and step increment (replica context).
+
+    Args:
+      grads: list of this replica's mean gradients, one per trainable variable.
+
+    Returns:
+      The learning rate of the update (float32 scalar).
+    """
+    if self.config.num_replicas > 1:
+      grads = tf.distribute.get_replica_context().all_reduce(
+          tf.distribute.ReduceOp.MEAN, grads)
+    should_apply = None
+    if self._loss_scale is not None:
+      should_apply = self._loss_scale.update(grads)
+    return self._optimizer.apply_step(grads, self._model.trainable_variables,
+                                      self._global_step,
+                                      should_apply=should_apply)
+
+  def _make_train_loop(self, iterator):
+    """-> tf.function(steps) running `steps` updates on `iterator`.
+
+    Args:
+      iterator: an iterator over the distributed training dataset.
+    """
+    accum = self.config.gradient_accumulation_steps
+    strategy = self.strategy
+    grad_fn = tf.function(self._gradients,
+                          jit_compile=True if self.config.use_xla else None)
+
+    def one_step(features):
+      loss, grads = grad_fn(features)
+      return loss, self._apply(grads)
+
+    def accumulate(features):
+      loss, grads = grad_fn(features)
+      self._accumulator.accumulate(grads)
+      return loss
+
+    def apply_accumulated():
+      lr = self._apply(self._accumulator.gradients())
+      self._accumulator.reset()
+      return lr
+
+    def mean_over_replicas(value):
+      return strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+
+    @tf.function
+    def train_loop(steps):
+      loss = tf.constant(0.0)
+      lr = tf.constant(0.0)
+      for _ in tf.range(steps):
+        if accum == 1:
+          loss_r, lr_r = strategy.run(one_step, args=(next(iterator),))
+          loss = mean_over_replicas(loss_r)
+        else:
+          total = tf.constant(0.0)
+          for _ in tf.range(accum):
+            total += mean_over_replicas(
+                strategy.run(accumulate, args=(next(iterator),)))
+          loss = total / accum
+          lr_r = strategy.run(apply_accumulated)
+        lr = mean_over_replicas(lr_r)
+      return loss, lr
+
+    return train_loop
+
+  def train(self, input_fn, max_steps):
+    """Trains until global_step == max_steps, resuming from model_dir.
+
+    Args:
+      input_fn: input_fn(params) -> tf.data.Dataset of feature dicts batched
+        with params["batch_size"] (per replica, per micro-batch); it should
+        repeat. With a seed, the training order must be a function of the seed
+        only, so a restart continues where the killed run stopped.
+      max_steps: total number of updates (counted by global_step).
+
+    Returns:
+      self.
+    """
+    config = self.config
+    self._build(training=True)
+    self._restore()
+    start = int(self._global_step.numpy())
+    if start >= max_steps:
+      logging.info("global_step %d >= max_steps %d: nothing to train.", start,
+                   max_steps)
+      return self
+    accum = config.gradient_accumulation_steps
+    per_replica = self._per_replica_batch_size(
+        self.train_batch_size, "train_batch_size", accum)
+    # A seeded pipeline restarts from its beginning: skip what was consumed.
+    skip = start * accum if (start and config.seed is not None) else 0
+    if skip:
+      logging.info("Skipping %d batches already consumed before step %d.", skip,
+                   start)
+    dataset = self._distribute(input_fn, "train", per_replica, skip)
+    iterator = iter(dataset)
+    train_loop = self._make_train_loop(iterator)
+    manager = checkpoints.CheckpointManager(
+        self.model_dir, max_to_keep=config.keep_checkpoint_max)
+    save_every = config.save_checkpoints_steps or 0
+    examples_per_step = self.train_batch_size
+    logging.info("***** Running training *****")
+    logging.info("  global batch = %d (%d replicas x %d per replica x %d "
+                 "accumulation steps), steps %d -> %d", examples_per_step,
+                 config.num_replicas, per_replica, accum, start, max_steps)
+    writer = self._writer()
+    t_start = time.time()
+    t_last, step_last = t_start, start
+    step = start
+    last_logged = start
+    while step < max_steps:
+      n = min(config.iterations_per_loop, max_steps - step)
+      if save_every:
+        n = min(n, save_every - step % save_every)
+      loss, lr = train_loop(tf.constant(n, tf.int32))
+      loss = float(loss.numpy())
+      step = int(self._global_step.numpy())
+      now = time.time()
+      steps_per_sec = (step - step_last) / max(now - t_last, 1e-9)
+      t_last, step_last = now, step
+      if not np.isfinite(loss):
+        raise FloatingPointError("Loss is %s at step %d." % (loss, step))
+      scalars = {"loss": loss, "learning_rate": float(lr.numpy()),
+                 "global_step/sec": steps_per_sec,
+                 "examples/sec": steps_per_sec * examples_per_step}
+      if self._loss_scale is not None:
+        scalars["loss_scale"] = float(self._loss_scale.loss_scale.numpy())
+      write_scalars(writer, step, scalars)
+      if (step - last_logged >= (config.log_every_n_steps or 1) or
+          step >= max_steps):
+        overall = (step - start) / max(now - t_start, 1e-9)
+        eta = (max_steps - step) / max(overall, 1e-9)
+        logging.info("step %d/%d loss = %.6g lr = %.3g (%.2f steps/sec, "
+                     "%.1f examples/sec, ETA %s)", step, max_steps, loss,
+                     float(lr.numpy()), steps_per_sec,
+                     steps_per_sec * examples_per_step,
+                     _format_duration(eta))
+        last_logged = step
+      if (save_every and step % save_every == 0) or step >= max_steps:
+        self._save(manager)
+    writer.flush()
+    return self
+
+  # ---------------------------------------------------------------- eval
+
+  def evaluate(self, input_fn, steps=None, checkpoint_path=None):
+    """Evaluates the newest checkpoint (or the warm start) on input_fn.
+
+    Args:
+      input_fn: input_fn(params) -> dataset (finite, or `steps` given).
+      steps: number of global batches, or None for the whole dataset.
+      checkpoint_path: a checkpoint to evaluate instead of the newest one.
+
+    Returns:
+      dict: every metric's sum/count over all batches and replicas, plus
+      `global_step` and `loss` (the mean train_loss over the batches, as
+      Estimator's).
+    """
+    self._build(training=False)
+    if self._restore(checkpoint_path) is None:
+      logging.warning("No checkpoint in %s and no init_checkpoint: evaluating "
+                      "freshly initialised weights.", self.model_dir)
+    per_replica = self._per_replica_batch_size(self.eval_batch_size,
+                                               "eval_batch_size")
+    params = self._params("eval", per_replica)
+    dataset = self._distribute(input_fn, "eval", per_replica)
+    strategy = self.strategy
+
+    def replica_eval(features):
+      metrics = dict(self.model_fn.eval_metrics(self._model, features, params))
+      loss = tf.cast(self.model_fn.train_loss(self._model, features, params),
+                     tf.float32)
+      return metrics, loss
+
+    @tf.function
+    def eval_step(features):
+      metrics, loss = strategy.run(replica_eval, args=(features,))
+      summed = {}
+      for name, (total, count) in metrics.items():
+        summed[name] = (
+            strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None))
+      return summed, strategy.reduce(tf.distribute.ReduceOp.MEAN, loss,
+                                     axis=None)
+
+    logging.info("***** Running evaluation *****")
+    totals, losses, n = {}, [], 0
+    t0 = time.time()
+    for features in dataset:
+      if steps is not None and n >= steps:
+        break
+      summed, loss = eval_step(features)
+      for name, (total, count) in summed.items():
+        t, c = totals.get(name, (0.0, 0.0))
+        totals[name] = (t + float(total.numpy()), c + float(count.numpy()))
+      losses.append(float(loss.numpy()))
+      n += 1
+      if n % 100 == 0:
+        logging.info("eval batch %d (%.1f batches/sec)", n,
+                     n / max(time.time() - t0, 1e-9))
+    results = {name: np.float32(t / c if c else 0.0)
+               for name, (t, c) in totals.items()}
+    results["loss"] = np.float32(np.mean(losses) if losses else 0.0)
+    results["global_step"] = int(self._global_step.numpy())
+    logging.info("Evaluated %d batches.", n)
+    return results
+
+  # ---------------------------------------------------------------- predict
+
+  def predict(self, input_fn, checkpoint_path=None):
+    """Yields one dict of numpy values per example, in input order.
+
+    Args:
+      input_fn: input_fn(params) -> finite dataset.
+      checkpoint_path: a checkpoint instead of the newest in model_dir.
+    """
+    self._build(training=False)
+    if self._restore(checkpoint_path) is None:
+      logging.warning("No checkpoint in %s and no init_checkpoint: predicting "
+                      "with freshly initialised weights.", self.model_dir)
+    per_replica = self._per_replica_batch_size(self.predict_batch_size,
+                                               "predict_batch_size")
+    params = self._params("predict", per_replica)
+    dataset = self._distribute(input_fn, "predict", per_replica)
+    strategy = self.strategy
+
+    @tf.function
+    def predict_step(features):
+      return strategy.run(
+          lambda f: dict(self.model_fn.predictions(self._model, f, params)),
+          args=(features,))
+
+    for features in dataset:
+      outputs = predict_step(features)
+      local = {k: [t.numpy() for t in strategy.experimental_local_results(v)]
+               for k, v in outputs.items()}
+      for replica in range(len(next(iter(local.values())))):
+        batch = {k: v[replica] for k, v in local.items()}
+        size = len(next(iter(batch.values())))
+        for i in range(size):
+          yield {k: v[i] for k, v in batch.items()}
