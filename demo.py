@@ -1,0 +1,822 @@
+# coding=utf-8
+"""The bundled end-to-end run: BERT from raw text to a fine-tuned classifier.
+
+Needs no downloads and no data: the text is the documentation every Python
+install carries (the docstrings of the standard library and of the installed
+packages, and pydoc's topic pages). The stages run the project's own scripts
+as a user would, each command line printed before it runs:
+
+  1. corpus      one sentence per line, a blank line between documents
+                 (corpus.txt), and a sentence-pair task in MRPC's TSV layout
+                 (task/): is sentence B the one that follows sentence A in
+                 its document, or a random sentence from another document?
+  2. vocab       learn_vocab.py -> vocab.txt
+  3. pretraining_data  create_pretraining_data.py -> TFRecords
+  4. pretrain    run_pretraining.py: a tiny BERT from scratch, then eval
+  5. finetune    run_classifier.py --task_name=MRPC on task/: train, eval on
+                 dev.tsv, predict test.tsv
+  6. features    extract_features.py with the pretrained checkpoint
+  7. summary     where everything is, the pretraining eval results, and the
+                 fine-tuning accuracy against the majority-class baseline.
+
+Each stage writes into `<output_dir>/<stage>.partial` and renames it to
+`<output_dir>/<stage>` when complete; a re-run skips finished stages and
+resumes the unfinished one (the training scripts resume from their newest
+checkpoint). --clean starts over. A stage whose script is missing is
+reported and skipped, as are the stages that need its output.
+
+Usage:
+  python3 bootstrap.py demo [--size=small] [--output_dir=DIR] [--clean]
+"""
+
+import ast
+import collections
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+
+from absl import app
+from absl import flags
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("output_dir", os.path.join(ROOT, "demo_output"),
+                    "Where every artifact of the run is written.")
+
+flags.DEFINE_enum("size", "default", ["default", "small"],
+                  "default: about 10 minutes on 2 CPU cores; small: about 2 "
+                  "minutes (used by the tests).")
+
+flags.DEFINE_bool("clean", False,
+                  "Delete the artifacts of an earlier run first and start over.")
+
+# Everything that depends on --size. The model is tiny on purpose: the point
+# is the whole pipeline in minutes on a laptop, not a useful model.
+SIZES = {
+    "default": {
+        "corpus_chars": 4000000,
+        "task_train_pairs": 6000,
+        "task_eval_pairs": 1000,
+        "vocab_size": 8000,
+        "max_seq_length": 128,
+        "max_predictions_per_seq": 20,
+        "dupe_factor": 2,
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 512,
+        "pretrain_steps": 400,
+        "pretrain_batch_size": 32,
+        "pretrain_learning_rate": 1e-3,
+        "max_eval_steps": 20,
+        "finetune_seq_length": 128,
+        "finetune_batch_size": 32,
+        "finetune_epochs": 2.0,
+        "finetune_learning_rate": 1e-4,
+    },
+    "small": {
+        "corpus_chars": 400000,
+        "task_train_pairs": 600,
+        "task_eval_pairs": 200,
+        "vocab_size": 2000,
+        "max_seq_length": 64,
+        "max_predictions_per_seq": 10,
+        "dupe_factor": 1,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 256,
+        "pretrain_steps": 40,
+        "pretrain_batch_size": 16,
+        "pretrain_learning_rate": 1e-3,
+        "max_eval_steps": 5,
+        "finetune_seq_length": 64,
+        "finetune_batch_size": 16,
+        "finetune_epochs": 1.0,
+        "finetune_learning_rate": 1e-4,
+    },
+}
+
+RANDOM_SEED = 12345
+SETTINGS_FILE = "demo_settings.json"
+MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+MRPC_TEST_HEADER = "index\t#1 ID\t#2 ID\t#1 String\t#2 String"
+SKIPPED_DIRS = ("test", "tests", "__pycache__", "site-packages", "idlelib",
+                "lib2to3", "pydoc_data")
+MIN_SENTENCE_WORDS = 4
+MAX_SENTENCE_CHARS = 400
+NUM_FEATURE_EXAMPLES = 8
+
+
+# ----------------------------------------------------------------------------
+# Corpus: docstrings -> sentences -> documents.
+# ----------------------------------------------------------------------------
+
+
+def source_roots():
+  """The directories whose .py files give the text, in reading order.
+
+  Returns:
+    The standard library, then this interpreter's site-packages.
+  """
+  paths = sysconfig.get_paths()
+  roots = [paths["stdlib"]]
+  for key in ("purelib", "platlib"):
+    if paths[key] not in roots:
+      roots.append(paths[key])
+  return [r for r in roots if os.path.isdir(r)]
+
+
+def python_files(root):
+  """Yields the .py files under `root` in a fixed (sorted) order.
+
+  Test directories and the like are left out: their docstrings are mostly
+  fragments.
+
+  Args:
+    root: a directory.
+  """
+  for directory, subdirs, files in os.walk(root):
+    subdirs[:] = sorted(d for d in subdirs
+                        if d not in SKIPPED_DIRS and not d.startswith("."))
+    for name in sorted(files):
+      if name.endswith(".py"):
+        yield os.path.join(directory, name)
+
+
+def docstrings(source):
+  """The docstrings of a module's source: module, classes, functions.
+
+  Args:
+    source: Python source text.
+
+  Returns:
+    List of cleaned docstrings (inspect.cleandoc), in source order; [] when
+    the source does not parse (some installed files are templates or
+    Python 2).
+  """
+  try:
+    tree = ast.parse(source)
+  except (SyntaxError, ValueError, RecursionError, MemoryError):
+    return []
+  found = []
+  for node in ast.walk(tree):
+    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                         ast.AsyncFunctionDef)):
+      text = ast.get_docstring(node, clean=True)
+      if text:
+        found.append((getattr(node, "lineno", 0), text))
+  return [text for _, text in sorted(found, key=lambda item: item[0])]
+
+
+def is_prose(paragraph):
+  """Whether a docstring paragraph reads as text rather than code or a table.
+
+  Args:
+    paragraph: a paragraph (lines joined with spaces).
+  """
+  if not paragraph or paragraph.startswith((">>>", "...", "$", "|", "+-")):
+    return False
+  letters = sum(c.isalpha() or c == " " for c in paragraph)
+  return letters >= 0.85 * len(paragraph)
+
+
+def split_sentences(text):
+  """Splits a docstring into sentences, dropping code blocks and doctests.
+
+  Args:
+    text: a cleaned docstring.
+
+  Returns:
+    List of sentences, each one line with no tabs.
+  """
+  sentences = []
+  code_follows = False
+  for block in re.split(r"\n\s*\n", text):
+    lines = block.strip().splitlines()
+    if not lines:
+      continue
+    paragraph = " ".join(" ".join(lines).split())
+    if code_follows or any(l.lstrip().startswith(">>>") for l in lines):
+      code_follows = paragraph.endswith("::")
+      continue
+    code_follows = paragraph.endswith("::")
+    if not is_prose(paragraph):
+      continue
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", paragraph):
+      sentence = sentence.strip()
+      if (len(sentence.split()) >= MIN_SENTENCE_WORDS and
+          len(sentence) <= MAX_SENTENCE_CHARS):
+        sentences.append(sentence)
+  return sentences
+
+
+def pydoc_documents():
+  """The pydoc topic pages (Python's language reference), one per document.
+
+  Returns:
+    List of documents (lists of sentences); [] when pydoc_data is missing.
+  """
+  try:
+    from pydoc_data import topics  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return []
+  documents = []
+  for name in sorted(topics.topics):
+    sentences = split_sentences(topics.topics[name])
+    if len(sentences) >= 2:
+      documents.append(sentences)
+  return documents
+
+
+def build_documents(max_chars, roots=None):
+  """Collects documents from Python's own text until `max_chars` is reached.
+
+  Args:
+    max_chars: stop after about this many characters of sentences.
+    roots: directories to read .py files from (default: source_roots()).
+
+  Returns:
+    List of documents, each a list of at least two sentences.
+  """
+  documents, total = [], 0
+  for document in pydoc_documents():
+    documents.append(document)
+    total += sum(len(s) + 1 for s in document)
+  for root in roots if roots is not None else source_roots():
+    for path in python_files(root):
+      if total >= max_chars:
+        return documents
+      try:
+        with open(path, encoding="utf-8") as f:
+          source = f.read()
+      except (UnicodeDecodeError, OSError):
+        continue
+      sentences = []
+      for text in docstrings(source):
+        sentences.extend(split_sentences(text))
+      if len(sentences) >= 2:
+        documents.append(sentences)
+        total += sum(len(s) + 1 for s in sentences)
+  return documents
+
+
+def split_documents(documents, held_out_every=10):
+  """Splits documents into the pretraining part and a held-out part.
+
+  Args:
+    documents: list of documents.
+    held_out_every: every this-many-th document is held out.
+
+  Returns:
+    (pretraining, held_out) lists of documents.
+  """
+  pretraining = [d for i, d in enumerate(documents)
+                 if i % held_out_every != held_out_every - 1]
+  held_out = [d for i, d in enumerate(documents)
+              if i % held_out_every == held_out_every - 1]
+  return pretraining, held_out
+
+
+def corpus_text(documents):
+  """create_pretraining_data's input format: a sentence per line, blank
+  line between documents.
+
+  Args:
+    documents: list of lists of sentences.
+  """
+  return "".join("\n".join(d) + "\n\n" for d in documents)
+
+
+# ----------------------------------------------------------------------------
+# The sentence-pair task: does B follow A?
+# ----------------------------------------------------------------------------
+
+
+def sentence_pairs(documents, max_pairs, rng):
+  """Makes balanced (label, A, B) examples from documents.
+
+  Label "1": B is the sentence after A in the same document. Label "0": B is
+  a random sentence of another document. Each A is used once.
+
+  Args:
+    documents: list of documents (two or more needed).
+    max_pairs: number of examples wanted (fewer if the text is short).
+    rng: random.Random.
+
+  Returns:
+    List of (label, sentence_a, sentence_b) tuples, shuffled.
+
+  Raises:
+    ValueError: fewer than two documents.
+  """
+  if len(documents) < 2:
+    raise ValueError("the sentence-pair task needs two or more documents, "
+                     "got %d" % len(documents))
+  starts = [(d, i) for d in range(len(documents))
+            for i in range(len(documents[d]) - 1)]
+  rng.shuffle(starts)
+  pairs = []
+  for n, (d, i) in enumerate(starts[:max_pairs]):
+    if n % 2 == 0:
+      pairs.append(("1", documents[d][i], documents[d][i + 1]))
+    else:
+      other = rng.randrange(len(documents) - 1)
+      other += other >= d
+      pairs.append(("0", documents[d][i], rng.choice(documents[other])))
+  rng.shuffle(pairs)
+  return pairs
+
+
+def mrpc_rows(pairs, test=False):
+  """The lines of an MRPC-layout TSV file (Google's MrpcProcessor reads
+  column 0 = label, 3 = sentence A, 4 = sentence B, after a header line).
+
+  Args:
+    pairs: list of (label, a, b).
+    test: write test.tsv's layout (index instead of the label).
+  """
+  lines = [MRPC_TEST_HEADER if test else MRPC_HEADER]
+  for n, (label, a, b) in enumerate(pairs):
+    first = str(n) if test else label
+    lines.append("\t".join([first, str(2 * n), str(2 * n + 1), a, b]))
+  return lines
+
+
+def write_text(path, text):
+  """Writes `text` to a temporary name, then renames it to `path`.
+
+  Args:
+    path: destination.
+    text: string.
+  """
+  tmp_path = path + ".tmp"
+  with open(tmp_path, "w", encoding="utf-8") as f:
+    f.write(text)
+  os.replace(tmp_path, path)
+
+
+def write_corpus_stage(directory, size):
+  """Writes corpus.txt, task/*.tsv and the extract_features input.
+
+  Args:
+    directory: the stage's (temporary) directory.
+    size: the SIZES entry.
+
+  Returns:
+    dict of figures for the log.
+  """
+  documents = build_documents(size["corpus_chars"])
+  pretraining, held_out = split_documents(documents)
+  write_text(os.path.join(directory, "corpus.txt"), corpus_text(pretraining))
+
+  rng = random.Random(RANDOM_SEED)
+  train = sentence_pairs(pretraining, size["task_train_pairs"], rng)
+  evaluation = sentence_pairs(held_out, 2 * size["task_eval_pairs"], rng)
+  dev = evaluation[:len(evaluation) // 2]
+  test = evaluation[len(evaluation) // 2:]
+  task_dir = os.path.join(directory, "task")
+  os.makedirs(task_dir, exist_ok=True)
+  for name, rows in (("train.tsv", mrpc_rows(train)),
+                     ("dev.tsv", mrpc_rows(dev)),
+                     ("test.tsv", mrpc_rows(test, test=True)),
+                     ("test_labels.txt", [p[0] for p in test])):
+    write_text(os.path.join(task_dir, name), "\n".join(rows) + "\n")
+  features_input = ["%s ||| %s" % (a, b)
+                    for _, a, b in test[:NUM_FEATURE_EXAMPLES]]
+  write_text(os.path.join(directory, "features_input.txt"),
+             "\n".join(features_input) + "\n")
+  return {
+      "documents": len(pretraining),
+      "sentences": sum(len(d) for d in pretraining),
+      "corpus_mb": round(len(corpus_text(pretraining)) / 1e6, 2),
+      "held_out_documents": len(held_out),
+      "train_pairs": len(train),
+      "dev_pairs": len(dev),
+      "test_pairs": len(test),
+  }
+
+
+# ----------------------------------------------------------------------------
+# Stages.
+# ----------------------------------------------------------------------------
+
+
+def show_path(path):
+  """`path` relative to the repository when inside it (shorter to copy)."""
+  relative = os.path.relpath(path, ROOT)
+  return path if relative.startswith("..") else relative
+
+
+def say(message):
+  print("[demo] " + message, flush=True)
+
+
+def run_script(script, args):
+  """Runs one of the project's scripts with this Python, printing the command.
+
+  Args:
+    script: file name in the repository, e.g. "learn_vocab.py".
+    args: list of "--flag=value" strings.
+
+  Raises:
+    RuntimeError: the script failed (the message has the command).
+  """
+  python = show_path(sys.executable)
+  command = [python, script] + args
+  print("\n  " + " \\\n      ".join(shlex.quote(c) for c in command) + "\n",
+        flush=True)
+  env = dict(os.environ)
+  env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  code = subprocess.call([sys.executable, script] + args, cwd=ROOT, env=env)
+  if code != 0:
+    raise RuntimeError("%s exited with status %d; command:\n  %s" %
+                       (script, code, shlex.join(command)))
+
+
+def script_available(script):
+  """Whether the repository has `script` yet."""
+  return os.path.exists(os.path.join(ROOT, script))
+
+
+class Stages(object):
+  """Runs named stages into temporary directories renamed when complete."""
+
+  def __init__(self, output_dir):
+    """Args: output_dir: where the stage directories live."""
+    self.output_dir = output_dir
+    self.done = {}
+    self.skipped = []
+
+  def path(self, name):
+    """The final directory of stage `name`."""
+    return os.path.join(self.output_dir, name)
+
+  def run(self, name, scripts, body, needs=()):
+    """Runs stage `name` unless it is complete, missing a script or an input.
+
+    Args:
+      name: stage name (also its directory name).
+      scripts: repository scripts the stage runs.
+      body: function(directory) doing the work in `directory`.
+      needs: names of the stages whose output this one reads.
+
+    Returns:
+      The stage's directory, or None when it was skipped.
+    """
+    final = self.path(name)
+    if os.path.isdir(final):
+      say("stage %s: complete from an earlier run (%s), skipped" %
+          (name, show_path(final)))
+      self.done[name] = final
+      return final
+    missing_inputs = [n for n in needs if n not in self.done]
+    missing_scripts = [s for s in scripts if not script_available(s)]
+    if missing_scripts or missing_inputs:
+      reason = ("%s not available yet" % ", ".join(missing_scripts)
+                if missing_scripts else
+                "needs stage %s, which did not run" % ", ".join(missing_inputs))
+      say("stage %s: SKIPPED (%s)" % (name, reason))
+      self.skipped.append((name, reason))
+      return None
+    partial = final + ".partial"
+    os.makedirs(partial, exist_ok=True)
+    say("stage %s: running into %s" % (name, show_path(partial)))
+    start = time.time()
+    body(partial)
+    os.replace(partial, final)
+    say("stage %s: complete in %.0f s -> %s" % (name, time.time() - start,
+                                               show_path(final)))
+    self.done[name] = final
+    return final
+
+
+def bert_config(size, vocab_size):
+  """The tiny model's bert_config.json contents.
+
+  Args:
+    size: the SIZES entry.
+    vocab_size: number of lines of vocab.txt.
+  """
+  return {
+      "vocab_size": vocab_size,
+      "hidden_size": size["hidden_size"],
+      "num_hidden_layers": size["num_hidden_layers"],
+      "num_attention_heads": size["num_attention_heads"],
+      "intermediate_size": size["intermediate_size"],
+      "hidden_act": "gelu",
+      "hidden_dropout_prob": 0.1,
+      "attention_probs_dropout_prob": 0.1,
+      "max_position_embeddings": max(size["max_seq_length"],
+                                     size["finetune_seq_length"]),
+      "type_vocab_size": 2,
+      "initializer_range": 0.02,
+  }
+
+
+def count_lines(path):
+  """Number of lines of a text file."""
+  with open(path, encoding="utf-8") as f:
+    return sum(1 for _ in f)
+
+
+def latest_checkpoint(directory):
+  """The newest `model.ckpt-N` prefix in `directory`, from its index files.
+
+  Args:
+    directory: a training output directory.
+
+  Returns:
+    The prefix path, or None.
+  """
+  steps = []
+  for name in os.listdir(directory):
+    match = re.fullmatch(r"model\.ckpt-(\d+)\.index", name)
+    if match:
+      steps.append(int(match.group(1)))
+  if not steps:
+    return None
+  return os.path.join(directory, "model.ckpt-%d" % max(steps))
+
+
+def read_eval_results(path):
+  """Reads Google's `key = value` eval_results.txt into a dict of strings."""
+  results = collections.OrderedDict()
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      if " = " in line:
+        key, value = line.rstrip("\n").split(" = ", 1)
+        results[key] = value
+  return results
+
+
+def test_accuracy(test_results_path, labels_path):
+  """Accuracy of run_classifier's test_results.tsv against the true labels.
+
+  Args:
+    test_results_path: one line of class probabilities per example.
+    labels_path: one label ("0" or "1") per line, same order.
+
+  Returns:
+    (accuracy, majority_baseline, number_of_examples).
+  """
+  with open(labels_path, encoding="utf-8") as f:
+    labels = [int(line.strip()) for line in f if line.strip()]
+  with open(test_results_path, encoding="utf-8") as f:
+    predicted = []
+    for line in f:
+      probabilities = [float(p) for p in line.split("\t")]
+      predicted.append(probabilities.index(max(probabilities)))
+  if len(predicted) != len(labels):
+    raise ValueError("%s has %d lines, %s has %d labels" %
+                     (test_results_path, len(predicted), labels_path,
+                      len(labels)))
+  correct = sum(p == l for p, l in zip(predicted, labels))
+  majority = max(collections.Counter(labels).values())
+  return correct / len(labels), majority / len(labels), len(labels)
+
+
+def label_baseline(tsv_path):
+  """Majority-class share of an MRPC-layout TSV (column 0 after the header)."""
+  with open(tsv_path, encoding="utf-8") as f:
+    labels = [line.split("\t", 1)[0] for line in f.read().splitlines()[1:]]
+  return max(collections.Counter(labels).values()) / len(labels)
+
+
+def prepare_output_dir(output_dir, size_name, clean):
+  """Creates or checks the output directory for this run.
+
+  Args:
+    output_dir: --output_dir.
+    size_name: --size.
+    clean: --clean.
+
+  Raises:
+    ValueError: the directory holds something else, or a run of another size.
+  """
+  settings_path = os.path.join(output_dir, SETTINGS_FILE)
+  if os.path.isdir(output_dir) and os.listdir(output_dir):
+    if not os.path.exists(settings_path):
+      raise ValueError("--output_dir=%s is not empty and is not a demo output "
+                       "(no %s): choose another directory" %
+                       (output_dir, SETTINGS_FILE))
+    if clean:
+      say("--clean: deleting %s" % show_path(output_dir))
+      shutil.rmtree(output_dir)
+    else:
+      with open(settings_path) as f:
+        previous = json.load(f).get("size")
+      if previous != size_name:
+        raise ValueError(
+            "%s holds a --size=%s run; pass --clean to start over at "
+            "--size=%s or choose another --output_dir" %
+            (show_path(output_dir), previous, size_name))
+  os.makedirs(output_dir, exist_ok=True)
+  write_text(settings_path, json.dumps({"size": size_name}) + "\n")
+
+
+def main(_):
+  size = SIZES[FLAGS.size]
+  output_dir = os.path.abspath(FLAGS.output_dir)
+  prepare_output_dir(output_dir, FLAGS.size, FLAGS.clean)
+  stages = Stages(output_dir)
+  start = time.time()
+  say("output under %s (--size=%s)" % (show_path(output_dir), FLAGS.size))
+
+  def corpus(directory):
+    figures = write_corpus_stage(directory, size)
+    say("corpus: " + ", ".join("%s %s" % kv for kv in figures.items()))
+
+  stages.run("corpus", [], corpus)
+  corpus_dir = stages.path("corpus")
+  corpus_file = show_path(os.path.join(corpus_dir, "corpus.txt"))
+  vocab_file = show_path(os.path.join(stages.path("vocab"), "vocab.txt"))
+
+  def vocab(directory):
+    run_script("learn_vocab.py", [
+        "--input_file=" + corpus_file,
+        "--output_file=" + show_path(os.path.join(directory, "vocab.txt")),
+        "--vocab_size=%d" % size["vocab_size"],
+        "--num_unused=99",
+        "--do_lower_case=True",
+        "--stats_file=" + show_path(os.path.join(directory, "stats.json")),
+    ])
+
+  stages.run("vocab", ["learn_vocab.py"], vocab, needs=["corpus"])
+  data_file = show_path(os.path.join(stages.path("pretraining_data"),
+                                     "pretraining.tfrecord"))
+
+  def pretraining_data(directory):
+    run_script("create_pretraining_data.py", [
+        "--input_file=" + corpus_file,
+        "--output_file=" + show_path(os.path.join(directory,
+                                                  "pretraining.tfrecord")),
+        "--vocab_file=" + vocab_file,
+        "--do_lower_case=True",
+        "--max_seq_length=%d" % size["max_seq_length"],
+        "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
+        "--dupe_factor=%d" % size["dupe_factor"],
+        "--random_seed=%d" % RANDOM_SEED,
+    ])
+
+  stages.run("pretraining_data", ["create_pretraining_data.py"],
+             pretraining_data, needs=["vocab"])
+  config_file = show_path(os.path.join(stages.path("pretrain"),
+                                       "bert_config.json"))
+
+  def pretrain(directory):
+    vocab_size = count_lines(os.path.join(ROOT, vocab_file))
+    write_text(os.path.join(directory, "bert_config.json"),
+               json.dumps(bert_config(size, vocab_size), indent=2) + "\n")
+    run_script("run_pretraining.py", [
+        "--input_file=" + data_file,
+        "--output_dir=" + show_path(directory),
+        "--bert_config_file=" + show_path(os.path.join(directory,
+                                                       "bert_config.json")),
+        "--do_train=True",
+        "--do_eval=True",
+        "--train_batch_size=%d" % size["pretrain_batch_size"],
+        "--eval_batch_size=%d" % size["pretrain_batch_size"],
+        "--max_seq_length=%d" % size["max_seq_length"],
+        "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
+        "--num_train_steps=%d" % size["pretrain_steps"],
+        "--num_warmup_steps=%d" % (size["pretrain_steps"] // 10),
+        "--learning_rate=%g" % size["pretrain_learning_rate"],
+        "--save_checkpoints_steps=%d" % size["pretrain_steps"],
+        "--max_eval_steps=%d" % size["max_eval_steps"],
+        "--seed=%d" % RANDOM_SEED,
+    ])
+
+  stages.run("pretrain", ["run_pretraining.py"], pretrain,
+             needs=["pretraining_data"])
+
+  def pretrained_checkpoint():
+    return show_path(latest_checkpoint(stages.path("pretrain")))
+
+  def finetune(directory):
+    run_script("run_classifier.py", [
+        "--task_name=MRPC",
+        "--data_dir=" + show_path(os.path.join(corpus_dir, "task")),
+        "--vocab_file=" + vocab_file,
+        "--bert_config_file=" + config_file,
+        "--init_checkpoint=" + pretrained_checkpoint(),
+        "--do_lower_case=True",
+        "--do_train=True",
+        "--do_eval=True",
+        "--do_predict=True",
+        "--max_seq_length=%d" % size["finetune_seq_length"],
+        "--train_batch_size=%d" % size["finetune_batch_size"],
+        "--eval_batch_size=%d" % size["finetune_batch_size"],
+        "--predict_batch_size=%d" % size["finetune_batch_size"],
+        "--learning_rate=%g" % size["finetune_learning_rate"],
+        "--num_train_epochs=%g" % size["finetune_epochs"],
+        "--output_dir=" + show_path(directory),
+        "--seed=%d" % RANDOM_SEED,
+    ])
+
+  stages.run("finetune", ["run_classifier.py"], finetune,
+             needs=["corpus", "pretrain"])
+
+  def features(directory):
+    run_script("extract_features.py", [
+        "--input_file=" + show_path(os.path.join(corpus_dir,
+                                                 "features_input.txt")),
+        "--output_file=" + show_path(os.path.join(directory,
+                                                  "features.jsonl")),
+        "--vocab_file=" + vocab_file,
+        "--bert_config_file=" + config_file,
+        "--init_checkpoint=" + pretrained_checkpoint(),
+        "--do_lower_case=True",
+        "--layers=-1,-2",
+        "--max_seq_length=%d" % size["finetune_seq_length"],
+        "--batch_size=8",
+    ])
+
+  stages.run("features", ["extract_features.py"], features,
+             needs=["corpus", "pretrain"])
+
+  summary = summarize(stages, time.time() - start)
+  write_text(os.path.join(output_dir, "summary.txt"), summary + "\n")
+  print("\n" + summary, flush=True)
+
+
+def summarize(stages, seconds):
+  """The closing report: artifacts, results, baselines, skipped stages.
+
+  Args:
+    stages: the Stages object after the run.
+    seconds: wall time of this run.
+
+  Returns:
+    The report text.
+  """
+  lines = ["=" * 72, "BERT demo summary (%s, this run took %.0f s)" %
+           (show_path(stages.output_dir), seconds), "=" * 72]
+  done = stages.done
+  if "corpus" in done:
+    corpus = done["corpus"]
+    lines.append("corpus:            %s (%d lines)" % (
+        show_path(os.path.join(corpus, "corpus.txt")),
+        count_lines(os.path.join(corpus, "corpus.txt"))))
+    lines.append("task (MRPC TSV):   %s" % show_path(os.path.join(corpus,
+                                                                  "task")))
+  if "vocab" in done:
+    vocab_file = os.path.join(done["vocab"], "vocab.txt")
+    lines.append("vocab:             %s (%d tokens)" % (
+        show_path(vocab_file), count_lines(vocab_file)))
+    stats_path = os.path.join(done["vocab"], "stats.json")
+    if os.path.exists(stats_path):
+      with open(stats_path) as f:
+        held_out = json.load(f).get("held_out")
+      if held_out:
+        lines.append("  held-out text:   %.2f%% [UNK], %.2f WordPieces per "
+                     "word" % (100 * held_out["unk_share"],
+                               held_out["pieces_per_word"]))
+  if "pretraining_data" in done:
+    lines.append("pretraining data:  %s" % show_path(done["pretraining_data"]))
+  if "pretrain" in done:
+    lines.append("pretrained model:  %s" % show_path(
+        latest_checkpoint(done["pretrain"]) or done["pretrain"]))
+    results_path = os.path.join(done["pretrain"], "eval_results.txt")
+    if os.path.exists(results_path):
+      lines.append("  eval_results.txt:")
+      for key, value in read_eval_results(results_path).items():
+        lines.append("    %s = %s" % (key, value))
+  if "finetune" in done:
+    finetune = done["finetune"]
+    corpus_task = os.path.join(done["corpus"], "task")
+    lines.append("fine-tuned model:  %s" % show_path(finetune))
+    results_path = os.path.join(finetune, "eval_results.txt")
+    if os.path.exists(results_path):
+      results = read_eval_results(results_path)
+      lines.append("  dev accuracy:    %.4f (majority-class baseline %.4f)" % (
+          float(results.get("eval_accuracy", "nan")),
+          label_baseline(os.path.join(corpus_task, "dev.tsv"))))
+    predictions = os.path.join(finetune, "test_results.tsv")
+    if os.path.exists(predictions):
+      accuracy, baseline, n = test_accuracy(
+          predictions, os.path.join(corpus_task, "test_labels.txt"))
+      lines.append("  test accuracy:   %.4f on %d pairs (majority-class "
+                   "baseline %.4f); predictions: %s" % (
+                       accuracy, n, baseline, show_path(predictions)))
+  if "features" in done:
+    features_file = os.path.join(done["features"], "features.jsonl")
+    lines.append("features:          %s (%d examples)" % (
+        show_path(features_file), count_lines(features_file)))
+  for name, reason in stages.skipped:
+    lines.append("SKIPPED %-10s %s" % (name + ":", reason))
+  lines.append("Re-run: finished stages are kept; --clean starts over.")
+  return "\n".join(lines)
+
+
+if __name__ == "__main__":
+  app.run(main)
