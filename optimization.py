@@ -192,6 +192,13 @@ def get_variable_name(param_name):
   return param_name
 
 
+def _increment(step, should_apply):
+  """Adds 1 to `step` (one device's copy) unless `should_apply` is False."""
+  if should_apply is None:
+    return step.assign_add(1)
+  return step.assign_add(tf.cast(should_apply, step.dtype))
+
+
 def _matches_any(patterns, name):
   """Whether `re.search` finds one of `patterns` in `name`."""
   return any(re.search(r, name) is not None for r in patterns or [])
@@ -381,11 +388,8 @@ class AdamWeightDecayOptimizer(tf.Module):
               args=(grad, m, v, learning_rate, should_apply), group=True))
     if global_step is not None:
       with tf.control_dependencies(updates):
-        increment = (tf.constant(1, tf.int64) if should_apply is None
-                     else tf.cast(should_apply, tf.int64))
-        strategy.extended.update(
-            global_step, lambda step, inc: step.assign_add(inc),
-            args=(increment,), group=True)
+        strategy.extended.update(global_step, _increment,
+                                 args=(should_apply,), group=True)
 
   def _update_fn(self, param_name):
     """The per-device update function of parameter `param_name`."""
@@ -497,3 +501,143 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
                        tf.where(g_norm > 0, w_norm / g_norm, 1.0), 1.0)
     next_param = param - ratio * learning_rate * update
     return next_param, next_m, next_v
+
+
+class GradientAccumulator(tf.Module):
+  """Sums the gradients of k micro-batches so that one update sees them all.
+
+  With the mean loss of each micro-batch, the mean of the k accumulated
+  gradients (`gradients()`) equals the gradient of the mean loss over the k
+  micro-batches together: k micro-batches of size b give the update of one
+  batch of size k*b.
+
+  The sums are SyncOnRead variables: inside `strategy.run` every replica adds
+  to its own copy without communication, and the loop all-reduces the result
+  once per update. They are named `<variable>/accum_grad`, are not trainable
+  and are not meant to be checkpointed (a checkpoint is written between
+  updates, when they hold zeros).
+  """
+
+  def __init__(self, variables, name="GradientAccumulator"):
+    """Creates the zero sums, once (under `strategy.scope()` if distributing).
+
+    Args:
+      variables: list of the trained `tf.Variable`s, in the order the
+        gradients will be passed.
+      name: string, name of this module.
+    """
+    super(GradientAccumulator, self).__init__(name=name)
+    on_read = dict(trainable=False,
+                   synchronization=tf.VariableSynchronization.ON_READ)
+    with tf.init_scope():
+      self._sums = [
+          tf.Variable(tf.zeros(v.shape, v.dtype),
+                      name=get_variable_name(v.name) + "/accum_grad",
+                      aggregation=tf.VariableAggregation.SUM, **on_read)
+          for v in variables]
+      self._count = tf.Variable(
+          0, dtype=tf.int64, name="accum_grad_count",
+          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA, **on_read)
+
+  def accumulate(self, grads):
+    """Adds one micro-batch's gradients (a list aligned with the variables).
+
+    Args:
+      grads: list of tensors (None for a variable without gradient).
+    """
+    for total, grad in zip(self._sums, grads):
+      if grad is not None:
+        total.assign_add(tf.cast(grad, total.dtype))
+    self._count.assign_add(1)
+
+  def gradients(self):
+    """The mean of the accumulated gradients (this replica's, in a replica).
+
+    Returns:
+      list of tensors, one per variable.
+    """
+    count = tf.cast(self._count, self._sums[0].dtype)
+    return [total / count for total in self._sums]
+
+  def reset(self):
+    """Sets the sums and the count back to zero (after an update)."""
+    for total in self._sums:
+      total.assign(tf.zeros_like(total))
+    self._count.assign(0)
+
+
+class DynamicLossScale(tf.Module):
+  """Dynamic loss scaling for float16 compute.
+
+  The loss is multiplied by the scale before differentiation so that small
+  float16 gradients do not flush to zero; the gradients are divided by it
+  again. When a gradient is not finite the step is skipped and the scale
+  halved (not below 1); after `growth_interval` finite steps in a row it is
+  doubled (unless that overflows).
+  """
+
+  def __init__(self, initial_scale=2.0**15, growth_interval=2000,
+               multiplier=2.0, name="DynamicLossScale"):
+    """Creates the scale and the count of good steps.
+
+    Args:
+      initial_scale: float.
+      growth_interval: int, finite steps in a row before the scale grows.
+      multiplier: float, factor of growth and of reduction.
+      name: string, name of this module.
+    """
+    super(DynamicLossScale, self).__init__(name=name)
+    self.growth_interval = growth_interval
+    self.multiplier = multiplier
+    # Every replica computes the same update from all-reduced gradients.
+    first = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    with tf.init_scope():
+      self.loss_scale = tf.Variable(initial_scale, dtype=tf.float32,
+                                    trainable=False, name="current_loss_scale",
+                                    aggregation=first)
+      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                    name="good_steps", aggregation=first)
+
+  def scale_loss(self, loss):
+    """loss * scale, in the loss's dtype."""
+    return loss * tf.cast(self.loss_scale, loss.dtype)
+
+  def unscale(self, grads):
+    """Gradients / scale, as float32 (None entries kept).
+
+    Args:
+      grads: list of gradient tensors of the scaled loss.
+
+    Returns:
+      list of float32 tensors.
+    """
+    inverse = 1.0 / self.loss_scale
+    return [None if g is None else tf.cast(g, tf.float32) * inverse
+            for g in grads]
+
+  def update(self, grads):
+    """Adjusts the scale after a step with (unscaled) `grads`.
+
+    Args:
+      grads: list of gradient tensors (None entries ignored), the same on
+        every replica.
+
+    Returns:
+      bool scalar tensor: whether every gradient is finite, i.e. whether the
+      step may be applied (pass it as `should_apply`).
+    """
+    finite = tf.reduce_all(
+        [tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
+    good_steps = self.good_steps + 1
+    grow = tf.logical_and(finite, good_steps >= self.growth_interval)
+    grown = self.loss_scale * self.multiplier
+    grown = tf.where(tf.math.is_finite(grown), grown, self.loss_scale)
+    shrunk = tf.maximum(self.loss_scale / self.multiplier, 1.0)
+    new_scale = tf.where(finite, tf.where(grow, grown, self.loss_scale), shrunk)
+    # tf.where rather than tf.cond: a MirroredVariable assigned in a replica
+    # context uses merge_call, which must not run inside a tf.cond branch.
+    new_good_steps = tf.where(tf.logical_and(finite, tf.logical_not(grow)),
+                              good_steps, tf.zeros_like(good_steps))
+    self.loss_scale.assign(new_scale)
+    self.good_steps.assign(new_good_steps)
+    return finite

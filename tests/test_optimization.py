@@ -198,3 +198,224 @@ def test_google_optimization_test_golden_regression():
 def test_create_optimizer_rejects_unknown_optimizer():
   with pytest.raises(ValueError, match="optimizer"):
     optimization.create_optimizer(None, 1e-4, 10, 1, False, optimizer="sgd")
+
+
+def test_as_run_google_rates_are_the_schedule_one_step_early():
+  """expected.npz (Google's graph as run, issue 1050) applied lr(step + 1)."""
+  npz = _load("expected.npz")
+  schedule = optimization.learning_rate_schedule(0.1, NUM_STEPS, 3)
+  np.testing.assert_allclose(
+      [schedule(k + 1).numpy() for k in range(NUM_STEPS)],
+      npz["learning_rate"], rtol=1e-6)
+  pre = _load("expected_lr_pre_increment.npz")
+  np.testing.assert_allclose(
+      [schedule(k).numpy() for k in range(NUM_STEPS)], pre["learning_rate"],
+      rtol=1e-6)
+
+
+def test_global_step_variable():
+  step = optimization.create_global_step()
+  assert optimization.get_variable_name(step.name) == "global_step"
+  assert step.dtype == tf.int64 and not step.trainable
+
+
+def _numpy_lamb(params, grads_per_step, lrs, names, wd=0.01, b1=0.9, b2=0.999,
+                eps=1e-6, excluded=("LayerNorm", "layer_norm", "bias")):
+  """LAMB as in the paper / ALBERT, written directly in numpy float64."""
+  params = {n: p.astype(np.float64) for n, p in params.items()}
+  m = {n: np.zeros_like(p) for n, p in params.items()}
+  v = {n: np.zeros_like(p) for n, p in params.items()}
+  for grads, lr in zip(grads_per_step, lrs):
+    for n in names:
+      g = grads[n].astype(np.float64)
+      m[n] = b1 * m[n] + (1 - b1) * g
+      v[n] = b2 * v[n] + (1 - b2) * g * g
+      u = m[n] / (np.sqrt(v[n]) + eps)
+      plain = any(x in n for x in excluded)
+      if not plain:
+        u = u + wd * params[n]
+      ratio = 1.0
+      w_norm, u_norm = np.sqrt(np.sum(params[n]**2)), np.sqrt(np.sum(u**2))
+      if not plain and w_norm > 0 and u_norm > 0:
+        ratio = w_norm / u_norm
+      params[n] = params[n] - ratio * lr * u
+  return params, m, v
+
+
+def test_lamb_matches_numpy():
+  rng = np.random.RandomState(0)
+  shapes = {"layer/kernel": (4, 3), "layer/bias": (3,),
+            "LayerNorm/gamma": (3,), "zero/kernel": (2, 2),
+            "embeddings": (5, 2)}
+  names = list(shapes)
+  init = {n: rng.randn(*s).astype(np.float32) for n, s in shapes.items()}
+  init["zero/kernel"][:] = 0.0  # ||w|| = 0: trust ratio 1.
+  grads = [{n: rng.randn(*s).astype(np.float32) for n, s in shapes.items()}
+           for _ in range(5)]
+  grads[1]["embeddings"][:] = 0.0
+  lrs = [0.05, 0.1, 0.08, 0.06, 0.04]
+  variables = [tf.Variable(init[n], name=n) for n in names]
+  opt = optimization.create_optimizer(None, 0.1, 10, 2, False,
+                                      optimizer="lamb")
+  assert isinstance(opt, optimization.LAMBOptimizer)
+  for step_grads, lr in zip(grads, lrs):
+    opt.apply_gradients([(tf.constant(step_grads[n]), v)
+                         for n, v in zip(names, variables)], learning_rate=lr)
+  want_p, want_m, want_v = _numpy_lamb(init, grads, lrs, names)
+  for n, var in zip(names, variables):
+    np.testing.assert_allclose(var.numpy(), want_p[n], rtol=1e-5, atol=1e-6,
+                               err_msg=n)
+    np.testing.assert_allclose(opt.get_slot(var, "adam_m").numpy(), want_m[n],
+                               rtol=1e-5, atol=1e-7, err_msg=n)
+    np.testing.assert_allclose(opt.get_slot(var, "adam_v").numpy(), want_v[n],
+                               rtol=1e-5, atol=1e-8, err_msg=n)
+  # The trust ratio changes the step: LAMB is not AdamWeightDecay.
+  adamw = optimization.AdamWeightDecayOptimizer(0.0, weight_decay_rate=0.01)
+  w = tf.Variable(init["layer/kernel"], name="layer/kernel")
+  adamw.apply_gradients([(tf.constant(grads[0]["layer/kernel"]), w)], 0.05)
+  assert np.max(np.abs(w.numpy() - _numpy_lamb(
+      init, grads[:1], lrs[:1], names)[0]["layer/kernel"])) > 1e-3
+
+
+def test_lamb_layer_adaptation_exclusions():
+  opt = optimization.LAMBOptimizer(0.1, weight_decay_rate=0.01,
+                                   exclude_from_weight_decay=["bias"])
+  assert opt.exclude_from_layer_adaptation == ["bias"]
+  opt = optimization.LAMBOptimizer(0.1, exclude_from_weight_decay=["bias"],
+                                   exclude_from_layer_adaptation=["gamma"])
+  assert opt.exclude_from_layer_adaptation == ["gamma"]
+
+
+def _linear_data():
+  rng = np.random.RandomState(1)
+  x = rng.randn(8, 3).astype(np.float32)
+  y = rng.randn(8, 2).astype(np.float32)
+  return x, y
+
+
+def _train_linear(micro_batches, num_updates=3):
+  """AdamW on a linear model; each update sees all 8 examples."""
+  x, y = _linear_data()
+  kernel = tf.Variable(np.full((3, 2), 0.5, np.float32), name="dense/kernel")
+  bias = tf.Variable(np.zeros(2, np.float32), name="dense/bias")
+  variables = [kernel, bias]
+  opt = optimization.AdamWeightDecayOptimizer(0.1, weight_decay_rate=0.01)
+  opt.create_slots(variables)
+  accumulator = optimization.GradientAccumulator(variables)
+  size = 8 // micro_batches
+
+  @tf.function
+  def update():
+    for i in range(micro_batches):
+      with tf.GradientTape() as tape:
+        pred = tf.matmul(x[i * size:(i + 1) * size], kernel) + bias
+        loss = tf.reduce_mean(tf.square(pred - y[i * size:(i + 1) * size]))
+      accumulator.accumulate(tape.gradient(loss, variables))
+    opt.apply_gradients(zip(accumulator.gradients(), variables), 0.1)
+    accumulator.reset()
+
+  for _ in range(num_updates):
+    update()
+  return [v.numpy() for v in variables]
+
+
+def test_gradient_accumulation_equals_large_batch():
+  """4 micro-batches of 2 give the update of one batch of 8."""
+  one_batch = _train_linear(micro_batches=1)
+  accumulated = _train_linear(micro_batches=4)
+  for big, acc in zip(one_batch, accumulated):
+    np.testing.assert_allclose(acc, big, rtol=0, atol=1e-6)
+  # The model did move, so the comparison means something.
+  assert np.max(np.abs(one_batch[0] - 0.5)) > 0.1
+
+
+def test_gradient_accumulator_variables():
+  v = tf.Variable(tf.zeros([2, 3]), name="a/kernel")
+  accumulator = optimization.GradientAccumulator([v])
+  names = [s.name for s in accumulator.variables]
+  assert "a/kernel/accum_grad:0" in names
+  assert all(not s.trainable for s in accumulator.variables)
+  accumulator.accumulate([tf.ones([2, 3])])
+  accumulator.accumulate([3 * tf.ones([2, 3])])
+  np.testing.assert_array_equal(accumulator.gradients()[0].numpy(),
+                                np.full((2, 3), 2.0, np.float32))
+  accumulator.reset()
+  accumulator.accumulate([tf.ones([2, 3])])
+  np.testing.assert_array_equal(accumulator.gradients()[0].numpy(),
+                                np.ones((2, 3), np.float32))
+
+
+def test_loss_scale_skips_non_finite_step():
+  var = tf.Variable([1.0, 2.0], name="w")
+  global_step = optimization.create_global_step()
+  opt = optimization.AdamWeightDecayOptimizer(
+      optimization.learning_rate_schedule(0.1, 10, 0))
+  opt.create_slots([var])
+  loss_scale = optimization.DynamicLossScale()
+  assert float(loss_scale.loss_scale.numpy()) == 2.0**15
+  loss16 = loss_scale.scale_loss(tf.constant(0.5, tf.float16))
+  assert loss16.dtype == tf.float16 and float(loss16) == 2.0**14
+
+  def step(grad):
+    grads = loss_scale.unscale([tf.constant(grad, tf.float16)])
+    assert grads[0].dtype == tf.float32
+    should_apply = loss_scale.update(grads)
+    opt.apply_step(grads, [var], global_step, should_apply=should_apply)
+    return bool(should_apply)
+
+  assert not step([np.inf, 1.0])
+  assert float(loss_scale.loss_scale.numpy()) == 2.0**14
+  np.testing.assert_array_equal(var.numpy(), [1.0, 2.0])
+  np.testing.assert_array_equal(opt.get_slot(var, "adam_m").numpy(), [0, 0])
+  assert int(global_step.numpy()) == 0
+  assert not step([np.nan, 1.0])
+  assert float(loss_scale.loss_scale.numpy()) == 2.0**13
+  assert step([2.0**11, 2.0**12])  # Unscaled: [0.25, 0.5], not clipped.
+  assert int(global_step.numpy()) == 1
+  np.testing.assert_allclose(opt.get_slot(var, "adam_m").numpy(),
+                             [0.025, 0.05])
+  assert not np.array_equal(var.numpy(), [1.0, 2.0])
+
+
+def test_loss_scale_grows_after_2000_good_steps():
+  loss_scale = optimization.DynamicLossScale()
+  grads = [tf.ones([3])]
+  update = tf.function(loss_scale.update)
+  for _ in range(1999):
+    update(grads)
+  assert float(loss_scale.loss_scale.numpy()) == 2.0**15
+  assert int(loss_scale.good_steps.numpy()) == 1999
+  update(grads)
+  assert float(loss_scale.loss_scale.numpy()) == 2.0**16
+  assert int(loss_scale.good_steps.numpy()) == 0
+  # A bad step resets the count of good steps.
+  update(grads)
+  update([tf.constant([np.inf, 0.0, 0.0])])
+  assert float(loss_scale.loss_scale.numpy()) == 2.0**15
+  assert int(loss_scale.good_steps.numpy()) == 0
+
+
+@pytest.mark.parametrize("optimizer_name", ["adamw", "lamb"])
+def test_mirrored_strategy_matches_default_strategy(optimizer_name):
+  """2 logical CPUs under MirroredStrategy == default strategy (subprocess).
+
+  The script trains with apply_step inside strategy.run, the gradient
+  accumulator, loss scaling and one skipped (infinite gradient) step.
+  """
+  script = os.path.join(ROOT, "tests", "distributed_optimizer_check.py")
+  result = subprocess.run(
+      [sys.executable, script, fixture_path("optimization"), optimizer_name],
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  line = [l for l in result.stdout.splitlines() if l.startswith("REPORT ")][0]
+  report = json.loads(line[len("REPORT "):])
+  default, mirrored = report["default"], report["mirrored"]
+  assert mirrored["num_replicas"] == 2
+  assert default["global_step"] == mirrored["global_step"] == 4  # 1 skipped.
+  assert default["loss_scale"] == mirrored["loss_scale"] == 8.0
+  assert default["slot_names"] == mirrored["slot_names"]
+  for what in ("variables", "slots"):
+    for want, got in zip(default[what], mirrored[what]):
+      assert len(got) == 2
+      for replica_value in got:
+        np.testing.assert_allclose(replica_value, want[0], rtol=0, atol=1e-6)
