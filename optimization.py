@@ -36,7 +36,7 @@ import re
 import tensorflow as tf
 
 # Parameters whose names match one of these (re.search) get no weight decay.
-DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
 def learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps):
@@ -110,7 +110,7 @@ def create_optimizer(loss,
                      beta_1=0.9,
                      beta_2=0.999,
                      epsilon=1e-6,
-                     exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,
+                     exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
                      clip_norm=1.0):
   """Creates the optimizer Google's `create_optimizer` builds its train op with.
 
@@ -247,6 +247,9 @@ class AdamWeightDecayOptimizer(tf.Module):
     self.clip_norm = clip_norm
     # Variable name (without ":0") -> (adam_m, adam_v), in creation order.
     self._slots = {}
+    # Variable name -> ref() of the variable the slots belong to (a ref, so
+    # that the model variables are not tracked as the optimizer's own).
+    self._owners = {}
 
   def create_slots(self, variables):
     """Creates the zero `<name>/adam_m` and `<name>/adam_v` slots.
@@ -263,13 +266,17 @@ class AdamWeightDecayOptimizer(tf.Module):
     for var in variables:
       name = get_variable_name(var.name)
       if name in self._slots:
+        # Slots are found by name: two variables with one name would share.
+        if self._owners[name] != var.ref():
+          raise ValueError("Two different variables are named %r; optimizer "
+                           "slots (and checkpoints) need unique names" % name)
         continue
+      self._owners[name] = var.ref()
       with tf.init_scope(), strategy.extended.colocate_vars_with(var):
         self._slots[name] = tuple(
-            tf.Variable(
-                tf.zeros(var.shape, dtype=var.dtype),
-                trainable=False,
-                name=name + "/" + slot_name) for slot_name in ("adam_m", "adam_v"))
+            tf.Variable(tf.zeros(var.shape, dtype=var.dtype), trainable=False,
+                        name=name + "/" + slot_name)
+            for slot_name in ("adam_m", "adam_v"))
 
   def get_slot(self, var, slot_name):
     """The slot variable "adam_m" or "adam_v" of `var`.
@@ -359,15 +366,15 @@ class AdamWeightDecayOptimizer(tf.Module):
 
   def _apply(self, grads_and_vars, learning_rate, should_apply, global_step):
     """Runs `_distributed_apply` in the cross-replica context."""
-    missing = [v for _, v in grads_and_vars
+    missing = [get_variable_name(v.name) for _, v in grads_and_vars
                if get_variable_name(v.name) not in self._slots]
-    if missing:
-      if not tf.distribute.in_cross_replica_context() and tf.distribute.has_strategy():
-        raise ValueError(
-            "Optimizer slots are missing for %s: call create_slots(variables) "
-            "under strategy.scope() before training" %
-            [get_variable_name(v.name) for v in missing[:3]])
-      self.create_slots(missing)
+    in_replica = not tf.distribute.in_cross_replica_context()
+    if missing and in_replica and tf.distribute.has_strategy():
+      raise ValueError(
+          "Optimizer slots are missing for %s: call create_slots(variables) "
+          "under strategy.scope() before training" % missing[:3])
+    # Creates what is missing; checks that no two variables share a name.
+    self.create_slots([v for _, v in grads_and_vars])
     args = (grads_and_vars, learning_rate, should_apply, global_step)
     if tf.distribute.in_cross_replica_context():
       self._distributed_apply(tf.distribute.get_strategy(), *args)
@@ -422,7 +429,8 @@ class AdamWeightDecayOptimizer(tf.Module):
     Returns:
       (update, next_m, next_v), tensors of param's shape.
     """
-    grad = tf.convert_to_tensor(grad)
+    # Gradients of a float16 computation may arrive as float16.
+    grad = tf.cast(tf.convert_to_tensor(grad), m.dtype)
     # 1.0 - beta is computed in Python (float64) as Google does, then cast.
     next_m = (tf.multiply(self.beta_1, m) +
               tf.multiply(1.0 - self.beta_1, grad))

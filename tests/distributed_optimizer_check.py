@@ -7,7 +7,7 @@ strategy and once inside `strategy.run` of a 2-replica MirroredStrategy (each
 replica sees half of the data; gradients all-reduced as the training loop
 does), and prints a JSON report of both final states.
 
-Usage: python distributed_optimizer_check.py <fixture dir> <optimizer name>
+Usage: python distributed_optimizer_check.py <fixture dir> <optimizer>...
 """
 
 import json
@@ -55,10 +55,12 @@ def train(strategy, npz, optimizer_name):
 
   def replica_step(poison):
     ctx = tf.distribute.get_replica_context()
-    replica = ctx.replica_id_in_sync_group if strategy.num_replicas_in_sync > 1 else None
-    # Two micro-batches per step through the accumulator; the default
-    # strategy does both halves itself.
-    halves = [replica] if replica is not None else [0, 1]
+    # Two micro-batches per step through the accumulator: one per replica
+    # under MirroredStrategy, both in turn under the default strategy.
+    if strategy.num_replicas_in_sync > 1:
+      halves = [ctx.replica_id_in_sync_group]
+    else:
+      halves = [0, 1]
     for half in halves:
       with tf.GradientTape() as tape:
         scaled = loss_scale.scale_loss(half_batch_loss(variables, data, half))
@@ -91,14 +93,14 @@ def train(strategy, npz, optimizer_name):
 
 
 def main():
-  fixture_dir, optimizer_name = sys.argv[1], sys.argv[2]
-  npz = np.load(os.path.join(fixture_dir, "expected.npz"))
-  devices = ["/cpu:0", "/cpu:1"]
-  report = {
-      "default": train(tf.distribute.get_strategy(), npz, optimizer_name),
-      "mirrored": train(tf.distribute.MirroredStrategy(devices), npz,
-                        optimizer_name),
-  }
+  npz = np.load(os.path.join(sys.argv[1], "expected.npz"))
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  report = {}
+  for optimizer_name in sys.argv[2:]:
+    report[optimizer_name] = {
+        "default": train(tf.distribute.get_strategy(), npz, optimizer_name),
+        "mirrored": train(mirrored, npz, optimizer_name),
+    }
   print("REPORT " + json.dumps(report))
 
 

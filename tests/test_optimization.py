@@ -66,11 +66,13 @@ def _assert_state(problem, npz, variables, opt, step, rtol, atol):
   """Variables and slots after `step` equal the recorded ones."""
   for spec, var in zip(problem["variables"], variables):
     key = spec["npz_key"]
-    for what, actual in (("values", var), ("adam_m", opt.get_slot(var, "adam_m")),
+    for what, actual in (("values", var),
+                         ("adam_m", opt.get_slot(var, "adam_m")),
                          ("adam_v", opt.get_slot(var, "adam_v"))):
       np.testing.assert_allclose(
           actual.numpy(), npz["%s.%s" % (what, key)][step], rtol=rtol,
-          atol=atol, err_msg="%s of %s after step %d" % (what, spec["name"], step))
+          atol=atol,
+          err_msg="%s of %s after step %d" % (what, spec["name"], step))
 
 
 @pytest.mark.parametrize("npz_name", ["expected.npz",
@@ -395,27 +397,48 @@ def test_loss_scale_grows_after_2000_good_steps():
   assert int(loss_scale.good_steps.numpy()) == 0
 
 
+@pytest.fixture(scope="module")
+def distributed_report():
+  """Runs tests/distributed_optimizer_check.py in a fresh process."""
+  script = os.path.join(ROOT, "tests", "distributed_optimizer_check.py")
+  result = subprocess.run(
+      [sys.executable, script, fixture_path("optimization"), "adamw", "lamb"],
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  line = [l for l in result.stdout.splitlines() if l.startswith("REPORT ")][0]
+  return json.loads(line[len("REPORT "):])
+
+
 @pytest.mark.parametrize("optimizer_name", ["adamw", "lamb"])
-def test_mirrored_strategy_matches_default_strategy(optimizer_name):
+def test_mirrored_strategy_matches_default_strategy(distributed_report,
+                                                    optimizer_name):
   """2 logical CPUs under MirroredStrategy == default strategy (subprocess).
 
   The script trains with apply_step inside strategy.run, the gradient
   accumulator, loss scaling and one skipped (infinite gradient) step.
   """
-  script = os.path.join(ROOT, "tests", "distributed_optimizer_check.py")
-  result = subprocess.run(
-      [sys.executable, script, fixture_path("optimization"), optimizer_name],
-      capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr[-3000:]
-  line = [l for l in result.stdout.splitlines() if l.startswith("REPORT ")][0]
-  report = json.loads(line[len("REPORT "):])
-  default, mirrored = report["default"], report["mirrored"]
+  default = distributed_report[optimizer_name]["default"]
+  mirrored = distributed_report[optimizer_name]["mirrored"]
   assert mirrored["num_replicas"] == 2
   assert default["global_step"] == mirrored["global_step"] == 4  # 1 skipped.
   assert default["loss_scale"] == mirrored["loss_scale"] == 8.0
   assert default["slot_names"] == mirrored["slot_names"]
+  # Training moved the kernel, so equal states are not trivially equal.
+  init = _load("expected.npz")["init.dense__kernel"]
+  assert np.max(np.abs(np.array(default["variables"][0][0]) - init)) > 0.05
   for what in ("variables", "slots"):
     for want, got in zip(default[what], mirrored[what]):
       assert len(got) == 2
       for replica_value in got:
         np.testing.assert_allclose(replica_value, want[0], rtol=0, atol=1e-6)
+
+
+def test_slots_refuse_two_variables_with_one_name():
+  opt = optimization.AdamWeightDecayOptimizer(0.1)
+  a = tf.Variable([1.0], name="same/name")
+  opt.create_slots([a])
+  opt.create_slots([a])  # Again for the same variable: nothing new.
+  assert len(opt.slot_variables()) == 2
+  assert len(opt.variables) == 2  # Only the slots, not the model variable.
+  with pytest.raises(ValueError, match="same/name"):
+    opt.create_slots([tf.Variable([2.0], name="same/name")])
