@@ -49,15 +49,24 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("output_dir", os.path.join(ROOT, "demo_output"),
-                    "Where every artifact of the run is written.")
 
-flags.DEFINE_enum("size", "default", ["default", "small"],
-                  "default: about 10 minutes on 2 CPU cores; small: about 2 "
-                  "minutes (used by the tests).")
+def define_flags():
+  """Defines the command-line flags.
 
-flags.DEFINE_bool("clean", False,
-                  "Delete the artifacts of an earlier run first and start over.")
+  Called only when run as a script, so that importing this module (tests,
+  benchmarks) does not clash with the flags of the other scripts.
+  """
+  flags.DEFINE_string("output_dir", os.path.join(ROOT, "demo_output"),
+                      "Where every artifact of the run is written.")
+
+  flags.DEFINE_enum("size", "default", ["default", "small"],
+                    "default: about 10 minutes on 2 CPU cores; small: about 2 "
+                    "minutes (used by the tests).")
+
+  flags.DEFINE_bool(
+      "clean", False,
+      "Delete the artifacts of an earlier run first and start over.")
+
 
 # Everything that depends on --size. The model is tiny on purpose: the point
 # is the whole pipeline in minutes on a laptop, not a useful model.
@@ -819,4 +828,5 @@ def summarize(stages, seconds):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -45,44 +45,52 @@ import tokenization
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "input_file", None,
-    "Input raw text file (or comma-separated list of files); each element "
-    "may be a glob pattern.")
 
-flags.DEFINE_string("output_file", None, "Where the vocab.txt is written.")
+def define_flags():
+  """Defines the command-line flags.
 
-flags.DEFINE_integer(
-    "vocab_size", 30522,
-    "Number of lines of the vocabulary (special tokens, [unusedN] slots, "
-    "characters and pieces together).")
+  Called only when run as a script, so that importing this module (tests,
+  benchmarks) does not clash with the flags of the other scripts.
+  """
+  flags.DEFINE_string(
+      "input_file", None,
+      "Input raw text file (or comma-separated list of files); each element "
+      "may be a glob pattern.")
 
-flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Whether to lower case the input text (and strip accents), as for "
-    "uncased models. Use the same value with every other script.")
+  flags.DEFINE_string("output_file", None, "Where the vocab.txt is written.")
 
-flags.DEFINE_integer(
-    "num_unused", 994,
-    "Number of [unusedN] placeholder tokens (Google's uncased vocab has 994; "
-    "they can be renamed later to add domain tokens without changing ids).")
+  flags.DEFINE_integer(
+      "vocab_size", 30522,
+      "Number of lines of the vocabulary (special tokens, [unusedN] slots, "
+      "characters and pieces together).")
 
-flags.DEFINE_float(
-    "holdout_fraction", 0.01,
-    "Share of the input lines (spread evenly) kept out of learning and used "
-    "to report [UNK] share and WordPieces per word.")
+  flags.DEFINE_bool(
+      "do_lower_case", True,
+      "Whether to lower case the input text (and strip accents), as for "
+      "uncased models. Use the same value with every other script.")
 
-flags.DEFINE_integer(
-    "min_frequency", 2,
-    "A pair of pieces is merged only if it occurs at least this often.")
+  flags.DEFINE_integer(
+      "num_unused", 994,
+      "Number of [unusedN] placeholder tokens (Google's uncased vocab has 994; "
+      "they can be renamed later to add domain tokens without changing ids).")
 
-flags.DEFINE_integer(
-    "num_workers", 0,
-    "Processes for splitting the text into words; 0 = one per CPU core.")
+  flags.DEFINE_float(
+      "holdout_fraction", 0.01,
+      "Share of the input lines (spread evenly) kept out of learning and used "
+      "to report [UNK] share and WordPieces per word.")
 
-flags.DEFINE_string(
-    "stats_file", None,
-    "Optional JSON file for the figures reported at the end.")
+  flags.DEFINE_integer(
+      "min_frequency", 2,
+      "A pair of pieces is merged only if it occurs at least this often.")
+
+  flags.DEFINE_integer(
+      "num_workers", 0,
+      "Processes for splitting the text into words; 0 = one per CPU core.")
+
+  flags.DEFINE_string(
+      "stats_file", None,
+      "Optional JSON file for the figures reported at the end.")
+
 
 SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_TOKEN = "[PAD]"
@@ -584,6 +592,7 @@ def main(_):
 
 
 if __name__ == "__main__":
+  define_flags()
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("output_file")
   app.run(main)
