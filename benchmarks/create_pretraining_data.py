@@ -1,0 +1,233 @@
+# coding=utf-8
+"""Benchmark: create_pretraining_data.py against the literal implementation.
+
+Builds a real English text of --size_mb MB from the docstrings and comments of
+Python's standard library (one sentence per line, a blank line between
+documents), then runs, each in its own subprocess, the fast script and the
+literal implementation (tests/literal_pretraining_data.py, Google's algorithm
+written plainly) with Google's default flags, checks that both wrote the same
+records, and prints wall time, input MB/s, records/s, peak RSS, the ratios and
+a breakdown of where the fast script spends its time.
+
+  python benchmarks/create_pretraining_data.py --size_mb=10
+"""
+
+import ast
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import tokenize
+
+from absl import app
+from absl import flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_float("size_mb", 10.0, "Size of the input text in MB.")
+flags.DEFINE_string("work_dir", None,
+                    "Where to put the text and the outputs (default: a "
+                    "temporary directory, removed afterwards).")
+flags.DEFINE_integer("dupe_factor", 10, "Google's default.")
+flags.DEFINE_integer("num_workers", None,
+                     "Workers of the fast script (default: all cores).")
+flags.DEFINE_bool("skip_literal", False,
+                  "Only run the fast script (no ratios).")
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
+
+
+def sentences(text):
+  """Splits a docstring or comment block into one-line sentences.
+
+  Args:
+    text: str.
+
+  Returns:
+    list of str, each without newlines.
+  """
+  text = " ".join(text.split())
+  return [s for s in _SENTENCE_END.split(text) if len(s) > 1]
+
+
+def file_documents(path):
+  """The documents of one source file: each docstring, and its comments.
+
+  Args:
+    path: a .py file.
+
+  Returns:
+    list of documents (lists of sentences); unreadable files give [].
+  """
+  try:
+    with open(path, "rb") as f:
+      source = f.read()
+    tree = ast.parse(source)
+  except (SyntaxError, ValueError, UnicodeDecodeError, OSError):
+    return []
+  documents = []
+  for node in ast.walk(tree):
+    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                         ast.AsyncFunctionDef)):
+      docstring = ast.get_docstring(node)
+      if docstring:
+        documents.append(sentences(docstring))
+  comments = []
+  try:
+    for token in tokenize.tokenize(iter(source.splitlines(True)).__next__):
+      if token.type == tokenize.COMMENT:
+        comments.append(token.string.lstrip("#").strip())
+  except (tokenize.TokenError, SyntaxError):
+    pass
+  documents.append(sentences(" ".join(comments)))
+  return [d for d in documents if d]
+
+
+def build_corpus(path, size_mb):
+  """Writes a text of about `size_mb` MB from the standard library.
+
+  The standard library is read in sorted order, so the text is the same on
+  every run with the same Python; if it holds less than `size_mb`, it is
+  repeated.
+
+  Args:
+    path: output text file.
+    size_mb: target size in MB (1e6 bytes).
+
+  Returns:
+    the number of bytes written.
+  """
+  stdlib = sysconfig.get_paths()["stdlib"]
+  files = []
+  for directory, dirs, names in os.walk(stdlib):
+    dirs[:] = sorted(d for d in dirs if d != "site-packages")
+    files.extend(os.path.join(directory, n) for n in sorted(names)
+                 if n.endswith(".py"))
+  target = int(size_mb * 1e6)
+  written = 0
+  with open(path, "w", encoding="utf-8") as out:
+    while written < target:
+      for name in files:
+        for document in file_documents(name):
+          text = "\n".join(document) + "\n\n"
+          out.write(text)
+          written += len(text.encode("utf-8"))
+          if written >= target:
+            return written
+  return written
+
+
+def measure(code, label):
+  """Runs `code` in a fresh Python and returns the JSON it prints last.
+
+  Args:
+    code: Python source that prints one JSON object as its last line.
+    label: name for error messages.
+
+  Returns:
+    dict.
+  """
+  result = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                          capture_output=True, text=True)
+  if result.returncode != 0:
+    raise RuntimeError("%s failed:\n%s" % (label, result.stderr[-3000:]))
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+_FAST = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+start = time.perf_counter()
+import create_pretraining_data as c
+stats = c.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
+              num_workers={workers!r}, log_examples=False, progress=False)
+wall = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps(dict(wall=wall, rss_mb=rss, records=stats["num_instances"],
+                      breakdown=stats["seconds"])))
+"""
+
+_LITERAL = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + "/tests")
+start = time.perf_counter()
+import literal_pretraining_data as lit
+n = lit.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe})
+wall = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps(dict(wall=wall, rss_mb=rss, records=n)))
+"""
+
+
+def canonical_digest(path):
+  """sha256 over the records of a TFRecord file with sorted feature maps.
+
+  Args:
+    path: TFRecord file.
+
+  Returns:
+    hex digest.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  digest = hashlib.sha256()
+  for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():
+    digest.update(tf.train.Example.FromString(raw).SerializeToString(
+        deterministic=True))
+  return digest.hexdigest()
+
+
+def report(label, stats, megabytes):
+  """Prints one implementation's figures.
+
+  Args:
+    label: name.
+    stats: dict from `measure`.
+    megabytes: input size in MB.
+  """
+  print("%-8s wall %8.2f s  %7.3f MB/s  %9.0f records/s  peak RSS %7.1f MB"
+        "  (%d records)" % (label, stats["wall"], megabytes / stats["wall"],
+                            stats["records"] / stats["wall"], stats["rss_mb"],
+                            stats["records"]))
+
+
+def main(_):
+  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="cpd_bench_")
+  os.makedirs(work_dir, exist_ok=True)
+  text = os.path.join(work_dir, "stdlib_text.txt")
+  size = build_corpus(text, FLAGS.size_mb)
+  megabytes = size / 1e6
+  vocab = os.path.join(ROOT, "tests", "fixtures", "vocab_uncased.txt")
+  print("input: %s, %.2f MB, %d lines; flags: Google's defaults, dupe_factor "
+        "%d; %d CPU cores" % (text, megabytes, sum(1 for _ in open(
+            text, encoding="utf-8")), FLAGS.dupe_factor, os.cpu_count()))
+  fast_out = os.path.join(work_dir, "fast.tfrecord")
+  args = dict(root=ROOT, text=text, vocab=vocab, dupe=FLAGS.dupe_factor,
+              workers=FLAGS.num_workers)
+  fast = measure(_FAST.format(out=fast_out, **args), "fast script")
+  report("fast", fast, megabytes)
+  print("  fast breakdown (s): " + ", ".join(
+      "%s %.2f" % kv for kv in fast["breakdown"].items()))
+  if not FLAGS.skip_literal:
+    literal_out = os.path.join(work_dir, "literal.tfrecord")
+    literal = measure(_LITERAL.format(out=literal_out, **args), "literal")
+    report("literal", literal, megabytes)
+    print("speed-up %.1fx, peak RSS ratio %.2f (fast/literal)" % (
+        literal["wall"] / fast["wall"], fast["rss_mb"] / literal["rss_mb"]))
+    same = canonical_digest(fast_out) == canonical_digest(literal_out)
+    print("same records: %s" % same)
+    if not same:
+      sys.exit(1)
+  if not FLAGS.work_dir:
+    for name in os.listdir(work_dir):
+      os.remove(os.path.join(work_dir, name))
+    os.rmdir(work_dir)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,1317 @@
+# coding=utf-8
+"""Create masked LM/next sentence masked_lm TF examples for BERT.
+
+Writes the same TFRecord files as Google's create_pretraining_data.py, byte for
+byte, for the same input, vocabulary and flags. It is faster and leaner:
+tokenization runs on several processes, instances are kept as a few numpy
+arrays of token ids (not lists of strings), and records are encoded and framed
+in batches with numpy, so TensorFlow is not even imported.
+
+Exactness rests on two things. First, every random choice is Google's: the
+draws Python's `random.Random(random_seed)` would make (`random()`,
+`randint()`, `shuffle()`), computed here from the same Mersenne Twister
+output (see `WordStream`), in Google's order. Second, each tf.train.Example is
+serialized by hand with the seven features in Google's order, which makes the
+output identical from run to run (Google's own script, under protobuf's default
+upb backend, orders the features differently in every process).
+"""
+
+import collections
+import glob
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+import tokenization
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("input_file", None,
+                    "Input raw text file (or comma-separated list of files).")
+
+flags.DEFINE_string(
+    "output_file", None,
+    "Output TF example file (or comma-separated list of files).")
+
+flags.DEFINE_string("vocab_file", None,
+                    "The vocabulary file that the BERT model was trained on.")
+
+flags.DEFINE_bool(
+    "do_lower_case", True,
+    "Whether to lower case the input text. Should be True for uncased "
+    "models and False for cased models.")
+
+flags.DEFINE_bool(
+    "do_whole_word_mask", False,
+    "Whether to use whole word masking rather than per-WordPiece masking.")
+
+flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+
+flags.DEFINE_integer("max_predictions_per_seq", 20,
+                     "Maximum number of masked LM predictions per sequence.")
+
+flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
+
+flags.DEFINE_integer(
+    "dupe_factor", 10,
+    "Number of times to duplicate the input data (with different masks).")
+
+flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+
+flags.DEFINE_float(
+    "short_seq_prob", 0.1,
+    "Probability of creating sequences which are shorter than the "
+    "maximum length.")
+
+flags.DEFINE_integer(
+    "num_workers", None,
+    "Processes that tokenize the input (default: all cores). The output does "
+    "not depend on it.")
+
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
+                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
+                 "next_sentence_labels")
+
+# Text read per tokenize_batch call: large enough to keep the workers busy,
+# small enough to bound the memory of the lines in flight.
+_READ_BLOCK_BYTES = 16 << 20
+# Instances encoded and written per batch.
+_WRITE_BATCH = 4096
+# Words kept ahead of every instance; Python would need more only with a
+# probability far below 2**-1000 (each draw is rejected with p < 1/2).
+_WORD_MARGIN = 4096
+
+
+class TrainingInstance(object):
+  """A single training instance (sentence pair), as Google's."""
+
+  def __init__(self, tokens, segment_ids, masked_lm_positions, masked_lm_labels,
+               is_random_next):
+    self.tokens = tokens
+    self.segment_ids = segment_ids
+    self.is_random_next = is_random_next
+    self.masked_lm_positions = masked_lm_positions
+    self.masked_lm_labels = masked_lm_labels
+
+  def __str__(self):
+    s = ""
+    s += "tokens: %s\n" % (" ".join(
+        [tokenization.printable_text(x) for x in self.tokens]))
+    s += "segment_ids: %s\n" % (" ".join([str(x) for x in self.segment_ids]))
+    s += "is_random_next: %s\n" % self.is_random_next
+    s += "masked_lm_positions: %s\n" % (" ".join(
+        [str(x) for x in self.masked_lm_positions]))
+    s += "masked_lm_labels: %s\n" % (" ".join(
+        [tokenization.printable_text(x) for x in self.masked_lm_labels]))
+    s += "\n"
+    return s
+
+  def __repr__(self):
+    return self.__str__()
+
+
+class WordStream(object):
+  """The draws of a `random.Random`, computed from its raw 32-bit words.
+
+  CPython builds every draw Google uses from consecutive outputs of its
+  Mersenne Twister: `random()` takes two words a, b and returns
+  ((a >> 5) * 2**26 + (b >> 6)) / 2**53; `_randbelow(n)` takes the top
+  n.bit_length() bits of one word and retries while the value is >= n;
+  `randint(a, b)` is a + _randbelow(b - a + 1) and `shuffle` is Fisher-Yates
+  with _randbelow(i + 1) for i = len - 1 .. 1. Fetching the words in bulk
+  (getrandbits(32 * n) returns n words, first word lowest) and doing this
+  arithmetic inline gives the same values without the per-call overhead.
+  """
+
+  def __init__(self, rng, block_words=1 << 16):
+    """Wraps `rng`; call `sync()` before using `rng` directly again.
+
+    Args:
+      rng: a random.Random.
+      block_words: words fetched at a time.
+    """
+    self._rng = rng
+    self._start_state = rng.getstate()
+    self._block_words = block_words
+    self._consumed_before = 0
+    self.words = []
+    self.pos = 0
+
+  def reserve(self, count):
+    """Makes sure at least `count` unread words are buffered.
+
+    Args:
+      count: int.
+    """
+    if len(self.words) - self.pos >= count:
+      return
+    fetch = max(self._block_words, count)
+    raw = self._rng.getrandbits(32 * fetch).to_bytes(4 * fetch, "little")
+    self._consumed_before += self.pos
+    self.words = self.words[self.pos:] + np.frombuffer(raw, "<u4").tolist()
+    self.pos = 0
+
+  def consumed(self):
+    """Number of words the draws so far have used."""
+    return self._consumed_before + self.pos
+
+  def sync(self):
+    """Puts the wrapped rng where Python's own draws would have left it."""
+    self._rng.setstate(self._start_state)
+    remaining = self.consumed()
+    while remaining:
+      step = min(remaining, 1 << 20)
+      self._rng.getrandbits(32 * step)
+      remaining -= step
+    self._start_state = self._rng.getstate()
+    self._consumed_before = 0
+    self.words = []
+    self.pos = 0
+
+  def random(self):
+    """random.Random.random()."""
+    self.reserve(2)
+    words, p = self.words, self.pos
+    self.pos = p + 2
+    return ((words[p] >> 5) * 67108864.0 + (words[p + 1] >> 6)) * (
+        1.0 / 9007199254740992.0)
+
+  def randbelow(self, n):
+    """random.Random._randbelow(n), n >= 1."""
+    k = n.bit_length()
+    self.reserve(_WORD_MARGIN + (k + 31) // 32)
+    words, p = self.words, self.pos
+    if k <= 32:
+      shift = 32 - k
+      r = words[p] >> shift
+      p += 1
+      while r >= n:
+        r = words[p] >> shift
+        p += 1
+    else:
+      r = n
+      while r >= n:  # getrandbits(k): full words, lowest first, last cut
+        r = 0
+        for i in range((k - 1) // 32 + 1):
+          bits = min(32, k - 32 * i)
+          r |= (words[p] >> (32 - bits)) << (32 * i)
+          p += 1
+    self.pos = p
+    return r
+
+  def randint(self, a, b):
+    """random.Random.randint(a, b)."""
+    return a + self.randbelow(b - a + 1)
+
+  def shuffle(self, x):
+    """random.Random.shuffle(x), in place.
+
+    Args:
+      x: a mutable sequence (list, array.array).
+    """
+    top = len(x)  # the bound of the next draw is top, then top - 1, ...
+    while top >= 2:
+      k = top.bit_length()
+      if k > 32:
+        j = self.randbelow(top)
+        x[top - 1], x[j] = x[j], x[top - 1]
+        top -= 1
+        continue
+      # Bounds with the same bit length use the same shift; a run of them is
+      # done in one tight loop, in blocks so the buffer stays small.
+      low = max(2, 1 << (k - 1), top - 65535)
+      self.reserve(_WORD_MARGIN + 4 * (top - low + 1))
+      words, p, shift = self.words, self.pos, 32 - k
+      for m in range(top, low - 1, -1):
+        r = words[p] >> shift
+        p += 1
+        while r >= m:
+          r = words[p] >> shift
+          p += 1
+        x[m - 1], x[r] = x[r], x[m - 1]
+      self.pos = p
+      top = low - 1
+
+
+class Vocabulary(object):
+  """What masking and writing need from the vocabulary, as ids."""
+
+  def __init__(self, tokenizer, vocab_file):
+    """Builds the id tables.
+
+    Args:
+      tokenizer: a tokenization.FullTokenizer.
+      vocab_file: its path (for messages).
+
+    Raises:
+      ValueError: [CLS], [SEP] or [MASK] is not in the vocabulary.
+    """
+    vocab = tokenizer.vocab
+    for token in ("[CLS]", "[SEP]", "[MASK]"):
+      if token not in vocab:
+        raise ValueError("Vocab file %s has no %s token, which every "
+                         "instance needs" % (vocab_file, token))
+    self.vocab = vocab
+    self.cls_id = vocab["[CLS]"]
+    self.sep_id = vocab["[SEP]"]
+    self.mask_id = vocab["[MASK]"]
+    # Google draws a replacement as vocab_words[randint(0, len(vocab) - 1)]
+    # with vocab_words = list(vocab.keys()); with a token listed twice the
+    # keys are fewer than the lines and the k-th key's id is its last line.
+    self.random_word_ids = list(vocab.values())
+    self.size = max(vocab.values()) + 1
+    self.inv_vocab = {v: k for k, v in vocab.items()}
+    self.is_subword = np.zeros(self.size, dtype=bool)
+    for token, index in vocab.items():
+      self.is_subword[index] = token.startswith("##")
+    self.id_dtype = np.uint16 if self.size <= 1 << 16 else np.int32
+
+  def tokens(self, ids):
+    """Maps ids to token strings."""
+    return [self.inv_vocab[int(i)] for i in ids]
+
+
+class Corpus(object):
+  """All sentences as token ids in one array, grouped into documents.
+
+  Attributes:
+    token_ids: 1-D array, the sentences one after the other.
+    sentence_starts: list, sentence s is token_ids[starts[s]:starts[s + 1]].
+    document_starts: list, document d is sentences
+      document_starts[d] .. document_starts[d + 1] - 1 (never empty).
+  """
+
+  def __init__(self, token_ids, sentence_starts, document_starts):
+    self.token_ids = token_ids
+    self.sentence_starts = sentence_starts
+    self.document_starts = document_starts
+
+  @property
+  def num_documents(self):
+    return len(self.document_starts) - 1
+
+
+class _Progress(object):
+  """Progress lines on stderr, at most every few seconds, with an ETA."""
+
+  def __init__(self, enabled, every_seconds=5.0):
+    self._enabled = enabled
+    self._every = every_seconds
+    self._start = time.time()
+    self._last = 0.0
+
+  def update(self, message, done=None, total=None, force=False):
+    """Reports `message`, with percent and ETA when done/total are given.
+
+    Args:
+      message: str.
+      done: units finished.
+      total: units in all.
+      force: report even if the last report was recent.
+    """
+    now = time.time()
+    if not self._enabled or (not force and now - self._last < self._every):
+      return
+    self._last = now
+    if done and total:
+      eta = (now - self._start) * (total - done) / done
+      message += " (%.1f%%, ETA %.0f s)" % (100.0 * done / total, eta)
+    sys.stderr.write("[create_pretraining_data %.0f s] %s\n" %
+                     (now - self._start, message))
+    sys.stderr.flush()
+
+  def restart(self):
+    self._start = time.time()
+
+
+def expand_input_files(input_file):
+  """Google's input_file: a comma separated list, each element globbed.
+
+  Args:
+    input_file: the flag value.
+
+  Returns:
+    list of paths, in order.
+
+  Raises:
+    ValueError: an element matches no file.
+  """
+  input_files = []
+  for pattern in input_file.split(","):
+    matches = sorted(glob.glob(pattern))
+    if not matches:
+      raise ValueError("--input_file: %r matches no file" % pattern)
+    input_files.extend(matches)
+  return input_files
+
+
+def _decoded_lines(input_files):
+  """Yields (path, first line number, list of lines) blocks of the inputs.
+
+  Lines are split as Google's tf.gfile readline splits them: every "\\r" is
+  deleted, also inside a line, and lines end at "\\n" only. The text is
+  decoded strictly, as Google's reader does.
+
+  Args:
+    input_files: list of paths.
+
+  Raises:
+    ValueError: a file is missing or is not UTF-8 (naming file and line).
+  """
+  for path in input_files:
+    try:
+      reader = open(path, "rb")
+    except OSError as e:
+      raise ValueError("Cannot read input file %s: %s" % (path, e)) from e
+    with reader:
+      line_number = 1
+      rest = b""
+      while True:
+        block = reader.read(_READ_BLOCK_BYTES)
+        if not block:
+          data, rest = rest, b""
+        else:
+          data = rest + block
+          cut = data.rfind(b"\n") + 1
+          data, rest = data[:cut], data[cut:]
+        data = data.replace(b"\r", b"")
+        try:
+          text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+          line = line_number + data.count(b"\n", 0, e.start)
+          raise ValueError("Input file %s, line %d is not valid UTF-8: %s" %
+                           (path, line, e)) from e
+        lines = text.split("\n")
+        if lines[-1] == "":
+          lines.pop()  # nothing after the last newline
+        if lines:
+          yield path, line_number, lines
+        line_number += len(lines)
+        if not block:
+          break
+
+
+def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
+  """Reads and tokenizes the input files into documents, as Google does.
+
+  A line whose strip() is empty ends the current document; any other line is
+  tokenized and, if it gives at least one token, appended to the current
+  document. A file boundary is not a document boundary. Empty documents are
+  dropped.
+
+  Args:
+    input_files: list of paths.
+    tokenizer: a tokenization.FullTokenizer.
+    num_workers: tokenizing processes (None: all cores).
+    progress: a _Progress or None.
+
+  Returns:
+    a Corpus.
+  """
+  vocab = tokenizer.vocab
+  id_dtype = np.uint16 if max(vocab.values()) < 1 << 16 else np.int32
+  id_chunks = []
+  sentence_lengths = []
+  sentence_documents = []
+  document = 0
+  bytes_read = 0
+  total_bytes = sum(os.path.getsize(p) for p in input_files
+                    if os.path.exists(p))
+  for path, _, lines in _decoded_lines(input_files):
+    texts = []
+    text_documents = []
+    for line in lines:
+      line = line.strip()
+      if line:
+        texts.append(line)
+        text_documents.append(document)
+      else:
+        document += 1
+    token_lists = tokenizer.tokenize_batch(texts, num_workers=num_workers)
+    ids = []
+    for tokens, doc in zip(token_lists, text_documents):
+      if tokens:
+        ids.extend(tokenizer.convert_tokens_to_ids(tokens))
+        sentence_lengths.append(len(tokens))
+        sentence_documents.append(doc)
+    id_chunks.append(np.array(ids, dtype=id_dtype))
+    bytes_read += sum(len(t) for t in lines) + len(lines)
+    if progress:
+      progress.update("read %s: %d sentences so far" %
+                      (path, len(sentence_lengths)), bytes_read, total_bytes)
+  token_ids = (np.concatenate(id_chunks) if id_chunks
+               else np.zeros(0, id_dtype))
+  sentence_starts = [0]
+  for length in sentence_lengths:
+    sentence_starts.append(sentence_starts[-1] + length)
+  document_starts = [s for s in range(len(sentence_documents))
+                     if s == 0 or sentence_documents[s] !=
+                     sentence_documents[s - 1]]
+  document_starts.append(len(sentence_documents))
+  return Corpus(token_ids, sentence_starts, document_starts)
+
+
+class Instances(object):
+  """Instances as flat arrays (one row per instance).
+
+  An instance is `[CLS] A [SEP] B [SEP]` where A and B are contiguous runs
+  of the corpus' token ids, plus its masked positions (in the order they were
+  chosen) and what replaced each one (-1: the original token was kept).
+  """
+
+  _COLUMNS = ("a_start", "a_len", "b_start", "b_len", "is_random_next",
+              "num_masked")
+
+  def __init__(self, max_predictions_per_seq):
+    self.max_predictions = max_predictions_per_seq
+    self._rows = {name: [] for name in self._COLUMNS}
+    self._positions = []
+    self._replacements = []
+    self._done = {name: [] for name in self._COLUMNS + ("positions",
+                                                         "replacements")}
+    self.count = 0
+
+  def append(self, a_start, a_len, b_start, b_len, is_random_next, positions,
+             replacements):
+    """Adds one instance (the lists are padded here)."""
+    rows = self._rows
+    rows["a_start"].append(a_start)
+    rows["a_len"].append(a_len)
+    rows["b_start"].append(b_start)
+    rows["b_len"].append(b_len)
+    rows["is_random_next"].append(is_random_next)
+    rows["num_masked"].append(len(positions))
+    pad = self.max_predictions - len(positions)
+    self._positions.extend(positions)
+    self._positions.extend([0] * pad)
+    self._replacements.extend(replacements)
+    self._replacements.extend([-1] * pad)
+    self.count += 1
+    if len(rows["a_len"]) >= 8192:
+      self._flush()
+
+  def _flush(self):
+    """Moves the pending Python lists into numpy arrays (less memory)."""
+    for name in self._COLUMNS:
+      self._done[name].append(np.array(self._rows[name], dtype=np.int64))
+      self._rows[name] = []
+    self._done["positions"].append(
+        np.array(self._positions, dtype=np.int32).reshape(
+            -1, self.max_predictions))
+    self._done["replacements"].append(
+        np.array(self._replacements, dtype=np.int32).reshape(
+            -1, self.max_predictions))
+    self._positions = []
+    self._replacements = []
+
+  def arrays(self):
+    """dict name -> array over all instances, in creation order."""
+    self._flush()
+    result = {}
+    for name, parts in self._done.items():
+      result[name] = np.concatenate(parts)
+      self._done[name] = [result[name]]
+    return result
+
+
+class InstanceMaker(object):
+  """Google's create_instances_from_document and masking, on token ids."""
+
+  def __init__(self, corpus, order, vocabulary, max_seq_length,
+               short_seq_prob, masked_lm_prob, max_predictions_per_seq,
+               do_whole_word_mask, stream):
+    """Keeps the settings.
+
+    Args:
+      corpus: a Corpus (documents in file order).
+      order: Google's shuffled document list: its k-th document is corpus
+        document order[k].
+      vocabulary: a Vocabulary.
+      max_seq_length: int.
+      short_seq_prob: float.
+      masked_lm_prob: float.
+      max_predictions_per_seq: int.
+      do_whole_word_mask: bool.
+      stream: a WordStream.
+    """
+    self.corpus = corpus
+    self.order = order
+    self.vocabulary = vocabulary
+    self.max_num_tokens = max_seq_length - 3
+    self.short_seq_prob = short_seq_prob
+    self.masked_lm_prob = masked_lm_prob
+    self.max_predictions_per_seq = max_predictions_per_seq
+    self.do_whole_word_mask = do_whole_word_mask
+    self.stream = stream
+    self.instances = Instances(max_predictions_per_seq)
+    self._identity = list(range(max_seq_length))
+
+  def add_document(self, document_index):
+    """Appends the instances of one document (Google's order of draws).
+
+    Args:
+      document_index: index into Google's shuffled document list.
+    """
+    stream = self.stream
+    starts = self.corpus.sentence_starts
+    document_starts = self.corpus.document_starts
+    first = document_starts[self.order[document_index]]
+    count = document_starts[self.order[document_index] + 1] - first
+    max_num_tokens = self.max_num_tokens
+    stream.reserve(_WORD_MARGIN)
+    target_seq_length = max_num_tokens
+    if stream.random() < self.short_seq_prob:
+      target_seq_length = stream.randint(2, max_num_tokens)
+    chunk_first = 0
+    i = 0
+    while i < count:
+      current_length = starts[first + i + 1] - starts[first + chunk_first]
+      if i == count - 1 or current_length >= target_seq_length:
+        chunk_len = i - chunk_first + 1
+        a_end = 1
+        if chunk_len >= 2:
+          a_end = stream.randint(1, chunk_len - 1)
+        a_start = starts[first + chunk_first]
+        a_len = starts[first + chunk_first + a_end] - a_start
+        if chunk_len == 1 or stream.random() < 0.5:
+          is_random_next = 1
+          b_start, b_len = self._random_b(document_index,
+                                          target_seq_length - a_len)
+          i -= chunk_len - a_end  # "put back" the unused sentences
+        else:
+          is_random_next = 0
+          b_start = a_start + a_len
+          b_len = starts[first + i + 1] - b_start
+        a_start, a_len, b_start, b_len = self._truncate(a_start, a_len,
+                                                        b_start, b_len)
+        positions, replacements = self._mask(a_start, a_len, b_start, b_len)
+        self.instances.append(a_start, a_len, b_start, b_len, is_random_next,
+                              positions, replacements)
+        chunk_first = i + 1
+      i += 1
+
+  def _random_b(self, document_index, target_b_length):
+    """Sentences from a random other document, Google's way.
+
+    Args:
+      document_index: the current document.
+      target_b_length: stop once B has at least this many tokens.
+
+    Returns:
+      (start, length) of B in the corpus' token ids.
+    """
+    stream = self.stream
+    document_starts = self.corpus.document_starts
+    starts = self.corpus.sentence_starts
+    num_documents = len(document_starts) - 1
+    for _ in range(10):
+      random_document = stream.randint(0, num_documents - 1)
+      if random_document != document_index:
+        break
+    first = document_starts[self.order[random_document]]
+    last = document_starts[self.order[random_document] + 1]
+    sentence = first + stream.randint(0, last - first - 1)
+    b_start = starts[sentence]
+    b_end = starts[sentence + 1]
+    while b_end - b_start < target_b_length and sentence + 1 < last:
+      sentence += 1
+      b_end = starts[sentence + 1]
+    return b_start, b_end - b_start
+
+  def _truncate(self, a_start, a_len, b_start, b_len):
+    """Google's truncate_seq_pair on (start, length) runs.
+
+    Args:
+      a_start: start of A.
+      a_len: length of A.
+      b_start: start of B.
+      b_len: length of B.
+
+    Returns:
+      the truncated (a_start, a_len, b_start, b_len).
+    """
+    excess = a_len + b_len - self.max_num_tokens
+    if excess <= 0:
+      return a_start, a_len, b_start, b_len
+    stream = self.stream
+    stream.reserve(_WORD_MARGIN + 2 * excess)
+    words, p = stream.words, stream.pos
+    for _ in range(excess):
+      # random() < 0.5 exactly when the first word's top bit is clear.
+      front = words[p] < 0x80000000
+      p += 2
+      if a_len > b_len:
+        a_len -= 1
+        a_start += front
+      else:
+        b_len -= 1
+        b_start += front
+    stream.pos = p
+    return a_start, a_len, b_start, b_len
+
+  def _mask(self, a_start, a_len, b_start, b_len):
+    """Google's create_masked_lm_predictions for `[CLS] A [SEP] B [SEP]`.
+
+    Candidates are every position but [CLS] and the two [SEP]s; rank r of
+    the candidates is position r + 1 in A and r + 2 in B.
+
+    Args:
+      a_start: start of A in the corpus' token ids.
+      a_len: length of A.
+      b_start: start of B.
+      b_len: length of B.
+
+    Returns:
+      (positions, replacement ids or -1 to keep the token), in the order
+      Google chose them.
+    """
+    stream = self.stream
+    num_candidates = a_len + b_len
+    num_to_predict = min(self.max_predictions_per_seq,
+                         max(1, int(round((num_candidates + 3) *
+                                          self.masked_lm_prob))))
+    if self.do_whole_word_mask:
+      groups = self._word_groups(a_start, a_len, b_start, b_len)
+      order = list(range(len(groups) - 1))
+      stream.shuffle(order)
+      ranks = []
+      for g in order:
+        if len(ranks) >= num_to_predict:
+          break
+        size = groups[g + 1] - groups[g]
+        if len(ranks) + size > num_to_predict:
+          continue
+        ranks.extend(range(groups[g], groups[g + 1]))
+    else:
+      order = self._identity[:num_candidates]
+      stream.shuffle(order)
+      ranks = order[:num_to_predict]
+    positions = [r + 1 if r < a_len else r + 2 for r in ranks]
+    return positions, self._replacements(len(ranks))
+
+  def _word_groups(self, a_start, a_len, b_start, b_len):
+    """Whole-word groups of candidate ranks, Google's way.
+
+    A "##" piece joins the group before it; [CLS]/[SEP] are not candidates
+    and do not close a group, so a "##" piece opening B joins A's last word.
+
+    Returns:
+      list of group boundaries: group g is ranks bounds[g] .. bounds[g+1]-1.
+    """
+    ids = self.corpus.token_ids
+    pieces = np.concatenate([ids[a_start:a_start + a_len],
+                             ids[b_start:b_start + b_len]])
+    continues = self.vocabulary.is_subword[pieces]
+    continues[0] = False
+    bounds = np.flatnonzero(~continues).tolist()
+    bounds.append(len(pieces))
+    return bounds
+
+  def _replacements(self, count):
+    """Google's 80% [MASK] / 10% keep / 10% random word, `count` times.
+
+    Returns:
+      list of replacement ids, -1 meaning "keep the original token".
+    """
+    stream = self.stream
+    vocabulary = self.vocabulary
+    num_words = len(vocabulary.random_word_ids)
+    stream.reserve(_WORD_MARGIN + 8 * count)
+    words, p = stream.words, stream.pos
+    scale = 1.0 / 9007199254740992.0
+    replacements = []
+    for _ in range(count):
+      if ((words[p] >> 5) * 67108864.0 + (words[p + 1] >> 6)) * scale < 0.8:
+        replacements.append(vocabulary.mask_id)
+        p += 2
+      elif ((words[p + 2] >> 5) * 67108864.0 +
+            (words[p + 3] >> 6)) * scale < 0.5:
+        replacements.append(-1)
+        p += 4
+      else:
+        stream.pos = p + 4
+        replacements.append(
+            vocabulary.random_word_ids[stream.randbelow(num_words)])
+        p = stream.pos
+    stream.pos = p
+    return replacements
+
+
+def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
+                   short_seq_prob, masked_lm_prob, max_predictions_per_seq,
+                   do_whole_word_mask, stream, progress=None):
+  """Google's create_training_instances after reading: every instance.
+
+  Args:
+    corpus: a Corpus in file order (shuffled here, as Google does).
+    vocabulary: a Vocabulary.
+    max_seq_length: int.
+    dupe_factor: int.
+    short_seq_prob: float.
+    masked_lm_prob: float.
+    max_predictions_per_seq: int.
+    do_whole_word_mask: bool.
+    stream: a WordStream.
+    progress: a _Progress or None.
+
+  Returns:
+    (dict of instance arrays in creation order, permutation: the creation
+    index of the instance written k-th).
+  """
+  order = list(range(corpus.num_documents))
+  stream.shuffle(order)
+  maker = InstanceMaker(corpus, order, vocabulary, max_seq_length,
+                        short_seq_prob, masked_lm_prob,
+                        max_predictions_per_seq, do_whole_word_mask, stream)
+  num_documents = corpus.num_documents
+  for dupe in range(dupe_factor):
+    for document_index in range(num_documents):
+      maker.add_document(document_index)
+      if progress and document_index % 256 == 0:
+        progress.update("pass %d/%d, %d instances" % (
+            dupe + 1, dupe_factor, maker.instances.count),
+                        dupe * num_documents + document_index + 1,
+                        dupe_factor * num_documents)
+  arrays = maker.instances.arrays()
+  permutation = list(range(maker.instances.count))
+  stream.shuffle(permutation)
+  return arrays, np.array(permutation, dtype=np.int64)
+
+
+
+def _varint_bytes(values):
+  """Protobuf varints of non-negative ints, row by row.
+
+  Args:
+    values: [rows, n] array of ints in [0, 2**35).
+
+  Returns:
+    (flat uint8 array of every row's varints, one row after the other,
+     [rows] array of the byte count of each row).
+  """
+  values = values.astype(np.int64)
+  num_bytes = 1 + sum((values >= 1 << (7 * j)).astype(np.int64)
+                      for j in range(1, 5))
+  shifts = 7 * np.arange(5)
+  groups = (values[..., None] >> shifts) & 0x7F
+  more = np.arange(5) < num_bytes[..., None] - 1
+  encoded = (groups | (more << 7)).astype(np.uint8)
+  used = np.arange(5) < num_bytes[..., None]
+  return encoded[used], num_bytes.sum(axis=1)
+
+
+def _varint(value):
+  """The protobuf varint of one non-negative int, as bytes."""
+  out = bytearray()
+  while value >= 0x80:
+    out.append((value & 0x7F) | 0x80)
+    value >>= 7
+  out.append(value)
+  return bytes(out)
+
+
+def _feature_header(name, payload_length, is_float):
+  """Bytes of one `features` map entry up to its packed values.
+
+  The entry is: tag 1 (map entry), length, key (field 1), value (field 2, a
+  tf.train.Feature whose int64_list (field 3) or float_list (field 2) holds
+  one packed field 1).
+
+  Args:
+    name: feature name.
+    payload_length: bytes of the packed values.
+    is_float: float_list instead of int64_list.
+
+  Returns:
+    bytes.
+  """
+  values = b"\x0a" + _varint(payload_length)
+  value_list = (b"\x12" if is_float else b"\x1a") + _varint(
+      len(values) + payload_length)
+  key = b"\x0a" + _varint(len(name)) + name.encode("utf-8")
+  value = b"\x12" + _varint(len(value_list) + len(values) + payload_length)
+  body = len(key) + len(value) + len(value_list) + len(values)
+  return (b"\x0a" + _varint(body + payload_length) + key + value +
+          value_list + values)
+
+
+def _gather(source, offsets, lengths):
+  """Concatenates, row by row, pieces of `source`.
+
+  Args:
+    source: 1-D uint8 array.
+    offsets: [rows, pieces] start of each piece in `source`.
+    lengths: [rows, pieces] length of each piece.
+
+  Returns:
+    (flat uint8 array: row 0's pieces in order, then row 1's, ...;
+     [rows] array of each row's total length).
+  """
+  lengths = lengths.astype(np.int64)
+  flat_lengths = lengths.ravel()
+  out_starts = np.cumsum(flat_lengths) - flat_lengths
+  index = np.repeat(offsets.ravel().astype(np.int64) - out_starts,
+                    flat_lengths) + np.arange(flat_lengths.sum())
+  return source[index], lengths.sum(axis=1)
+
+
+class _Crc32c(object):
+  """CRC-32C (Castagnoli) of many byte strings at once, with numpy.
+
+  The CRC register run from zero is linear in the data, so the CRC of a
+  string is the XOR of one table entry per byte, chosen by the byte's value
+  and its distance from the end; the standard initial value and final XOR
+  add a term that depends only on the length.
+  """
+
+  def __init__(self):
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+      table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78),
+                       table >> 1).astype(np.uint32)
+    self._table = table
+    self._by_distance = table[None, :].copy()  # [distance, byte]
+    self._ones = np.array([0xFFFFFFFF], dtype=np.uint32)  # by length
+
+  def _zero_byte(self, register):
+    return self._table[register & 0xFF] ^ (register >> 8)
+
+  def _grow(self, length):
+    while len(self._by_distance) < length:
+      more = [self._by_distance[-1]]
+      for _ in range(min(len(self._by_distance), 4096)):
+        more.append(self._zero_byte(more[-1]))
+      self._by_distance = np.concatenate([self._by_distance, more[1:]])
+    while len(self._ones) <= length:
+      more = [self._ones[-1:]]
+      for _ in range(min(len(self._ones), 4096)):
+        more.append(self._zero_byte(more[-1]))
+      self._ones = np.concatenate([self._ones] + more[1:])
+
+  def masked(self, data, lengths):
+    """TFRecord's masked CRC-32C of each string.
+
+    Args:
+      data: flat uint8 array, the strings one after the other.
+      lengths: [n] int array of string lengths (each >= 1).
+
+    Returns:
+      [n] uint32 array.
+    """
+    self._grow(int(lengths.max()) + 1)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    distance = np.repeat(ends - 1, lengths) - np.arange(len(data))
+    terms = self._by_distance[distance, data]
+    crc = np.bitwise_xor.reduceat(terms, starts) ^ self._ones[lengths]
+    crc ^= np.uint32(0xFFFFFFFF)
+    rotated = ((crc >> 15) | (crc << 17)).astype(np.uint64)
+    return ((rotated + 0xA282EAD8) & 0xFFFFFFFF).astype(np.uint32)
+
+
+class RecordEncoder(object):
+  """tf.train.Example records of instances, serialized as Google's are.
+
+  Google adds the seven features to an OrderedDict; protobuf's Python
+  backend writes the map entries in that order, each int64_list/float_list
+  packed. Equal records then have equal bytes (protobuf's default upb
+  backend would order the entries differently in every process).
+  """
+
+  def __init__(self, corpus, vocabulary, max_seq_length,
+               max_predictions_per_seq):
+    """Precomputes the fixed parts of every record.
+
+    Args:
+      corpus: the Corpus the instances refer to.
+      vocabulary: a Vocabulary.
+      max_seq_length: int.
+      max_predictions_per_seq: int.
+    """
+    self.corpus = corpus
+    self.vocabulary = vocabulary
+    self.seq = max_seq_length
+    self.preds = max_predictions_per_seq
+    self.crc = _Crc32c()
+    # A header for every payload length a feature can have; headers[f][n]
+    # is (offset, length) in self.header_bytes.
+    sizes = {"input_ids": range(max_seq_length, 5 * max_seq_length + 1),
+             "masked_lm_positions": range(max_predictions_per_seq,
+                                          5 * max_predictions_per_seq + 1),
+             "masked_lm_ids": range(max_predictions_per_seq,
+                                    5 * max_predictions_per_seq + 1),
+             "input_mask": [max_seq_length], "segment_ids": [max_seq_length],
+             "masked_lm_weights": [4 * max_predictions_per_seq],
+             "next_sentence_labels": [1]}
+    chunks = []
+    offset = 0
+    self.headers = {}
+    for name in FEATURE_NAMES:
+      offsets = np.zeros((max(sizes[name]) + 1, 2), dtype=np.int64)
+      for n in sizes[name]:
+        header = _feature_header(name, n, name == "masked_lm_weights")
+        offsets[n] = (offset, len(header))
+        chunks.append(header)
+        offset += len(header)
+      self.headers[name] = offsets
+    self.header_bytes = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+
+  def features(self, arrays):
+    """The seven features of a batch of instances, as int arrays.
+
+    Args:
+      arrays: dict of instance columns (see Instances) for the batch.
+
+    Returns:
+      dict name -> [batch, length] array (masked_lm_weights float32).
+    """
+    seq = self.seq
+    vocabulary = self.vocabulary
+    a_len = arrays["a_len"][:, None]
+    b_len = arrays["b_len"][:, None]
+    col = np.arange(seq)[None, :]
+    in_a = (col >= 1) & (col <= a_len)
+    in_b = (col >= a_len + 2) & (col < a_len + b_len + 2)
+    source = np.where(in_a, arrays["a_start"][:, None] + col - 1,
+                      arrays["b_start"][:, None] + col - a_len - 2)
+    source = np.where(in_a | in_b, source, 0)
+    token_ids = self.corpus.token_ids
+    input_ids = np.where(in_a | in_b, token_ids[source].astype(np.int64), 0)
+    rows = np.arange(len(a_len))
+    input_ids[:, 0] = vocabulary.cls_id
+    input_ids[rows, a_len[:, 0] + 1] = vocabulary.sep_id
+    input_ids[rows, a_len[:, 0] + b_len[:, 0] + 2] = vocabulary.sep_id
+    length = a_len + b_len + 3
+    input_mask = (col < length).astype(np.int64)
+    segment_ids = ((col >= a_len + 2) & (col < length)).astype(np.int64)
+    # Google sorts the masked positions; padding sorts last.
+    valid = np.arange(self.preds)[None, :] < arrays["num_masked"][:, None]
+    positions = np.where(valid, arrays["positions"], seq)
+    order = np.argsort(positions, axis=1, kind="stable")
+    positions = np.take_along_axis(positions, order, axis=1)
+    replacements = np.take_along_axis(arrays["replacements"], order, axis=1)
+    safe_positions = np.where(valid, positions, 0)
+    labels = np.where(valid, np.take_along_axis(input_ids, safe_positions,
+                                                axis=1), 0)
+    replaced = valid & (replacements >= 0)
+    input_ids[np.nonzero(replaced)[0], positions[replaced]] = (
+        replacements[replaced])
+    return collections.OrderedDict([
+        ("input_ids", input_ids),
+        ("input_mask", input_mask),
+        ("segment_ids", segment_ids),
+        ("masked_lm_positions", np.where(valid, positions, 0)),
+        ("masked_lm_ids", labels),
+        ("masked_lm_weights", valid.astype(np.float32)),
+        ("next_sentence_labels", arrays["is_random_next"][:, None]),
+    ])
+
+  def examples(self, features):
+    """Serialized tf.train.Example records of a batch.
+
+    Args:
+      features: dict from `features`.
+
+    Returns:
+      (flat uint8 array of the records one after the other, [batch] lengths).
+    """
+    sources = [self.header_bytes]
+    base = len(self.header_bytes)
+    offsets = []
+    lengths = []
+    for name in FEATURE_NAMES:
+      values = features[name]
+      if name == "masked_lm_weights":
+        payload = values.astype("<f4").view(np.uint8).reshape(-1)
+        sizes = np.full(len(values), values.shape[1] * 4, dtype=np.int64)
+      else:
+        payload, sizes = _varint_bytes(values)
+      header = self.headers[name][sizes]
+      offsets += [header[:, 0], base + np.cumsum(sizes) - sizes]
+      lengths += [header[:, 1], sizes]
+      sources.append(payload)
+      base += len(payload)
+    offsets = np.stack(offsets, axis=1)
+    lengths = np.stack(lengths, axis=1)
+    body = lengths.sum(axis=1)
+    # Example = field 1 (features) = the map entries.
+    prefix, prefix_sizes = _varint_bytes(body[:, None])
+    sources.append(np.full(len(body), 0x0A, dtype=np.uint8))
+    tag_offsets = base + np.arange(len(body))
+    base += len(body)
+    sources.append(prefix)
+    prefix_offsets = base + np.cumsum(prefix_sizes) - prefix_sizes
+    offsets = np.concatenate([tag_offsets[:, None], prefix_offsets[:, None],
+                              offsets], axis=1)
+    lengths = np.concatenate([np.ones((len(body), 1), np.int64),
+                              prefix_sizes[:, None], lengths], axis=1)
+    return _gather(np.concatenate(sources), offsets, lengths)
+
+  def tfrecords(self, records, lengths):
+    """TFRecord framing: length, masked CRC of it, data, masked CRC of data.
+
+    Args:
+      records: flat uint8 array of the serialized records.
+      lengths: [n] their lengths.
+
+    Returns:
+      bytes of the n framed records.
+    """
+    n = len(lengths)
+    length_bytes = lengths.astype("<u8").view(np.uint8).reshape(-1)
+    length_crc = self.crc.masked(length_bytes, np.full(n, 8))
+    data_crc = self.crc.masked(records, lengths)
+    heads = np.concatenate([length_bytes.reshape(n, 8),
+                            length_crc.astype("<u4").view(np.uint8).reshape(
+                                n, 4)], axis=1).reshape(-1)
+    tails = data_crc.astype("<u4").view(np.uint8)
+    source = np.concatenate([heads, records, tails])
+    record_starts = np.cumsum(lengths) - lengths
+    offsets = np.stack([12 * np.arange(n), len(heads) + record_starts,
+                        len(heads) + len(records) + 4 * np.arange(n)], axis=1)
+    sizes = np.stack([np.full(n, 12), lengths, np.full(n, 4)], axis=1)
+    framed, _ = _gather(source, offsets, sizes)
+    return framed.tobytes()
+
+
+def _take(arrays, index):
+  """Rows `index` of every instance column."""
+  return {name: values[index] for name, values in arrays.items()}
+
+
+def _log_example(vocabulary, features, row):
+  """Logs one record as Google does for its first 20 instances.
+
+  Args:
+    vocabulary: a Vocabulary.
+    features: dict from RecordEncoder.features.
+    row: the record's row in `features`.
+  """
+  length = int(features["input_mask"][row].sum())
+  logging.info("*** Example ***")
+  logging.info("tokens: %s", " ".join(
+      vocabulary.tokens(features["input_ids"][row][:length])))
+  for name, values in features.items():
+    logging.info("%s: %s", name, " ".join(str(x) for x in values[row].tolist()))
+
+
+def sidecar_path(output_file):
+  """Path of the JSON file written next to `output_file`."""
+  return output_file + ".json"
+
+
+def vocab_sha256(vocab_file):
+  """sha256 of the vocabulary file's bytes."""
+  with open(vocab_file, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def _temporary_name(path):
+  return "%s.tmp-%d" % (path, os.getpid())
+
+
+def write_examples(arrays, permutation, corpus, vocabulary, output_files,
+                   max_seq_length, max_predictions_per_seq, settings,
+                   log_examples=True, progress=None):
+  """Writes the instances, round-robin, to the output files (atomically).
+
+  Args:
+    arrays: instance columns in creation order.
+    permutation: the creation index of the k-th instance to write.
+    corpus: the Corpus.
+    vocabulary: a Vocabulary.
+    output_files: list of paths.
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+    settings: dict written into each sidecar (num_instances is added).
+    log_examples: log the first 20 instances as Google does.
+    progress: a _Progress or None.
+
+  Returns:
+    seconds spent on (features, serialize, frame, write).
+  """
+  encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
+                          max_predictions_per_seq)
+  temporary = [_temporary_name(path) for path in output_files]
+  writers = [open(path, "wb") for path in temporary]
+  seconds = collections.OrderedDict(
+      (k, 0.0) for k in ("features", "serialize", "frame", "write"))
+  total = len(permutation)
+  num_outputs = len(output_files)
+  try:
+    for begin in range(0, total, _WRITE_BATCH):
+      batch = permutation[begin:begin + _WRITE_BATCH]
+      tick = time.perf_counter()
+      features = encoder.features(_take(arrays, batch))
+      if log_examples and begin < 20:
+        for row in range(min(20 - begin, len(batch))):
+          _log_example(vocabulary, features, row)
+      seconds["features"] += time.perf_counter() - tick
+      for j in range(num_outputs):
+        # Instance k goes to output k % num_outputs.
+        rows = np.arange((j - begin) % num_outputs, len(batch), num_outputs)
+        if not len(rows):
+          continue
+        tick = time.perf_counter()
+        records, lengths = encoder.examples(
+            {name: values[rows] for name, values in features.items()})
+        seconds["serialize"] += time.perf_counter() - tick
+        tick = time.perf_counter()
+        framed = encoder.tfrecords(records, lengths)
+        seconds["frame"] += time.perf_counter() - tick
+        tick = time.perf_counter()
+        writers[j].write(framed)
+        seconds["write"] += time.perf_counter() - tick
+      if progress:
+        progress.update("wrote %d of %d instances" % (begin + len(batch),
+                                                      total),
+                        begin + len(batch), total)
+    for writer in writers:
+      writer.close()
+    for j, path in enumerate(output_files):
+      sidecar = dict(settings)
+      sidecar["num_instances"] = len(range(j, total, num_outputs))
+      with open(_temporary_name(sidecar_path(path)), "w") as f:
+        json.dump(sidecar, f, indent=2, sort_keys=True)
+        f.write("\n")
+    for j, path in enumerate(output_files):
+      os.replace(temporary[j], path)
+      os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
+  finally:  # after an error, leave no partial file behind
+    for writer in writers:
+      writer.close()
+    for path in output_files:
+      for leftover in (_temporary_name(path),
+                       _temporary_name(sidecar_path(path))):
+        if os.path.exists(leftover):
+          os.remove(leftover)
+  logging.info("Wrote %d total instances", total)
+  return seconds
+
+
+def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
+                   short_seq_prob, dupe_factor):
+  """Raises ValueError naming the flag when a value cannot work.
+
+  Args:
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+    masked_lm_prob: float.
+    short_seq_prob: float.
+    dupe_factor: int.
+  """
+  if max_seq_length < 5:
+    raise ValueError(
+        "--max_seq_length=%d is too small: an instance is [CLS] A [SEP] B "
+        "[SEP] with at least one token in A and B, so it needs >= 5" %
+        max_seq_length)
+  if max_predictions_per_seq < 1:
+    raise ValueError("--max_predictions_per_seq=%d must be >= 1" %
+                     max_predictions_per_seq)
+  if not 0.0 < masked_lm_prob < 1.0:
+    raise ValueError("--masked_lm_prob=%r must be strictly between 0 and 1" %
+                     masked_lm_prob)
+  if not 0.0 <= short_seq_prob <= 1.0:
+    raise ValueError("--short_seq_prob=%r must be between 0 and 1" %
+                     short_seq_prob)
+  if dupe_factor < 1:
+    raise ValueError("--dupe_factor=%d must be >= 1" % dupe_factor)
+
+
+def run(input_files, output_files, vocab_file, do_lower_case=True,
+        do_whole_word_mask=False, max_seq_length=128,
+        max_predictions_per_seq=20, random_seed=12345, dupe_factor=10,
+        masked_lm_prob=0.15, short_seq_prob=0.1, num_workers=None,
+        log_examples=True, progress=True):
+  """The whole script: read, make instances, write records and sidecars.
+
+  Args:
+    input_files: list of input paths (already expanded).
+    output_files: list of output paths.
+    vocab_file: vocabulary path.
+    do_lower_case: bool.
+    do_whole_word_mask: bool.
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+    random_seed: int.
+    dupe_factor: int.
+    masked_lm_prob: float.
+    short_seq_prob: float.
+    num_workers: tokenizing processes (None: all cores).
+    log_examples: log the first 20 instances as Google does.
+    progress: report progress on stderr.
+
+  Returns:
+    dict with num_instances and seconds (a breakdown by stage).
+
+  Raises:
+    ValueError: bad flags, unreadable or unusable input.
+  """
+  check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
+                 short_seq_prob, dupe_factor)
+  reporter = _Progress(progress)
+  seconds = collections.OrderedDict()
+  tick = time.perf_counter()
+  tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file,
+                                         do_lower_case=do_lower_case)
+  vocabulary = Vocabulary(tokenizer, vocab_file)
+  corpus = read_corpus(input_files, tokenizer, num_workers, reporter)
+  if corpus.num_documents == 0:
+    raise ValueError("The input files (%s) hold no text that gives tokens" %
+                     ", ".join(input_files))
+  seconds["read_and_tokenize"] = time.perf_counter() - tick
+  tick = time.perf_counter()
+  reporter.restart()
+  stream = WordStream(random.Random(random_seed))
+  arrays, permutation = make_instances(
+      corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
+      masked_lm_prob, max_predictions_per_seq, do_whole_word_mask, stream,
+      reporter)
+  seconds["instances"] = time.perf_counter() - tick
+  settings = dict(
+      max_seq_length=max_seq_length,
+      max_predictions_per_seq=max_predictions_per_seq,
+      vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
+      do_lower_case=bool(do_lower_case),
+      do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
+      dupe_factor=dupe_factor, masked_lm_prob=masked_lm_prob,
+      short_seq_prob=short_seq_prob)
+  logging.info("*** Writing to output files ***")
+  for output_file in output_files:
+    logging.info("  %s", output_file)
+  reporter.restart()
+  seconds.update(write_examples(
+      arrays, permutation, corpus, vocabulary, output_files, max_seq_length,
+      max_predictions_per_seq, settings, log_examples, reporter))
+  return dict(num_instances=len(permutation), seconds=seconds)
+
+
+def main(_):
+  logging.set_verbosity(logging.INFO)
+  input_files = expand_input_files(FLAGS.input_file)
+  logging.info("*** Reading from input files ***")
+  for input_file in input_files:
+    logging.info("  %s", input_file)
+  run(input_files, FLAGS.output_file.split(","), FLAGS.vocab_file,
+      do_lower_case=FLAGS.do_lower_case,
+      do_whole_word_mask=FLAGS.do_whole_word_mask,
+      max_seq_length=FLAGS.max_seq_length,
+      max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+      random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
+      masked_lm_prob=FLAGS.masked_lm_prob,
+      short_seq_prob=FLAGS.short_seq_prob, num_workers=FLAGS.num_workers)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("input_file")
+  flags.mark_flag_as_required("output_file")
+  flags.mark_flag_as_required("vocab_file")
+  app.run(main)
