@@ -466,37 +466,22 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
   decay exclusions) use ratio 1.0.
   """
 
-  def __init__(self,
-               learning_rate,
-               weight_decay_rate=0.0,
-               beta_1=0.9,
-               beta_2=0.999,
-               epsilon=1e-6,
-               exclude_from_weight_decay=None,
-               exclude_from_layer_adaptation=None,
-               clip_norm=1.0,
-               name="LAMBOptimizer"):
-    """Constructs a LAMBOptimizer; arguments as AdamWeightDecayOptimizer.
+  def __init__(self, learning_rate, exclude_from_layer_adaptation=None,
+               name="LAMBOptimizer", **kwargs):
+    """Constructs a LAMBOptimizer.
 
     Args:
       learning_rate: see AdamWeightDecayOptimizer.
-      weight_decay_rate: float.
-      beta_1: float.
-      beta_2: float.
-      epsilon: float.
-      exclude_from_weight_decay: list of regular expressions.
       exclude_from_layer_adaptation: list of regular expressions of variables
         without trust ratio; None or empty: `exclude_from_weight_decay`.
-      clip_norm: float.
       name: string.
+      **kwargs: AdamWeightDecayOptimizer's keyword arguments
+        (weight_decay_rate, beta_1, beta_2, epsilon, exclude_from_weight_decay,
+        clip_norm).
     """
-    super(LAMBOptimizer, self).__init__(
-        learning_rate, weight_decay_rate=weight_decay_rate, beta_1=beta_1,
-        beta_2=beta_2, epsilon=epsilon,
-        exclude_from_weight_decay=exclude_from_weight_decay,
-        clip_norm=clip_norm, name=name)
+    super(LAMBOptimizer, self).__init__(learning_rate, name=name, **kwargs)
     self.exclude_from_layer_adaptation = (
-        exclude_from_layer_adaptation or exclude_from_weight_decay)
+        exclude_from_layer_adaptation or self.exclude_from_weight_decay)
 
   def _compute_update(self, param_name, param, grad, m, v, learning_rate):
     """-> (next_param, next_m, next_v) of the LAMB step."""
