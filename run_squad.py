@@ -11,11 +11,11 @@ Google's code crashes.
 """
 
 import collections
-import itertools
 import json
 import math
 import os
 import random
+import time
 
 from absl import app
 from absl import flags
@@ -23,6 +23,9 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import estimator_lib
+import modeling
+import optimization
 import squad_evaluate
 import tokenization
 
@@ -123,6 +126,12 @@ flags.DEFINE_integer(
     "The maximum length of an answer that can be generated. This is needed "
     "because the start and end predictions are not conditioned on one "
     "another.", **_OVERRIDE)
+
+# Google's TPU flags (use_tpu, tpu_name, tpu_zone, gcp_project, master,
+# num_tpu_cores) and the new runtime flags, shared by every runner; another
+# runner imported into the same process may have defined them already.
+if "use_tpu" not in FLAGS:
+  estimator_lib.define_flags()
 
 flags.DEFINE_bool(
     "verbose_logging", False,
@@ -483,7 +492,7 @@ def _doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
 
 def _example_features(example, example_index, unique_id, tokenizer,
                       doc_tokenizer, max_seq_length, doc_stride,
-                      max_query_length, is_training):
+                      max_query_length, is_training, log):
   """Yields the InputFeatures (one per window) of one example.
 
   Args:
@@ -494,6 +503,7 @@ def _example_features(example, example_index, unique_id, tokenizer,
     doc_tokenizer: a _DocTokenizer over the same tokenizer.
     max_seq_length, doc_stride, max_query_length, is_training: as in
       convert_examples_to_features.
+    log: log the features in detail.
   """
   query_tokens = tokenizer.tokenize(example.question_text)
   if len(query_tokens) > max_query_length:
@@ -575,7 +585,7 @@ def _example_features(example, example_index, unique_id, tokenizer,
         start_position=start_position,
         end_position=end_position,
         is_impossible=example.is_impossible)
-    if example_index < 20:
+    if log:
       _log_feature(feature, is_training)
     yield feature
     unique_id += 1
@@ -607,10 +617,14 @@ def _log_feature(feature, is_training):
 
 
 def _iter_features(examples, tokenizer, max_seq_length, doc_stride,
-                   max_query_length, is_training):
+                   max_query_length, is_training, log_examples=20):
   """Yields the InputFeatures of all examples in order (unique ids from 1e9).
 
-  Args: as convert_examples_to_features.
+  Args:
+    examples, tokenizer, max_seq_length, doc_stride, max_query_length,
+      is_training: as convert_examples_to_features.
+    log_examples: the features of this many first examples are logged in
+      detail (Google logs 20).
   """
   doc_tokenizer = _DocTokenizer(tokenizer)
   unique_id = _FIRST_UNIQUE_ID
@@ -618,7 +632,8 @@ def _iter_features(examples, tokenizer, max_seq_length, doc_stride,
     for feature in _example_features(example, example_index, unique_id,
                                      tokenizer, doc_tokenizer, max_seq_length,
                                      doc_stride, max_query_length,
-                                     is_training):
+                                     is_training,
+                                     example_index < log_examples):
       yield feature
       unique_id += 1
 
@@ -703,13 +718,17 @@ def _check_is_max_context(doc_spans, cur_span_index, position):
 
 
 class FeatureWriter(object):
-  """Writes InputFeatures to a TFRecord file as tf.train.Example."""
+  """Writes InputFeatures to a TFRecord file as tf.train.Example.
+
+  The records go to a temporary name that close() renames to `filename`.
+  """
 
   def __init__(self, filename, is_training):
     self.filename = filename
     self.is_training = is_training
     self.num_features = 0
-    self._writer = tf.io.TFRecordWriter(filename)
+    self._tmp_filename = filename + ".tmp"
+    self._writer = tf.io.TFRecordWriter(self._tmp_filename)
 
   def process_feature(self, feature):
     """Writes one InputFeatures (all int64; train adds the labels)."""
@@ -727,6 +746,7 @@ class FeatureWriter(object):
 
   def close(self):
     self._writer.close()
+    tf.io.gfile.rename(self._tmp_filename, self.filename, overwrite=True)
 
 
 def _serialize_int64_example(values):
@@ -743,6 +763,208 @@ def _serialize_int64_example(values):
       for name, v in values.items())
   example = tf.train.Example(features=tf.train.Features(feature=feature))
   return example.SerializeToString()
+
+
+class SquadModel(tf.Module):
+  """BertModel + the SQuAD span head (`cls/squad/output_weights`, `_bias`)."""
+
+  def __init__(self, bert_config, use_one_hot_embeddings=False,
+               compute_dtype=tf.float32):
+    """Creates the variables.
+
+    Args:
+      bert_config: `modeling.BertConfig`.
+      use_one_hot_embeddings: one-hot embedding lookup (TPUs).
+      compute_dtype: dtype of the encoder's matrix multiplications.
+    """
+    super().__init__(name=None)
+    self.bert = modeling.BertModel(
+        bert_config, use_one_hot_embeddings=use_one_hot_embeddings,
+        compute_dtype=compute_dtype)
+    # Google hard-codes stddev 0.02 here, whatever initializer_range says.
+    self.output_weights = tf.Variable(
+        modeling.create_initializer(0.02)([2, bert_config.hidden_size]),
+        name="cls/squad/output_weights")
+    self.output_bias = tf.Variable(tf.zeros([2]), name="cls/squad/output_bias")
+
+  def __call__(self, input_ids, input_mask, segment_ids, training=False):
+    """Start and end logits of every position.
+
+    Args:
+      input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
+      training: dropout in the encoder (the head has none, as Google's).
+
+    Returns:
+      (start_logits, end_logits): float32 [batch_size, seq_length] each; the
+      question and padding positions are not masked (Google's behaviour).
+    """
+    final_hidden = self.bert(input_ids, input_mask=input_mask,
+                             token_type_ids=segment_ids,
+                             training=training).sequence_output
+    batch_size, seq_length, hidden_size = modeling.get_shape_list(
+        final_hidden, expected_rank=3)
+    final_hidden_matrix = tf.reshape(final_hidden,
+                                     [batch_size * seq_length, hidden_size])
+    logits = tf.matmul(final_hidden_matrix, self.output_weights,
+                       transpose_b=True)
+    logits = tf.nn.bias_add(logits, self.output_bias)
+    logits = tf.reshape(logits, [batch_size, seq_length, 2])
+    return logits[:, :, 0], logits[:, :, 1]
+
+
+def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
+                 use_one_hot_embeddings):
+  """Google's create_model: a new SquadModel run once on the inputs.
+
+  Args:
+    bert_config: `modeling.BertConfig`.
+    is_training: dropout on.
+    input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
+    use_one_hot_embeddings: one-hot embedding lookup.
+
+  Returns:
+    (start_logits, end_logits) float32 [batch_size, seq_length].
+  """
+  model = SquadModel(bert_config, use_one_hot_embeddings)
+  return model(input_ids, input_mask, segment_ids, training=is_training)
+
+
+def compute_span_loss(logits, positions):
+  """Mean cross-entropy of the true positions.
+
+  Args:
+    logits: float32 [batch_size, seq_length].
+    positions: int [batch_size].
+
+  Returns:
+    float32 scalar.
+  """
+  seq_length = modeling.get_shape_list(logits)[1]
+  one_hot_positions = tf.one_hot(positions, depth=seq_length, dtype=tf.float32)
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs, axis=-1))
+
+
+class SquadModelFn(estimator_lib.ModelFn):
+  """Fine-tuning and prediction of a SquadModel (no eval mode, as Google's)."""
+
+  def __init__(self, bert_config, init_checkpoint, learning_rate,
+               num_train_steps, num_warmup_steps, use_tpu,
+               use_one_hot_embeddings, optimizer="adamw"):
+    self.bert_config = bert_config
+    self.init_checkpoint = init_checkpoint
+    self.learning_rate = learning_rate
+    self.num_train_steps = num_train_steps
+    self.num_warmup_steps = num_warmup_steps
+    self.use_tpu = use_tpu
+    self.use_one_hot_embeddings = use_one_hot_embeddings
+    self.optimizer = optimizer
+
+  def create_model(self, params):
+    return SquadModel(self.bert_config, self.use_one_hot_embeddings,
+                      compute_dtype=params.get("compute_dtype", tf.float32))
+
+  def create_optimizer(self, params):
+    return optimization.create_optimizer(
+        None, self.learning_rate, self.num_train_steps, self.num_warmup_steps,
+        self.use_tpu, optimizer=self.optimizer)
+
+  def train_loss(self, model, features, params):
+    """(start loss + end loss) / 2, as Google's."""
+    start_logits, end_logits = model(features["input_ids"],
+                                     features["input_mask"],
+                                     features["segment_ids"], training=True)
+    start_loss = compute_span_loss(start_logits, features["start_positions"])
+    end_loss = compute_span_loss(end_logits, features["end_positions"])
+    return (start_loss + end_loss) / 2.0
+
+  def eval_metrics(self, model, features, params):
+    raise ValueError("run_squad has no eval mode (as Google's): use "
+                     "--do_predict, which scores the predictions.")
+
+  def predictions(self, model, features, params):
+    start_logits, end_logits = model(features["input_ids"],
+                                     features["input_mask"],
+                                     features["segment_ids"], training=False)
+    return {
+        "unique_ids": features["unique_ids"],
+        "start_logits": start_logits,
+        "end_logits": end_logits,
+    }
+
+
+def model_fn_builder(bert_config, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings, optimizer="adamw"):
+  """Returns the `estimator_lib.ModelFn` of SQuAD (Google's name and args).
+
+  Args:
+    bert_config: `modeling.BertConfig`.
+    init_checkpoint: warm-start checkpoint (weights only) or None.
+    learning_rate: peak learning rate.
+    num_train_steps, num_warmup_steps: the schedule (None when predicting).
+    use_tpu: passed on to create_optimizer.
+    use_one_hot_embeddings: one-hot embedding lookup.
+    optimizer: "adamw" (Google's) or "lamb".
+  """
+  return SquadModelFn(bert_config, init_checkpoint, learning_rate,
+                      num_train_steps, num_warmup_steps, use_tpu,
+                      use_one_hot_embeddings, optimizer=optimizer)
+
+
+def input_fn_builder(input_file, seq_length, is_training, drop_remainder):
+  """Creates an `input_fn` over a FeatureWriter file (Google's name and args).
+
+  Args:
+    input_file: TFRecord path.
+    seq_length: max_seq_length the file was written with.
+    is_training: read the labels; repeat and shuffle (buffer 100), as Google's.
+    drop_remainder: drop the last partial batch.
+
+  Returns:
+    input_fn(params) -> tf.data.Dataset of dicts: unique_ids [batch_size],
+    input_ids, input_mask, segment_ids [batch_size, seq_length] and for
+    training start_positions, end_positions [batch_size], all int32.
+  """
+  name_to_features = {
+      "unique_ids": tf.io.FixedLenFeature([], tf.int64),
+      "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+  }
+  if is_training:
+    name_to_features["start_positions"] = tf.io.FixedLenFeature([], tf.int64)
+    name_to_features["end_positions"] = tf.io.FixedLenFeature([], tf.int64)
+
+  def _decode_record(record):
+    """Parses a batch of records; int64 -> int32 (TPUs want int32).
+
+    unique_ids stay int64: they start at 1e9 and would overflow int32 after
+    about 1.1e9 features.
+    """
+    example = tf.io.parse_example(record, name_to_features)
+    for name in list(example.keys()):
+      if name != "unique_ids":
+        example[name] = tf.cast(example[name], tf.int32)
+    return example
+
+  def input_fn(params):
+    """The actual input function."""
+    batch_size = params["batch_size"]
+    d = tf.data.TFRecordDataset(input_file)
+    input_context = params.get("input_context")
+    if input_context is not None and input_context.num_input_pipelines > 1:
+      d = d.shard(input_context.num_input_pipelines,
+                  input_context.input_pipeline_id)
+    if is_training:
+      d = d.repeat()
+      d = d.shuffle(buffer_size=100)
+    # Batch first, then parse the whole batch at once: same records, faster.
+    d = d.batch(batch_size, drop_remainder=drop_remainder)
+    d = d.map(_decode_record, num_parallel_calls=tf.data.AUTOTUNE)
+    return d.prefetch(tf.data.AUTOTUNE)
+
+  return input_fn
 
 
 RawResult = collections.namedtuple("RawResult",
@@ -1152,6 +1374,36 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=None):
   return orig_text[orig_start_position:(orig_end_position + 1)]
 
 
+
+def validate_flags_or_throw(bert_config):
+  """Validate the input FLAGS or throw an exception naming the flag."""
+  tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case,
+                                                FLAGS.init_checkpoint)
+
+  if not FLAGS.do_train and not FLAGS.do_predict:
+    raise ValueError("At least one of `do_train` or `do_predict` must be True.")
+
+  if FLAGS.do_train:
+    if not FLAGS.train_file:
+      raise ValueError(
+          "If `do_train` is True, then `train_file` must be specified.")
+  if FLAGS.do_predict:
+    if not FLAGS.predict_file:
+      raise ValueError(
+          "If `do_predict` is True, then `predict_file` must be specified.")
+
+  if FLAGS.max_seq_length > bert_config.max_position_embeddings:
+    raise ValueError(
+        "Cannot use sequence length %d because the BERT model "
+        "was only trained up to sequence length %d" %
+        (FLAGS.max_seq_length, bert_config.max_position_embeddings))
+
+  if FLAGS.max_seq_length <= FLAGS.max_query_length + 3:
+    raise ValueError(
+        "The max_seq_length (%d) must be greater than max_query_length "
+        "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
+
+
 def shuffle_train_examples(examples):
   """Shuffles the training examples in place as Google's main() does.
 
@@ -1160,3 +1412,214 @@ def shuffle_train_examples(examples):
   """
   rng = random.Random(12345)
   rng.shuffle(examples)
+
+
+def _raw_result(prediction):
+  """A RawResult from one Estimator.predict dict (float32 logits kept)."""
+  return RawResult(
+      unique_id=int(prediction["unique_ids"]),
+      start_logits=prediction["start_logits"],
+      end_logits=prediction["end_logits"])
+
+
+def _group_results(examples, features, predictions, num_features):
+  """Pairs each example with its features and their prediction results.
+
+  Features are produced again (deterministically) instead of being kept from
+  the conversion, and results are taken from the stream as needed, so memory
+  holds one example's worth (plus results that arrive out of order).
+
+  Args:
+    examples: list of SquadExample.
+    features: iterator over their InputFeatures, in order.
+    predictions: iterator of Estimator.predict dicts.
+    num_features: how many features there are (for progress and errors).
+
+  Yields:
+    (example, [InputFeatures], [RawResult]).
+  """
+  pending = {}
+  num_results = 0
+  start_time = time.time()
+
+  def result_of(unique_id):
+    nonlocal num_results
+    while unique_id not in pending:
+      try:
+        prediction = next(predictions)
+      except StopIteration:
+        raise ValueError(
+            "Prediction stopped after %d of %d features (no result for "
+            "unique_id %d)." % (num_results, num_features, unique_id)) from None
+      result = _raw_result(prediction)
+      pending[result.unique_id] = result
+      num_results += 1
+      if num_results % 1000 == 0:
+        elapsed = time.time() - start_time
+        logging.info("Processing example: %d of %d (%.1f/s)", num_results,
+                     num_features, num_results / max(elapsed, 1e-9))
+    return pending.pop(unique_id)
+
+  next_feature = next(features, None)
+  for (example_index, example) in enumerate(examples):
+    group = []
+    while (next_feature is not None and
+           next_feature.example_index == example_index):
+      group.append(next_feature)
+      next_feature = next(features, None)
+    yield example, group, [result_of(f.unique_id) for f in group]
+
+
+def write_squad_metrics(predict_file, predictions, null_odds, output_file,
+                        version_2_with_negative):
+  """Scores predictions with the official SQuAD metrics, if there are answers.
+
+  Args:
+    predict_file: the SQuAD JSON predicted on.
+    predictions: dict qas_id -> text.
+    null_odds: dict qas_id -> score_diff (SQuAD 2.0), used as the official
+      script's --na-prob-file.
+    output_file: eval_results.txt (Google's `key = value` lines).
+    version_2_with_negative: v2.0 metrics instead of v1.1.
+
+  Returns:
+    the metrics dict, or None when the file has no answers (a test set).
+  """
+  dataset = load_squad_json(predict_file)
+  if not squad_evaluate.has_gold_answers(dataset):
+    logging.info("%s has no answers: no metrics.", predict_file)
+    return None
+  if version_2_with_negative:
+    result = squad_evaluate.evaluate_v2(dataset, predictions, null_odds)
+  else:
+    result = squad_evaluate.evaluate_v1(dataset, predictions)
+  logging.info("***** Eval results (official SQuAD metrics) *****")
+  estimator_lib.write_eval_results(output_file, result)
+  return result
+
+
+def main(_):
+  logging.set_verbosity(logging.INFO)
+
+  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+
+  validate_flags_or_throw(bert_config)
+
+  tf.io.gfile.makedirs(FLAGS.output_dir)
+
+  tokenizer = tokenization.FullTokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+
+  run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
+
+  train_examples = None
+  num_train_steps = None
+  num_warmup_steps = None
+  if FLAGS.do_train:
+    train_examples = read_squad_examples(
+        input_file=FLAGS.train_file, is_training=True)
+    if not train_examples:
+      raise ValueError("--train_file=%s has no usable question." %
+                       FLAGS.train_file)
+    # As Google's: counted in questions, not in windows.
+    num_train_steps = int(
+        len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
+    num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+    shuffle_train_examples(train_examples)
+
+  model_fn = model_fn_builder(
+      bert_config=bert_config,
+      init_checkpoint=FLAGS.init_checkpoint,
+      learning_rate=FLAGS.learning_rate,
+      num_train_steps=num_train_steps,
+      num_warmup_steps=num_warmup_steps,
+      use_tpu=FLAGS.use_tpu,
+      use_one_hot_embeddings=FLAGS.use_tpu,
+      optimizer=FLAGS.optimizer)
+
+  estimator = estimator_lib.Estimator(
+      model_fn=model_fn,
+      config=run_config,
+      train_batch_size=FLAGS.train_batch_size,
+      predict_batch_size=FLAGS.predict_batch_size)
+
+  if FLAGS.do_train:
+    # The features go through a file to keep them out of memory.
+    train_writer = FeatureWriter(
+        filename=os.path.join(FLAGS.output_dir, "train.tf_record"),
+        is_training=True)
+    convert_examples_to_features(
+        examples=train_examples,
+        tokenizer=tokenizer,
+        max_seq_length=FLAGS.max_seq_length,
+        doc_stride=FLAGS.doc_stride,
+        max_query_length=FLAGS.max_query_length,
+        is_training=True,
+        output_fn=train_writer.process_feature)
+    train_writer.close()
+
+    logging.info("***** Running training *****")
+    logging.info("  Num orig examples = %d", len(train_examples))
+    logging.info("  Num split examples = %d", train_writer.num_features)
+    logging.info("  Batch size = %d", FLAGS.train_batch_size)
+    logging.info("  Num steps = %d", num_train_steps)
+    del train_examples
+
+    train_input_fn = input_fn_builder(
+        input_file=train_writer.filename,
+        seq_length=FLAGS.max_seq_length,
+        is_training=True,
+        drop_remainder=True)
+    estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
+
+  if FLAGS.do_predict:
+    eval_examples = read_squad_examples(
+        input_file=FLAGS.predict_file, is_training=False)
+
+    eval_writer = FeatureWriter(
+        filename=os.path.join(FLAGS.output_dir, "eval.tf_record"),
+        is_training=False)
+    feature_args = dict(
+        examples=eval_examples,
+        tokenizer=tokenizer,
+        max_seq_length=FLAGS.max_seq_length,
+        doc_stride=FLAGS.doc_stride,
+        max_query_length=FLAGS.max_query_length,
+        is_training=False)
+    convert_examples_to_features(output_fn=eval_writer.process_feature,
+                                 **feature_args)
+    eval_writer.close()
+
+    logging.info("***** Running predictions *****")
+    logging.info("  Num orig examples = %d", len(eval_examples))
+    logging.info("  Num split examples = %d", eval_writer.num_features)
+    logging.info("  Batch size = %d", FLAGS.predict_batch_size)
+
+    predict_input_fn = input_fn_builder(
+        input_file=eval_writer.filename,
+        seq_length=FLAGS.max_seq_length,
+        is_training=False,
+        drop_remainder=False)
+    groups = _group_results(
+        eval_examples, _iter_features(log_examples=0, **feature_args),
+        iter(estimator.predict(predict_input_fn)), eval_writer.num_features)
+
+    predictions, null_odds = _write_prediction_stream(
+        groups, FLAGS.n_best_size, FLAGS.max_answer_length,
+        FLAGS.do_lower_case,
+        os.path.join(FLAGS.output_dir, "predictions.json"),
+        os.path.join(FLAGS.output_dir, "nbest_predictions.json"),
+        os.path.join(FLAGS.output_dir, "null_odds.json"),
+        FLAGS.version_2_with_negative, FLAGS.null_score_diff_threshold,
+        FLAGS.verbose_logging)
+
+    write_squad_metrics(FLAGS.predict_file, predictions, null_odds,
+                        os.path.join(FLAGS.output_dir, "eval_results.txt"),
+                        FLAGS.version_2_with_negative)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("vocab_file")
+  flags.mark_flag_as_required("bert_config_file")
+  flags.mark_flag_as_required("output_dir")
+  app.run(main)

@@ -1,0 +1,248 @@
+"""run_squad.main(): a tiny train + predict run, and the streaming predictor."""
+
+import json
+
+from absl import flags
+from absl.testing import flagsaver
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import fixture_path
+import checkpoints
+import modeling
+import run_squad
+import squad_evaluate
+import tokenization
+from test_run_squad import parse_records
+
+FLAGS = flags.FLAGS
+
+# A tiny model over the real uncased vocabulary (30522 ids) so that Google's
+# SQuAD fixture can be fed as it is.
+TINY_CONFIG = {
+    "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 64, "type_vocab_size": 2,
+    "initializer_range": 0.02,
+}
+
+
+def run_main(tmp_path, version, *extra):
+  config_file = tmp_path / "bert_config.json"
+  config_file.write_text(json.dumps(TINY_CONFIG))
+  output_dir = tmp_path / "out"
+  squad = fixture_path("squad", "squad-%s.json" % version)
+  argv = [
+      "run_squad.py",
+      "--vocab_file=" + fixture_path("vocab_uncased.txt"),
+      "--bert_config_file=" + str(config_file),
+      "--output_dir=" + str(output_dir),
+      "--train_file=" + squad, "--predict_file=" + squad,
+      "--max_seq_length=64", "--doc_stride=24", "--max_query_length=16",
+      "--n_best_size=5", "--max_answer_length=10", "--train_batch_size=8",
+      "--predict_batch_size=8", "--learning_rate=1e-3", "--seed=1",
+  ] + list(extra)
+  with flagsaver.flagsaver():
+    FLAGS(argv)
+    run_squad.main(None)
+  return output_dir
+
+
+def test_train_and_predict_end_to_end(tmp_path):
+  out = run_main(tmp_path, "v1.1", "--do_train", "--do_predict",
+                 "--num_train_epochs=1")
+  # The records main writes are Google's (train shuffled with its seed).
+  assert parse_records(str(out / "train.tf_record"), True) == parse_records(
+      fixture_path("squad", "v1.1", "train_main_shuffled.tf_record"), True)
+  assert parse_records(str(out / "eval.tf_record"), False) == parse_records(
+      fixture_path("squad", "v1.1", "eval.tf_record"), False)
+  # 37 training questions / batch 8 * 1 epoch = 4 steps (Google counts
+  # questions, not windows).
+  checkpoint = tf.train.latest_checkpoint(str(out))
+  assert checkpoint.endswith("model.ckpt-4")
+  reader = tf.train.load_checkpoint(checkpoint)
+  assert reader.get_tensor("cls/squad/output_weights").shape == (2, 32)
+  assert reader.get_tensor("cls/squad/output_bias").shape == (2,)
+
+  # The streamed predictions equal write_predictions over logits computed
+  # here from the saved checkpoint.
+  tokenizer = tokenization.FullTokenizer(fixture_path("vocab_uncased.txt"))
+  examples = run_squad.read_squad_examples(
+      fixture_path("squad", "squad-v1.1.json"), False,
+      version_2_with_negative=False)
+  features = []
+  run_squad.convert_examples_to_features(examples, tokenizer, 64, 24, 16,
+                                         False, features.append)
+  model = run_squad.SquadModel(modeling.BertConfig.from_dict(TINY_CONFIG))
+  checkpoints.restore(model.variables, checkpoint)
+  results = []
+  for i in range(0, len(features), 8):  # the predict batch size
+    batch = features[i:i + 8]
+    start, end = model(tf.constant([f.input_ids for f in batch]),
+                       tf.constant([f.input_mask for f in batch]),
+                       tf.constant([f.segment_ids for f in batch]))
+    results += [run_squad.RawResult(f.unique_id, s, e)
+                for f, s, e in zip(batch, start.numpy(), end.numpy())]
+  ref = tmp_path / "ref"
+  ref.mkdir()
+  predictions, _ = run_squad.write_predictions(
+      examples, features, results, 5, 10, True, str(ref / "predictions.json"),
+      str(ref / "nbest_predictions.json"), str(ref / "null_odds.json"),
+      version_2_with_negative=False)
+  # The loop's compiled graph and this eager call differ in the last float
+  # bits; texts and their order must agree.
+  assert (out / "predictions.json").read_bytes() == (
+      ref / "predictions.json").read_bytes()
+  with open(out / "nbest_predictions.json") as f:
+    nbest = json.load(f)
+  with open(ref / "nbest_predictions.json") as f:
+    nbest_ref = json.load(f)
+  assert list(nbest) == list(nbest_ref)
+  for qid, entries in nbest.items():
+    assert [e["text"] for e in entries] == [e["text"] for e in nbest_ref[qid]]
+    for key in ["probability", "start_logit", "end_logit"]:
+      np.testing.assert_allclose([e[key] for e in entries],
+                                 [e[key] for e in nbest_ref[qid]],
+                                 rtol=1e-4, atol=1e-5)
+  assert not (out / "null_odds.json").exists()
+
+  # Metrics of the predictions, in Google's eval_results.txt format.
+  with open(fixture_path("squad", "squad-v1.1.json")) as f:
+    expected = squad_evaluate.evaluate_v1(json.load(f)["data"], predictions)
+  lines = (out / "eval_results.txt").read_text().splitlines()
+  assert lines == ["exact_match = %s" % expected["exact_match"],
+                   "f1 = %s" % expected["f1"]]
+
+
+def test_predict_v2_writes_null_odds_and_v2_metrics(tmp_path):
+  out = run_main(tmp_path, "v2.0", "--do_predict",
+                 "--version_2_with_negative", "--null_score_diff_threshold=-1")
+  with open(out / "predictions.json") as f:
+    predictions = json.load(f)
+  with open(out / "null_odds.json") as f:
+    null_odds = json.load(f)
+  assert list(predictions) == list(null_odds)
+  assert len(predictions) == 47
+  for qid, text in predictions.items():
+    assert (text == "") == (null_odds[qid] > -1)
+  keys = [line.split(" = ")[0]
+          for line in (out / "eval_results.txt").read_text().splitlines()]
+  assert keys == sorted([
+      "exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total",
+      "NoAns_exact", "NoAns_f1", "NoAns_total", "best_exact",
+      "best_exact_thresh", "best_f1", "best_f1_thresh"])
+
+
+def test_no_metrics_without_answers(tmp_path):
+  dataset = {"data": [{"paragraphs": [{"context": "one two three", "qas": [
+      {"id": "q1", "question": "which?"}]}]}]}
+  path = tmp_path / "test.json"
+  path.write_text(json.dumps(dataset))
+  assert run_squad.write_squad_metrics(str(path), {"q1": "two"}, {},
+                                       str(tmp_path / "eval_results.txt"),
+                                       False) is None
+  assert not (tmp_path / "eval_results.txt").exists()
+
+
+def test_flag_validation_names_the_flag(tmp_path):
+  with pytest.raises(ValueError, match="max_query_length"):
+    run_main(tmp_path, "v1.1", "--do_predict", "--max_query_length=61")
+  with pytest.raises(ValueError, match="predict_file"):
+    run_main(tmp_path, "v1.1", "--do_predict", "--predict_file=")
+  with pytest.raises(ValueError, match="do_train.*do_predict"):
+    run_main(tmp_path, "v1.1")
+
+
+class CountingPredictions(object):
+  """An Estimator.predict stand-in that counts what has been consumed."""
+
+  def __init__(self, features, order=None):
+    self.rows = [{
+        "unique_ids": np.int64(f.unique_id),
+        "start_logits": np.linspace(-1, 1, 64, dtype=np.float32),
+        "end_logits": np.linspace(1, -1, 64, dtype=np.float32),
+    } for f in features]
+    if order is not None:
+      self.rows = [self.rows[i] for i in order]
+    self.consumed = 0
+
+  def __iter__(self):
+    for row in self.rows:
+      self.consumed += 1
+      yield row
+
+
+def eval_features(examples):
+  tokenizer = tokenization.FullTokenizer(fixture_path("vocab_uncased.txt"))
+  return lambda: run_squad._iter_features(examples, tokenizer, 64, 24, 16,
+                                          False, log_examples=0)
+
+
+def test_results_are_consumed_as_a_stream():
+  examples = run_squad.read_squad_examples(
+      fixture_path("squad", "squad-v1.1.json"), False,
+      version_2_with_negative=False)
+  make_features = eval_features(examples)
+  features = list(make_features())
+  stream = CountingPredictions(features)
+  groups = run_squad._group_results(examples, make_features(), iter(stream),
+                                    len(features))
+  seen = 0
+  for example, group, results in groups:
+    seen += len(group)
+    # Only this example's results have been taken from the model so far.
+    assert stream.consumed == seen
+    assert [r.unique_id for r in results] == [f.unique_id for f in group]
+    assert all(f.example_index == examples.index(example) for f in group)
+  assert seen == len(features)
+
+
+def test_results_out_of_order_and_missing():
+  examples = run_squad.read_squad_examples(
+      fixture_path("squad", "squad-v1.1.json"), False,
+      version_2_with_negative=False)
+  make_features = eval_features(examples)
+  features = list(make_features())
+  # Two replicas' halves of every batch of 8 swapped.
+  order = []
+  for start in range(0, len(features), 8):
+    batch = list(range(start, min(start + 8, len(features))))
+    order += batch[4:] + batch[:4]
+  groups = run_squad._group_results(
+      examples, make_features(), iter(CountingPredictions(features, order)),
+      len(features))
+  ids = [r.unique_id for _, _, results in groups for r in results]
+  assert ids == [f.unique_id for f in features]
+
+  truncated = CountingPredictions(features)
+  truncated.rows = truncated.rows[:-1]
+  with pytest.raises(ValueError, match="stopped after %d of %d" %
+                     (len(features) - 1, len(features))):
+    list(run_squad._group_results(examples, make_features(),
+                                  iter(truncated), len(features)))
+
+
+def test_streamed_prediction_files_byte_identical(tmp_path):
+  # main()'s path (features made again, results pulled from a stream of
+  # Estimator.predict dicts with float32 logits) against Google's files.
+  examples = run_squad.read_squad_examples(
+      fixture_path("squad", "squad-v2.0.json"), False,
+      version_2_with_negative=True)
+  make_features = eval_features(examples)
+  data = np.load(fixture_path("squad", "v2.0", "all_results.npz"))
+  stream = ({"unique_ids": u, "start_logits": s, "end_logits": e}
+            for u, s, e in zip(data["unique_ids"], data["start_logits"],
+                               data["end_logits"]))
+  groups = run_squad._group_results(examples, make_features(), stream,
+                                    len(data["unique_ids"]))
+  names = ["predictions.json", "nbest_predictions.json", "null_odds.json"]
+  run_squad._write_prediction_stream(
+      groups, 5, 10, True, *[str(tmp_path / n) for n in names],
+      version_2_with_negative=True, null_score_diff_threshold=0.0,
+      verbose_logging=False)
+  for name in names:
+    assert (tmp_path / name).read_bytes() == open(
+        fixture_path("squad", "v2.0", "null_score_diff_threshold_0.0", name),
+        "rb").read()
