@@ -428,7 +428,8 @@ class Dense(tf.Module):
     x = tf.cast(x, compute_dtype)
     kernel = tf.cast(self.kernel, compute_dtype)
     bias = tf.cast(self.bias, compute_dtype)
-    return tf.matmul(x, kernel) + bias
+    # BiasAdd (not AddV2) lets grappler fuse it into the oneDNN matmul.
+    return tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
 
 class LayerNorm(tf.Module):
@@ -464,6 +465,11 @@ class TransformerLayer(tf.Module):
     self.output_dense = Dense(scope + "/output/dense", i, h, initializer)
     self.output_layer_norm = LayerNorm(scope + "/output/LayerNorm", h)
 
+  def _split_heads(self, x, batch_size, seq_length):
+    """[batch_size * seq_length, hidden] -> [batch_size, heads, seq_length, size]."""
+    x = tf.reshape(x, [batch_size, seq_length, self.num_heads, self.head_size])
+    return tf.transpose(x, [0, 2, 1, 3])
+
   def attention(self, x, batch_size, seq_length, attention_adder,
                 attention_dropout_prob, compute_dtype):
     """Multi-headed self-attention.
@@ -481,18 +487,18 @@ class TransformerLayer(tf.Module):
       (context [batch_size * seq_length, hidden_size] in compute_dtype,
        probs float32 [batch_size, num_heads, seq_length, seq_length]).
     """
-    shape = [batch_size, seq_length, self.num_heads, self.head_size]
-    q = tf.reshape(self.query(x, compute_dtype), shape)
-    k = tf.reshape(self.key(x, compute_dtype), shape)
-    v = tf.reshape(self.value(x, compute_dtype), shape)
+    q = self._split_heads(self.query(x, compute_dtype), batch_size, seq_length)
+    k = self._split_heads(self.key(x, compute_dtype), batch_size, seq_length)
+    v = self._split_heads(self.value(x, compute_dtype), batch_size, seq_length)
     # [B, N, F, T]
-    scores = tf.einsum("bfnd,btnd->bnft", q, k)
+    scores = tf.matmul(q, k, transpose_b=True)
     scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(float(self.head_size)))
     scores += attention_adder
     probs = tf.nn.softmax(scores)
     dropped = dropout(probs, attention_dropout_prob)
-    context = tf.einsum("bnft,btnd->bfnd", tf.cast(dropped, compute_dtype), v)
-    context = tf.reshape(context,
+    # [B, N, F, D] -> [B, F, N, D] -> [B*F, N*D]
+    context = tf.matmul(tf.cast(dropped, compute_dtype), v)
+    context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]),
                          [batch_size * seq_length, self.num_heads * self.head_size])
     return context, probs
 
