@@ -35,6 +35,8 @@ import re
 
 import tensorflow as tf
 
+import checkpoints
+
 # Parameters whose names match one of these (re.search) get no weight decay.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
@@ -177,21 +179,6 @@ def clip_by_global_norm(grads, clip_norm=1.0):
   return clipped
 
 
-def get_variable_name(param_name):
-  """The variable name without the ":0" output suffix.
-
-  Args:
-    param_name: string, e.g. "bert/pooler/dense/kernel:0".
-
-  Returns:
-    string, e.g. "bert/pooler/dense/kernel".
-  """
-  m = re.match("^(.*):\\d+$", param_name)
-  if m is not None:
-    param_name = m.group(1)
-  return param_name
-
-
 def _increment(step, should_apply):
   """Adds 1 to `step` (one device's copy) unless `should_apply` is False."""
   if should_apply is None:
@@ -264,7 +251,7 @@ class AdamWeightDecayOptimizer(tf.Module):
     """
     strategy = tf.distribute.get_strategy()
     for var in variables:
-      name = get_variable_name(var.name)
+      name = checkpoints.variable_name(var)
       if name in self._slots:
         # Slots are found by name: two variables with one name would share.
         if self._owners[name] != var.ref():
@@ -288,7 +275,7 @@ class AdamWeightDecayOptimizer(tf.Module):
     Returns:
       The slot `tf.Variable`.
     """
-    m, v = self._slots[get_variable_name(var.name)]
+    m, v = self._slots[checkpoints.variable_name(var)]
     return {"adam_m": m, "adam_v": v}[slot_name]
 
   def slot_variables(self):
@@ -366,8 +353,8 @@ class AdamWeightDecayOptimizer(tf.Module):
 
   def _apply(self, grads_and_vars, learning_rate, should_apply, global_step):
     """Runs `_distributed_apply` in the cross-replica context."""
-    missing = [get_variable_name(v.name) for _, v in grads_and_vars
-               if get_variable_name(v.name) not in self._slots]
+    missing = [checkpoints.variable_name(v) for _, v in grads_and_vars
+               if checkpoints.variable_name(v) not in self._slots]
     in_replica = not tf.distribute.in_cross_replica_context()
     if missing and in_replica and tf.distribute.has_strategy():
       raise ValueError(
@@ -387,7 +374,7 @@ class AdamWeightDecayOptimizer(tf.Module):
     """Updates every variable on every device (cross-replica context)."""
     updates = []
     for grad, var in grads_and_vars:
-      name = get_variable_name(var.name)
+      name = checkpoints.variable_name(var)
       m, v = self._slots[name]
       updates.append(
           strategy.extended.update(
@@ -525,7 +512,7 @@ class GradientAccumulator(tf.Module):
     with tf.init_scope():
       self._sums = [
           tf.Variable(tf.zeros(v.shape, v.dtype),
-                      name=get_variable_name(v.name) + "/accum_grad",
+                      name=checkpoints.variable_name(v) + "/accum_grad",
                       aggregation=tf.VariableAggregation.SUM, **on_read)
           for v in variables]
       self._count = tf.Variable(

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, fixture_path
+import checkpoints
 import optimization
 
 NUM_STEPS = 10
@@ -95,7 +96,7 @@ def test_slot_names_are_googles():
   variables = _make_variables(problem, npz)
   opt = _google_optimizer(problem, 0.1)
   opt.create_slots(variables)
-  names = [optimization.get_variable_name(s.name) for s in opt.slot_variables()]
+  names = [checkpoints.variable_name(s) for s in opt.slot_variables()]
   assert names == [n for spec in problem["variables"]
                    for n in spec["slot_names"]]
   assert all(not s.trainable for s in opt.slot_variables())
@@ -146,40 +147,71 @@ def test_schedule_without_warmup_is_linear_decay():
   assert got == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
 
 
-def _run_end_to_end(problem, npz, optimizer_name="adamw"):
-  """Google's create_optimizer call, 10 steps; returns (variables, opt, lrs)."""
-  variables = _make_variables(problem, npz)
-  global_step = optimization.create_global_step()
-  opt = optimization.create_optimizer(
-      None, init_lr=0.1, num_train_steps=NUM_STEPS, num_warmup_steps=3,
-      use_tpu=False, optimizer=optimizer_name)
-  opt.create_slots(variables)
+class _Trainer(object):
+  """Google's create_optimizer call on the golden problem, fresh state."""
 
-  @tf.function
-  def train_step():
+  def __init__(self, problem, npz):
+    self.problem, self.npz = problem, npz
+    self.variables = _make_variables(problem, npz)
+    self.global_step = optimization.create_global_step()
+    self.opt = optimization.create_optimizer(
+        None, init_lr=0.1, num_train_steps=NUM_STEPS, num_warmup_steps=3,
+        use_tpu=False)
+    self.opt.create_slots(self.variables)
+    self.train_step = tf.function(self._train_step)
+
+  def _train_step(self):
     with tf.GradientTape() as tape:
-      loss = _golden_loss(variables, npz)
-    grads = tape.gradient(loss, variables)
-    return opt.apply_step(grads, variables, global_step), loss
+      loss = _golden_loss(self.variables, self.npz)
+    grads = tape.gradient(loss, self.variables)
+    return self.opt.apply_step(grads, self.variables, self.global_step), loss
 
-  learning_rates = []
-  for step in range(NUM_STEPS):
-    assert int(global_step.numpy()) == step
-    lr, loss = train_step()
-    learning_rates.append(lr.numpy())
-    np.testing.assert_allclose(loss.numpy(), npz["loss"][step], rtol=1e-5)
-    _assert_state(problem, npz, variables, opt, step, rtol=1e-5, atol=1e-6)
-  assert int(global_step.numpy()) == NUM_STEPS
-  return variables, opt, np.array(learning_rates)
+  def checkpoint_variables(self):
+    return self.variables + self.opt.slot_variables() + [self.global_step]
+
+  def train(self, steps):
+    """Runs `steps`, checking every state; returns the learning rates."""
+    learning_rates = []
+    for step in steps:
+      assert int(self.global_step.numpy()) == step
+      lr, loss = self.train_step()
+      learning_rates.append(lr.numpy())
+      np.testing.assert_allclose(loss.numpy(), self.npz["loss"][step],
+                                 rtol=1e-5)
+      _assert_state(self.problem, self.npz, self.variables, self.opt, step,
+                    rtol=1e-5, atol=1e-6)
+    assert int(self.global_step.numpy()) == steps[-1] + 1
+    return learning_rates
 
 
 def test_end_to_end_matches_google_pre_increment():
   """Gradient, clipping, schedule lr(global_step) and update, 10 steps."""
-  problem, npz = _problem(), _load("expected_lr_pre_increment.npz")
-  _, _, learning_rates = _run_end_to_end(problem, npz)
+  npz = _load("expected_lr_pre_increment.npz")
+  learning_rates = _Trainer(_problem(), npz).train(range(NUM_STEPS))
   np.testing.assert_allclose(learning_rates, npz["learning_rate"], rtol=1e-6)
   np.testing.assert_array_equal(npz["global_step_after"],
                                 npz["global_step_before"] + 1)
+
+
+def test_training_resumes_from_a_checkpoint_with_googles_names(tmp_path):
+  """Save after 4 steps, restore into fresh objects, the next 6 steps match."""
+  problem, npz = _problem(), _load("expected_lr_pre_increment.npz")
+  first = _Trainer(problem, npz)
+  first.train(range(4))
+  prefix = str(tmp_path / "model.ckpt-4")
+  checkpoints.save_checkpoint(first.checkpoint_variables(), prefix)
+  saved = dict(tf.train.list_variables(prefix))
+  reader = tf.train.load_checkpoint(prefix)
+  # The names Google's run gave its variables, slots and step.
+  want = ([s["name"] for s in problem["variables"]] +
+          [n for s in problem["variables"] for n in s["slot_names"]] +
+          ["global_step"])
+  assert sorted(saved) == sorted(want)
+  assert reader.get_variable_to_dtype_map()["global_step"] == tf.int64
+  assert reader.get_tensor("global_step") == 4
+  second = _Trainer(problem, npz)
+  checkpoints.restore(second.checkpoint_variables(), prefix)
+  second.train(range(4, NUM_STEPS))
 
 
 def test_google_optimization_test_golden_regression():
@@ -217,7 +249,7 @@ def test_as_run_google_rates_are_the_schedule_one_step_early():
 
 def test_global_step_variable():
   step = optimization.create_global_step()
-  assert optimization.get_variable_name(step.name) == "global_step"
+  assert checkpoints.variable_name(step) == "global_step"
   assert step.dtype == tf.int64 and not step.trainable
 
 
