@@ -24,6 +24,7 @@ import tensorflow as tf
 
 import checkpoints
 import estimator_lib
+import export_lib
 import modeling
 import optimization
 import tokenization
@@ -1569,7 +1570,6 @@ def keep_best_checkpoint(checkpoint_path, best_dir, result):
 
 def export_classifier(model_fn, checkpoint_path, export_dir, seq_length):
   """Writes a SavedModel of the fine-tuned classifier (see export_lib)."""
-  import export_lib  # pylint: disable=g-import-not-at-top
   model = model_fn.create_model({})
   checkpoints.restore(model, checkpoint_path, allow_missing=False, log=False)
   export_lib.export_classifier(model, export_dir, seq_length,
