@@ -325,6 +325,10 @@ class AdamWeightDecayOptimizer(tf.Module):
                       if g is not None and v is not None]
     if learning_rate is None:
       learning_rate = self.learning_rate_at(global_step)
+    elif tf.as_dtype(getattr(learning_rate, "dtype", tf.float32)).is_integer:
+      # Google's positional call apply_gradients(grads_and_vars, global_step).
+      raise ValueError("The second argument of apply_gradients is the learning "
+                       "rate; pass the step as global_step=")
     self._apply(grads_and_vars, learning_rate, should_apply, None)
 
   def apply_step(self, grads, variables, global_step, should_apply=None):

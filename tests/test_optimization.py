@@ -229,6 +229,16 @@ def test_google_optimization_test_golden_regression():
                              atol=1e-6)
 
 
+def test_apply_gradients_refuses_the_step_as_learning_rate():
+  var = tf.Variable([1.0], name="w")
+  opt = optimization.create_optimizer(None, 0.1, 10, 2, False)
+  step = optimization.create_global_step()
+  with pytest.raises(ValueError, match="global_step="):
+    opt.apply_gradients([(tf.constant([1.0]), var)], step)
+  opt.apply_gradients([(tf.constant([1.0]), var)], global_step=step)
+  np.testing.assert_array_equal(var.numpy(), [1.0])  # lr(0) = 0.
+
+
 def test_create_optimizer_rejects_unknown_optimizer():
   with pytest.raises(ValueError, match="optimizer"):
     optimization.create_optimizer(None, 1e-4, 10, 1, False, optimizer="sgd")
