@@ -48,49 +48,59 @@ def define_flags():
   Runners define their own Google flags (batch sizes, `save_checkpoints_steps`,
   `iterations_per_loop`, ...) themselves.
   """
-  f = flags
-  f.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.")
-  f.DEFINE_string(
-      "tpu_name", None,
+  # Another runner imported into the same process (tests) may have defined
+  # them already: define each once.
+  def _define(define, name, *args):
+    if name not in flags.FLAGS:
+      define(name, *args)
+
+  _define(flags.DEFINE_bool, "use_tpu", False, "Whether to use TPU or GPU/CPU.")
+  _define(
+      flags.DEFINE_string, "tpu_name", None,
       "The Cloud TPU to use for training. This should be either the name used "
       "when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url.")
-  f.DEFINE_string(
-      "tpu_zone", None,
+  _define(
+      flags.DEFINE_string, "tpu_zone", None,
       "[Optional] GCE zone where the Cloud TPU is located in. If not specified, "
       "we will attempt to automatically detect the GCE project from metadata.")
-  f.DEFINE_string(
-      "gcp_project", None,
+  _define(
+      flags.DEFINE_string, "gcp_project", None,
       "[Optional] Project name for the Cloud TPU-enabled project. If not "
       "specified, we will attempt to automatically detect the GCE project from "
       "metadata.")
-  f.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
-  f.DEFINE_integer(
-      "num_tpu_cores", 8,
+  _define(flags.DEFINE_string, "master", None,
+          "[Optional] TensorFlow master URL.")
+  _define(
+      flags.DEFINE_integer, "num_tpu_cores", 8,
       "Only used if `use_tpu` is True. Total number of TPU cores to use.")
-  f.DEFINE_enum(
-      "distribution", "auto", list(DISTRIBUTIONS),
+  _define(
+      flags.DEFINE_enum, "distribution", "auto", list(DISTRIBUTIONS),
       "auto: TPUStrategy with --use_tpu, MultiWorkerMirroredStrategy when "
       "TF_CONFIG names several tasks, MirroredStrategy over several local GPUs, "
       "else the default strategy (CPU or one GPU). default/mirrored/"
-      "multi_worker/tpu force one.")
-  f.DEFINE_enum("precision", "float32", list(PRECISIONS),
-                "Compute dtype of the matrix multiplications. Variables stay "
-                "float32; float16 uses dynamic loss scaling.")
-  f.DEFINE_bool("use_xla", False, "Compile the training step with XLA "
-                "(jit_compile).")
-  f.DEFINE_integer("seed", None, "Random seed (TensorFlow, NumPy, Python, input "
-                   "shuffling). Set it for repeatable runs and for a restart "
-                   "that continues the same input order.")
-  f.DEFINE_integer("keep_checkpoint_max", 5,
-                   "How many recent checkpoints to keep (0 keeps all).")
-  f.DEFINE_integer("gradient_accumulation_steps", 1,
-                   "Split each global batch into this many micro-batches and "
-                   "sum their gradients before one update (less memory, same "
-                   "update).")
-  f.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
-                "adamw: Google's AdamWeightDecayOptimizer. lamb: LAMB.")
-  f.DEFINE_integer("log_every_n_steps", None, "Log progress at most every this "
-                   "many steps (default: every loop of iterations_per_loop).")
+      "multi_worker/tpu force one (mirrored without GPUs: all logical CPUs).")
+  _define(
+      flags.DEFINE_enum, "precision", "float32", list(PRECISIONS),
+      "Compute dtype of the matrix multiplications. Variables stay float32; "
+      "float16 uses dynamic loss scaling.")
+  _define(flags.DEFINE_bool, "use_xla", False,
+          "Compile the forward and backward pass with XLA (jit_compile).")
+  _define(
+      flags.DEFINE_integer, "seed", None,
+      "Random seed (TensorFlow, NumPy, Python, input shuffling). Set it for "
+      "repeatable runs and for a restart that continues the same input order.")
+  _define(flags.DEFINE_integer, "keep_checkpoint_max", 5,
+          "How many recent checkpoints to keep (0 keeps all).")
+  _define(
+      flags.DEFINE_integer, "gradient_accumulation_steps", 1,
+      "Split each global batch into this many micro-batches and average their "
+      "gradients before one update (less memory, same update).")
+  _define(flags.DEFINE_enum, "optimizer", "adamw", ["adamw", "lamb"],
+          "adamw: Google's AdamWeightDecayOptimizer. lamb: LAMB.")
+  _define(
+      flags.DEFINE_integer, "log_every_n_steps", None,
+      "Log progress at most every this many steps (default: after every loop "
+      "of iterations_per_loop steps).")
 
 
 class RunConfig(object):
