@@ -156,3 +156,181 @@ def test_test_results_too_few_predictions(tmp_path):
     run_classifier.write_test_results(
         str(tmp_path / "t.tsv"),
         [{"probabilities": np.zeros(2, np.float32)}] * 3, num_examples=5)
+
+
+## Bad input: errors name the file and the line.
+
+
+def _write(path, text):
+  path.write_text(text, encoding="utf-8")
+  return str(path)
+
+
+def test_short_row_names_file_and_line(tmp_path):
+  _write(tmp_path / "train.tsv",
+         "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+         "1\t1\t2\tfirst sentence\tsecond sentence\n"
+         "0\t3\t4\tonly four columns\n")
+  with pytest.raises(ValueError) as e:
+    run_classifier.MrpcProcessor().get_train_examples(str(tmp_path))
+  assert "train.tsv:3: expected at least 5 columns, found 4" in str(e.value)
+
+
+def test_unknown_label_names_file_and_line(tmp_path, tokenizer):
+  _write(tmp_path / "dev.tsv",
+         "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+         "1\t1\t2\tfirst\tsecond\n"
+         "2\t3\t4\tthird\tfourth\n")
+  processor = run_classifier.MrpcProcessor()
+  examples = processor.get_dev_examples(str(tmp_path))
+  with pytest.raises(ValueError) as e:
+    run_classifier.file_based_convert_examples_to_features(
+        examples, processor.get_labels(), 16, tokenizer,
+        str(tmp_path / "eval.tf_record"))
+  assert "dev.tsv:3: unknown label '2'" in str(e.value)
+  assert not os.path.exists(str(tmp_path / "eval.tf_record"))
+
+
+def test_missing_file_is_named(tmp_path):
+  with pytest.raises(FileNotFoundError, match="test_matched.tsv: no such file"):
+    run_classifier.MnliProcessor().get_test_examples(str(tmp_path))
+
+
+def test_empty_split_is_an_error(tmp_path):
+  _write(tmp_path / "test.tsv", "index\tsentence\n")
+  with pytest.raises(ValueError, match="test.tsv: no examples"):
+    run_classifier.ColaProcessor().get_test_examples(str(tmp_path))
+
+
+def test_user_data_unknown_label_and_short_row(tmp_path):
+  _write(tmp_path / "train.tsv", "good movie\tpos\nbad film\tneg\n")
+  _write(tmp_path / "dev.tsv", "fine\tpos\nawful\tmeh\n")
+  _write(tmp_path / "labels.txt", "neg\npos\n")
+  processor = run_classifier.UserDataProcessor(
+      "tsv", labels=run_classifier.read_label_file(
+          str(tmp_path / "labels.txt")))
+  with pytest.raises(ValueError, match=r"dev.tsv:2: unknown label 'meh'"):
+    processor.get_dev_examples(str(tmp_path))
+  _write(tmp_path / "dev.tsv", "fine\tpos\nno label here\n")
+  processor = run_classifier.UserDataProcessor("tsv", text_a_column="0",
+                                               label_column="1")
+  with pytest.raises(ValueError, match=r"dev.tsv:2: expected at least 2"):
+    processor.get_dev_examples(str(tmp_path))
+
+
+def test_user_data_unknown_column_name(tmp_path):
+  _write(tmp_path / "train.csv", "text,label\nhello,a\n")
+  processor = run_classifier.UserDataProcessor(
+      "csv", text_a_column="sentence", has_header=True)
+  with pytest.raises(ValueError, match=r"--text_a_column=sentence: .*train.csv"
+                     r":1: no such column"):
+    processor.get_train_examples(str(tmp_path))
+
+
+def test_bad_jsonl_line(tmp_path):
+  _write(tmp_path / "train.jsonl", '{"text": "a", "label": "x"}\n{oops\n')
+  with pytest.raises(ValueError, match=r"train.jsonl:2: not a JSON object"):
+    run_classifier.UserDataProcessor("jsonl").get_train_examples(
+        str(tmp_path))
+  _write(tmp_path / "train.jsonl", '{"text": "a", "label": "x"}\n{"t": 1}\n')
+  with pytest.raises(ValueError, match=r"train.jsonl:2: no key 'text'"):
+    run_classifier.UserDataProcessor("jsonl").get_train_examples(
+        str(tmp_path))
+
+
+## User data without a processor
+
+
+def test_user_tsv_with_header_and_names(tmp_path):
+  _write(tmp_path / "train.tsv",
+         'label\tq1\tq2\nyes\t"Quoted" start\tsecond\nno\tthird\tfourth\n')
+  _write(tmp_path / "test.tsv", "q1\tq2\nonly text\tand more\n")
+  processor = run_classifier.UserDataProcessor(
+      "tsv", text_a_column="q1", text_b_column="q2", label_column="label",
+      has_header=True, data_dir=str(tmp_path))
+  assert processor.get_labels() == ["no", "yes"]
+  examples = processor.get_train_examples(str(tmp_path))
+  assert [(e.text_a, e.text_b, e.label) for e in examples] == [
+      ('"Quoted" start', "second", "yes"), ("third", "fourth", "no")]
+  test = processor.get_test_examples(str(tmp_path))
+  assert [(e.text_a, e.text_b, e.label) for e in test] == [
+      ("only text", "and more", "no")]
+
+
+def test_user_csv_quoting_and_jsonl(tmp_path):
+  _write(tmp_path / "train.csv",
+         'a,"b, with comma",1\n"multi\nline",x,0\n')
+  processor = run_classifier.UserDataProcessor(
+      "csv", text_a_column="0", text_b_column="1", label_column="2")
+  examples = processor.get_train_examples(str(tmp_path))
+  assert [(e.text_a, e.text_b, e.label) for e in examples] == [
+      ("a", "b, with comma", "1"), ("multi\nline", "x", "0")]
+  assert examples[1].source.endswith("train.csv:2")
+  _write(tmp_path / "train.jsonl",
+         '{"text": "first", "label": 3}\n\n{"text": "second", "label": 4}\n')
+  examples = run_classifier.UserDataProcessor("jsonl").get_train_examples(
+      str(tmp_path))
+  assert [(e.text_a, e.label, e.source[-13:]) for e in examples] == [
+      ("first", "3", "train.jsonl:1"), ("second", "4", "train.jsonl:3")]
+
+
+def test_chinese_news_titles_with_chinese_vocab(tmp_path):
+  """"title<TAB>label" lines, a Chinese vocabulary made here, defaults only."""
+  titles = [("央视新闻联播", "时政"), ("股市今日大涨", "财经"),
+            ("足球比赛结果", "体育"), ("新闻股市", "财经")]
+  _write(tmp_path / "train.tsv", "".join("%s\t%s\n" % t for t in titles))
+  chars = sorted(set("".join(t for t, _ in titles)))
+  vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
+  _write(tmp_path / "vocab.txt", "\n".join(vocab) + "\n")
+  tok = tokenization.FullTokenizer(str(tmp_path / "vocab.txt"))
+  processor = run_classifier.UserDataProcessor("tsv", data_dir=str(tmp_path))
+  labels = processor.get_labels()
+  assert labels == sorted(["时政", "财经", "体育"])
+  examples = processor.get_train_examples(str(tmp_path))
+  feature = run_classifier.convert_single_example(0, examples[1], labels, 10,
+                                                  tok)
+  expected_tokens = ["[CLS]"] + list("股市今日大涨") + ["[SEP]"]
+  assert feature.input_ids[:8] == [vocab.index(t) for t in expected_tokens]
+  assert feature.input_ids[8:] == [0, 0]
+  assert feature.label_id == labels.index("财经")
+
+
+def test_multi_label_records(tmp_path, tokenizer):
+  _write(tmp_path / "train.tsv", "a fine day\tsun,warm\ncold rain\train\n"
+         "nothing\t\n")
+  processor = run_classifier.UserDataProcessor("tsv", multi_label=True,
+                                               data_dir=str(tmp_path))
+  labels = processor.get_labels()
+  assert labels == ["rain", "sun", "warm"]
+  examples = processor.get_train_examples(str(tmp_path))
+  assert [e.label for e in examples] == [["sun", "warm"], ["rain"], []]
+  path = str(tmp_path / "train.tf_record")
+  padded = run_classifier.pad_examples(examples, 4)
+  run_classifier.file_based_convert_examples_to_features(
+      padded, labels, MAX_SEQ_LENGTH, tokenizer, path,
+      run_classifier.MULTI_LABEL)
+  records = _parse_records(path, run_classifier.MULTI_LABEL, len(labels))
+  np.testing.assert_array_equal(
+      records["label_ids"], [[0, 1, 1], [1, 0, 0], [0, 0, 0], [0, 0, 0]])
+  np.testing.assert_array_equal(records["is_real_example"], [1, 1, 1, 0])
+
+
+def test_stsb_regression_records(tmp_path, tokenizer):
+  header = ("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\t"
+            "sentence1\tsentence2\tscore\n")
+  _write(tmp_path / "train.tsv",
+         header + "0\tmain\tf\t2012\t1\tnone\tnone\ta plane\ta jet\t4.25\n")
+  processor = run_classifier.StsbProcessor()
+  examples = processor.get_train_examples(str(tmp_path))
+  assert (examples[0].text_a, examples[0].text_b, examples[0].label) == (
+      "a plane", "a jet", 4.25)
+  path = str(tmp_path / "train.tf_record")
+  run_classifier.file_based_convert_examples_to_features(
+      examples, processor.get_labels(), MAX_SEQ_LENGTH, tokenizer, path,
+      run_classifier.REGRESSION)
+  records = _parse_records(path, run_classifier.REGRESSION)
+  np.testing.assert_allclose(records["label_ids"], [4.25])
+  _write(tmp_path / "dev.tsv",
+         header + "0\tmain\tf\t2012\t1\tnone\tnone\ta\tb\thigh\n")
+  with pytest.raises(ValueError, match=r"dev.tsv:2: score 'high' is not a "):
+    processor.get_dev_examples(str(tmp_path))
