@@ -128,10 +128,8 @@ flags.DEFINE_integer(
     "another.", **_OVERRIDE)
 
 # Google's TPU flags (use_tpu, tpu_name, tpu_zone, gcp_project, master,
-# num_tpu_cores) and the new runtime flags, shared by every runner; another
-# runner imported into the same process may have defined them already.
-if "use_tpu" not in FLAGS:
-  estimator_lib.define_flags()
+# num_tpu_cores) and the new runtime flags, shared by every runner.
+estimator_lib.define_flags()
 
 flags.DEFINE_bool(
     "verbose_logging", False,
@@ -1195,7 +1193,8 @@ class _JsonObjectWriter(object):
 
   def abort(self):
     self._writer.close()
-    tf.io.gfile.remove(self._tmp_path)
+    if tf.io.gfile.exists(self._tmp_path):
+      tf.io.gfile.remove(self._tmp_path)
 
 
 def _write_prediction_stream(example_groups, n_best_size, max_answer_length,

@@ -1,0 +1,761 @@
+# coding=utf-8
+"""Extract pre-computed feature vectors from BERT.
+
+Google's extract_features.py (google-research/bert eedf571) for TensorFlow 2:
+the same flags, input ("text_a" or "text_a ||| text_b" per line) and JSON-lines
+output (the key is "linex_index", values round(float(x), 6), every token with
+[CLS] and [SEP]). On top:
+
+* --pooling=cls|pooled|mean adds one sentence vector per line
+  ("sentence_vector"); --output_token_layers=false leaves the per-token layers
+  out.
+* --output_format=npz writes arrays instead of JSON (the JSON costs about
+  15 kB per token with four layers).
+* Streaming: the input is read, run and written batch by batch with progress,
+  so memory stays flat for any input size; the JSON lines are formatted
+  vectorised (same bytes as Google's per-value loop, much faster).
+"""
+
+import collections
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+import checkpoints
+import estimator_lib
+import modeling
+import tokenization
+
+FLAGS = flags.FLAGS
+
+# Several runners define flags of the same name; absl refuses a second
+# definition unless one allows overriding (a script runs with its own).
+_OVERRIDE = dict(allow_override=True)
+
+flags.DEFINE_string("input_file", None, "", **_OVERRIDE)
+
+flags.DEFINE_string("output_file", None, "", **_OVERRIDE)
+
+flags.DEFINE_string("layers", "-1,-2,-3,-4", "", **_OVERRIDE)
+
+flags.DEFINE_string(
+    "bert_config_file", None,
+    "The config json file corresponding to the pre-trained BERT model. "
+    "This specifies the model architecture.", **_OVERRIDE)
+
+flags.DEFINE_integer(
+    "max_seq_length", 128,
+    "The maximum total input sequence length after WordPiece tokenization. "
+    "Sequences longer than this will be truncated, and sequences shorter "
+    "than this will be padded.", **_OVERRIDE)
+
+flags.DEFINE_string(
+    "init_checkpoint", None,
+    "Initial checkpoint (usually from a pre-trained BERT model).", **_OVERRIDE)
+
+flags.DEFINE_string("vocab_file", None,
+                    "The vocabulary file that the BERT model was trained on.",
+                    **_OVERRIDE)
+
+flags.DEFINE_bool(
+    "do_lower_case", True,
+    "Whether to lower case the input text. Should be True for uncased "
+    "models and False for cased models.", **_OVERRIDE)
+
+flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.",
+                     **_OVERRIDE)
+
+# use_tpu, master, num_tpu_cores (Google's) and the shared runtime flags.
+estimator_lib.define_flags()
+
+flags.DEFINE_bool(
+    "use_one_hot_embeddings", False,
+    "If True, tf.one_hot will be used for embedding lookups, otherwise "
+    "tf.nn.embedding_lookup will be used. On TPUs, this should be True "
+    "since it is much faster.", **_OVERRIDE)
+
+## New flags
+flags.DEFINE_enum(
+    "pooling", "none", ["none", "cls", "pooled", "mean"],
+    "Also write one sentence vector per input line (\"sentence_vector\"): "
+    "cls = the [CLS] vector of --pooling_layer; pooled = BERT's pooler output "
+    "(tanh dense of the last layer's [CLS]); mean = the mean of "
+    "--pooling_layer over the real tokens ([CLS] and [SEP] included).",
+    **_OVERRIDE)
+
+flags.DEFINE_integer(
+    "pooling_layer", -1,
+    "Encoder layer (Python index, as --layers) of --pooling=cls|mean.",
+    **_OVERRIDE)
+
+flags.DEFINE_bool(
+    "output_token_layers", True,
+    "Write the per-token --layers (Google's output). Set to false with "
+    "--pooling to write only the sentence vectors.", **_OVERRIDE)
+
+flags.DEFINE_enum(
+    "output_format", "jsonl", ["jsonl", "npz"],
+    "jsonl: Google's JSON lines. npz: numpy arrays unique_ids [N], "
+    "input_ids and input_mask [N, max_seq_length], layer_<index> "
+    "[N, max_seq_length, hidden] float32 (zeros at padding) and "
+    "sentence_vector [N, hidden].", **_OVERRIDE)
+
+flags.DEFINE_integer("log_every_n_examples", 10000,
+                     "Progress is logged every this many input lines.",
+                     **_OVERRIDE)
+
+
+class InputExample(object):
+
+  def __init__(self, unique_id, text_a, text_b):
+    self.unique_id = unique_id
+    self.text_a = text_a
+    self.text_b = text_b
+
+
+class InputFeatures(object):
+  """A single set of features of data."""
+
+  def __init__(self, unique_id, tokens, input_ids, input_mask, input_type_ids):
+    self.unique_id = unique_id
+    self.tokens = tokens
+    self.input_ids = input_ids
+    self.input_mask = input_mask
+    self.input_type_ids = input_type_ids
+
+
+_PAIR = re.compile(r"^(.*) \|\|\| (.*)$")
+
+
+def _input_lines(input_file):
+  """Yields the lines of a file as Google reads them (tf.io.gfile readline).
+
+  Raises:
+    ValueError: the file is missing or a line is not UTF-8 (names the line).
+  """
+  if not tf.io.gfile.exists(input_file):
+    raise ValueError("--input_file %s does not exist." % input_file)
+  with tf.io.gfile.GFile(input_file, "rb") as reader:
+    line_number = 0
+    while True:
+      line = reader.readline()
+      if not line:
+        break
+      line_number += 1
+      try:
+        yield line.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise ValueError("%s, line %d: not UTF-8 (%s)." %
+                         (input_file, line_number, e)) from None
+
+
+def count_lines(input_file):
+  """Number of examples in an input file (one per line, as Google's reader).
+
+  Raises:
+    ValueError: the file is missing or empty.
+  """
+  if not tf.io.gfile.exists(input_file):
+    raise ValueError("--input_file %s does not exist." % input_file)
+  count = 0
+  last = b"\n"
+  with tf.io.gfile.GFile(input_file, "rb") as reader:
+    while True:
+      chunk = reader.read(1 << 22)
+      if not chunk:
+        break
+      count += chunk.count(b"\n")
+      last = chunk[-1:]
+  if last != b"\n":
+    count += 1
+  if count == 0:
+    raise ValueError("--input_file %s is empty: nothing to extract." %
+                     input_file)
+  return count
+
+
+def iter_examples(input_file):
+  """Yields the InputExample of every line of `input_file`.
+
+  A line is "text_a ||| text_b" or just text_a (blank lines give an empty
+  text_a, as Google's); unique_id is the 0-based line number.
+  """
+  for unique_id, line in enumerate(_input_lines(input_file)):
+    line = line.strip()
+    text_a = line
+    text_b = None
+    m = _PAIR.match(line)
+    if m is not None:
+      text_a = m.group(1)
+      text_b = m.group(2)
+    yield InputExample(unique_id=unique_id, text_a=text_a, text_b=text_b)
+
+
+def read_examples(input_file):
+  """Read a list of `InputExample`s from an input file."""
+  return list(iter_examples(input_file))
+
+
+def convert_example(example, seq_length, tokenizer):
+  """The InputFeatures of one example.
+
+  Args:
+    example: InputExample.
+    seq_length: total length ([CLS] a [SEP] (b [SEP]) and padding).
+    tokenizer: a FullTokenizer.
+
+  Returns:
+    InputFeatures; the longer text loses tokens first when a pair is too long.
+  """
+  tokens_a = tokenizer.tokenize(example.text_a)
+  tokens_b = None
+  if example.text_b:
+    tokens_b = tokenizer.tokenize(example.text_b)
+
+  if tokens_b:
+    # Account for [CLS], [SEP], [SEP] with "- 3"
+    _truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
+  elif len(tokens_a) > seq_length - 2:
+    # Account for [CLS] and [SEP] with "- 2"
+    tokens_a = tokens_a[0:(seq_length - 2)]
+
+  # Type 0 for [CLS] A [SEP], type 1 for B [SEP].
+  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+  input_type_ids = [0] * len(tokens)
+  if tokens_b:
+    tokens += tokens_b + ["[SEP]"]
+    input_type_ids += [1] * (len(tokens_b) + 1)
+
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  # The mask has 1 for real tokens and 0 for padding tokens. Only real
+  # tokens are attended to.
+  input_mask = [1] * len(input_ids)
+  padding = seq_length - len(input_ids)
+  input_ids += [0] * padding
+  input_mask += [0] * padding
+  input_type_ids += [0] * padding
+  return InputFeatures(
+      unique_id=example.unique_id,
+      tokens=tokens,
+      input_ids=input_ids,
+      input_mask=input_mask,
+      input_type_ids=input_type_ids)
+
+
+def _log_features(feature):
+  logging.info("*** Example ***")
+  logging.info("unique_id: %s", feature.unique_id)
+  logging.info("tokens: %s", " ".join(feature.tokens))
+  logging.info("input_ids: %s", " ".join(str(x) for x in feature.input_ids))
+  logging.info("input_mask: %s", " ".join(str(x) for x in feature.input_mask))
+  logging.info("input_type_ids: %s",
+               " ".join(str(x) for x in feature.input_type_ids))
+
+
+def convert_examples_to_features(examples, seq_length, tokenizer):
+  """Loads a data file into a list of `InputFeatures` (Google's API)."""
+  features = []
+  for (ex_index, example) in enumerate(examples):
+    feature = convert_example(example, seq_length, tokenizer)
+    if ex_index < 5:
+      _log_features(feature)
+    features.append(feature)
+  return features
+
+
+def _truncate_seq_pair(tokens_a, tokens_b, max_length):
+  """Truncates a sequence pair in place to the maximum length.
+
+  The longer sequence loses its last token until the pair fits: a token of a
+  short sequence likely carries more information.
+  """
+  while len(tokens_a) + len(tokens_b) > max_length:
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+
+
+def parse_layers(layers, num_hidden_layers):
+  """The --layers flag as a list of ints, checked against the model.
+
+  Args:
+    layers: comma-separated Python indexes into the encoder layers ("-1,-2").
+    num_hidden_layers: the model's number of layers.
+
+  Returns:
+    list of int, as given (negative indexes stay negative, as in the output).
+
+  Raises:
+    ValueError: naming --layers and the bad entry.
+  """
+  try:
+    layer_indexes = [int(x) for x in layers.split(",")]
+  except ValueError:
+    raise ValueError("--layers=%r must be comma-separated integers." %
+                     layers) from None
+  for index in layer_indexes:
+    if not -num_hidden_layers <= index < num_hidden_layers:
+      raise ValueError(
+          "--layers=%s: layer index %d is out of range; the model has %d "
+          "encoder layers (valid: %d..%d)." %
+          (layers, index, num_hidden_layers, -num_hidden_layers,
+           num_hidden_layers - 1))
+  return layer_indexes
+
+
+def _check_checkpoint_covers(variables, init_checkpoint):
+  """Raises ValueError naming the variables `init_checkpoint` lacks.
+
+  Extraction with a partly random model would silently give junk.
+  """
+  if not init_checkpoint:
+    raise ValueError("--init_checkpoint is required.")
+  try:
+    shapes = tf.train.load_checkpoint(init_checkpoint).get_variable_to_shape_map()
+  except (tf.errors.NotFoundError, ValueError) as e:
+    raise ValueError("--init_checkpoint=%s: cannot read a checkpoint there "
+                     "(%s)." % (init_checkpoint, e)) from None
+  missing = [checkpoints.variable_name(v) for v in variables
+             if checkpoints.variable_name(v) not in shapes]
+  if missing:
+    raise ValueError(
+        "--init_checkpoint=%s lacks %d variable(s) of the model, e.g. %s; is "
+        "--bert_config_file the checkpoint's config?" %
+        (init_checkpoint, len(missing), ", ".join(missing[:3])))
+
+
+def sentence_vector(outputs, input_mask, pooling, pooling_layer):
+  """One vector per example.
+
+  Args:
+    outputs: modeling.BertOutputs of the batch.
+    input_mask: int32 [batch_size, seq_length].
+    pooling: "cls", "pooled" or "mean".
+    pooling_layer: encoder layer index for cls and mean.
+
+  Returns:
+    float32 [batch_size, hidden_size].
+  """
+  if pooling == "pooled":
+    return outputs.pooled_output
+  layer = outputs.all_encoder_layers[pooling_layer]
+  if pooling == "cls":
+    return layer[:, 0]
+  mask = tf.cast(input_mask, tf.float32)[:, :, None]
+  return tf.reduce_sum(layer * mask, axis=1) / tf.reduce_sum(mask, axis=1)
+
+
+class FeatureExtractorFn(estimator_lib.ModelFn):
+  """Prediction-only ModelFn: the chosen encoder layers and pooling."""
+
+  def __init__(self, bert_config, init_checkpoint, layer_indexes,
+               use_one_hot_embeddings, pooling="none", pooling_layer=-1):
+    self.bert_config = bert_config
+    self.init_checkpoint = init_checkpoint
+    self.layer_indexes = layer_indexes
+    self.use_one_hot_embeddings = use_one_hot_embeddings
+    self.pooling = pooling
+    self.pooling_layer = pooling_layer
+
+  def create_model(self, params):
+    model = modeling.BertModel(
+        self.bert_config,
+        is_training=False,
+        use_one_hot_embeddings=self.use_one_hot_embeddings,
+        compute_dtype=params.get("compute_dtype", tf.float32))
+    _check_checkpoint_covers(model.variables, self.init_checkpoint)
+    return model
+
+  def predictions(self, model, features, params):
+    outputs = model(features["input_ids"], input_mask=features["input_mask"],
+                    token_type_ids=features["input_type_ids"], training=False)
+    predictions = {"unique_id": features["unique_ids"]}
+    for (i, layer_index) in enumerate(self.layer_indexes):
+      predictions["layer_output_%d" % i] = (
+          outputs.all_encoder_layers[layer_index])
+    if self.pooling != "none":
+      predictions["sentence_vector"] = sentence_vector(
+          outputs, features["input_mask"], self.pooling, self.pooling_layer)
+    return predictions
+
+
+def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
+                     use_one_hot_embeddings, pooling="none", pooling_layer=-1):
+  """Returns the `estimator_lib.ModelFn` (Google's name and arguments).
+
+  Args:
+    bert_config: `modeling.BertConfig`.
+    init_checkpoint: the checkpoint to extract with (every variable needed).
+    layer_indexes: encoder layers to output (may be empty with pooling).
+    use_tpu: unused (the strategy comes from the flags); Google's argument.
+    use_one_hot_embeddings: one-hot embedding lookup.
+    pooling: "none", "cls", "pooled" or "mean".
+    pooling_layer: layer of cls/mean pooling.
+  """
+  del use_tpu
+  return FeatureExtractorFn(bert_config, init_checkpoint, layer_indexes,
+                            use_one_hot_embeddings, pooling, pooling_layer)
+
+
+def input_fn_builder(features, seq_length):
+  """An `input_fn` over InputFeatures (Google's name and arguments).
+
+  Args:
+    features: an iterable of InputFeatures (a list, or a generator that is
+      consumed once: the input is then streamed).
+    seq_length: max_seq_length.
+
+  Returns:
+    input_fn(params) -> tf.data.Dataset of dicts unique_ids [batch_size],
+    input_ids, input_mask, input_type_ids [batch_size, seq_length], int32.
+  """
+  def rows():
+    for feature in features:
+      yield {
+          "unique_ids": feature.unique_id,
+          "input_ids": feature.input_ids,
+          "input_mask": feature.input_mask,
+          "input_type_ids": feature.input_type_ids,
+      }
+
+  signature = {
+      "unique_ids": tf.TensorSpec([], tf.int32),
+      "input_ids": tf.TensorSpec([seq_length], tf.int32),
+      "input_mask": tf.TensorSpec([seq_length], tf.int32),
+      "input_type_ids": tf.TensorSpec([seq_length], tf.int32),
+  }
+
+  def input_fn(params):
+    """The actual input function."""
+    d = tf.data.Dataset.from_generator(rows, output_signature=signature)
+    d = d.batch(batch_size=params["batch_size"], drop_remainder=False)
+    return d.prefetch(2)
+
+  return input_fn
+
+
+def round_like_google(values):
+  """Google's `[round(float(x), 6) for x in values]`, vectorised.
+
+  round(x, 6) is the double nearest to the correctly rounded 6-decimal value
+  k / 10**6; rint(x * 1e6) / 1e6 gives the same unless x * 1e6 is within
+  float error of a .5 tie, and those few values are rounded one by one.
+
+  Args:
+    values: float array (float32 values are widened exactly first).
+
+  Returns:
+    list of Python floats.
+  """
+  x = np.asarray(values, dtype=np.float64).reshape(-1)
+  scaled = x * 1e6
+  rounded = np.rint(scaled) / 1e6
+  close_to_tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
+  suspicious = close_to_tie | ~np.isfinite(x) | (np.abs(x) >= 1e9)
+  out = rounded.tolist()
+  for i in np.flatnonzero(suspicious):
+    out[i] = round(float(x[i]), 6)
+  return out
+
+
+def _dumps_values(values):
+  """JSON of a list of floats exactly as json.dumps writes it."""
+  return json.dumps(values)
+
+
+def json_line(unique_id, tokens, layer_indexes, layer_outputs,
+              sentence_values=None, output_token_layers=True):
+  """One output line: Google's JSON (plus "sentence_vector" when pooling).
+
+  Args:
+    unique_id: the line number.
+    tokens: the example's tokens ([CLS] ... [SEP]).
+    layer_indexes: list of int, the --layers.
+    layer_outputs: list of float arrays [seq_length, hidden_size], one per
+      layer index.
+    sentence_values: optional float array [hidden_size].
+    output_token_layers: write Google's "features".
+
+  Returns:
+    str ending in "\\n", equal to Google's
+    `json.dumps(OrderedDict(linex_index=..., features=[...])) + "\\n"`.
+  """
+  parts = ['{"linex_index": %d' % unique_id]
+  if output_token_layers:
+    num_tokens = len(tokens)
+    # Round every layer's real tokens at once, then cut per token.
+    rounded = [round_like_google(out[:num_tokens]) for out in layer_outputs]
+    hidden = len(rounded[0]) // num_tokens if layer_outputs else 0
+    token_parts = []
+    for (i, token) in enumerate(tokens):
+      layer_parts = []
+      for (j, layer_index) in enumerate(layer_indexes):
+        layer_parts.append(
+            '{"index": %d, "values": %s}' %
+            (layer_index,
+             _dumps_values(rounded[j][i * hidden:(i + 1) * hidden])))
+      token_parts.append('{"token": %s, "layers": [%s]}' %
+                         (json.dumps(token), ", ".join(layer_parts)))
+    parts.append('"features": [%s]' % ", ".join(token_parts))
+  if sentence_values is not None:
+    parts.append('"sentence_vector": %s' %
+                 _dumps_values(round_like_google(sentence_values)))
+  return ", ".join(parts) + "}\n"
+
+
+class _JsonlWriter(object):
+  """JSON lines to a temporary name, renamed when complete."""
+
+  def __init__(self, output_file, layer_indexes, output_token_layers):
+    self.output_file = output_file
+    self._tmp = output_file + ".tmp"
+    self._writer = tf.io.gfile.GFile(self._tmp, "w")
+    self._layer_indexes = layer_indexes
+    self._output_token_layers = output_token_layers
+
+  def write(self, unique_id, feature, result):
+    layer_outputs = [result["layer_output_%d" % j]
+                     for j in range(len(self._layer_indexes))]
+    self._writer.write(json_line(
+        unique_id, feature.tokens, self._layer_indexes, layer_outputs,
+        result.get("sentence_vector"), self._output_token_layers))
+
+  def close(self):
+    self._writer.close()
+    tf.io.gfile.rename(self._tmp, self.output_file, overwrite=True)
+
+  def abort(self):
+    self._writer.close()
+    if tf.io.gfile.exists(self._tmp):
+      tf.io.gfile.remove(self._tmp)
+
+
+class _NpzWriter(object):
+  """Arrays of a known number of rows, streamed to an uncompressed .npz.
+
+  Each array is written row by row to its own .npy file in a temporary
+  directory; close() copies them into the zip (memory stays flat).
+  """
+
+  def __init__(self, output_file, num_examples, seq_length, hidden_size,
+               layer_indexes, output_token_layers, pooling):
+    self.output_file = output_file
+    self._dir = tempfile.mkdtemp(
+        prefix=".extract_features.", dir=os.path.dirname(
+            os.path.abspath(output_file)))
+    self._num_examples = num_examples
+    self._layer_indexes = layer_indexes if output_token_layers else []
+    self._row = 0
+    shapes = collections.OrderedDict()
+    shapes["unique_ids"] = ((num_examples,), np.int64)
+    shapes["input_ids"] = ((num_examples, seq_length), np.int32)
+    shapes["input_mask"] = ((num_examples, seq_length), np.int32)
+    for layer_index in self._layer_indexes:
+      shapes["layer_%d" % layer_index] = (
+          (num_examples, seq_length, hidden_size), np.float32)
+    if pooling != "none":
+      shapes["sentence_vector"] = ((num_examples, hidden_size), np.float32)
+    self._arrays = collections.OrderedDict(
+        (name, np.lib.format.open_memmap(
+            os.path.join(self._dir, name + ".npy"), mode="w+", dtype=dtype,
+            shape=shape)) for name, (shape, dtype) in shapes.items())
+
+  def write(self, unique_id, feature, result):
+    row = self._row
+    arrays = self._arrays
+    arrays["unique_ids"][row] = unique_id
+    arrays["input_ids"][row] = feature.input_ids
+    arrays["input_mask"][row] = feature.input_mask
+    mask = np.asarray(feature.input_mask, dtype=np.float32)[:, None]
+    for (j, layer_index) in enumerate(self._layer_indexes):
+      arrays["layer_%d" % layer_index][row] = (
+          result["layer_output_%d" % j] * mask)
+    if "sentence_vector" in arrays:
+      arrays["sentence_vector"][row] = result["sentence_vector"]
+    self._row += 1
+
+  def close(self):
+    if self._row != self._num_examples:
+      raise ValueError("Wrote %d of %d examples." %
+                       (self._row, self._num_examples))
+    tmp = self.output_file + ".tmp"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
+                         allowZip64=True) as archive:
+      for name, array in self._arrays.items():
+        array.flush()
+        del array
+        with open(os.path.join(self._dir, name + ".npy"), "rb") as source, \
+            archive.open(name + ".npy", "w", force_zip64=True) as target:
+          shutil.copyfileobj(source, target, 1 << 22)
+    self._arrays = None
+    shutil.rmtree(self._dir)
+    os.replace(tmp, self.output_file)
+
+  def abort(self):
+    self._arrays = None
+    shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class _Progress(object):
+  """Logs examples/s and an ETA every `every` examples."""
+
+  def __init__(self, total, every):
+    self.total = total
+    self.every = max(1, every)
+    self.count = 0
+    self.start = time.time()
+
+  def step(self):
+    self.count += 1
+    if self.count % self.every == 0 or self.count == self.total:
+      elapsed = time.time() - self.start
+      rate = self.count / max(elapsed, 1e-9)
+      logging.info("Extracted %d of %d examples (%.1f/s, ETA %ds).",
+                   self.count, self.total, rate,
+                   (self.total - self.count) / max(rate, 1e-9))
+
+
+class _TokensInFlight(object):
+  """The features handed to the model and not yet written.
+
+  The input pipeline runs ahead of the writer by a few batches; the writer
+  takes each example's tokens back from here (in any order, as replicas may
+  return them), so nothing else is kept.
+  """
+
+  def __init__(self, features):
+    self._features = features
+    self._pending = {}
+    self._lock = threading.Lock()
+
+  def __iter__(self):
+    for feature in self._features:
+      with self._lock:
+        self._pending[feature.unique_id] = feature
+      yield feature
+
+  def pop(self, unique_id):
+    with self._lock:
+      feature = self._pending.pop(unique_id, None)
+    if feature is None:
+      raise ValueError("No features for unique_id %d." % unique_id)
+    return feature
+
+  def __len__(self):
+    return len(self._pending)
+
+
+def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
+            layer_indexes, max_seq_length, batch_size, run_config,
+            use_one_hot_embeddings=False, pooling="none", pooling_layer=-1,
+            output_token_layers=True, output_format="jsonl",
+            log_every_n_examples=10000):
+  """Runs BERT over every line of `input_file` and writes the features.
+
+  Args:
+    input_file: text, one example per line ("a" or "a ||| b").
+    output_file: JSON lines or .npz (see output_format).
+    bert_config: `modeling.BertConfig`.
+    tokenizer: FullTokenizer.
+    init_checkpoint: the model's checkpoint.
+    layer_indexes: list of int, encoder layers to output.
+    max_seq_length: padded length.
+    batch_size: examples per batch (global).
+    run_config: estimator_lib.RunConfig (strategy, precision).
+    use_one_hot_embeddings, pooling, pooling_layer, output_token_layers,
+      output_format, log_every_n_examples: as the flags.
+
+  Returns:
+    the number of examples written.
+  """
+  num_examples = count_lines(input_file)
+  if not output_token_layers and pooling == "none":
+    raise ValueError("--output_token_layers=false needs --pooling: there "
+                     "would be nothing to write.")
+  if output_token_layers and not layer_indexes:
+    raise ValueError("--layers is empty.")
+  if pooling in ("cls", "mean"):
+    parse_layers(str(pooling_layer), bert_config.num_hidden_layers)
+  if max_seq_length > bert_config.max_position_embeddings:
+    raise ValueError(
+        "--max_seq_length=%d is longer than the model's "
+        "max_position_embeddings (%d)." %
+        (max_seq_length, bert_config.max_position_embeddings))
+  if not output_token_layers:
+    layer_indexes = []
+
+  def features():
+    for example in iter_examples(input_file):
+      feature = convert_example(example, max_seq_length, tokenizer)
+      if example.unique_id < 5:
+        _log_features(feature)
+      yield feature
+
+  in_flight = _TokensInFlight(features())
+  estimator = estimator_lib.Estimator(
+      model_fn=model_fn_builder(bert_config, init_checkpoint, layer_indexes,
+                                run_config.use_tpu, use_one_hot_embeddings,
+                                pooling, pooling_layer),
+      config=run_config,
+      predict_batch_size=batch_size)
+  if output_format == "npz":
+    writer = _NpzWriter(output_file, num_examples, max_seq_length,
+                        bert_config.hidden_size, layer_indexes,
+                        output_token_layers, pooling)
+  else:
+    writer = _JsonlWriter(output_file, layer_indexes, output_token_layers)
+  progress = _Progress(num_examples, log_every_n_examples)
+  try:
+    for result in estimator.predict(input_fn_builder(in_flight,
+                                                     max_seq_length)):
+      unique_id = int(result["unique_id"])
+      writer.write(unique_id, in_flight.pop(unique_id), result)
+      progress.step()
+    if progress.count != num_examples:
+      raise ValueError("Extracted %d of %d examples." %
+                       (progress.count, num_examples))
+  except BaseException:
+    writer.abort()
+    raise
+  writer.close()
+  return progress.count
+
+
+def main(_):
+  logging.set_verbosity(logging.INFO)
+
+  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
+
+  tokenizer = tokenization.FullTokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+
+  # No model_dir: the weights come from --init_checkpoint only.
+  run_config = estimator_lib.run_config_from_flags(FLAGS, None)
+
+  extract(FLAGS.input_file, FLAGS.output_file, bert_config, tokenizer,
+          FLAGS.init_checkpoint, layer_indexes, FLAGS.max_seq_length,
+          FLAGS.batch_size, run_config, FLAGS.use_one_hot_embeddings,
+          FLAGS.pooling, FLAGS.pooling_layer, FLAGS.output_token_layers,
+          FLAGS.output_format, FLAGS.log_every_n_examples)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("input_file")
+  flags.mark_flag_as_required("vocab_file")
+  flags.mark_flag_as_required("bert_config_file")
+  flags.mark_flag_as_required("init_checkpoint")
+  flags.mark_flag_as_required("output_file")
+  app.run(main)
