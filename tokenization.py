@@ -256,14 +256,45 @@ def _in_ranges(code_point, ranges):
   return any(low <= code_point <= high for low, high in ranges)
 
 
-def _char_class(ranges):
-  """A regex character class matching the inclusive code point ranges."""
+_ASTRAL = u"\U00010000-\U0010ffff"
+
+
+def _ranges_text(ranges):
+  """The inside of a regex character class for inclusive code point ranges."""
   parts = []
   for low, high in ranges:
     parts.append(re.escape(chr(low)))
     if high > low:
       parts.append("-" + re.escape(chr(high)))
-  return "[" + "".join(parts) + "]"
+  return "".join(parts)
+
+
+def _char_class(ranges, negate=False, extra=""):
+  """A regex matching one character in (negate: outside) the ranges.
+
+  sre turns the code points below U+10000 of a class into a bitmap but tests
+  the ones above one range at a time, for every character. So the ranges
+  above U+FFFF form a second alternative that only such characters reach.
+
+  Args:
+    ranges: inclusive (low, high) code point ranges.
+    negate: bool, match the characters outside the ranges instead.
+    extra: more class items (e.g. "\\s"), inside the class for negate=False
+      and excluded with the ranges for negate=True.
+
+  Returns:
+    str, a regex matching exactly one character.
+  """
+  bmp = _ranges_text([(low, min(high, 0xFFFF)) for low, high in ranges
+                      if low <= 0xFFFF]) + extra
+  astral = _ranges_text([(max(low, 0x10000), high) for low, high in ranges
+                         if high > 0xFFFF])
+  if negate:
+    return "(?:[^%s%s]|(?=[%s])[^\x00-\uffff%s])" % (bmp, _ASTRAL, _ASTRAL,
+                                                      astral)
+  if not astral:
+    return "[%s]" % bmp
+  return "(?:[%s]|(?=[%s])[%s])" % (bmp, _ASTRAL, astral)
 
 
 def _code_point_ranges(predicate):
@@ -278,37 +309,42 @@ def _code_point_ranges(predicate):
   return ranges
 
 
-_Patterns = collections.namedtuple("_Patterns", ["removed", "cjk", "mark",
-                                                 "word_or_punctuation"])
+_Patterns = collections.namedtuple(
+    "_Patterns", ["removed", "cjk", "mark", "word_or_punctuation", "chunk"])
 
 
 @functools.lru_cache(maxsize=None)
 def _patterns():
   """Compiles the character-class regexes from this Python's Unicode tables.
 
-  Built once per process on first use (about 0.2 s): it scans every code
-  point, so it is not done at import time.
+  Built once per process (about 0.3 s), by the first tokenizer: it scans
+  every code point, so it is not done at import time.
 
   Returns:
-    _Patterns of compiled regexes: `removed` (characters _clean_text drops),
-    `cjk` (one CJK character), `mark` (one Mn character), and
-    `word_or_punctuation` (one punctuation character or a run of others).
+    _Patterns of compiled regexes: `removed` (a character _clean_text drops),
+    `cjk` (a CJK character), `mark` (an Mn character), `word_or_punctuation`
+    (a punctuation character or a run of others), and `chunk` (a CJK
+    character or a run of characters that are neither CJK nor whitespace;
+    re's \\s is str.split()'s whitespace).
   """
   categories = [unicodedata.category(chr(c)) for c in range(0x110000)]
   # Tab, newline and carriage return stay: they are separators.
-  removed = _char_class(_code_point_ranges(
+  removed = _code_point_ranges(
       lambda c: (c in (0, 0xFFFD) or categories[c] in ("Cc", "Cf") and
-                 chr(c) not in _SPACE_CONTROLS)))
-  mark = _char_class(_code_point_ranges(lambda c: categories[c] == "Mn"))
-  punctuation = _char_class(_code_point_ranges(
+                 chr(c) not in _SPACE_CONTROLS))
+  mark = _code_point_ranges(lambda c: categories[c] == "Mn")
+  punctuation = _code_point_ranges(
       lambda c: (categories[c][0] == "P" or
-                 c < 128 and _in_ranges(c, _ASCII_PUNCTUATION_RANGES))))
+                 c < 128 and _in_ranges(c, _ASCII_PUNCTUATION_RANGES)))
+  cjk = sorted(_CJK_RANGES)
   return _Patterns(
-      removed=re.compile(removed),
-      cjk=re.compile(_char_class(sorted(_CJK_RANGES))),
-      mark=re.compile(mark),
-      word_or_punctuation=re.compile(
-          "%s|[^%s]+" % (punctuation, punctuation[1:-1])))
+      removed=re.compile(_char_class(removed)),
+      cjk=re.compile(_char_class(cjk)),
+      mark=re.compile(_char_class(mark)),
+      word_or_punctuation=re.compile("%s|%s+" % (
+          _char_class(punctuation), _char_class(punctuation, negate=True))),
+      chunk=re.compile("%s|%s+" % (
+          _char_class(cjk), _char_class(cjk, negate=True, extra="\\s"))))
 
 
 def _memoised_concat(chunks, memo, compute):
@@ -407,18 +443,14 @@ class FullTokenizer(object):
     num_chars = sum(map(len, texts))
     if num_workers == 1 or len(texts) < 2 or num_chars < _PARALLEL_MIN_CHARS:
       return [self.tokenize(text) for text in texts]
-    unk_token = self.wordpiece_tokenizer.unk_token
-    pack = bool(unk_token) and " " not in unk_token
     batches = _contiguous_batches(texts, num_workers * _BATCHES_PER_WORKER)
     methods = multiprocessing.get_all_start_methods()
     # fork shares the vocabulary and the warm memo without pickling them.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with context.Pool(num_workers, initializer=_set_worker_tokenizer,
                       initargs=(self,)) as pool:
-      results = pool.imap(_tokenize_in_worker, [(b, pack) for b in batches])
-      if pack:
-        results = map(_unpack_tokens, results)
-      return list(itertools.chain.from_iterable(results))
+      return list(itertools.chain.from_iterable(
+          pool.imap(_tokenize_in_worker, batches)))
 
   def convert_tokens_to_ids(self, tokens):
     """Maps tokens to ids (KeyError on a token not in the vocabulary)."""
@@ -460,26 +492,28 @@ def _set_worker_tokenizer(tokenizer):
   _worker_tokenizer = tokenizer
 
 
-def _tokenize_in_worker(task):
-  """Tokenizes a batch of texts in a worker (see _pack_tokens)."""
-  texts, pack = task
-  token_lists = [_worker_tokenizer.tokenize(text) for text in texts]
-  return _pack_tokens(token_lists) if pack else token_lists
+def _tokenize_in_worker(texts):
+  """Tokenizes a batch of texts in a worker process (list of lists of str).
 
-
-def _pack_tokens(token_lists):
-  """Joins each token list with spaces for the trip back to the parent.
-
-  One string per text pickles several times faster than a list of short
-  strings. Only valid when no token is empty or holds a space, which holds
-  unless a caller's own unk_token does.
+  Pickle writes a token object once per batch and refers back to it after,
+  and the memo returns the same objects, so results travel compactly.
   """
-  return [" ".join(tokens) for tokens in token_lists]
+  return [_worker_tokenizer.tokenize(text) for text in texts]
 
 
-def _unpack_tokens(packed):
-  """Inverse of _pack_tokens."""
-  return [text.split(" ") if text else [] for text in packed]
+def _split_chunks(text):
+  """Splits cleaned text on whitespace and around every CJK character.
+
+  Args:
+    text: str, already cleaned.
+
+  Returns:
+    list of str: each CJK character alone, and the runs of other
+    non-whitespace characters.
+  """
+  if text.isascii():
+    return text.split()
+  return _patterns().chunk.findall(text)
 
 
 class BasicTokenizer(object):
@@ -504,9 +538,10 @@ class BasicTokenizer(object):
     self.do_lower_case = do_lower_case
     self.never_split = frozenset(never_split or ())
     self._never_split_re = None
+    patterns = _patterns()
     for token in self.never_split:
       if (not isinstance(token, str) or not token or
-          any(c.isspace() for c in token) or _patterns().removed.search(token)):
+          any(c.isspace() for c in token) or patterns.removed.search(token)):
         raise ValueError(
             "never_split token %r must be a non-empty str without whitespace "
             "or control characters" % (token,))
@@ -549,15 +584,18 @@ class BasicTokenizer(object):
       list of whitespace-free str; never_split tokens come out as chunks of
       their own.
     """
-    text = _patterns().removed.sub("", convert_to_unicode(text))
+    text = convert_to_unicode(text)
+    # Printable ASCII (most English lines) has nothing to remove.
+    if not (text.isascii() and text.isprintable()):
+      text = _patterns().removed.sub("", text)
     if self._never_split_re is None:
-      return self._tokenize_chinese_chars(text).split()
+      return _split_chunks(text)
     chunks = []
     for index, part in enumerate(self._never_split_re.split(text)):
       if index % 2:  # odd parts are the matched tokens
         chunks.append(part)
       else:
-        chunks.extend(self._tokenize_chinese_chars(part).split())
+        chunks.extend(_split_chunks(part))
     return chunks
 
   def _chunk_tokens(self, chunk):
@@ -573,6 +611,8 @@ class BasicTokenizer(object):
       # Only a matched token can equal one: any occurrence in the text is
       # matched, so no other chunk contains it.
       return [chunk]
+    if chunk.isascii() and chunk.isalnum():  # a plain word: nothing to split
+      return [chunk.lower() if self.do_lower_case else chunk]
     if self.do_lower_case:
       chunk = self._run_strip_accents(chunk.lower())
     # Lower-casing and NFD never make whitespace today; re-splitting as Google

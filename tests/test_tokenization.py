@@ -13,6 +13,7 @@
 import json
 import logging
 import pickle
+import unicodedata
 
 from hypothesis import given
 from hypothesis import settings
@@ -110,9 +111,17 @@ def test_fast_character_classes_match_literal_on_every_code_point():
     punctuation = literal.is_punctuation(char)
     assert (patterns.word_or_punctuation.match(char + char).end() ==
             (1 if punctuation else 2)), hex(code_point)
-    # The fast path leaves whitespace to str.split(), which must cover it.
+    # The fast path leaves whitespace to str.split() and re's \s (chunk),
+    # which must cover it; chunk also isolates every CJK character.
     if literal.is_whitespace(char):
       assert char.isspace(), hex(code_point)
+    chunk = patterns.chunk.match(char + char)
+    if char.isspace():
+      assert chunk is None, hex(code_point)
+    else:
+      assert chunk.end() == (1 if literal.is_cjk(code_point) else 2)
+    assert bool(patterns.mark.match(char)) == (
+        unicodedata.category(char) == "Mn"), hex(code_point)
 
 
 def test_bytes_cases_are_given_as_bytes():
@@ -303,16 +312,6 @@ def test_tokenize_batch_in_processes_equals_tokenize(monkeypatch):
   assert tokenizer.tokenize_batch(iter(texts)) == want
   assert tokenizer.tokenize_batch(texts, num_workers=1) == want
   assert tokenizer.tokenize_batch([]) == []
-
-
-def test_tokenize_batch_with_a_spaced_unk_token(monkeypatch):
-  monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
-  tokenizer = tokenization.FullTokenizer(VOCAB_FILE, do_lower_case=False)
-  tokenizer.wordpiece_tokenizer.unk_token = "<unknown word>"
-  texts = _batch_texts()
-  assert tokenizer.tokenize_batch(texts, num_workers=2) == [
-      tokenizer.tokenize(t) for t in texts]
-  assert tokenizer.tokenize("Hello") == ["<unknown word>"]
 
 
 def test_tokenize_batch_large_input_uses_workers():

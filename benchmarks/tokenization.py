@@ -1,0 +1,195 @@
+# coding=utf-8
+"""Benchmark: tokenization.py's fast path against the literal implementation.
+
+Builds an English + Chinese text of --size_mb MB (English: the docstrings of
+Python's standard library; Chinese: lines drawn deterministically from the
+3755 common characters of GB2312 level 1, with Chinese punctuation and a few
+English words), then tokenizes it line by line, in one process, with
+
+  * FullTokenizer.tokenize (fast path, memo starting empty),
+  * tests/literal_tokenizer.py (BEHAVIOUR.md 6.1-6.2 written plainly),
+  * FullTokenizer.tokenize_batch (all cores),
+  * optionally Hugging Face's BertWordPieceTokenizer (--tokenizers_path: a
+    folder holding the `tokenizers` package, e.g. made with
+    `pip install --target /tmp/tokpkgs tokenizers`; it is not a dependency),
+
+prints MB/s (UTF-8 bytes of input per second) and ratios, and checks that the
+outputs are identical. Timings on a shared machine are noisy.
+
+  python benchmarks/tokenization.py --size_mb=4
+  python benchmarks/tokenization.py --tokenizers_path=/tmp/tokpkgs
+"""
+
+import ast
+import os
+import random
+import sys
+import sysconfig
+import time
+
+from absl import app
+from absl import flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+import literal_tokenizer  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tokenization  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_float("size_mb", 4.0, "Size of the text in MB (UTF-8).")
+flags.DEFINE_float("chinese_fraction", 0.2,
+                   "Fraction of the lines that are Chinese.")
+flags.DEFINE_string("vocab_file",
+                    os.path.join(ROOT, "tests", "fixtures", "vocab_uncased.txt"),
+                    "WordPiece vocabulary.")
+flags.DEFINE_integer("num_workers", None,
+                     "Processes for tokenize_batch (default: all cores).")
+flags.DEFINE_string("tokenizers_path", None,
+                    "Folder holding the `tokenizers` package; when set, also "
+                    "time its BertWordPieceTokenizer.")
+
+_CHINESE_PUNCTUATION = u"\uff0c\u3002\u3001\uff1b\uff1a\uff1f\uff01\u201c\u201d"
+_ENGLISH_IN_CHINESE = ["Python", "BERT", "TensorFlow", "2024", "GPU", "OK"]
+
+
+def english_lines():
+  """Yields the non-blank docstring lines of the standard library, forever.
+
+  Files are read in sorted order, so the text is the same on every run of
+  the same Python.
+  """
+  stdlib = sysconfig.get_paths()["stdlib"]
+  paths = []
+  for folder, dirs, files in os.walk(stdlib):
+    dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "test"))
+    paths.extend(os.path.join(folder, f) for f in sorted(files)
+                 if f.endswith(".py"))
+  if not paths:
+    raise RuntimeError("No standard library sources under %s" % stdlib)
+  while True:
+    for path in paths:
+      try:
+        with open(path, "rb") as f:
+          tree = ast.parse(f.read())
+      except (SyntaxError, ValueError, OSError):
+        continue
+      for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                             ast.AsyncFunctionDef)):
+          for line in (ast.get_docstring(node) or "").splitlines():
+            if line.strip():
+              yield line.strip()
+
+
+def common_hanzi():
+  """The 3755 level-1 characters of GB2312, in code order (by pinyin)."""
+  chars = []
+  for row in range(0xB0, 0xD8):
+    for column in range(0xA1, 0xFF):
+      try:
+        chars.append(bytes([row, column]).decode("gb2312"))
+      except UnicodeDecodeError:
+        pass
+  return chars
+
+
+def chinese_lines(seed=0):
+  """Yields deterministic Chinese lines: words of 1-3 characters.
+
+  Characters are drawn with Zipf-like weights, so some are much more common
+  than others, as in real text.
+  """
+  rng = random.Random(seed)
+  chars = common_hanzi()
+  rng.shuffle(chars)
+  weights = [1.0 / (rank + 1) for rank in range(len(chars))]
+  while True:
+    parts = []
+    for _ in range(rng.randint(4, 20)):
+      parts.append("".join(rng.choices(chars, weights, k=rng.randint(1, 3))))
+      draw = rng.random()
+      if draw < 0.15:
+        parts.append(rng.choice(_CHINESE_PUNCTUATION))
+      elif draw < 0.2:
+        parts.append(" %s " % rng.choice(_ENGLISH_IN_CHINESE))
+    yield "".join(parts) + u"\u3002"
+
+
+def build_lines(size_mb, chinese_fraction):
+  """English and Chinese lines totalling about `size_mb` MB of UTF-8."""
+  rng = random.Random(1)
+  english, chinese = english_lines(), chinese_lines()
+  lines, size = [], 0
+  while size < size_mb * 1e6:
+    line = next(chinese) if rng.random() < chinese_fraction else next(english)
+    lines.append(line)
+    size += len(line.encode("utf-8")) + 1
+  return lines, size
+
+
+def timed(function):
+  """(result, seconds) of function()."""
+  start = time.perf_counter()
+  result = function()
+  return result, time.perf_counter() - start
+
+
+def hugging_face_tokens(path, vocab_file, lines):
+  """Tokens of Hugging Face's BertWordPieceTokenizer, and the seconds taken."""
+  sys.path.insert(0, path)
+  from tokenizers import BertWordPieceTokenizer  # pylint: disable=g-import-not-at-top
+  tokenizer = BertWordPieceTokenizer(vocab_file, lowercase=True)
+  encodings, seconds = timed(
+      lambda: tokenizer.encode_batch(lines, add_special_tokens=False))
+  return [e.tokens for e in encodings], seconds
+
+
+def main(_):
+  lines, size = build_lines(FLAGS.size_mb, FLAGS.chinese_fraction)
+  megabytes = size / 1e6
+  print("text: %d lines, %.2f MB (%.0f%% Chinese lines), %d cores" %
+        (len(lines), megabytes, 100 * FLAGS.chinese_fraction,
+         tokenization._available_cores()))
+
+  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=True)
+  fast, fast_seconds = timed(lambda: [tokenizer.tokenize(l) for l in lines])
+  _, warm_seconds = timed(lambda: [tokenizer.tokenize(l) for l in lines])
+
+  vocab = literal_tokenizer.load_vocab_lines(list(tokenizer.vocab))
+  literal, literal_seconds = timed(
+      lambda: [literal_tokenizer.full_tokenize(l, vocab) for l in lines])
+
+  batch_tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file)
+  batch, batch_seconds = timed(
+      lambda: batch_tokenizer.tokenize_batch(lines, FLAGS.num_workers))
+
+  num_tokens = sum(map(len, fast))
+  print("tokens: %d" % num_tokens)
+  print("literal (tests/literal_tokenizer.py): %8.2f MB/s" %
+        (megabytes / literal_seconds))
+  print("fast tokenize, one process, cold:     %8.2f MB/s  ratio %.1fx" %
+        (megabytes / fast_seconds, literal_seconds / fast_seconds))
+  print("fast tokenize, one process, warm:     %8.2f MB/s  ratio %.1fx" %
+        (megabytes / warm_seconds, literal_seconds / warm_seconds))
+  print("tokenize_batch, all cores, cold:      %8.2f MB/s  ratio %.1fx" %
+        (megabytes / batch_seconds, literal_seconds / batch_seconds))
+  identical = fast == literal and batch == literal
+  print("outputs identical (fast, batch, literal): %s" % identical)
+
+  if FLAGS.tokenizers_path:
+    theirs, seconds = hugging_face_tokens(FLAGS.tokenizers_path,
+                                          FLAGS.vocab_file, lines)
+    differ = sum(a != b for a, b in zip(theirs, fast))
+    print("tokenizers BertWordPieceTokenizer.encode_batch: %8.2f MB/s; "
+          "tokenize_batch / tokenizers = %.2f; lines tokenized differently: "
+          "%d of %d" % (megabytes / seconds, seconds / batch_seconds, differ,
+                        len(lines)))
+  if not identical:
+    sys.exit("FAIL: the fast path and the literal implementation differ")
+
+
+if __name__ == "__main__":
+  app.run(main)
