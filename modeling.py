@@ -19,7 +19,6 @@ import json
 import math
 import re
 
-import numpy as np
 import tensorflow as tf
 
 import checkpoints
@@ -170,15 +169,17 @@ BertOutputs.__doc__ = """What `BertModel.__call__` returns (all float32).
 def gelu(x):
   """Gaussian Error Linear Unit, the tanh approximation (as Google's BERT).
 
+  `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))`, Google's formula.
+  It is written as `tf.nn.gelu(approximate=True)` (the same formula) because
+  grappler fuses that op pattern into the preceding oneDNN matmul.
+
   Args:
     x: float Tensor to perform activation.
 
   Returns:
     `x` with the GELU activation applied.
   """
-  cdf = 0.5 * (1.0 + tf.tanh(
-      (math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x)))))
-  return x * cdf
+  return tf.nn.gelu(x, approximate=True)
 
 
 def get_activation(activation_string):
@@ -247,12 +248,12 @@ def layer_norm(input_tensor, gamma, beta, epsilon=1e-12):
     float32 Tensor with the shape of `input_tensor`.
   """
   x = tf.cast(input_tensor, tf.float32)
+  # The same value as Google's `x * inv + (beta - mean * inv)`, written in the op
+  # pattern that grappler fuses into one oneDNN layer-norm kernel.
   mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-  variance = tf.reduce_mean(
-      tf.math.squared_difference(x, tf.stop_gradient(mean)), axis=-1,
-      keepdims=True)
-  inv = tf.math.rsqrt(variance + epsilon) * gamma
-  return x * inv + (beta - mean * inv)
+  centered = x - mean
+  variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
+  return beta + centered * (tf.math.rsqrt(variance + epsilon) * gamma)
 
 
 def create_initializer(initializer_range=0.02):
