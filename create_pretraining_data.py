@@ -20,6 +20,7 @@ import collections
 import glob
 import hashlib
 import json
+import math
 import os
 import random
 import sys
@@ -82,7 +83,7 @@ FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
 
 # Text read per tokenize_batch call: large enough to keep the workers busy,
 # small enough to bound the memory of the lines in flight.
-_READ_BLOCK_BYTES = 16 << 20
+_READ_BLOCK_BYTES = 4 << 20
 # Instances encoded and written per batch.
 _WRITE_BATCH = 4096
 # Words kept ahead of every instance; Python would need more only with a
@@ -186,6 +187,8 @@ class WordStream(object):
 
   def randbelow(self, n):
     """random.Random._randbelow(n), n >= 1."""
+    if n <= 0:
+      raise ValueError("empty range for randrange()")
     k = n.bit_length()
     self.reserve(_WORD_MARGIN + (k + 31) // 32)
     words, p = self.words, self.pos
@@ -230,13 +233,13 @@ class WordStream(object):
       low = max(2, 1 << (k - 1), top - 65535)
       self.reserve(_WORD_MARGIN + 4 * (top - low + 1))
       words, p, shift = self.words, self.pos, 32 - k
-      for m in range(top, low - 1, -1):
+      for i in range(top - 1, low - 2, -1):  # draw below i + 1, swap
         r = words[p] >> shift
         p += 1
-        while r >= m:
+        while r > i:
           r = words[p] >> shift
           p += 1
-        x[m - 1], x[r] = x[r], x[m - 1]
+        x[i], x[r] = x[r], x[i]
       self.pos = p
       top = low - 1
 
@@ -244,21 +247,22 @@ class WordStream(object):
 class Vocabulary(object):
   """What masking and writing need from the vocabulary, as ids."""
 
-  def __init__(self, tokenizer, vocab_file):
+  def __init__(self, vocab, source, random_words=None):
     """Builds the id tables.
 
     Args:
-      tokenizer: a tokenization.FullTokenizer.
-      vocab_file: its path (for messages).
+      vocab: mapping token -> id (tokenization.load_vocab's).
+      source: where the vocabulary comes from (for messages).
+      random_words: the tokens Google draws random replacements from
+        (default: list(vocab.keys()), as Google's vocab_words).
 
     Raises:
       ValueError: [CLS], [SEP] or [MASK] is not in the vocabulary.
     """
-    vocab = tokenizer.vocab
     for token in ("[CLS]", "[SEP]", "[MASK]"):
       if token not in vocab:
         raise ValueError("Vocab file %s has no %s token, which every "
-                         "instance needs" % (vocab_file, token))
+                         "instance needs" % (source, token))
     self.vocab = vocab
     self.cls_id = vocab["[CLS]"]
     self.sep_id = vocab["[SEP]"]
@@ -266,7 +270,9 @@ class Vocabulary(object):
     # Google draws a replacement as vocab_words[randint(0, len(vocab) - 1)]
     # with vocab_words = list(vocab.keys()); with a token listed twice the
     # keys are fewer than the lines and the k-th key's id is its last line.
-    self.random_word_ids = list(vocab.values())
+    if random_words is None:
+      random_words = vocab.keys()
+    self.random_word_ids = [vocab[w] for w in random_words]
     self.size = max(vocab.values()) + 1
     self.inv_vocab = {v: k for k, v in vocab.items()}
     self.is_subword = np.zeros(self.size, dtype=bool)
@@ -439,7 +445,11 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
     ids = []
     for tokens, doc in zip(token_lists, text_documents):
       if tokens:
-        ids.extend(tokenizer.convert_tokens_to_ids(tokens))
+        try:
+          ids.extend(tokenizer.convert_tokens_to_ids(tokens))
+        except KeyError as e:
+          raise ValueError("%s: the tokenizer gave %s, which is not in the "
+                           "vocabulary" % (path, e)) from e
         sentence_lengths.append(len(tokens))
         sentence_documents.append(doc)
     id_chunks.append(np.array(ids, dtype=id_dtype))
@@ -724,16 +734,17 @@ class InstanceMaker(object):
     stream = self.stream
     vocabulary = self.vocabulary
     num_words = len(vocabulary.random_word_ids)
+    mask_high, mask_bits, mask_low = _below(0.8)
     stream.reserve(_WORD_MARGIN + 8 * count)
     words, p = stream.words, stream.pos
-    scale = 1.0 / 9007199254740992.0
     replacements = []
     for _ in range(count):
-      if ((words[p] >> 5) * 67108864.0 + (words[p + 1] >> 6)) * scale < 0.8:
+      w = words[p]
+      if w < mask_high or (w >> 5 == mask_bits and
+                           words[p + 1] >> 6 < mask_low):
         replacements.append(vocabulary.mask_id)
         p += 2
-      elif ((words[p + 2] >> 5) * 67108864.0 +
-            (words[p + 3] >> 6)) * scale < 0.5:
+      elif words[p + 2] < 0x80000000:  # random() < 0.5
         replacements.append(-1)
         p += 4
       else:
@@ -743,6 +754,26 @@ class InstanceMaker(object):
         p = stream.pos
     stream.pos = p
     return replacements
+
+
+def _below(probability):
+  """How to test random() < probability on the two words a, b it uses.
+
+  random() is ((a >> 5) * 2**26 + (b >> 6)) / 2**53, so it is below
+  `probability` exactly when that integer is below ceil(probability * 2**53).
+  Splitting the limit into its top 27 and low 26 bits, the test is
+  a < high (decided by a alone, nearly always) or
+  (a >> 5 == bits and (b >> 6) < low).
+
+  Args:
+    probability: float in [0, 1].
+
+  Returns:
+    (high, bits, low).
+  """
+  limit = math.ceil(probability * 9007199254740992.0)
+  bits, low = limit >> 26, limit & ((1 << 26) - 1)
+  return bits << 5, bits, low
 
 
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
@@ -798,14 +829,22 @@ def _varint_bytes(values):
      [rows] array of the byte count of each row).
   """
   values = values.astype(np.int64)
-  num_bytes = 1 + sum((values >= 1 << (7 * j)).astype(np.int64)
-                      for j in range(1, 5))
-  shifts = 7 * np.arange(5)
-  groups = (values[..., None] >> shifts) & 0x7F
-  more = np.arange(5) < num_bytes[..., None] - 1
-  encoded = (groups | (more << 7)).astype(np.uint8)
-  used = np.arange(5) < num_bytes[..., None]
-  return encoded[used], num_bytes.sum(axis=1)
+  flat = values.ravel()
+  num_bytes = np.ones(flat.shape, dtype=np.int64)
+  for j in range(1, 5):
+    num_bytes += flat >= 1 << (7 * j)
+  row_sizes = num_bytes.reshape(values.shape).sum(axis=1)
+  if len(flat) == 0 or num_bytes.max() == 1:
+    return flat.astype(np.uint8), row_sizes
+  ends = np.cumsum(num_bytes)
+  starts = ends - num_bytes
+  out = np.empty(int(ends[-1]), dtype=np.uint8)
+  for j in range(int(num_bytes.max())):
+    # Byte j of each value that has one: 7 bits, high bit if more follow.
+    has = num_bytes > j
+    byte = (flat[has] >> (7 * j)) & 0x7F
+    out[starts[has] + j] = byte | ((num_bytes[has] > j + 1) << 7)
+  return out, row_sizes
 
 
 def _varint(value):
@@ -1118,46 +1157,44 @@ def _temporary_name(path):
   return "%s.tmp-%d" % (path, os.getpid())
 
 
-def write_examples(arrays, permutation, corpus, vocabulary, output_files,
-                   max_seq_length, max_predictions_per_seq, settings,
-                   log_examples=True, progress=None):
-  """Writes the instances, round-robin, to the output files (atomically).
+def write_examples(feature_batches, total, encoder, output_files,
+                   settings=None, log_examples=True, progress=None):
+  """Writes records round-robin to the output files, atomically.
 
   Args:
-    arrays: instance columns in creation order.
-    permutation: the creation index of the k-th instance to write.
-    corpus: the Corpus.
-    vocabulary: a Vocabulary.
-    output_files: list of paths.
-    max_seq_length: int.
-    max_predictions_per_seq: int.
-    settings: dict written into each sidecar (num_instances is added).
-    log_examples: log the first 20 instances as Google does.
+    feature_batches: iterable of feature dicts (RecordEncoder.features), the
+      records in output order, batch after batch.
+    total: number of records (for progress).
+    encoder: a RecordEncoder.
+    output_files: list of paths; record k goes to output k % len.
+    settings: dict written into a JSON sidecar next to each output (with the
+      file's num_instances added), or None for no sidecar.
+    log_examples: log the first 20 records as Google does.
     progress: a _Progress or None.
 
   Returns:
     seconds spent on (features, serialize, frame, write).
   """
-  encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
-                          max_predictions_per_seq)
   temporary = [_temporary_name(path) for path in output_files]
   writers = [open(path, "wb") for path in temporary]
   seconds = collections.OrderedDict(
       (k, 0.0) for k in ("features", "serialize", "frame", "write"))
-  total = len(permutation)
   num_outputs = len(output_files)
+  begin = 0
+  batches = iter(feature_batches)
   try:
-    for begin in range(0, total, _WRITE_BATCH):
-      batch = permutation[begin:begin + _WRITE_BATCH]
+    while True:
       tick = time.perf_counter()
-      features = encoder.features(_take(arrays, batch))
-      if log_examples and begin < 20:
-        for row in range(min(20 - begin, len(batch))):
-          _log_example(vocabulary, features, row)
+      features = next(batches, None)
       seconds["features"] += time.perf_counter() - tick
+      if features is None:
+        break
+      size = len(features["input_ids"])
+      if log_examples and begin < 20:
+        for row in range(min(20 - begin, size)):
+          _log_example(encoder.vocabulary, features, row)
       for j in range(num_outputs):
-        # Instance k goes to output k % num_outputs.
-        rows = np.arange((j - begin) % num_outputs, len(batch), num_outputs)
+        rows = np.arange((j - begin) % num_outputs, size, num_outputs)
         if not len(rows):
           continue
         tick = time.perf_counter()
@@ -1170,21 +1207,23 @@ def write_examples(arrays, permutation, corpus, vocabulary, output_files,
         tick = time.perf_counter()
         writers[j].write(framed)
         seconds["write"] += time.perf_counter() - tick
+      begin += size
       if progress:
-        progress.update("wrote %d of %d instances" % (begin + len(batch),
-                                                      total),
-                        begin + len(batch), total)
+        progress.update("wrote %d of %d instances" % (begin, total), begin,
+                        total)
     for writer in writers:
       writer.close()
-    for j, path in enumerate(output_files):
-      sidecar = dict(settings)
-      sidecar["num_instances"] = len(range(j, total, num_outputs))
-      with open(_temporary_name(sidecar_path(path)), "w") as f:
-        json.dump(sidecar, f, indent=2, sort_keys=True)
-        f.write("\n")
+    if settings is not None:
+      for j, path in enumerate(output_files):
+        sidecar = dict(settings)
+        sidecar["num_instances"] = len(range(j, begin, num_outputs))
+        with open(_temporary_name(sidecar_path(path)), "w") as f:
+          json.dump(sidecar, f, indent=2, sort_keys=True)
+          f.write("\n")
     for j, path in enumerate(output_files):
       os.replace(temporary[j], path)
-      os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
+      if settings is not None:
+        os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
   finally:  # after an error, leave no partial file behind
     for writer in writers:
       writer.close()
@@ -1193,7 +1232,7 @@ def write_examples(arrays, permutation, corpus, vocabulary, output_files,
                        _temporary_name(sidecar_path(path))):
         if os.path.exists(leftover):
           os.remove(leftover)
-  logging.info("Wrote %d total instances", total)
+  logging.info("Wrote %d total instances", begin)
   return seconds
 
 
@@ -1262,7 +1301,7 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   tick = time.perf_counter()
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file,
                                          do_lower_case=do_lower_case)
-  vocabulary = Vocabulary(tokenizer, vocab_file)
+  vocabulary = Vocabulary(tokenizer.vocab, vocab_file)
   corpus = read_corpus(input_files, tokenizer, num_workers, reporter)
   if corpus.num_documents == 0:
     raise ValueError("The input files (%s) hold no text that gives tokens" %
@@ -1288,10 +1327,270 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   for output_file in output_files:
     logging.info("  %s", output_file)
   reporter.restart()
-  seconds.update(write_examples(
-      arrays, permutation, corpus, vocabulary, output_files, max_seq_length,
-      max_predictions_per_seq, settings, log_examples, reporter))
+  encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
+                          max_predictions_per_seq)
+  batches = (encoder.features(_take(arrays, permutation[b:b + _WRITE_BATCH]))
+             for b in range(0, len(permutation), _WRITE_BATCH))
+  seconds.update(write_examples(batches, len(permutation), encoder,
+                                output_files, settings, log_examples,
+                                reporter))
   return dict(num_instances=len(permutation), seconds=seconds)
+
+
+# Google's functions, with Google's signatures, on top of the code above.
+
+
+def _whole_word_mask_flag(do_whole_word_mask):
+  """Google's functions read FLAGS.do_whole_word_mask; so do these."""
+  if do_whole_word_mask is not None:
+    return do_whole_word_mask
+  return FLAGS.do_whole_word_mask if FLAGS.is_parsed() else False
+
+
+def _training_instances(arrays, order, encoder):
+  """TrainingInstance objects of instance arrays, rows taken in `order`."""
+  vocabulary = encoder.vocabulary
+  instances = []
+  for begin in range(0, len(order), _WRITE_BATCH):
+    features = encoder.features(_take(arrays, order[begin:begin +
+                                                    _WRITE_BATCH]))
+    for row in range(len(features["input_ids"])):
+      length = int(features["input_mask"][row].sum())
+      num_masked = int(features["masked_lm_weights"][row].sum())
+      instances.append(TrainingInstance(
+          tokens=vocabulary.tokens(features["input_ids"][row][:length]),
+          segment_ids=features["segment_ids"][row][:length].tolist(),
+          masked_lm_positions=(
+              features["masked_lm_positions"][row][:num_masked].tolist()),
+          masked_lm_labels=vocabulary.tokens(
+              features["masked_lm_ids"][row][:num_masked]),
+          is_random_next=bool(features["next_sentence_labels"][row][0])))
+  return instances
+
+
+def _string_corpus(all_documents, vocab_words):
+  """A Corpus and Vocabulary for documents given as lists of token strings.
+
+  Ids are local: vocab_words first, then any other token met.
+
+  Args:
+    all_documents: list of documents, each a list of token lists.
+    vocab_words: Google's list of replacement words.
+
+  Returns:
+    (Corpus, Vocabulary).
+  """
+  vocab = collections.OrderedDict()
+  specials = ["[CLS]", "[SEP]", "[MASK]"]
+  for token in list(vocab_words) + specials + [
+      t for document in all_documents for sentence in document
+      for t in sentence]:
+    vocab.setdefault(token, len(vocab))
+  ids = [vocab[t] for document in all_documents for sentence in document
+         for t in sentence]
+  sentence_starts = [0]
+  document_starts = [0]
+  for document in all_documents:
+    for sentence in document:
+      sentence_starts.append(sentence_starts[-1] + len(sentence))
+    document_starts.append(document_starts[-1] + len(document))
+  corpus = Corpus(np.array(ids, dtype=np.int64), sentence_starts,
+                  document_starts)
+  return corpus, Vocabulary(vocab, "vocab_words", random_words=vocab_words)
+
+
+def create_training_instances(input_files, tokenizer, max_seq_length,
+                              dupe_factor, short_seq_prob, masked_lm_prob,
+                              max_predictions_per_seq, rng,
+                              do_whole_word_mask=None):
+  """Create `TrainingInstance`s from raw text (Google's order and draws).
+
+  Args:
+    input_files: list of paths.
+    tokenizer: a tokenization.FullTokenizer.
+    max_seq_length: int.
+    dupe_factor: int.
+    short_seq_prob: float.
+    masked_lm_prob: float.
+    max_predictions_per_seq: int.
+    rng: random.Random, left as Google's code leaves it.
+    do_whole_word_mask: bool; None reads the flag, as Google does.
+
+  Returns:
+    list of TrainingInstance.
+  """
+  vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
+  corpus = read_corpus(input_files, tokenizer)
+  stream = WordStream(rng)
+  arrays, permutation = make_instances(
+      corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
+      masked_lm_prob, max_predictions_per_seq,
+      _whole_word_mask_flag(do_whole_word_mask), stream)
+  stream.sync()
+  encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
+                          max_predictions_per_seq)
+  return _training_instances(arrays, permutation, encoder)
+
+
+def create_instances_from_document(
+    all_documents, document_index, max_seq_length, short_seq_prob,
+    masked_lm_prob, max_predictions_per_seq, vocab_words, rng,
+    do_whole_word_mask=None):
+  """Creates `TrainingInstance`s for a single document (Google's draws).
+
+  Args:
+    all_documents: list of documents, each a list of token lists.
+    document_index: the document.
+    max_seq_length: int.
+    short_seq_prob: float.
+    masked_lm_prob: float.
+    max_predictions_per_seq: int.
+    vocab_words: replacement words, list(vocab.keys()) in Google's code.
+    rng: random.Random, left as Google's code leaves it.
+    do_whole_word_mask: bool; None reads the flag, as Google does.
+
+  Returns:
+    list of TrainingInstance.
+  """
+  corpus, vocabulary = _string_corpus(all_documents, vocab_words)
+  stream = WordStream(rng)
+  maker = InstanceMaker(
+      corpus, list(range(len(all_documents))), vocabulary, max_seq_length,
+      short_seq_prob, masked_lm_prob, max_predictions_per_seq,
+      _whole_word_mask_flag(do_whole_word_mask), stream)
+  maker.add_document(document_index)
+  stream.sync()
+  encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
+                          max_predictions_per_seq)
+  return _training_instances(maker.instances.arrays(),
+                             np.arange(maker.instances.count), encoder)
+
+
+def create_masked_lm_predictions(tokens, masked_lm_prob,
+                                 max_predictions_per_seq, vocab_words, rng,
+                                 do_whole_word_mask=None):
+  """Creates the predictions for the masked LM objective (Google's draws).
+
+  Args:
+    tokens: `[CLS] A [SEP] B [SEP]` as token strings (A, B non-empty).
+    masked_lm_prob: float.
+    max_predictions_per_seq: int.
+    vocab_words: replacement words, list(vocab.keys()) in Google's code.
+    rng: random.Random, left as Google's code leaves it.
+    do_whole_word_mask: bool; None reads the flag, as Google does.
+
+  Returns:
+    (output_tokens, masked_lm_positions, masked_lm_labels).
+
+  Raises:
+    ValueError: `tokens` is not [CLS] A [SEP] B [SEP].
+  """
+  separators = [i for i, t in enumerate(tokens) if t in ("[CLS]", "[SEP]")]
+  if (len(separators) != 3 or tokens[0] != "[CLS]" or tokens[-1] != "[SEP]"
+      or tokens[separators[1]] != "[SEP]" or
+      not 1 < separators[1] < len(tokens) - 2):
+    raise ValueError("tokens must be [CLS] A [SEP] B [SEP] with A and B "
+                     "non-empty, got %r" % (tokens,))
+  middle = separators[1]
+  a_tokens, b_tokens = tokens[1:middle], tokens[middle + 1:-1]
+  corpus, vocabulary = _string_corpus([[a_tokens, b_tokens]], vocab_words)
+  stream = WordStream(rng)
+  maker = InstanceMaker(corpus, [0], vocabulary, len(tokens), 0.0,
+                        masked_lm_prob, max_predictions_per_seq,
+                        _whole_word_mask_flag(do_whole_word_mask), stream)
+  positions, replacements = maker._mask(  # pylint: disable=protected-access
+      0, len(a_tokens), len(a_tokens), len(b_tokens))
+  stream.sync()
+  output_tokens = list(tokens)
+  for position, replacement in zip(positions, replacements):
+    if replacement >= 0:
+      output_tokens[position] = vocabulary.inv_vocab[replacement]
+  positions = sorted(positions)
+  return output_tokens, positions, [tokens[p] for p in positions]
+
+
+def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
+  """Truncates a pair of sequences to a maximum sequence length (Google's).
+
+  Args:
+    tokens_a: list, changed in place.
+    tokens_b: list, changed in place.
+    max_num_tokens: int.
+    rng: random.Random.
+  """
+  while len(tokens_a) + len(tokens_b) > max_num_tokens:
+    trunc_tokens = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+    # Sometimes the front, sometimes the back, to avoid biases.
+    if rng.random() < 0.5:
+      del trunc_tokens[0]
+    else:
+      trunc_tokens.pop()
+
+
+def _instance_features(instances, vocab, max_seq_length,
+                       max_predictions_per_seq):
+  """Feature arrays of TrainingInstance objects (Google's padding).
+
+  Args:
+    instances: list of TrainingInstance.
+    vocab: mapping token -> id.
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+
+  Returns:
+    dict as RecordEncoder.features returns.
+
+  Raises:
+    ValueError: an instance is longer than the limits.
+  """
+  n = len(instances)
+  features = collections.OrderedDict(
+      (name, np.zeros((n, max_seq_length), np.int64))
+      for name in FEATURE_NAMES[:3])
+  for name in FEATURE_NAMES[3:6]:
+    features[name] = np.zeros((n, max_predictions_per_seq), np.int64)
+  features["masked_lm_weights"] = features["masked_lm_weights"].astype(
+      np.float32)
+  features["next_sentence_labels"] = np.zeros((n, 1), np.int64)
+  for row, instance in enumerate(instances):
+    length = len(instance.tokens)
+    num_masked = len(instance.masked_lm_positions)
+    if length > max_seq_length or num_masked > max_predictions_per_seq:
+      raise ValueError("Instance %d has %d tokens and %d predictions; the "
+                       "limits are %d and %d" % (row, length, num_masked,
+                                                 max_seq_length,
+                                                 max_predictions_per_seq))
+    features["input_ids"][row, :length] = [vocab[t] for t in instance.tokens]
+    features["input_mask"][row, :length] = 1
+    features["segment_ids"][row, :length] = instance.segment_ids
+    features["masked_lm_positions"][row, :num_masked] = (
+        instance.masked_lm_positions)
+    features["masked_lm_ids"][row, :num_masked] = [
+        vocab[t] for t in instance.masked_lm_labels]
+    features["masked_lm_weights"][row, :num_masked] = 1.0
+    features["next_sentence_labels"][row, 0] = int(instance.is_random_next)
+  return features
+
+
+def write_instance_to_example_files(instances, tokenizer, max_seq_length,
+                                    max_predictions_per_seq, output_files):
+  """Create TF example files from `TrainingInstance`s (Google's bytes).
+
+  Args:
+    instances: list of TrainingInstance.
+    tokenizer: a tokenization.FullTokenizer.
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+    output_files: list of paths, written round-robin.
+  """
+  vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
+  encoder = RecordEncoder(None, vocabulary, max_seq_length,
+                          max_predictions_per_seq)
+  batches = (_instance_features(instances[b:b + _WRITE_BATCH],
+                                tokenizer.vocab, max_seq_length,
+                                max_predictions_per_seq)
+             for b in range(0, len(instances), _WRITE_BATCH))
+  write_examples(batches, len(instances), encoder, output_files)
 
 
 def main(_):

@@ -1,0 +1,420 @@
+# coding=utf-8
+"""Tests of create_pretraining_data.py.
+
+Reference: TFRecord files written by Google's own script (fixtures copied from
+shared/reference/pretraining_data, see tests/fixtures/README.md), compared
+byte for byte. Oracle: tests/literal_pretraining_data.py, Google's algorithm
+written plainly from BEHAVIOUR.md, on random corpora and flags.
+"""
+
+import hashlib
+import json
+import os
+import random
+import shutil
+
+from absl import flags
+from absl.testing import flagsaver
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+import pytest
+import tensorflow as tf
+
+import create_pretraining_data as cpd
+from conftest import fixture_path
+import literal_pretraining_data as literal
+import tokenization
+
+DATA = fixture_path("pretraining_data")
+VOCAB = fixture_path("vocab_uncased.txt")
+CASES = {c["name"]: c for c in json.load(
+    open(os.path.join(DATA, "cases.json"), encoding="utf-8"))["cases"]}
+
+
+def sha256(path):
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def read_records(path):
+  """Parses a TFRecord file of tf.train.Example into dicts of lists."""
+  records = []
+  for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():
+    example = tf.train.Example.FromString(raw)
+    record = {}
+    for name, feature in example.features.feature.items():
+      kind = feature.WhichOneof("kind")
+      record[name] = list(getattr(feature, kind).value)
+    records.append(record)
+  return records
+
+
+def first_difference(expected_path, actual_path, vocab_file=VOCAB):
+  """A readable description of the first record that differs, or None."""
+  inv_vocab = {v: k for k, v in tokenization.load_vocab(vocab_file).items()}
+  expected = read_records(expected_path)
+  actual = read_records(actual_path)
+  for index, (e, a) in enumerate(zip(expected, actual)):
+    for name in cpd.FEATURE_NAMES:
+      if e[name] != a[name]:
+        def tokens(record):
+          n = sum(record["input_mask"])
+          return " ".join(inv_vocab[i] for i in record["input_ids"][:n])
+        return ("record %d differs in %s:\n expected %s\n actual   %s\n"
+                " expected tokens: %s\n actual tokens:   %s" % (
+                    index, name, e[name], a[name], tokens(e), tokens(a)))
+  if len(expected) != len(actual):
+    return "%d records expected, %d written" % (len(expected), len(actual))
+  return None
+
+
+def run_case(case, out_dir, **overrides):
+  """Runs the fast script on a reference case; returns the output paths."""
+  outputs = [os.path.join(out_dir, os.path.basename(o["path"]))
+             for o in case["output_files"]]
+  inputs = [os.path.join(DATA, i["path"]) for i in case["input_files"]]
+  kwargs = dict(case["effective_flags"], log_examples=False, progress=False)
+  kwargs.update(overrides)
+  cpd.run(inputs, outputs, VOCAB, **kwargs)
+  return outputs
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reference_case_is_byte_identical(name, tmp_path):
+  case = CASES[name]
+  outputs = run_case(case, str(tmp_path))
+  for path, expected in zip(outputs, case["output_files"]):
+    if sha256(path) != expected["sha256"]:
+      pytest.fail(first_difference(os.path.join(DATA, expected["path"]), path)
+                  or "same records, different bytes in %s" % path)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_literal_oracle_matches_reference(name, tmp_path):
+  # The oracle serializes with sorted keys, so its bytes are the canonical
+  # form of Google's records.
+  case = CASES[name]
+  outputs = [str(tmp_path / os.path.basename(o["path"]))
+             for o in case["output_files"]]
+  literal.run([os.path.join(DATA, i["path"]) for i in case["input_files"]],
+              outputs, VOCAB, **case["effective_flags"])
+  for path, expected in zip(outputs, case["output_files"]):
+    assert sha256(path) == expected["canonical_sha256"], path
+
+
+def test_num_workers_1_and_2_write_identical_files(tmp_path, monkeypatch):
+  # Make tokenize_batch use its worker processes even on this small input.
+  monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
+  case = CASES["d"]
+  (tmp_path / "one").mkdir()
+  (tmp_path / "two").mkdir()
+  one = run_case(case, str(tmp_path / "one"), num_workers=1)
+  two = run_case(case, str(tmp_path / "two"), num_workers=2)
+  for a, b, expected in zip(one, two, case["output_files"]):
+    assert sha256(a) == sha256(b) == expected["sha256"]
+
+
+def test_main_globs_inputs_and_deals_round_robin(tmp_path):
+  out1, out2 = tmp_path / "x.tfrecord", tmp_path / "y.tfrecord"
+  argv = ["create_pretraining_data.py",
+          "--input_file=%s" % os.path.join(DATA, "part*.txt"),
+          "--output_file=%s,%s" % (out1, out2), "--vocab_file=%s" % VOCAB,
+          "--dupe_factor=5", "--num_workers=1"]
+  with flagsaver.flagsaver():
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(argv)
+    cpd.main(argv)
+  expected = CASES["d"]["output_files"]
+  assert sha256(out1) == expected[0]["sha256"]
+  assert sha256(out2) == expected[1]["sha256"]
+
+
+def test_flags_and_defaults_are_googles():
+  defaults = {"input_file": None, "output_file": None, "vocab_file": None,
+              "do_lower_case": True, "do_whole_word_mask": False,
+              "max_seq_length": 128, "max_predictions_per_seq": 20,
+              "random_seed": 12345, "dupe_factor": 10,
+              "masked_lm_prob": 0.15, "short_seq_prob": 0.1}
+  for name, value in defaults.items():
+    assert flags.FLAGS[name].default == value, name
+
+
+def test_sidecar_records_the_flags(tmp_path):
+  outputs = run_case(CASES["d"], str(tmp_path))
+  with open(VOCAB, "rb") as f:
+    vocab_digest = hashlib.sha256(f.read()).hexdigest()
+  for path, expected in zip(outputs, CASES["d"]["output_files"]):
+    with open(path + ".json") as f:
+      sidecar = json.load(f)
+    assert sidecar == {
+        "max_seq_length": 128, "max_predictions_per_seq": 20,
+        "vocab_sha256": vocab_digest, "vocab_size": 30522,
+        "do_lower_case": True, "do_whole_word_mask": False,
+        "random_seed": 12345, "dupe_factor": 5, "masked_lm_prob": 0.15,
+        "short_seq_prob": 0.1, "num_instances": expected["num_instances"]}
+  assert sorted(os.listdir(tmp_path)) == sorted(
+      [os.path.basename(p) for p in outputs] +
+      [os.path.basename(p) + ".json" for p in outputs])
+
+
+def test_a_base_fixture_is_googles_file():
+  # run_pretraining's tests use this copy as real-text training records.
+  assert sha256(os.path.join(DATA, "a_base.tfrecord")) == (
+      CASES["a"]["output_files"][0]["sha256"])
+
+
+# Bad input.
+
+
+def test_glob_matching_nothing_is_named(tmp_path):
+  pattern = str(tmp_path / "nothing*.txt")
+  with pytest.raises(ValueError, match="nothing"):
+    cpd.expand_input_files("%s,%s" % (os.path.join(DATA, "part1.txt"),
+                                      pattern))
+
+
+def test_missing_input_file_is_named(tmp_path):
+  missing = str(tmp_path / "missing.txt")
+  with pytest.raises(ValueError, match="missing.txt"):
+    cpd.run([missing], [str(tmp_path / "out.tfrecord")], VOCAB,
+            progress=False)
+
+
+@pytest.mark.parametrize("text", [b"", b"\n\n  \n\xe3\x80\x80\n",
+                                  b"\x00\x01\n\xe2\x80\x8b\n"])
+def test_input_without_text_is_an_error_and_writes_nothing(tmp_path, text):
+  source = tmp_path / "empty.txt"
+  source.write_bytes(text)
+  with pytest.raises(ValueError, match="no text"):
+    cpd.run([str(source)], [str(tmp_path / "out.tfrecord")], VOCAB,
+            progress=False)
+  assert os.listdir(tmp_path) == ["empty.txt"]
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("max_seq_length", 4), ("masked_lm_prob", 0.0), ("masked_lm_prob", 1.0),
+    ("masked_lm_prob", -0.5), ("max_predictions_per_seq", 0),
+    ("dupe_factor", 0)])
+def test_bad_flag_values_are_named(tmp_path, flag, value):
+  with pytest.raises(ValueError, match="--%s" % flag):
+    cpd.run([os.path.join(DATA, "sample_text.txt")],
+            [str(tmp_path / "out.tfrecord")], VOCAB, progress=False,
+            **{flag: value})
+  assert not os.listdir(tmp_path)
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path):
+  source = tmp_path / "bad.txt"
+  source.write_bytes(b"A fine line.\r\nAnother one.\n\nThird \xff line.\n")
+  with pytest.raises(ValueError, match=r"bad\.txt, line 4 "):
+    cpd.run([str(source)], [str(tmp_path / "out.tfrecord")], VOCAB,
+            progress=False)
+  assert os.listdir(tmp_path) == ["bad.txt"]
+
+
+# The random draws.
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**40), operations=st.lists(st.one_of(
+    st.tuples(st.just("random"), st.just(0)),
+    st.tuples(st.just("randint"), st.integers(1, 2**70)),
+    st.tuples(st.just("randint"), st.integers(1, 40)),
+    st.tuples(st.just("shuffle"), st.integers(0, 300))), max_size=30))
+def test_word_stream_draws_are_pythons(seed, operations):
+  expected_rng = random.Random(seed)
+  rng = random.Random(seed)
+  stream = cpd.WordStream(rng, block_words=7)
+  for operation, argument in operations:
+    if operation == "random":
+      assert stream.random() == expected_rng.random()
+    elif operation == "randint":
+      assert stream.randint(3, 3 + argument - 1) == expected_rng.randint(
+          3, 3 + argument - 1)
+    else:
+      x = list(range(argument))
+      y = list(range(argument))
+      stream.shuffle(x)
+      expected_rng.shuffle(y)
+      assert x == y
+  stream.sync()
+  assert rng.getstate() == expected_rng.getstate()
+
+
+def test_word_stream_long_shuffle_is_pythons():
+  # Longer than one block of the shuffle's inner loop (65535 draws).
+  x = list(range(70000))
+  y = list(range(70000))
+  cpd.WordStream(random.Random(5)).shuffle(x)
+  random.Random(5).shuffle(y)
+  assert x == y
+
+
+def test_crc32c_and_framing_read_back(tmp_path):
+  crc = cpd._Crc32c()  # pylint: disable=protected-access
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  data = np.frombuffer(b"123456789", dtype=np.uint8)
+  # Known CRC-32C of "123456789" is 0xE3069283; TFRecord masks it.
+  raw = 0xE3069283
+  masked = ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + 0xA282EAD8) % 2**32
+  assert crc.masked(data, np.array([9]))[0] == masked
+
+
+# Random corpora and flags against the literal implementation.
+
+_WORDS = ["the", "cat", "sat", "on", "mat", "un", "##believ", "##able", "dog",
+          "run", "##ning", "fast", ".", ",", "a", "big", "##ger", "house"]
+_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def write_vocab(path, duplicates):
+  """A small vocabulary, optionally listing some tokens twice."""
+  lines = _SPECIALS + _WORDS + ["[unused0]"]
+  if duplicates:
+    # Google keeps the later line's id and lists each token once in
+    # vocab_words, so random replacements map through both.
+    lines = lines[:8] + ["cat", "[MASK]"] + lines[8:] + ["the"]
+  path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+_TEXT_WORDS = ["the", "cat", "sat", "on", "mat", "unbelievable", "dog",
+               "running", "fast", ".", ",", "a", "bigger", "house", "zebra"]
+sentence = st.lists(st.sampled_from(_TEXT_WORDS), min_size=1, max_size=14)
+document = st.lists(sentence.map(" ".join), min_size=1, max_size=6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(documents=st.lists(document, min_size=1, max_size=6),
+       max_seq_length=st.integers(5, 40),
+       max_predictions_per_seq=st.integers(1, 8),
+       masked_lm_prob=st.floats(0.01, 0.99),
+       short_seq_prob=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+       dupe_factor=st.integers(1, 3),
+       random_seed=st.integers(0, 2**31),
+       do_whole_word_mask=st.booleans(),
+       do_lower_case=st.booleans(),
+       duplicates=st.booleans(),
+       num_outputs=st.integers(1, 3))
+def test_random_corpora_match_literal_implementation(
+    tmp_path_factory, documents, max_seq_length, max_predictions_per_seq,
+    masked_lm_prob, short_seq_prob, dupe_factor, random_seed,
+    do_whole_word_mask, do_lower_case, duplicates, num_outputs):
+  work = tmp_path_factory.mktemp("random")
+  vocab = work / "vocab.txt"
+  write_vocab(vocab, duplicates)
+  text = "\n\n".join("\n".join(d) for d in documents) + "\n"
+  source = work / "input.txt"
+  source.write_text(text, encoding="utf-8")
+  settings_ = dict(do_lower_case=do_lower_case,
+                   do_whole_word_mask=do_whole_word_mask,
+                   max_seq_length=max_seq_length,
+                   max_predictions_per_seq=max_predictions_per_seq,
+                   random_seed=random_seed, dupe_factor=dupe_factor,
+                   masked_lm_prob=masked_lm_prob,
+                   short_seq_prob=short_seq_prob)
+  fast = [str(work / ("fast%d" % i)) for i in range(num_outputs)]
+  slow = [str(work / ("slow%d" % i)) for i in range(num_outputs)]
+  cpd.run([str(source)], fast, str(vocab), num_workers=1, log_examples=False,
+          progress=False, **settings_)
+  literal.run([str(source)], slow, str(vocab), **settings_)
+  for f, s in zip(fast, slow):
+    assert read_records(f) == read_records(s), first_difference(
+        s, f, str(vocab))
+  shutil.rmtree(work)
+
+
+# Google's importable functions.
+
+
+def instance_fields(instance):
+  if isinstance(instance, dict):
+    return (instance["tokens"], instance["segment_ids"],
+            instance["is_random_next"], instance["masked_lm_positions"],
+            instance["masked_lm_labels"])
+  return (instance.tokens, instance.segment_ids, instance.is_random_next,
+          instance.masked_lm_positions, instance.masked_lm_labels)
+
+
+@pytest.mark.parametrize("name", ["a", "g"])
+def test_create_training_instances_is_googles(name):
+  case = CASES[name]
+  f = case["effective_flags"]
+  tokenizer = tokenization.FullTokenizer(VOCAB, f["do_lower_case"])
+  inputs = [os.path.join(DATA, i["path"]) for i in case["input_files"]]
+  rng = random.Random(f["random_seed"])
+  expected_rng = random.Random(f["random_seed"])
+  ours = cpd.create_training_instances(
+      inputs, tokenizer, f["max_seq_length"], f["dupe_factor"],
+      f["short_seq_prob"], f["masked_lm_prob"], f["max_predictions_per_seq"],
+      rng, do_whole_word_mask=f["do_whole_word_mask"])
+  theirs = literal.create_instances(
+      inputs, tokenizer, f["max_seq_length"], f["dupe_factor"],
+      f["short_seq_prob"], f["masked_lm_prob"], f["max_predictions_per_seq"],
+      f["do_whole_word_mask"], expected_rng)
+  assert [instance_fields(i) for i in ours] == [
+      instance_fields(i) for i in theirs]
+  assert rng.getstate() == expected_rng.getstate()
+  assert "tokens: [CLS]" in str(ours[0])
+
+
+def test_write_instance_to_example_files_writes_googles_bytes(tmp_path):
+  case = CASES["d"]
+  f = case["effective_flags"]
+  tokenizer = tokenization.FullTokenizer(VOCAB, True)
+  theirs = literal.create_instances(
+      [os.path.join(DATA, i["path"]) for i in case["input_files"]],
+      tokenizer, f["max_seq_length"], f["dupe_factor"], f["short_seq_prob"],
+      f["masked_lm_prob"], f["max_predictions_per_seq"], False,
+      random.Random(f["random_seed"]))
+  instances = [cpd.TrainingInstance(*instance_fields(i)[:2], *instance_fields(
+      i)[3:], is_random_next=i["is_random_next"]) for i in theirs]
+  outputs = [str(tmp_path / "1.tfrecord"), str(tmp_path / "2.tfrecord")]
+  cpd.write_instance_to_example_files(instances, tokenizer, 128, 20, outputs)
+  for path, expected in zip(outputs, case["output_files"]):
+    assert sha256(path) == expected["sha256"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(document_lists=st.lists(st.lists(st.lists(st.sampled_from(
+    _WORDS), min_size=1, max_size=12), min_size=1, max_size=5), min_size=1,
+                                max_size=4),
+       data=st.data(), seed=st.integers(0, 2**31),
+       max_seq_length=st.integers(5, 30), masked_lm_prob=st.floats(0.05, 0.9),
+       short_seq_prob=st.sampled_from([0.0, 0.3, 1.0]),
+       do_whole_word_mask=st.booleans())
+def test_document_masking_and_truncation_functions_are_googles(
+    document_lists, data, seed, max_seq_length, masked_lm_prob,
+    short_seq_prob, do_whole_word_mask):
+  vocab_words = _SPECIALS + _WORDS[:-3] + ["cat", "[unused1]"]
+  index = data.draw(st.integers(0, len(document_lists) - 1))
+  rng, expected_rng = random.Random(seed), random.Random(seed)
+  ours = cpd.create_instances_from_document(
+      document_lists, index, max_seq_length, short_seq_prob, masked_lm_prob,
+      6, vocab_words, rng, do_whole_word_mask=do_whole_word_mask)
+  theirs = literal.instances_from_document(
+      document_lists, index, max_seq_length, short_seq_prob, masked_lm_prob,
+      6, vocab_words, do_whole_word_mask, expected_rng)
+  assert [instance_fields(i) for i in ours] == [
+      instance_fields(i) for i in theirs]
+  assert rng.getstate() == expected_rng.getstate()
+  # Masking and truncation on their own.
+  tokens = ["[CLS]"] + document_lists[0][0] + ["[SEP]"] + (
+      document_lists[-1][-1]) + ["[SEP]"]
+  assert cpd.create_masked_lm_predictions(
+      tokens, masked_lm_prob, 5, vocab_words, rng,
+      do_whole_word_mask) == literal.mask_tokens(
+          tokens, masked_lm_prob, 5, vocab_words, do_whole_word_mask,
+          expected_rng)
+  a, b = list(document_lists[0][0]), list(document_lists[-1][-1])
+  expected_a, expected_b = list(a), list(b)
+  cpd.truncate_seq_pair(a, b, 4, rng)
+  literal.truncate_seq_pair(expected_a, expected_b, 4, expected_rng)
+  assert (a, b) == (expected_a, expected_b)
+  assert rng.getstate() == expected_rng.getstate()
+
+
+def test_masked_lm_predictions_needs_googles_layout():
+  with pytest.raises(ValueError, match=r"\[CLS\] A \[SEP\] B \[SEP\]"):
+    cpd.create_masked_lm_predictions(["[CLS]", "[SEP]", "a", "[SEP]"], 0.15,
+                                     20, ["a"], random.Random(1))
