@@ -1,0 +1,311 @@
+# coding=utf-8
+"""Tests of run_pretraining.py: heads against Google's outputs, training on real
+records, kill-and-resume, Google's checkpoint names, eval_results.txt, and the
+continued-pretraining path from a Google checkpoint."""
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import fixture_path
+from conftest import ROOT
+import checkpoints
+import estimator_lib
+import modeling
+import run_pretraining
+import tokenization
+
+A_BASE = fixture_path("pretraining_data", "a_base.tfrecord")
+SAMPLE_TEXT = fixture_path("pretraining_data", "sample_text.txt")
+EVAL_KEYS = ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
+             "next_sentence_accuracy", "next_sentence_loss"]
+
+
+def tiny_config(path, vocab_size=30522, dropout=0.1):
+  """Writes a 2-layer, hidden-32 bert_config.json; returns its path."""
+  config = {"vocab_size": vocab_size, "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 2,
+            "intermediate_size": 64, "hidden_act": "gelu",
+            "hidden_dropout_prob": dropout,
+            "attention_probs_dropout_prob": dropout,
+            "max_position_embeddings": 128, "type_vocab_size": 2,
+            "initializer_range": 0.02}
+  with open(path, "w") as f:
+    json.dump(config, f)
+  return str(path)
+
+
+def run_script(script, flags, timeout=300):
+  """Runs one of the repository's scripts; returns its output (must succeed)."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + flags,
+                        cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, timeout=timeout)
+  out = proc.stdout.decode("utf-8", "replace")
+  assert proc.returncode == 0, out[-4000:]
+  return out
+
+
+def read_eval_results(path):
+  with open(path) as f:
+    lines = f.read().splitlines()
+  pairs = [line.split(" = ") for line in lines]
+  assert all(len(p) == 2 for p in pairs), lines
+  return collections.OrderedDict((k, v) for k, v in pairs)
+
+
+# ----------------------------------------------------------- heads vs Google
+
+
+@pytest.mark.parametrize("folder", ["", "sharp"])
+def test_heads_match_google(folder):
+  base = fixture_path("modeling", folder)
+  expected = np.load(os.path.join(base, "expected.npz"))
+  config = modeling.BertConfig.from_json_file(
+      os.path.join(base, "bert_config.json"))
+  model = run_pretraining.BertPretrainingModel(config)
+  result = checkpoints.restore(model, os.path.join(base, "bert_model.ckpt"),
+                               allow_missing=False, log=False)
+  assert "cls/predictions/output_bias" in result.loaded
+  assert "cls/seq_relationship/output_weights" in result.loaded
+  features = {name: tf.constant(expected[name]) for name in (
+      "input_ids", "input_mask", "segment_ids", "masked_lm_positions",
+      "masked_lm_ids", "masked_lm_weights", "next_sentence_labels")}
+  out = model(features, training=False)
+  for key in ("masked_lm_log_probs", "masked_lm_example_loss",
+              "masked_lm_loss", "next_sentence_log_probs",
+              "next_sentence_example_loss", "next_sentence_loss"):
+    np.testing.assert_allclose(out[key].numpy(), expected[key], atol=1e-5,
+                               rtol=1e-5, err_msg=key)
+  np.testing.assert_allclose(out["total_loss"].numpy(),
+                             expected["total_pretraining_loss"], atol=1e-5,
+                             rtol=1e-5)
+
+
+def test_gather_indexes():
+  seq = tf.reshape(tf.range(2 * 3 * 2, dtype=tf.float32), [2, 3, 2])
+  got = run_pretraining.gather_indexes(seq, tf.constant([[2, 0], [1, 1]]))
+  np.testing.assert_array_equal(got.numpy(),
+                                [[4, 5], [0, 1], [8, 9], [8, 9]])
+
+
+# ----------------------------------------------------------- records / flags
+
+
+def test_record_length_mismatch_names_feature_and_lengths(tmp_path):
+  with pytest.raises(ValueError) as e:
+    run_pretraining.check_input_files([A_BASE], 64, 20)
+  message = str(e.value)
+  assert "input_ids" in message and "128" in message and "64" in message
+  assert "a_base.tfrecord" in message and "max_seq_length" in message
+  with pytest.raises(ValueError, match=r"masked_lm_positions has length 20 .* "
+                     r"--max_predictions_per_seq=10"):
+    run_pretraining.check_input_files([A_BASE], 128, 10)
+  run_pretraining.check_input_files([A_BASE], 128, 20)  # matching: no error
+
+  # With create_pretraining_data's sidecar the JSON is the authority.
+  copy = str(tmp_path / "part.tfrecord")
+  shutil.copy(A_BASE, copy)
+  with open(copy + ".json", "w") as f:
+    json.dump({"max_seq_length": 128, "max_predictions_per_seq": 20,
+               "vocab_size": 30522}, f)
+  with pytest.raises(ValueError, match=r"max_predictions_per_seq=20 .*"
+                     r"part.tfrecord.json.* --max_predictions_per_seq=19"):
+    run_pretraining.check_input_files([copy], 128, 19)
+  with pytest.raises(ValueError, match="vocab_size is 99"):
+    run_pretraining.check_input_files([copy], 128, 20, vocab_size=99)
+
+
+def test_input_files_globs_and_lists(tmp_path):
+  for name in ("x1.tfrecord", "x2.tfrecord", "y.tfrecord"):
+    shutil.copy(A_BASE, str(tmp_path / name))
+  files = run_pretraining.expand_input_files(
+      "%s,%s" % (tmp_path / "x*.tfrecord", tmp_path / "y.tfrecord"))
+  assert sorted(os.path.basename(f) for f in files) == [
+      "x1.tfrecord", "x2.tfrecord", "y.tfrecord"]
+  with pytest.raises(ValueError, match="no file matches"):
+    run_pretraining.expand_input_files(str(tmp_path / "nothing*"))
+
+
+def test_input_pipeline_decodes_google_records():
+  input_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20,
+                                              is_training=False)
+  batch = next(iter(input_fn({"batch_size": 4})))
+  first = tf.train.Example.FromString(
+      next(iter(tf.data.TFRecordDataset(A_BASE))).numpy()).features.feature
+  assert batch["input_ids"].dtype == tf.int32
+  assert batch["masked_lm_weights"].dtype == tf.float32
+  assert batch["next_sentence_labels"].shape == [4, 1]
+  for name in ("input_ids", "input_mask", "segment_ids",
+               "masked_lm_positions", "masked_lm_ids",
+               "next_sentence_labels"):
+    np.testing.assert_array_equal(batch[name][0].numpy(),
+                                  first[name].int64_list.value)
+  np.testing.assert_array_equal(batch["masked_lm_weights"][0].numpy(),
+                                first["masked_lm_weights"].float_list.value)
+
+
+# ----------------------------------------------------------- training
+
+
+def test_loss_falls_on_real_records(tmp_path):
+  config = modeling.BertConfig.from_json_file(
+      tiny_config(tmp_path / "bert_config.json"))
+  model_fn = run_pretraining.model_fn_builder(
+      config, None, learning_rate=2e-3, num_train_steps=40,
+      num_warmup_steps=4, use_tpu=False, use_one_hot_embeddings=False)
+  run_config = estimator_lib.RunConfig(str(tmp_path / "out"), seed=3,
+                                       iterations_per_loop=10,
+                                       save_checkpoints_steps=40)
+  est = estimator_lib.Estimator(model_fn, run_config, train_batch_size=8,
+                                eval_batch_size=8)
+  train_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20, True)
+  eval_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20, False)
+  before = est.evaluate(eval_fn, steps=5)
+  assert before["global_step"] == 0
+  est.train(train_fn, max_steps=40)
+  after = est.evaluate(eval_fn, steps=5)
+  assert after["global_step"] == 40
+  # Fresh weights predict ~uniformly over 30522 words: ln(30522) = 10.3.
+  assert before["masked_lm_loss"] > 9.5
+  assert after["masked_lm_loss"] < before["masked_lm_loss"] - 2.0
+  assert after["loss"] < before["loss"] - 2.0
+  # `loss` is the mean of the batches' losses, the others weighted means over
+  # all predictions: close, not equal (as in Google's README sample).
+  np.testing.assert_allclose(
+      after["loss"], after["masked_lm_loss"] + after["next_sentence_loss"],
+      rtol=1e-2)
+
+
+def kill_and_resume_flags(output_dir, config_file):
+  return ["--input_file=" + A_BASE, "--bert_config_file=" + config_file,
+          "--output_dir=" + output_dir, "--do_train", "--train_batch_size=4",
+          "--max_seq_length=128", "--max_predictions_per_seq=20",
+          "--num_train_steps=60", "--num_warmup_steps=10",
+          "--learning_rate=1e-3", "--save_checkpoints_steps=10",
+          "--iterations_per_loop=5", "--seed=7"]
+
+
+def test_sigkill_and_restart_ends_with_same_weights(tmp_path):
+  # Dropout 0: TF2's stateful dropout RNG restarts with the process.
+  config_file = tiny_config(tmp_path / "bert_config.json", dropout=0.0)
+  straight = str(tmp_path / "straight")
+  run_script("run_pretraining.py", kill_and_resume_flags(straight, config_file))
+
+  killed = str(tmp_path / "killed")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, "run_pretraining.py")] +
+      kill_and_resume_flags(killed, config_file), cwd=ROOT, env=env,
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 240
+  while tf.train.latest_checkpoint(killed) is None:
+    assert proc.poll() is None and time.time() < deadline
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  interrupted_at = tf.train.latest_checkpoint(killed)
+  assert not interrupted_at.endswith("-60"), "the run was not interrupted"
+
+  out = run_script("run_pretraining.py",
+                   kill_and_resume_flags(killed, config_file))
+  assert "Restoring from " + interrupted_at in out
+  a = tf.train.load_checkpoint(os.path.join(straight, "model.ckpt-60"))
+  b = tf.train.load_checkpoint(os.path.join(killed, "model.ckpt-60"))
+  names = sorted(a.get_variable_to_shape_map())
+  assert names == sorted(b.get_variable_to_shape_map())
+  assert "bert/encoder/layer_1/output/dense/kernel/adam_v" in names
+  for name in names:
+    np.testing.assert_allclose(b.get_tensor(name), a.get_tensor(name),
+                               rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+# ----------------------------------------------------------- continued
+
+
+def write_small_vocab(path, size=99):
+  """[PAD] [UNK] [CLS] [SEP] [MASK] + the most frequent words of sample_text."""
+  basic = tokenization.BasicTokenizer(do_lower_case=True)
+  counts = collections.Counter()
+  with open(SAMPLE_TEXT, encoding="utf-8") as f:
+    for line in f:
+      counts.update(basic.tokenize(line))
+  words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+  vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+  vocab += words[:size - len(vocab)]
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("\n".join(vocab) + "\n")
+  return str(path)
+
+
+def test_continued_pretraining_from_google_checkpoint(tmp_path):
+  """create_pretraining_data with the checkpoint's vocab, then run_pretraining
+  --init_checkpoint: Google's weights load, the loss falls, the checkpoint
+  written has Google's names and loads into a fresh BertModel."""
+  vocab = write_small_vocab(tmp_path / "vocab.txt")
+  records = str(tmp_path / "domain.tfrecord")
+  run_script("create_pretraining_data.py", [
+      "--input_file=" + SAMPLE_TEXT, "--output_file=" + records,
+      "--vocab_file=" + vocab, "--max_seq_length=64",
+      "--max_predictions_per_seq=10", "--dupe_factor=2"])
+  init = fixture_path("modeling", "bert_model.ckpt")
+  config_file = fixture_path("modeling", "bert_config.json")
+  common = ["--input_file=" + records, "--bert_config_file=" + config_file,
+            "--init_checkpoint=" + init, "--max_seq_length=64",
+            "--max_predictions_per_seq=10", "--eval_batch_size=8",
+            "--max_eval_steps=4"]
+
+  start = str(tmp_path / "start")
+  out = run_script("run_pretraining.py", common + [
+      "--output_dir=" + start, "--do_eval"])
+  assert "name = cls/predictions/output_bias, shape = [99], *INIT_FROM_CKPT*" in out
+  before = read_eval_results(os.path.join(start, "eval_results.txt"))
+
+  trained = str(tmp_path / "trained")
+  run_script("run_pretraining.py", common + [
+      "--output_dir=" + trained, "--do_train", "--do_eval",
+      "--train_batch_size=8", "--num_train_steps=30", "--num_warmup_steps=3",
+      "--learning_rate=5e-3", "--iterations_per_loop=10", "--seed=1"])
+  after = read_eval_results(os.path.join(trained, "eval_results.txt"))
+
+  # Google's keys, sorted, "%s = %s".
+  assert list(before) == EVAL_KEYS and list(after) == EVAL_KEYS
+  assert before["global_step"] == "0" and after["global_step"] == "30"
+  assert float(after["loss"]) < float(before["loss"]) - 0.5
+  for key in EVAL_KEYS[1:]:
+    assert 0.0 <= float(after[key]) < 20.0
+
+  # The checkpoint: Google's names and shapes (model, cls heads, slots, step).
+  ckpt = tf.train.latest_checkpoint(trained)
+  assert os.path.basename(ckpt) == "model.ckpt-30"
+  shapes = dict(tf.train.list_variables(ckpt))
+  google = dict(tf.train.list_variables(init))
+  del google["output_weights"], google["output_bias"]  # classifier only
+  for name, shape in google.items():
+    assert shapes[name] == shape, name
+    assert shapes[name + "/adam_m"] == shape, name
+    assert shapes[name + "/adam_v"] == shape, name
+  assert shapes["global_step"] == []
+  assert len(shapes) == 3 * len(google) + 1
+
+  config = modeling.BertConfig.from_json_file(config_file)
+  fresh = modeling.BertModel(config)
+  result = checkpoints.restore(fresh, ckpt, log=False)
+  assert not result.missing and len(result.loaded) == len(fresh.variables)
+  reader = tf.train.load_checkpoint(ckpt)
+  np.testing.assert_array_equal(
+      fresh.word_embeddings.numpy(),
+      reader.get_tensor("bert/embeddings/word_embeddings"))
+  assert not np.array_equal(
+      reader.get_tensor("bert/embeddings/word_embeddings"),
+      tf.train.load_checkpoint(init).get_tensor(
+          "bert/embeddings/word_embeddings"))
