@@ -14,7 +14,7 @@ import collections
 import csv
 import json
 import os
-import shutil
+import struct
 
 from absl import app
 from absl import flags
@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 import checkpoints
+import create_pretraining_data
 import estimator_lib
 import export_lib
 import modeling
@@ -31,75 +32,81 @@ import tokenization
 
 FLAGS = flags.FLAGS
 
+# Several runners define flags of the same name (vocab_file, max_seq_length,
+# ...). absl refuses a second definition unless one of them allows overriding;
+# a script only ever runs with its own definitions, so importing two runners
+# into one process (tests, notebooks) must not fail.
+_OVERRIDE = dict(allow_override=True)
+
 ## Required parameters
 flags.DEFINE_string(
     "data_dir", None,
     "The input data dir. Should contain the .tsv files (or other data files) "
-    "for the task.")
+    "for the task.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "bert_config_file", None,
     "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.")
+    "This specifies the model architecture.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "task_name", None,
     "The name of the task to train: cola, mnli, mrpc, xnli, sts-b, or tsv / "
-    "csv / jsonl for your own data (see --text_a_column and friends).")
+    "csv / jsonl for your own data (see --text_a_column and friends).", **_OVERRIDE)
 
 flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.")
+                    "The vocabulary file that the BERT model was trained on.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "output_dir", None,
-    "The output directory where the model checkpoints will be written.")
+    "The output directory where the model checkpoints will be written.", **_OVERRIDE)
 
 ## Other parameters
 
 flags.DEFINE_string(
     "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).")
+    "Initial checkpoint (usually from a pre-trained BERT model).", **_OVERRIDE)
 
 flags.DEFINE_bool(
     "do_lower_case", True,
     "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.")
+    "models and False for cased models.", **_OVERRIDE)
 
 flags.DEFINE_integer(
     "max_seq_length", 128,
     "The maximum total input sequence length after WordPiece tokenization. "
     "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.")
+    "than this will be padded.", **_OVERRIDE)
 
-flags.DEFINE_bool("do_train", False, "Whether to run training.")
+flags.DEFINE_bool("do_train", False, "Whether to run training.", **_OVERRIDE)
 
-flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
+flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.", **_OVERRIDE)
 
 flags.DEFINE_bool(
     "do_predict", False,
-    "Whether to run the model in inference mode on the test set.")
+    "Whether to run the model in inference mode on the test set.", **_OVERRIDE)
 
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.")
+flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.", **_OVERRIDE)
 
-flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.")
+flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.", **_OVERRIDE)
 
-flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.")
+flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.", **_OVERRIDE)
 
-flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
+flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.", **_OVERRIDE)
 
 flags.DEFINE_float("num_train_epochs", 3.0,
-                   "Total number of training epochs to perform.")
+                   "Total number of training epochs to perform.", **_OVERRIDE)
 
 flags.DEFINE_float(
     "warmup_proportion", 0.1,
     "Proportion of training to perform linear learning rate warmup for. "
-    "E.g., 0.1 = 10% of training.")
+    "E.g., 0.1 = 10% of training.", **_OVERRIDE)
 
 flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                     "How often to save the model checkpoint.")
+                     "How often to save the model checkpoint.", **_OVERRIDE)
 
 flags.DEFINE_integer("iterations_per_loop", 1000,
-                     "How many steps to make in each estimator call.")
+                     "How many steps to make in each estimator call.", **_OVERRIDE)
 
 # Google's use_tpu, tpu_name, tpu_zone, gcp_project, master, num_tpu_cores and
 # the shared runtime flags (distribution, precision, seed, ...).
@@ -111,54 +118,54 @@ flags.DEFINE_string(
     "text_a_column", None,
     "User data: column of the first text: a 0-based index (negative counts "
     "from the end), a header name (with --has_header) or a JSON key. "
-    "Default: 0 for tsv/csv, \"text\" for jsonl.")
+    "Default: 0 for tsv/csv, \"text\" for jsonl.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "text_b_column", None,
     "User data: column of the optional second text (same forms as "
-    "--text_a_column). Default: none (single sentences).")
+    "--text_a_column). Default: none (single sentences).", **_OVERRIDE)
 
 flags.DEFINE_string(
     "label_column", None,
     "User data: column of the label (same forms as --text_a_column). "
     "Default: the last column (-1) for tsv/csv, \"label\" for jsonl. Not read "
-    "for the test split.")
+    "for the test split.", **_OVERRIDE)
 
 flags.DEFINE_bool(
     "has_header", False,
     "User data (tsv/csv): the first line of every file is a header naming "
-    "the columns; it is skipped.")
+    "the columns; it is skipped.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "label_file", None,
     "User data: a file with one label per line, giving the label order "
     "(column order of test_results.tsv). Default: the sorted labels of the "
-    "training file.")
+    "training file.", **_OVERRIDE)
 
 flags.DEFINE_string("train_file", None,
                     "User data: training file name in --data_dir "
-                    "(default train.<task_name>).")
+                    "(default train.<task_name>).", **_OVERRIDE)
 
 flags.DEFINE_string("dev_file", None,
                     "User data: dev file name in --data_dir "
-                    "(default dev.<task_name>).")
+                    "(default dev.<task_name>).", **_OVERRIDE)
 
 flags.DEFINE_string("test_file", None,
                     "User data: test file name in --data_dir "
-                    "(default test.<task_name>).")
+                    "(default test.<task_name>).", **_OVERRIDE)
 
 flags.DEFINE_bool(
     "multi_label", False,
     "User data: each example has any number of labels (sigmoid outputs, "
     "binary cross-entropy). The label column holds the labels joined by "
-    "--multi_label_separator (a JSON list in jsonl).")
+    "--multi_label_separator (a JSON list in jsonl).", **_OVERRIDE)
 
 flags.DEFINE_string("multi_label_separator", ",",
-                    "Separator between the labels of one multi-label example.")
+                    "Separator between the labels of one multi-label example.", **_OVERRIDE)
 
 flags.DEFINE_float(
     "multi_label_threshold", 0.5,
-    "A label is predicted when its probability is at least this value.")
+    "A label is predicted when its probability is at least this value.", **_OVERRIDE)
 
 ## Evaluation during training and export
 
@@ -166,18 +173,18 @@ flags.DEFINE_integer(
     "eval_every_steps", 0,
     "With --do_train and --do_eval: evaluate on the dev set every N training "
     "steps and keep the best checkpoint in <output_dir>/best. 0 = only at the "
-    "end.")
+    "end.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "keep_best_metric", None,
     "Key of eval_results.txt that chooses the best checkpoint (higher is "
     "better, except for keys ending in \"loss\"). Default: eval_accuracy, "
-    "eval_micro_f1 for --multi_label, eval_pearson for regression.")
+    "eval_micro_f1 for --multi_label, eval_pearson for regression.", **_OVERRIDE)
 
 flags.DEFINE_string(
     "export_dir", None,
     "If set, write a SavedModel of the fine-tuned classifier here (serving "
-    "signature: input_ids, input_mask, segment_ids -> probabilities).")
+    "signature: input_ids, input_mask, segment_ids -> probabilities).", **_OVERRIDE)
 
 CLASSIFICATION = "classification"
 MULTI_LABEL = "multi_label"
@@ -874,26 +881,42 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
 
 
 def _serialize_features(feature):
-  """Serialized tf.train.Example of one `InputFeatures`, Google's order."""
-  def create_int_feature(values):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+  """Serialized tf.train.Example of one `InputFeatures`, as Google's bytes.
 
+  Google adds input_ids, input_mask, segment_ids, label_ids, is_real_example
+  to an OrderedDict and protobuf's Python backend writes the map entries in
+  that order; the default upb backend orders them differently in every
+  process. Writing the entries here (with create_pretraining_data's protobuf
+  helpers) makes equal features equal bytes, Google's bytes.
+
+  Args:
+    feature: `InputFeatures`; label_id int, list of ints or float.
+
+  Returns:
+    bytes.
+  """
   label = feature.label_id
-  features = collections.OrderedDict()
-  features["input_ids"] = create_int_feature(feature.input_ids)
-  features["input_mask"] = create_int_feature(feature.input_mask)
-  features["segment_ids"] = create_int_feature(feature.segment_ids)
-  if isinstance(label, float):
-    features["label_ids"] = tf.train.Feature(
-        float_list=tf.train.FloatList(value=[label]))
-  elif isinstance(label, list):
-    features["label_ids"] = create_int_feature(label)
-  else:
-    features["label_ids"] = create_int_feature([label])
-  features["is_real_example"] = create_int_feature(
-      [int(feature.is_real_example)])
-  tf_example = tf.train.Example(features=tf.train.Features(feature=features))
-  return tf_example.SerializeToString()
+  entries = [
+      ("input_ids", feature.input_ids, False),
+      ("input_mask", feature.input_mask, False),
+      ("segment_ids", feature.segment_ids, False),
+      ("label_ids", label if isinstance(label, (list, float)) else [label],
+       isinstance(label, float)),
+      ("is_real_example", [int(feature.is_real_example)], False),
+  ]
+  body = []
+  for name, values, is_float in entries:
+    values = [values] if is_float else values
+    if is_float:
+      payload = struct.pack("<%df" % len(values), *values)
+    else:
+      payload = b"".join(create_pretraining_data._varint(int(v))  # pylint: disable=protected-access
+                         for v in values)
+    body.append(create_pretraining_data._feature_header(  # pylint: disable=protected-access
+        name, len(payload), is_float))
+    body.append(payload)
+  body = b"".join(body)
+  return b"\x0a" + create_pretraining_data._varint(len(body)) + body  # pylint: disable=protected-access
 
 
 def _write_atomically(output_file, write_fn):

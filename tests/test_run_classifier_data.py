@@ -63,6 +63,12 @@ def _assert_same_records(ours, reference):
     np.testing.assert_array_equal(ours[name], reference[name], err_msg=name)
 
 
+def _assert_same_bytes(path, reference):
+  """Byte-identical files (Google's feature order, packed ints)."""
+  with open(path, "rb") as a, open(reference, "rb") as b:
+    assert a.read() == b.read()
+
+
 @pytest.mark.parametrize("task,split", SPLITS)
 def test_examples_equal_googles(task, split):
   _, examples = _examples(task, split)
@@ -87,6 +93,7 @@ def test_records_equal_googles(task, split, tokenizer, tmp_path):
       examples, processor.get_labels(), MAX_SEQ_LENGTH, tokenizer, output_file)
   reference = fixture_path("classifier", task, "%s.tf_record" % split)
   _assert_same_records(_parse_records(output_file), _parse_records(reference))
+  _assert_same_bytes(output_file, reference)
   assert not os.path.exists(output_file + ".tmp")
 
 
@@ -103,6 +110,7 @@ def test_tpu_padding_equals_googles(split, name, tokenizer, tmp_path):
   reference = fixture_path("classifier", "mrpc", "main_use_tpu",
                            "%s.tf_record" % name)
   _assert_same_records(_parse_records(output_file), _parse_records(reference))
+  _assert_same_bytes(output_file, reference)
 
 
 def test_features_of_edge_cases(tokenizer):
