@@ -446,33 +446,69 @@ def input_fn_builder(features, seq_length):
   return input_fn
 
 
-def round_like_google(values):
-  """Google's `[round(float(x), 6) for x in values]`, vectorised.
+def format_rounded_values(values):
+  """Google's JSON of rounded floats, row by row, vectorised.
 
-  round(x, 6) is the double nearest to the correctly rounded 6-decimal value
-  k / 10**6; rint(x * 1e6) / 1e6 gives the same unless x * 1e6 is within
-  float error of a .5 tie, and those few values are rounded one by one.
+  Each row gives the text between the brackets of
+  `json.dumps([round(float(x), 6) for x in row])`, byte for byte. round(x, 6)
+  is the double nearest to k / 10**6 with k = x * 10**6 correctly rounded, and
+  for |x| < 1e9 its shortest repr is k written with six decimals, trailing
+  zeros stripped ("0.1", "-2.0", "-0.0"), or for 0 < |k| < 100 Python's
+  scientific form ("5e-06", "1.2e-05"). k is rint(x * 1e6) unless x * 1e6 is
+  within float error of a .5 tie; rows holding such a value, a non-finite or
+  a huge value take Python's own round and json.dumps.
 
   Args:
-    values: float array (float32 values are widened exactly first).
+    values: float array [rows, cols] (float32 is widened exactly).
 
   Returns:
-    list of Python floats.
+    list of `rows` str.
   """
-  x = np.asarray(values, dtype=np.float64).reshape(-1)
-  scaled = x * 1e6
-  rounded = np.rint(scaled) / 1e6
-  close_to_tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
-  suspicious = close_to_tie | ~np.isfinite(x) | (np.abs(x) >= 1e9)
-  out = rounded.tolist()
-  for i in np.flatnonzero(suspicious):
-    out[i] = round(float(x[i]), 6)
+  x = np.asarray(values, dtype=np.float64)
+  rows, cols = x.shape
+  with np.errstate(invalid="ignore"):
+    scaled = x * 1e6
+    near_tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
+    slow_rows = (near_tie | ~(np.abs(x) < 1e9)).any(axis=1)
+    k = np.where(slow_rows[:, None], 0.0, np.abs(np.rint(scaled)))
+  k = k.astype(np.int64)
+  sci = (k >= 1) & (k <= 99)
+  two_digit = k >= 10
+  # Digits before and after the point ("1.2e-05" has 1 and 2).
+  whole = np.where(sci, np.where(two_digit, k // 10, k),
+                   k // 1000000).astype(np.int32)
+  frac = np.where(sci, np.where(two_digit, k % 10, 0) * 100000,
+                  k % 1000000).astype(np.int32)
+
+  # One column per output character: its byte and whether it is written.
+  not_first = np.broadcast_to(np.arange(cols) > 0, (rows, cols))
+  columns = [(ord(","), not_first), (ord(" "), not_first),
+             (ord("-"), np.signbit(x))]
+  num_whole_digits = len(str(int(whole.max()))) if whole.size else 1
+  for power in range(num_whole_digits - 1, -1, -1):
+    p = 10**power
+    columns.append((48 + (whole // p) % 10, whole >= p if power else True))
+  columns.append((ord("."), ~sci | (frac != 0)))
+  for q in range(6):
+    p = 10**(5 - q)
+    written = frac % (p * 10) != 0  # a non-zero digit here or after
+    if q == 0:
+      written |= ~sci
+    columns.append((48 + (frac // p) % 10, written))
+  if sci.any():
+    columns += [(ord("e"), sci), (ord("-"), sci), (ord("0"), sci),
+                (np.where(two_digit, ord("5"), ord("6")), sci)]
+  chars = np.empty((rows, cols, len(columns)), dtype=np.uint8)
+  keep = np.empty((rows, cols, len(columns)), dtype=bool)
+  for j, (char, written) in enumerate(columns):
+    chars[:, :, j] = char
+    keep[:, :, j] = written
+  text = chars[keep].tobytes().decode("ascii")
+  ends = np.cumsum(keep.reshape(rows, -1).sum(axis=1)).tolist()
+  out = [text[s:e] for s, e in zip([0] + ends[:-1], ends)]
+  for r in np.flatnonzero(slow_rows):
+    out[r] = json.dumps([round(float(v), 6) for v in x[r]])[1:-1]
   return out
-
-
-def _dumps_values(values):
-  """JSON of a list of floats exactly as json.dumps writes it."""
-  return json.dumps(values)
 
 
 def json_line(unique_id, tokens, layer_indexes, layer_outputs,
@@ -489,29 +525,30 @@ def json_line(unique_id, tokens, layer_indexes, layer_outputs,
     output_token_layers: write Google's "features".
 
   Returns:
-    str ending in "\\n", equal to Google's
-    `json.dumps(OrderedDict(linex_index=..., features=[...])) + "\\n"`.
+    str ending in "\n", equal to Google's
+    `json.dumps(OrderedDict(linex_index=..., features=[...])) + "\n"`.
   """
   parts = ['{"linex_index": %d' % unique_id]
   if output_token_layers:
     num_tokens = len(tokens)
-    # Round every layer's real tokens at once, then cut per token.
-    rounded = [round_like_google(out[:num_tokens]) for out in layer_outputs]
-    hidden = len(rounded[0]) // num_tokens if layer_outputs else 0
+    num_layers = len(layer_indexes)
+    # Row t * num_layers + j is token t in layer j.
+    stacked = np.stack([out[:num_tokens] for out in layer_outputs], axis=1)
+    values = format_rounded_values(
+        stacked.reshape(num_tokens * num_layers, -1))
     token_parts = []
     for (i, token) in enumerate(tokens):
-      layer_parts = []
-      for (j, layer_index) in enumerate(layer_indexes):
-        layer_parts.append(
-            '{"index": %d, "values": %s}' %
-            (layer_index,
-             _dumps_values(rounded[j][i * hidden:(i + 1) * hidden])))
+      layer_parts = [
+          '{"index": %d, "values": [%s]}' %
+          (layer_index, values[i * num_layers + j])
+          for (j, layer_index) in enumerate(layer_indexes)
+      ]
       token_parts.append('{"token": %s, "layers": [%s]}' %
                          (json.dumps(token), ", ".join(layer_parts)))
     parts.append('"features": [%s]' % ", ".join(token_parts))
   if sentence_values is not None:
-    parts.append('"sentence_vector": %s' %
-                 _dumps_values(round_like_google(sentence_values)))
+    vector = np.asarray(sentence_values).reshape(1, -1)
+    parts.append('"sentence_vector": [%s]' % format_rounded_values(vector)[0])
   return ", ".join(parts) + "}\n"
 
 

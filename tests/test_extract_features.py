@@ -182,11 +182,36 @@ def test_json_line_is_googles_bytes():
   line = extract_features.json_line(5, tokens, [-1, 3],
                                     [values[0], values[1]])
   assert line == google_json_line(5, tokens, [-1, 3], [values[0], values[1]])
-  # Halfway cases of float64 rounding over a dense grid of float32 values.
-  grid = (np.arange(-200000, 200000, dtype=np.float64) / 4e6 +
-          1.25e-7).astype(np.float32)
-  assert extract_features.round_like_google(grid) == [
-      round(float(x), 6) for x in grid]
+
+
+def google_values(row):
+  return json.dumps([round(float(x), 6) for x in row])[1:-1]
+
+
+@pytest.mark.parametrize("scale", [1e-5, 1e-4, 1e-3, 0.1, 1.0, 10.0, 1e3, 1e6,
+                                   1e8, 2e9])
+def test_value_formatting_equals_round_and_json_dumps(scale):
+  rng = np.random.RandomState(int(np.log10(scale)) + 10)
+  values = (rng.normal(size=(60, 50)) * scale).astype(np.float32)
+  assert extract_features.format_rounded_values(values) == [
+      google_values(row) for row in values]
+
+
+def test_value_formatting_edge_cases():
+  # Every 6-decimal value around zero (scientific below 1e-4), ties of the
+  # 7th decimal on a dense float32 grid, signed zeros, non-finite values.
+  grids = [
+      np.arange(-3000, 3000).reshape(-1, 60) / 1e6,
+      (np.arange(-200000, 200000, dtype=np.float64) / 4e6 +
+       1.25e-7).astype(np.float32).reshape(-1, 100),
+      np.array([[0.0, -0.0, 1e-7, -1e-7, 5e-7, -5e-7, 0.0000995, 1.0, -1.0,
+                 123.4565, 1e-30, 999999999.0, 0.00001, -0.000099]]),
+      np.array([[1.5, np.nan, np.inf, -np.inf]]),
+      np.zeros((2, 0)),
+  ]
+  for values in grids:
+    assert extract_features.format_rounded_values(values) == [
+        google_values(row) for row in np.asarray(values, np.float64)]
 
 
 def test_main_command_line(setup, expected):

@@ -1,0 +1,167 @@
+# coding=utf-8
+"""Speed of extract_features.py: BERT-Base (random weights), sequence 128.
+
+Prints sentences/s of the whole pipeline (read, tokenise, model, write) for
+Google's output (JSON lines, layers -1,-2,-3,-4), for sentence vectors only
+(--pooling=cls --output_token_layers=false) and for --output_format=npz, and
+the JSON writing time per sentence against Google's per-example code
+(`round(float(x), 6)` per value, json.dumps of OrderedDicts) on the same
+model outputs. The "Google-style pipeline" figure is the model time plus
+Google's JSON time per sentence, as Google's script spends them one after the
+other.
+
+  .venv/bin/python benchmarks/extract_features.py             # ~3 minutes
+  .venv/bin/python benchmarks/extract_features.py --sentences 16 --quick
+
+Figures are noisy on a shared machine.
+"""
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import logging  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+import checkpoints  # pylint: disable=g-import-not-at-top
+import estimator_lib  # pylint: disable=g-import-not-at-top
+import extract_features  # pylint: disable=g-import-not-at-top
+import modeling  # pylint: disable=g-import-not-at-top
+import tokenization  # pylint: disable=g-import-not-at-top
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VOCAB = os.path.join(ROOT, "tests", "fixtures", "vocab_uncased.txt")
+SEQ_LENGTH = 128
+LAYERS = [-1, -2, -3, -4]
+
+
+def base_config():
+  """BERT-Base, uncased vocabulary, as released."""
+  return modeling.BertConfig(vocab_size=30522, hidden_size=768,
+                             num_hidden_layers=12, num_attention_heads=12,
+                             intermediate_size=3072,
+                             max_position_embeddings=512, type_vocab_size=2)
+
+
+def write_sentences(path, count, tokenizer):
+  """`count` lines of random whole-word vocabulary entries that fill 128."""
+  rng = np.random.RandomState(0)
+  words = [w for w in tokenizer.vocab
+           if w.isalpha() and w.islower() and len(w) > 2]
+  with open(path, "w") as f:
+    for _ in range(count):
+      f.write(" ".join(rng.choice(words, 70)) + " ||| " +
+              " ".join(rng.choice(words, 70)) + "\n")
+
+
+def google_json_line(unique_id, tokens, layer_outputs):
+  """Google's per-example writing code, restated."""
+  output_json = collections.OrderedDict()
+  output_json["linex_index"] = unique_id
+  all_features = []
+  for (i, token) in enumerate(tokens):
+    all_layers = []
+    for (j, layer_index) in enumerate(LAYERS):
+      layers = collections.OrderedDict()
+      layers["index"] = layer_index
+      layers["values"] = [
+          round(float(x), 6) for x in layer_outputs[j][i:(i + 1)].flat
+      ]
+      all_layers.append(layers)
+    features = collections.OrderedDict()
+    features["token"] = token
+    features["layers"] = all_layers
+    all_features.append(features)
+  output_json["features"] = all_features
+  return json.dumps(output_json) + "\n"
+
+
+def timed_extract(label, count, **kwargs):
+  start = time.perf_counter()
+  extract_features.extract(**kwargs)
+  seconds = time.perf_counter() - start
+  size = os.path.getsize(kwargs["output_file"])
+  print("%-44s %7.2f sentences/s  (%d in %.1f s, %.1f MB)" %
+        (label, count / seconds, count, seconds, size / 1e6))
+  return seconds
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--sentences", type=int, default=48)
+  parser.add_argument("--batch_size", type=int, default=16)
+  parser.add_argument("--quick", action="store_true",
+                      help="skip the npz and pooling-only runs")
+  args = parser.parse_args()
+  logging.set_verbosity(logging.WARNING)
+
+  print("threads: intra %d inter %d, cpus %d" %
+        (tf.config.threading.get_intra_op_parallelism_threads(),
+         tf.config.threading.get_inter_op_parallelism_threads(),
+         os.cpu_count()))
+  tokenizer = tokenization.FullTokenizer(VOCAB)
+  config = base_config()
+  with tempfile.TemporaryDirectory() as tmp:
+    model = modeling.BertModel(config)
+    ckpt = os.path.join(tmp, "bert_model.ckpt")
+    checkpoints.save_checkpoint(model.variables, ckpt)
+    del model
+    input_file = os.path.join(tmp, "input.txt")
+    write_sentences(input_file, args.sentences, tokenizer)
+    common = dict(input_file=input_file, bert_config=config,
+                  tokenizer=tokenizer, init_checkpoint=ckpt,
+                  max_seq_length=SEQ_LENGTH, batch_size=args.batch_size,
+                  run_config=estimator_lib.RunConfig(None))
+    n = args.sentences
+    # Warm-up (tf.function tracing) on a few lines is part of every run; the
+    # first run also pays one-off start-up costs, so a short one goes first.
+    timed_extract("warm-up (pooling only)", n,
+                  output_file=os.path.join(tmp, "warm.jsonl"),
+                  layer_indexes=[], pooling="cls", output_token_layers=False,
+                  **common)
+    pooled_s = timed_extract("sentence vectors only (--pooling=cls)", n,
+                             output_file=os.path.join(tmp, "cls.jsonl"),
+                             layer_indexes=[], pooling="cls",
+                             output_token_layers=False, **common)
+    json_s = timed_extract("Google's output (jsonl, 4 layers)", n,
+                           output_file=os.path.join(tmp, "out.jsonl"),
+                           layer_indexes=LAYERS, **common)
+    if not args.quick:
+      timed_extract("npz (4 layers)", n,
+                    output_file=os.path.join(tmp, "out.npz"),
+                    layer_indexes=LAYERS, output_format="npz", **common)
+
+    # JSON writing alone, ours vs Google's, on real model outputs.
+    rng = np.random.RandomState(1)
+    outputs = [rng.normal(size=(SEQ_LENGTH, 768)).astype(np.float32)
+               for _ in LAYERS]
+    tokens = ["tok"] * SEQ_LENGTH
+    reps = 3
+    start = time.perf_counter()
+    for i in range(reps):
+      ours = extract_features.json_line(i, tokens, LAYERS, outputs)
+    ours_s = (time.perf_counter() - start) / reps
+    start = time.perf_counter()
+    for i in range(reps):
+      google = google_json_line(i, tokens, outputs)
+    google_s = (time.perf_counter() - start) / reps
+    assert ours == google
+    print("JSON per sentence (128 tokens x 4 layers):  ours %.3f s, "
+          "Google's %.3f s (%.1fx)" % (ours_s, google_s, google_s / ours_s))
+    model_s = pooled_s / n  # model + tokenising, no token layers written
+    google_pipeline = 1.0 / (model_s + google_s)
+    print("Google-style pipeline (model + Google's JSON): %.2f sentences/s; "
+          "ours %.2f sentences/s (%.2fx)" %
+          (google_pipeline, n / json_s, (n / json_s) / google_pipeline))
+
+
+if __name__ == "__main__":
+  main()
