@@ -21,6 +21,7 @@ import glob
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -828,14 +829,15 @@ def _varint_bytes(values):
     (flat uint8 array of every row's varints, one row after the other,
      [rows] array of the byte count of each row).
   """
+  if values.size == 0 or values.max() < 0x80:  # one byte each
+    return (values.astype(np.uint8).ravel(),
+            np.full(len(values), values.shape[1], dtype=np.int64))
   values = values.astype(np.int64)
   flat = values.ravel()
   num_bytes = np.ones(flat.shape, dtype=np.int64)
   for j in range(1, 5):
     num_bytes += flat >= 1 << (7 * j)
   row_sizes = num_bytes.reshape(values.shape).sum(axis=1)
-  if len(flat) == 0 or num_bytes.max() == 1:
-    return flat.astype(np.uint8), row_sizes
   ends = np.cumsum(num_bytes)
   starts = ends - num_bytes
   out = np.empty(int(ends[-1]), dtype=np.uint8)
@@ -1157,66 +1159,113 @@ def _temporary_name(path):
   return "%s.tmp-%d" % (path, os.getpid())
 
 
-def write_examples(feature_batches, total, encoder, output_files,
-                   settings=None, log_examples=True, progress=None):
+# What the encoding processes work on; set before they are forked.
+_WRITE_JOB = None
+
+
+def _set_write_job(job):
+  global _WRITE_JOB
+  _WRITE_JOB = job
+
+
+def _encode_batch(begin):
+  """Framed records of instances begin .. begin + _WRITE_BATCH - 1.
+
+  Args:
+    begin: index, in output order, of the batch's first instance.
+
+  Returns:
+    (list with the bytes for each output file, seconds by stage).
+  """
+  make_features, encoder, num_outputs, total = _WRITE_JOB
+  seconds = collections.OrderedDict(
+      (k, 0.0) for k in ("features", "serialize", "frame"))
+  tick = time.perf_counter()
+  features = make_features(begin, min(begin + _WRITE_BATCH, total))
+  seconds["features"] += time.perf_counter() - tick
+  chunks = []
+  for j in range(num_outputs):
+    # Instance k goes to output k % num_outputs, as in Google's loop.
+    rows = np.arange((j - begin) % num_outputs, len(features["input_ids"]),
+                     num_outputs)
+    if not len(rows):
+      chunks.append(b"")
+      continue
+    tick = time.perf_counter()
+    records, lengths = encoder.examples(
+        {name: values[rows] for name, values in features.items()})
+    seconds["serialize"] += time.perf_counter() - tick
+    tick = time.perf_counter()
+    chunks.append(encoder.tfrecords(records, lengths))
+    seconds["frame"] += time.perf_counter() - tick
+  return chunks, seconds
+
+
+def write_examples(make_features, total, encoder, output_files,
+                   settings=None, log_examples=True, progress=None,
+                   num_workers=1):
   """Writes records round-robin to the output files, atomically.
 
   Args:
-    feature_batches: iterable of feature dicts (RecordEncoder.features), the
-      records in output order, batch after batch.
-    total: number of records (for progress).
+    make_features: function (begin, end) -> feature dict
+      (RecordEncoder.features) of the records begin .. end - 1 in output
+      order.
+    total: number of records.
     encoder: a RecordEncoder.
     output_files: list of paths; record k goes to output k % len.
     settings: dict written into a JSON sidecar next to each output (with the
       file's num_instances added), or None for no sidecar.
     log_examples: log the first 20 records as Google does.
     progress: a _Progress or None.
+    num_workers: processes that encode batches (the bytes do not depend on
+      it).
 
   Returns:
-    seconds spent on (features, serialize, frame, write).
+    seconds spent on features, serialize, frame (summed over processes) and
+    write.
   """
+  if log_examples and total:
+    first = make_features(0, min(20, total))
+    for row in range(len(first["input_ids"])):
+      _log_example(encoder.vocabulary, first, row)
+  job = (make_features, encoder, len(output_files), total)
+  begins = range(0, total, _WRITE_BATCH)
   temporary = [_temporary_name(path) for path in output_files]
-  writers = [open(path, "wb") for path in temporary]
   seconds = collections.OrderedDict(
       (k, 0.0) for k in ("features", "serialize", "frame", "write"))
-  num_outputs = len(output_files)
-  begin = 0
-  batches = iter(feature_batches)
+  pool = None
+  writers = []
   try:
-    while True:
+    for path in temporary:
+      writers.append(open(path, "wb"))
+    if num_workers > 1 and len(begins) > 1 and (
+        "fork" in multiprocessing.get_all_start_methods()):
+      # fork hands the instance arrays to the workers without copying them.
+      pool = multiprocessing.get_context("fork").Pool(
+          min(num_workers, len(begins)), initializer=_set_write_job,
+          initargs=(job,))
+      results = pool.imap(_encode_batch, begins)
+    else:
+      _set_write_job(job)
+      results = map(_encode_batch, begins)
+    done = 0
+    for chunks, batch_seconds in results:
+      for name, value in batch_seconds.items():
+        seconds[name] += value
       tick = time.perf_counter()
-      features = next(batches, None)
-      seconds["features"] += time.perf_counter() - tick
-      if features is None:
-        break
-      size = len(features["input_ids"])
-      if log_examples and begin < 20:
-        for row in range(min(20 - begin, size)):
-          _log_example(encoder.vocabulary, features, row)
-      for j in range(num_outputs):
-        rows = np.arange((j - begin) % num_outputs, size, num_outputs)
-        if not len(rows):
-          continue
-        tick = time.perf_counter()
-        records, lengths = encoder.examples(
-            {name: values[rows] for name, values in features.items()})
-        seconds["serialize"] += time.perf_counter() - tick
-        tick = time.perf_counter()
-        framed = encoder.tfrecords(records, lengths)
-        seconds["frame"] += time.perf_counter() - tick
-        tick = time.perf_counter()
-        writers[j].write(framed)
-        seconds["write"] += time.perf_counter() - tick
-      begin += size
+      for writer, chunk in zip(writers, chunks):
+        writer.write(chunk)
+      seconds["write"] += time.perf_counter() - tick
+      done = min(done + _WRITE_BATCH, total)
       if progress:
-        progress.update("wrote %d of %d instances" % (begin, total), begin,
+        progress.update("wrote %d of %d instances" % (done, total), done,
                         total)
     for writer in writers:
       writer.close()
     if settings is not None:
       for j, path in enumerate(output_files):
         sidecar = dict(settings)
-        sidecar["num_instances"] = len(range(j, begin, num_outputs))
+        sidecar["num_instances"] = len(range(j, total, len(output_files)))
         with open(_temporary_name(sidecar_path(path)), "w") as f:
           json.dump(sidecar, f, indent=2, sort_keys=True)
           f.write("\n")
@@ -1225,6 +1274,9 @@ def write_examples(feature_batches, total, encoder, output_files,
       if settings is not None:
         os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
   finally:  # after an error, leave no partial file behind
+    if pool is not None:
+      pool.terminate()
+    _set_write_job(None)
     for writer in writers:
       writer.close()
     for path in output_files:
@@ -1232,7 +1284,7 @@ def write_examples(feature_batches, total, encoder, output_files,
                        _temporary_name(sidecar_path(path))):
         if os.path.exists(leftover):
           os.remove(leftover)
-  logging.info("Wrote %d total instances", begin)
+  logging.info("Wrote %d total instances", total)
   return seconds
 
 
@@ -1329,11 +1381,13 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   reporter.restart()
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  batches = (encoder.features(_take(arrays, permutation[b:b + _WRITE_BATCH]))
-             for b in range(0, len(permutation), _WRITE_BATCH))
-  seconds.update(write_examples(batches, len(permutation), encoder,
-                                output_files, settings, log_examples,
-                                reporter))
+  def make_features(begin, end):
+    return encoder.features(_take(arrays, permutation[begin:end]))
+
+  seconds.update(write_examples(
+      make_features, len(permutation), encoder, output_files, settings,
+      log_examples, reporter,
+      num_workers or tokenization._available_cores()))  # pylint: disable=protected-access
   return dict(num_instances=len(permutation), seconds=seconds)
 
 
@@ -1586,11 +1640,11 @@ def write_instance_to_example_files(instances, tokenizer, max_seq_length,
   vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
   encoder = RecordEncoder(None, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  batches = (_instance_features(instances[b:b + _WRITE_BATCH],
-                                tokenizer.vocab, max_seq_length,
-                                max_predictions_per_seq)
-             for b in range(0, len(instances), _WRITE_BATCH))
-  write_examples(batches, len(instances), encoder, output_files)
+  def make_features(begin, end):
+    return _instance_features(instances[begin:end], tokenizer.vocab,
+                              max_seq_length, max_predictions_per_seq)
+
+  write_examples(make_features, len(instances), encoder, output_files)
 
 
 def main(_):

@@ -104,8 +104,10 @@ def test_literal_oracle_matches_reference(name, tmp_path):
 
 
 def test_num_workers_1_and_2_write_identical_files(tmp_path, monkeypatch):
-  # Make tokenize_batch use its worker processes even on this small input.
+  # Make tokenize_batch use its worker processes even on this small input,
+  # and encode the records in several batches, hence processes.
   monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
+  monkeypatch.setattr(cpd, "_WRITE_BATCH", 7)
   case = CASES["d"]
   (tmp_path / "one").mkdir()
   (tmp_path / "two").mkdir()
