@@ -17,8 +17,6 @@ Figures are noisy on a shared machine.
 """
 
 import argparse
-import collections
-import json
 import os
 import sys
 import tempfile
@@ -36,6 +34,11 @@ import estimator_lib  # pylint: disable=g-import-not-at-top
 import extract_features  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
 import tokenization  # pylint: disable=g-import-not-at-top
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests"))
+# Google's per-example writing code, restated in the tests.
+from test_extract_features import google_json_line  # pylint: disable=g-import-not-at-top
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = os.path.join(ROOT, "tests", "fixtures", "vocab_uncased.txt")
@@ -60,28 +63,6 @@ def write_sentences(path, count, tokenizer):
     for _ in range(count):
       f.write(" ".join(rng.choice(words, 70)) + " ||| " +
               " ".join(rng.choice(words, 70)) + "\n")
-
-
-def google_json_line(unique_id, tokens, layer_outputs):
-  """Google's per-example writing code, restated."""
-  output_json = collections.OrderedDict()
-  output_json["linex_index"] = unique_id
-  all_features = []
-  for (i, token) in enumerate(tokens):
-    all_layers = []
-    for (j, layer_index) in enumerate(LAYERS):
-      layers = collections.OrderedDict()
-      layers["index"] = layer_index
-      layers["values"] = [
-          round(float(x), 6) for x in layer_outputs[j][i:(i + 1)].flat
-      ]
-      all_layers.append(layers)
-    features = collections.OrderedDict()
-    features["token"] = token
-    features["layers"] = all_layers
-    all_features.append(features)
-  output_json["features"] = all_features
-  return json.dumps(output_json) + "\n"
 
 
 def timed_extract(label, count, **kwargs):
@@ -151,7 +132,7 @@ def main():
     ours_s = (time.perf_counter() - start) / reps
     start = time.perf_counter()
     for i in range(reps):
-      google = google_json_line(i, tokens, outputs)
+      google = google_json_line(i, tokens, LAYERS, outputs)
     google_s = (time.perf_counter() - start) / reps
     assert ours == google
     print("JSON per sentence (128 tokens x 4 layers):  ours %.3f s, "

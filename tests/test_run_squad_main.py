@@ -15,6 +15,7 @@ import run_squad
 import squad_evaluate
 import tokenization
 from test_run_squad import parse_records
+from test_run_squad import read_examples
 
 FLAGS = flags.FLAGS
 
@@ -69,9 +70,7 @@ def test_train_and_predict_end_to_end(tmp_path):
   # The streamed predictions equal write_predictions over logits computed
   # here from the saved checkpoint.
   tokenizer = tokenization.FullTokenizer(fixture_path("vocab_uncased.txt"))
-  examples = run_squad.read_squad_examples(
-      fixture_path("squad", "squad-v1.1.json"), False,
-      version_2_with_negative=False)
+  examples = read_examples("v1.1", False)
   features = []
   run_squad.convert_examples_to_features(examples, tokenizer, 64, 24, 16,
                                          False, features.append)
@@ -174,17 +173,16 @@ class CountingPredictions(object):
       yield row
 
 
-def eval_features(examples):
+def eval_features(version):
+  """(examples, a function making their eval features afresh)."""
+  examples = read_examples(version, False)
   tokenizer = tokenization.FullTokenizer(fixture_path("vocab_uncased.txt"))
-  return lambda: run_squad._iter_features(examples, tokenizer, 64, 24, 16,
-                                          False, log_examples=0)
+  return examples, lambda: run_squad._iter_features(
+      examples, tokenizer, 64, 24, 16, False, log_examples=0)
 
 
 def test_results_are_consumed_as_a_stream():
-  examples = run_squad.read_squad_examples(
-      fixture_path("squad", "squad-v1.1.json"), False,
-      version_2_with_negative=False)
-  make_features = eval_features(examples)
+  examples, make_features = eval_features("v1.1")
   features = list(make_features())
   stream = CountingPredictions(features)
   groups = run_squad._group_results(examples, make_features(), iter(stream),
@@ -200,10 +198,7 @@ def test_results_are_consumed_as_a_stream():
 
 
 def test_results_out_of_order_and_missing():
-  examples = run_squad.read_squad_examples(
-      fixture_path("squad", "squad-v1.1.json"), False,
-      version_2_with_negative=False)
-  make_features = eval_features(examples)
+  examples, make_features = eval_features("v1.1")
   features = list(make_features())
   # Two replicas' halves of every batch of 8 swapped.
   order = []
@@ -227,10 +222,7 @@ def test_results_out_of_order_and_missing():
 def test_streamed_prediction_files_byte_identical(tmp_path):
   # main()'s path (features made again, results pulled from a stream of
   # Estimator.predict dicts with float32 logits) against Google's files.
-  examples = run_squad.read_squad_examples(
-      fixture_path("squad", "squad-v2.0.json"), False,
-      version_2_with_negative=True)
-  make_features = eval_features(examples)
+  examples, make_features = eval_features("v2.0")
   data = np.load(fixture_path("squad", "v2.0", "all_results.npz"))
   stream = ({"unique_ids": u, "start_logits": s, "end_logits": e}
             for u, s, e in zip(data["unique_ids"], data["start_logits"],
