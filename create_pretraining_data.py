@@ -309,23 +309,23 @@ class Corpus(object):
 class _Progress(object):
   """Progress lines on stderr, at most every few seconds, with an ETA."""
 
-  def __init__(self, enabled, every_seconds=5.0):
+  every_seconds = 5.0
+
+  def __init__(self, enabled):
     self._enabled = enabled
-    self._every = every_seconds
     self._start = time.time()
     self._last = 0.0
 
-  def update(self, message, done=None, total=None, force=False):
+  def update(self, message, done=None, total=None):
     """Reports `message`, with percent and ETA when done/total are given.
 
     Args:
       message: str.
       done: units finished.
       total: units in all.
-      force: report even if the last report was recent.
     """
     now = time.time()
-    if not self._enabled or (not force and now - self._last < self._every):
+    if not self._enabled or now - self._last < self.every_seconds:
       return
     self._last = now
     if done and total:
@@ -394,8 +394,11 @@ def _decoded_lines(input_files):
           text = data.decode("utf-8")
         except UnicodeDecodeError as e:
           line = line_number + data.count(b"\n", 0, e.start)
-          raise ValueError("Input file %s, line %d is not valid UTF-8: %s" %
-                           (path, line, e)) from e
+          column = e.start - data.rfind(b"\n", 0, e.start)
+          raise ValueError(
+              "Input file %s, line %d is not valid UTF-8 (byte %d of the "
+              "line, after deleting \\r, is 0x%02x: %s)" % (
+                  path, line, column, data[e.start], e.reason)) from e
         lines = text.split("\n")
         if lines[-1] == "":
           lines.pop()  # nothing after the last newline
@@ -456,8 +459,9 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
     id_chunks.append(np.array(ids, dtype=id_dtype))
     bytes_read += sum(len(t) for t in lines) + len(lines)
     if progress:
-      progress.update("read %s: %d sentences so far" %
-                      (path, len(sentence_lengths)), bytes_read, total_bytes)
+      progress.update("read %s: %d documents, %d sentences so far" %
+                      (path, document + 1, len(sentence_lengths)),
+                      bytes_read, total_bytes)
   token_ids = (np.concatenate(id_chunks) if id_chunks
                else np.zeros(0, id_dtype))
   sentence_starts = [0]
@@ -1649,18 +1653,21 @@ def write_instance_to_example_files(instances, tokenizer, max_seq_length,
 
 def main(_):
   logging.set_verbosity(logging.INFO)
-  input_files = expand_input_files(FLAGS.input_file)
-  logging.info("*** Reading from input files ***")
-  for input_file in input_files:
-    logging.info("  %s", input_file)
-  run(input_files, FLAGS.output_file.split(","), FLAGS.vocab_file,
-      do_lower_case=FLAGS.do_lower_case,
-      do_whole_word_mask=FLAGS.do_whole_word_mask,
-      max_seq_length=FLAGS.max_seq_length,
-      max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-      random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
-      masked_lm_prob=FLAGS.masked_lm_prob,
-      short_seq_prob=FLAGS.short_seq_prob, num_workers=FLAGS.num_workers)
+  try:
+    input_files = expand_input_files(FLAGS.input_file)
+    logging.info("*** Reading from input files ***")
+    for input_file in input_files:
+      logging.info("  %s", input_file)
+    run(input_files, FLAGS.output_file.split(","), FLAGS.vocab_file,
+        do_lower_case=FLAGS.do_lower_case,
+        do_whole_word_mask=FLAGS.do_whole_word_mask,
+        max_seq_length=FLAGS.max_seq_length,
+        max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+        random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
+        masked_lm_prob=FLAGS.masked_lm_prob,
+        short_seq_prob=FLAGS.short_seq_prob, num_workers=FLAGS.num_workers)
+  except ValueError as e:  # bad flags or input: the message says which
+    sys.exit("create_pretraining_data.py: error: %s" % e)
 
 
 if __name__ == "__main__":

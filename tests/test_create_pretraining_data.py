@@ -420,3 +420,41 @@ def test_masked_lm_predictions_needs_googles_layout():
   with pytest.raises(ValueError, match=r"\[CLS\] A \[SEP\] B \[SEP\]"):
     cpd.create_masked_lm_predictions(["[CLS]", "[SEP]", "a", "[SEP]"], 0.15,
                                      20, ["a"], random.Random(1))
+
+
+def test_progress_goes_to_stderr(tmp_path, monkeypatch, capsys):
+  monkeypatch.setattr(cpd._Progress, "every_seconds", 0.0)  # pylint: disable=protected-access
+  run_case(CASES["a"], str(tmp_path), progress=True)
+  err = capsys.readouterr().err
+  assert "documents" in err and "ETA" in err
+  assert "wrote 60 of 60 instances" in err
+
+
+def test_first_20_instances_are_logged_as_googles(tmp_path, caplog):
+  caplog.set_level("INFO")
+  run_case(CASES["a"], str(tmp_path), log_examples=True)
+  messages = [r.getMessage() for r in caplog.records]
+  assert messages.count("*** Example ***") == 20
+  inv_vocab = {v: k for k, v in tokenization.load_vocab(VOCAB).items()}
+  first = read_records(os.path.join(DATA, "a_base.tfrecord"))[0]
+  length = sum(first["input_mask"])
+  start = messages.index("*** Example ***")
+  assert messages[start + 1] == "tokens: " + " ".join(
+      inv_vocab[i] for i in first["input_ids"][:length])
+  assert messages[start + 2] == "input_ids: " + " ".join(
+      str(i) for i in first["input_ids"])
+  assert messages[start + 7] == "masked_lm_weights: " + " ".join(
+      str(w) for w in first["masked_lm_weights"])
+  assert "Wrote 60 total instances" in messages
+
+
+def test_main_reports_bad_input_as_a_message(tmp_path):
+  argv = ["create_pretraining_data.py",
+          "--input_file=%s" % (tmp_path / "none*.txt"),
+          "--output_file=%s" % (tmp_path / "out.tfrecord"),
+          "--vocab_file=%s" % VOCAB]
+  with flagsaver.flagsaver():
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(argv)
+    with pytest.raises(SystemExit, match="error: --input_file: .*none"):
+      cpd.main(argv)
