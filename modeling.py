@@ -256,6 +256,20 @@ def layer_norm(input_tensor, gamma, beta, epsilon=1e-12):
   return beta + centered * (tf.math.rsqrt(variance + epsilon) * gamma)
 
 
+def layer_norm_and_dropout(input_tensor, gamma, beta, dropout_prob):
+  """Runs layer normalization followed by dropout (Google's helper).
+
+  Args:
+    input_tensor: float Tensor [..., hidden_size].
+    gamma, beta: float32 [hidden_size] LayerNorm variables.
+    dropout_prob: the dropout rate (0 or None for none).
+
+  Returns:
+    float32 Tensor with the shape of `input_tensor`.
+  """
+  return dropout(layer_norm(input_tensor, gamma, beta), dropout_prob)
+
+
 def create_initializer(initializer_range=0.02):
   """Creates a truncated-normal initializer with the given range.
 
@@ -644,7 +658,9 @@ class BertModel(tf.Module):
     positions = self.position_embeddings[:seq_length]
     output = tf.reshape(output, [-1, seq_length, self.config.hidden_size])
     output = tf.reshape(output + positions, [-1, self.config.hidden_size])
-    return dropout(self.embedding_layer_norm(output), hidden_dropout_prob)
+    norm = self.embedding_layer_norm
+    return layer_norm_and_dropout(output, norm.gamma, norm.beta,
+                                  hidden_dropout_prob)
 
   def _check_seq_length(self, seq_length):
     """Raises if the sequence is longer than the position table."""
