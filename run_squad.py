@@ -622,11 +622,17 @@ def _iter_features(examples, tokenizer, max_seq_length, doc_stride,
     examples, tokenizer, max_seq_length, doc_stride, max_query_length,
       is_training: as convert_examples_to_features.
     log_examples: the features of this many first examples are logged in
-      detail (Google logs 20).
+      detail (Google logs 20); 0 also turns the progress log off.
   """
   doc_tokenizer = _DocTokenizer(tokenizer)
   unique_id = _FIRST_UNIQUE_ID
+  start_time = time.time()
   for (example_index, example) in enumerate(examples):
+    if log_examples and example_index and example_index % 10000 == 0:
+      logging.info("Converted %d of %d examples to %d features (%.0f/s).",
+                   example_index, len(examples),
+                   unique_id - _FIRST_UNIQUE_ID,
+                   example_index / max(time.time() - start_time, 1e-9))
     for feature in _example_features(example, example_index, unique_id,
                                      tokenizer, doc_tokenizer, max_seq_length,
                                      doc_stride, max_query_length,
