@@ -431,7 +431,7 @@ def test_progress_goes_to_stderr(tmp_path, monkeypatch, capsys):
 
 
 def test_first_20_instances_are_logged_as_googles(tmp_path, caplog):
-  caplog.set_level("INFO")
+  caplog.set_level("INFO", logger="absl")
   run_case(CASES["a"], str(tmp_path), log_examples=True)
   messages = [r.getMessage() for r in caplog.records]
   assert messages.count("*** Example ***") == 20
