@@ -482,16 +482,19 @@ class Instances(object):
   chosen) and what replaced each one (-1: the original token was kept).
   """
 
-  _COLUMNS = ("a_start", "a_len", "b_start", "b_len", "is_random_next",
-              "num_masked")
+  # Column types: token offsets may pass 2**31, lengths may not.
+  _COLUMNS = (("a_start", np.int64), ("a_len", np.int32),
+              ("b_start", np.int64), ("b_len", np.int32),
+              ("is_random_next", np.int8), ("num_masked", np.int32))
 
   def __init__(self, max_predictions_per_seq):
     self.max_predictions = max_predictions_per_seq
-    self._rows = {name: [] for name in self._COLUMNS}
+    self._rows = {name: [] for name, _ in self._COLUMNS}
     self._positions = []
     self._replacements = []
-    self._done = {name: [] for name in self._COLUMNS + ("positions",
-                                                         "replacements")}
+    self._done = {name: [] for name, _ in self._COLUMNS}
+    self._done["positions"] = []
+    self._done["replacements"] = []
     self.count = 0
 
   def append(self, a_start, a_len, b_start, b_len, is_random_next, positions,
@@ -515,8 +518,8 @@ class Instances(object):
 
   def _flush(self):
     """Moves the pending Python lists into numpy arrays (less memory)."""
-    for name in self._COLUMNS:
-      self._done[name].append(np.array(self._rows[name], dtype=np.int64))
+    for name, dtype in self._COLUMNS:
+      self._done[name].append(np.array(self._rows[name], dtype=dtype))
       self._rows[name] = []
     self._done["positions"].append(
         np.array(self._positions, dtype=np.int32).reshape(
@@ -532,8 +535,9 @@ class Instances(object):
     self._flush()
     result = {}
     for name, parts in self._done.items():
+      # One column at a time, so only one is ever held twice.
       result[name] = np.concatenate(parts)
-      self._done[name] = [result[name]]
+      parts[:] = [result[name]]
     return result
 
 
