@@ -1497,6 +1497,13 @@ def write_squad_metrics(predict_file, predictions, null_odds, output_file,
   if version_2_with_negative:
     result = squad_evaluate.evaluate_v2(dataset, predictions, null_odds)
   else:
+    unanswerable = squad_evaluate.first_unanswerable(dataset)
+    if unanswerable is not None:
+      logging.warning(
+          "No metrics: question %s of %s has no answer, and SQuAD 1.1 metrics "
+          "need one per question; for SQuAD 2.0 data pass "
+          "--version_2_with_negative.", unanswerable, predict_file)
+      return None
     result = squad_evaluate.evaluate_v1(dataset, predictions)
   logging.info("***** Eval results (official SQuAD metrics) *****")
   estimator_lib.write_eval_results(output_file, result)

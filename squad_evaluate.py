@@ -108,6 +108,9 @@ def evaluate_v1(dataset, predictions):
             file=sys.stderr)
       continue
     ground_truths = [answer["text"] for answer in qa["answers"]]
+    if not ground_truths:
+      raise ValueError("Question %s has no answer: SQuAD 1.1 metrics need one "
+                       "(is this SQuAD 2.0 data?)." % qa["id"])
     prediction = predictions[qa["id"]]
     exact_match += max(exact_match_score(prediction, gt)
                        for gt in ground_truths)
@@ -248,6 +251,17 @@ def evaluate_v2(dataset, predictions, na_probs=None, na_prob_thresh=1.0):
 def has_gold_answers(dataset):
   """Whether a SQuAD "data" list carries answers to score against."""
   return any(qa.get("answers") for qa in _questions(dataset))
+
+
+def first_unanswerable(dataset):
+  """The id of the first question without gold answers, or None.
+
+  SQuAD 1.1 scoring needs an answer for every question.
+  """
+  for qa in _questions(dataset):
+    if not qa.get("answers"):
+      return qa.get("id")
+  return None
 
 
 def main(argv=None):

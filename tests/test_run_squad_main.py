@@ -145,6 +145,20 @@ def test_no_metrics_without_answers(tmp_path):
   assert not (tmp_path / "eval_results.txt").exists()
 
 
+def test_v1_metrics_of_v2_data_are_skipped_with_a_warning(tmp_path, caplog):
+  # Without --version_2_with_negative, unanswerable questions cannot be
+  # scored with the SQuAD 1.1 metrics.
+  with open(fixture_path("squad", "v2.0", "null_score_diff_threshold_0.0",
+                         "predictions.json")) as f:
+    predictions = json.load(f)
+  with caplog.at_level("WARNING"):
+    assert run_squad.write_squad_metrics(
+        fixture_path("squad", "squad-v2.0.json"), predictions, {},
+        str(tmp_path / "eval_results.txt"), False) is None
+  assert "p1_n1" in caplog.text and "--version_2_with_negative" in caplog.text
+  assert not (tmp_path / "eval_results.txt").exists()
+
+
 def test_flag_validation_names_the_flag(tmp_path):
   with pytest.raises(ValueError, match="max_query_length"):
     run_main(tmp_path, "v1.1", "--do_predict", "--max_query_length=61")
