@@ -284,3 +284,22 @@ def test_bad_utf8_line_is_named(setup):
   path.write_bytes(b"w5 w6\nw7 \xff\n")
   with pytest.raises(ValueError, match="bad.txt, line 2: not UTF-8"):
     extract_features.read_examples(str(path))
+
+
+def test_google_style_input_fn_over_a_list(setup, expected):
+  # Google's in-memory use: read_examples, convert_examples_to_features,
+  # input_fn_builder(features, seq_length) and the model_fn through the loop.
+  tokenizer = tokenization.FullTokenizer(setup["vocab_file"])
+  features = extract_features.convert_examples_to_features(
+      extract_features.read_examples(setup["input_file"]), SEQ_LENGTH,
+      tokenizer)
+  config = modeling.BertConfig.from_json_file(setup["bert_config_file"])
+  estimator = estimator_lib.Estimator(
+      extract_features.model_fn_builder(config, setup["init_checkpoint"], [0],
+                                        False, False),
+      estimator_lib.RunConfig(None), predict_batch_size=2)
+  results = list(estimator.predict(
+      extract_features.input_fn_builder(features, SEQ_LENGTH)))
+  assert [int(r["unique_id"]) for r in results] == [0, 1, 2]
+  np.testing.assert_allclose(np.stack([r["layer_output_0"] for r in results]),
+                             expected["all_encoder_layers"][0], atol=1e-5)
