@@ -23,6 +23,7 @@ import json
 import math
 import multiprocessing
 import os
+import queue
 import random
 import sys
 import time
@@ -85,7 +86,10 @@ FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
 # Text read per tokenize_batch call: large enough to keep the workers busy,
 # small enough to bound the memory of the lines in flight.
 _READ_BLOCK_BYTES = 4 << 20
-# Instances encoded and written per batch.
+# Instances moved from Python lists into numpy arrays (and handed to the
+# encoding process) at a time.
+_INSTANCE_BLOCK = 8192
+# Records copied to the outputs per batch.
 _WRITE_BATCH = 4096
 # Words kept ahead of every instance; Python would need more only with a
 # probability far below 2**-1000 (each draw is rejected with p < 1/2).
@@ -487,8 +491,16 @@ class Instances(object):
               ("b_start", np.int64), ("b_len", np.int32),
               ("is_random_next", np.int8), ("num_masked", np.int32))
 
-  def __init__(self, max_predictions_per_seq):
+  def __init__(self, max_predictions_per_seq, on_flush=None):
+    """Starts empty.
+
+    Args:
+      max_predictions_per_seq: int.
+      on_flush: called with each new block of instance columns (a dict), in
+        creation order, or None.
+    """
     self.max_predictions = max_predictions_per_seq
+    self._on_flush = on_flush
     self._rows = {name: [] for name, _ in self._COLUMNS}
     self._positions = []
     self._replacements = []
@@ -513,7 +525,7 @@ class Instances(object):
     self._replacements.extend(replacements)
     self._replacements.extend([-1] * pad)
     self.count += 1
-    if len(rows["a_len"]) >= 8192:
+    if len(rows["a_len"]) >= _INSTANCE_BLOCK:
       self._flush()
 
   def _flush(self):
@@ -529,6 +541,8 @@ class Instances(object):
             -1, self.max_predictions))
     self._positions = []
     self._replacements = []
+    if self._on_flush and len(self._done["a_len"][-1]):
+      self._on_flush({name: parts[-1] for name, parts in self._done.items()})
 
   def arrays(self):
     """dict name -> array over all instances, in creation order."""
@@ -546,7 +560,7 @@ class InstanceMaker(object):
 
   def __init__(self, corpus, order, vocabulary, max_seq_length,
                short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-               do_whole_word_mask, stream):
+               do_whole_word_mask, stream, on_flush=None):
     """Keeps the settings.
 
     Args:
@@ -560,6 +574,7 @@ class InstanceMaker(object):
       max_predictions_per_seq: int.
       do_whole_word_mask: bool.
       stream: a WordStream.
+      on_flush: see Instances.
     """
     self.corpus = corpus
     self.order = order
@@ -570,7 +585,7 @@ class InstanceMaker(object):
     self.max_predictions_per_seq = max_predictions_per_seq
     self.do_whole_word_mask = do_whole_word_mask
     self.stream = stream
-    self.instances = Instances(max_predictions_per_seq)
+    self.instances = Instances(max_predictions_per_seq, on_flush)
     self._identity = list(range(max_seq_length))
 
   def add_document(self, document_index):
@@ -760,7 +775,7 @@ class InstanceMaker(object):
         stream.pos = p + 4
         replacements.append(
             vocabulary.random_word_ids[stream.randbelow(num_words)])
-        p = stream.pos
+        words, p = stream.words, stream.pos  # randbelow may refill
     stream.pos = p
     return replacements
 
@@ -787,7 +802,7 @@ def _below(probability):
 
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-                   do_whole_word_mask, stream, progress=None):
+                   do_whole_word_mask, stream, progress=None, on_flush=None):
   """Google's create_training_instances after reading: every instance.
 
   Args:
@@ -801,6 +816,7 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     do_whole_word_mask: bool.
     stream: a WordStream.
     progress: a _Progress or None.
+    on_flush: see Instances.
 
   Returns:
     (dict of instance arrays in creation order, permutation: the creation
@@ -810,7 +826,8 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   stream.shuffle(order)
   maker = InstanceMaker(corpus, order, vocabulary, max_seq_length,
                         short_seq_prob, masked_lm_prob,
-                        max_predictions_per_seq, do_whole_word_mask, stream)
+                        max_predictions_per_seq, do_whole_word_mask, stream,
+                        on_flush)
   num_documents = corpus.num_documents
   for dupe in range(dupe_factor):
     for document_index in range(num_documents):
@@ -1167,124 +1184,182 @@ def _temporary_name(path):
   return "%s.tmp-%d" % (path, os.getpid())
 
 
-# What the encoding processes work on; set before they are forked.
-_WRITE_JOB = None
-
-
-def _set_write_job(job):
-  global _WRITE_JOB
-  _WRITE_JOB = job
-
-
-def _encode_batch(begin):
-  """Framed records of instances begin .. begin + _WRITE_BATCH - 1.
+def _stage_batch(encoder, item, out, seconds):
+  """Encodes and frames one batch of records and appends them to `out`.
 
   Args:
-    begin: index, in output order, of the batch's first instance.
+    encoder: a RecordEncoder.
+    item: ("instances", instance columns) or ("features", feature dict).
+    out: a binary file.
+    seconds: dict of time spent by stage, updated.
 
   Returns:
-    (list with the bytes for each output file, seconds by stage).
+    [batch] array of the framed records' sizes.
   """
-  make_features, encoder, num_outputs, total = _WRITE_JOB
-  seconds = collections.OrderedDict(
-      (k, 0.0) for k in ("features", "serialize", "frame"))
+  kind, batch = item
   tick = time.perf_counter()
-  features = make_features(begin, min(begin + _WRITE_BATCH, total))
+  features = encoder.features(batch) if kind == "instances" else batch
   seconds["features"] += time.perf_counter() - tick
-  chunks = []
-  for j in range(num_outputs):
-    # Instance k goes to output k % num_outputs, as in Google's loop.
-    rows = np.arange((j - begin) % num_outputs, len(features["input_ids"]),
-                     num_outputs)
-    if not len(rows):
-      chunks.append(b"")
-      continue
-    tick = time.perf_counter()
-    records, lengths = encoder.examples(
-        {name: values[rows] for name, values in features.items()})
-    seconds["serialize"] += time.perf_counter() - tick
-    tick = time.perf_counter()
-    chunks.append(encoder.tfrecords(records, lengths))
-    seconds["frame"] += time.perf_counter() - tick
-  return chunks, seconds
+  tick = time.perf_counter()
+  records, lengths = encoder.examples(features)
+  seconds["serialize"] += time.perf_counter() - tick
+  tick = time.perf_counter()
+  framed = encoder.tfrecords(records, lengths)
+  seconds["frame"] += time.perf_counter() - tick
+  out.write(framed)
+  return lengths + 16  # TFRecord adds 8 + 4 + 4 bytes
 
 
-def write_examples(make_features, total, encoder, output_files,
-                   settings=None, log_examples=True, progress=None,
-                   num_workers=1):
-  """Writes records round-robin to the output files, atomically.
+def _staging_process(encoder, path, inbox, outbox):
+  """The body of the staging process: batches from inbox until None."""
+  try:
+    seconds = collections.OrderedDict(
+        (k, 0.0) for k in ("features", "serialize", "frame"))
+    sizes = []
+    with open(path, "wb") as out:
+      for item in iter(inbox.get, None):
+        sizes.append(_stage_batch(encoder, item, out, seconds))
+    outbox.put(("done", (np.concatenate(sizes) if sizes else
+                         np.zeros(0, np.int64)), seconds))
+  except BaseException as e:  # pylint: disable=broad-except
+    outbox.put(("error", "%s: %s" % (type(e).__name__, e), None))
+
+
+class RecordStager(object):
+  """Serialized, framed records in creation order, in a staging file.
+
+  Records are encoded as instances are made, in a second process when
+  `parallel` (it works while this one goes on drawing instances, which is
+  sequential); the final writer then copies them in Google's shuffled order.
+  """
+
+  def __init__(self, encoder, path, parallel):
+    """Opens the staging file (and starts the process).
+
+    Args:
+      encoder: a RecordEncoder.
+      path: the staging file, removed by close().
+      parallel: encode in a forked process.
+    """
+    self.path = path
+    self._encoder = encoder
+    self._process = None
+    self._seconds = collections.OrderedDict(
+        (k, 0.0) for k in ("features", "serialize", "frame"))
+    self._sizes = []
+    if parallel and "fork" in multiprocessing.get_all_start_methods():
+      context = multiprocessing.get_context("fork")
+      self._inbox = context.Queue(maxsize=8)
+      self._outbox = context.Queue()
+      # fork hands the encoder and the corpus over without copying them.
+      self._process = context.Process(
+          target=_staging_process,
+          args=(encoder, path, self._inbox, self._outbox), daemon=True)
+      self._process.start()
+      self._out = None
+    else:
+      self._out = open(path, "wb")
+
+  def _check_alive(self):
+    if not self._process.is_alive():
+      raise RuntimeError("The record encoding process died (exit code %s)" %
+                         self._process.exitcode)
+
+  def add(self, kind, batch):
+    """Encodes a batch: kind "instances" (columns) or "features"."""
+    if self._process is None:
+      self._sizes.append(_stage_batch(self._encoder, (kind, batch),
+                                      self._out, self._seconds))
+      return
+    while True:
+      try:
+        self._inbox.put((kind, batch), timeout=1.0)
+        return
+      except queue.Full:
+        self._check_alive()
+
+  def finish(self):
+    """Waits for every record; returns ([n] framed sizes, seconds)."""
+    if self._process is None:
+      self._out.close()
+      sizes = (np.concatenate(self._sizes) if self._sizes
+               else np.zeros(0, np.int64))
+      return sizes, self._seconds
+    self._inbox.put(None)
+    while True:
+      try:
+        status, sizes, seconds = self._outbox.get(timeout=1.0)
+        break
+      except queue.Empty:
+        self._check_alive()
+    self._process.join()
+    if status == "error":
+      raise RuntimeError("Encoding the records failed: %s" % sizes)
+    return sizes, seconds
+
+  def close(self):
+    """Stops the process if still running and removes the staging file."""
+    if self._process is not None and self._process.is_alive():
+      self._process.terminate()
+      self._process.join()
+    if self._out is not None:
+      self._out.close()
+    if os.path.exists(self.path):
+      os.remove(self.path)
+
+
+def write_records(stager_path, sizes, order, output_files, settings=None,
+                  progress=None):
+  """Copies staged records to the output files, round-robin, atomically.
 
   Args:
-    make_features: function (begin, end) -> feature dict
-      (RecordEncoder.features) of the records begin .. end - 1 in output
-      order.
-    total: number of records.
-    encoder: a RecordEncoder.
-    output_files: list of paths; record k goes to output k % len.
+    stager_path: the staging file (framed records in creation order).
+    sizes: [n] framed size of each staged record.
+    order: creation indices in output order; record k goes to output
+      k % len(output_files), as in Google's loop.
+    output_files: list of paths.
     settings: dict written into a JSON sidecar next to each output (with the
       file's num_instances added), or None for no sidecar.
-    log_examples: log the first 20 records as Google does.
     progress: a _Progress or None.
-    num_workers: processes that encode batches (the bytes do not depend on
-      it).
 
   Returns:
-    seconds spent on features, serialize, frame (summed over processes) and
-    write.
+    seconds spent.
   """
-  if log_examples and total:
-    first = make_features(0, min(20, total))
-    for row in range(len(first["input_ids"])):
-      _log_example(encoder.vocabulary, first, row)
-  job = (make_features, encoder, len(output_files), total)
-  begins = range(0, total, _WRITE_BATCH)
-  temporary = [_temporary_name(path) for path in output_files]
-  seconds = collections.OrderedDict(
-      (k, 0.0) for k in ("features", "serialize", "frame", "write"))
-  pool = None
+  tick = time.perf_counter()
+  offsets = (np.cumsum(sizes) - sizes).tolist()
+  sizes = sizes.tolist()
+  num_outputs = len(output_files)
+  total = len(order)
   writers = []
   try:
-    for path in temporary:
-      writers.append(open(path, "wb"))
-    if num_workers > 1 and len(begins) > 1 and (
-        "fork" in multiprocessing.get_all_start_methods()):
-      # fork hands the instance arrays to the workers without copying them.
-      pool = multiprocessing.get_context("fork").Pool(
-          min(num_workers, len(begins)), initializer=_set_write_job,
-          initargs=(job,))
-      results = pool.imap(_encode_batch, begins)
-    else:
-      _set_write_job(job)
-      results = map(_encode_batch, begins)
-    done = 0
-    for chunks, batch_seconds in results:
-      for name, value in batch_seconds.items():
-        seconds[name] += value
-      tick = time.perf_counter()
-      for writer, chunk in zip(writers, chunks):
-        writer.write(chunk)
-      seconds["write"] += time.perf_counter() - tick
-      done = min(done + _WRITE_BATCH, total)
-      if progress:
-        progress.update("wrote %d of %d instances" % (done, total), done,
-                        total)
+    for path in output_files:
+      writers.append(open(_temporary_name(path), "wb"))
+    with open(stager_path, "rb") as staged:
+      descriptor = staged.fileno()
+      for begin in range(0, total, _WRITE_BATCH):
+        batch = order[begin:begin + _WRITE_BATCH].tolist()
+        for j in range(num_outputs):
+          chunk = batch[(j - begin) % num_outputs::num_outputs]
+          writers[j].write(b"".join([os.pread(descriptor, sizes[k], offsets[k])
+                                     for k in chunk]))
+        if progress:
+          done = begin + len(batch)
+          progress.update("wrote %d of %d instances" % (done, total), done,
+                          total)
     for writer in writers:
       writer.close()
     if settings is not None:
       for j, path in enumerate(output_files):
         sidecar = dict(settings)
-        sidecar["num_instances"] = len(range(j, total, len(output_files)))
+        sidecar["num_instances"] = len(range(j, total, num_outputs))
         with open(_temporary_name(sidecar_path(path)), "w") as f:
           json.dump(sidecar, f, indent=2, sort_keys=True)
           f.write("\n")
-    for j, path in enumerate(output_files):
-      os.replace(temporary[j], path)
+    for path in output_files:
+      os.replace(_temporary_name(path), path)
       if settings is not None:
         os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
   finally:  # after an error, leave no partial file behind
-    if pool is not None:
-      pool.terminate()
-    _set_write_job(None)
     for writer in writers:
       writer.close()
     for path in output_files:
@@ -1293,7 +1368,7 @@ def write_examples(make_features, total, encoder, output_files,
         if os.path.exists(leftover):
           os.remove(leftover)
   logging.info("Wrote %d total instances", total)
-  return seconds
+  return time.perf_counter() - tick
 
 
 def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
@@ -1369,33 +1444,43 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   seconds["read_and_tokenize"] = time.perf_counter() - tick
   tick = time.perf_counter()
   reporter.restart()
-  stream = WordStream(random.Random(random_seed))
-  arrays, permutation = make_instances(
-      corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
-      masked_lm_prob, max_predictions_per_seq, do_whole_word_mask, stream,
-      reporter)
-  seconds["instances"] = time.perf_counter() - tick
-  settings = dict(
-      max_seq_length=max_seq_length,
-      max_predictions_per_seq=max_predictions_per_seq,
-      vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
-      do_lower_case=bool(do_lower_case),
-      do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
-      dupe_factor=dupe_factor, masked_lm_prob=masked_lm_prob,
-      short_seq_prob=short_seq_prob)
-  logging.info("*** Writing to output files ***")
-  for output_file in output_files:
-    logging.info("  %s", output_file)
-  reporter.restart()
+  if num_workers is None:
+    num_workers = tokenization._available_cores()  # pylint: disable=protected-access
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  def make_features(begin, end):
-    return encoder.features(_take(arrays, permutation[begin:end]))
-
-  seconds.update(write_examples(
-      make_features, len(permutation), encoder, output_files, settings,
-      log_examples, reporter,
-      num_workers or tokenization._available_cores()))  # pylint: disable=protected-access
+  stager = RecordStager(encoder, _temporary_name(output_files[0]) +
+                        ".records", parallel=num_workers > 1)
+  try:
+    stream = WordStream(random.Random(random_seed))
+    arrays, permutation = make_instances(
+        corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
+        masked_lm_prob, max_predictions_per_seq, do_whole_word_mask, stream,
+        reporter, lambda block: stager.add("instances", block))
+    seconds["instances"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    sizes, stage_seconds = stager.finish()
+    seconds["wait_for_encoding"] = time.perf_counter() - tick
+    seconds.update(stage_seconds)
+    settings = dict(
+        max_seq_length=max_seq_length,
+        max_predictions_per_seq=max_predictions_per_seq,
+        vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
+        do_lower_case=bool(do_lower_case),
+        do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
+        dupe_factor=dupe_factor, masked_lm_prob=masked_lm_prob,
+        short_seq_prob=short_seq_prob)
+    logging.info("*** Writing to output files ***")
+    for output_file in output_files:
+      logging.info("  %s", output_file)
+    if log_examples and len(permutation):
+      first = encoder.features(_take(arrays, permutation[:20]))
+      for row in range(len(first["input_ids"])):
+        _log_example(vocabulary, first, row)
+    reporter.restart()
+    seconds["write"] = write_records(stager.path, sizes, permutation,
+                                     output_files, settings, reporter)
+  finally:
+    stager.close()
   return dict(num_instances=len(permutation), seconds=seconds)
 
 
@@ -1648,11 +1733,21 @@ def write_instance_to_example_files(instances, tokenizer, max_seq_length,
   vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
   encoder = RecordEncoder(None, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  def make_features(begin, end):
-    return _instance_features(instances[begin:end], tokenizer.vocab,
-                              max_seq_length, max_predictions_per_seq)
-
-  write_examples(make_features, len(instances), encoder, output_files)
+  stager = RecordStager(encoder, _temporary_name(output_files[0]) +
+                        ".records", parallel=False)
+  try:
+    for begin in range(0, len(instances), _WRITE_BATCH):
+      stager.add("features", _instance_features(
+          instances[begin:begin + _WRITE_BATCH], tokenizer.vocab,
+          max_seq_length, max_predictions_per_seq))
+    sizes, _ = stager.finish()
+    first = _instance_features(instances[:20], tokenizer.vocab,
+                               max_seq_length, max_predictions_per_seq)
+    for row in range(len(first["input_ids"])):
+      _log_example(vocabulary, first, row)
+    write_records(stager.path, sizes, np.arange(len(instances)), output_files)
+  finally:
+    stager.close()
 
 
 def main(_):

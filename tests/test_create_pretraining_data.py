@@ -105,9 +105,10 @@ def test_literal_oracle_matches_reference(name, tmp_path):
 
 def test_num_workers_1_and_2_write_identical_files(tmp_path, monkeypatch):
   # Make tokenize_batch use its worker processes even on this small input,
-  # and encode the records in several batches, hence processes.
+  # and hand the instances to the encoding process in many blocks.
   monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
-  monkeypatch.setattr(cpd, "_WRITE_BATCH", 7)
+  monkeypatch.setattr(cpd, "_INSTANCE_BLOCK", 7)
+  monkeypatch.setattr(cpd, "_WRITE_BATCH", 5)
   case = CASES["d"]
   (tmp_path / "one").mkdir()
   (tmp_path / "two").mkdir()
@@ -458,3 +459,14 @@ def test_main_reports_bad_input_as_a_message(tmp_path):
     flags.FLAGS(argv)
     with pytest.raises(SystemExit, match="error: --input_file: .*none"):
       cpd.main(argv)
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_failure_while_encoding_leaves_no_file(tmp_path, monkeypatch,
+                                               num_workers):
+  def broken(self, features):
+    raise ValueError("broken encoder")
+  monkeypatch.setattr(cpd.RecordEncoder, "examples", broken)
+  with pytest.raises((ValueError, RuntimeError), match="broken encoder"):
+    run_case(CASES["a"], str(tmp_path), num_workers=num_workers)
+  assert not os.listdir(tmp_path)
