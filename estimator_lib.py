@@ -157,16 +157,19 @@ class RunConfig(object):
 
   @property
   def is_chief(self):
-    """True on the task that writes checkpoints, summaries and results."""
-    resolver = getattr(self.strategy.extended, "_cluster_resolver", None)
-    if resolver is None or not isinstance(
-        self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    """True on the task that writes checkpoints, summaries and results: the
+    `chief`, else worker 0 (TF_CONFIG's convention); always True off
+    multi-worker."""
+    if not isinstance(self.strategy,
+                      tf.distribute.MultiWorkerMirroredStrategy):
       return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type in (None, "chief"):
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = tf_config.get("task", {})
+    if task.get("type") in (None, "chief"):
       return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and task_id == 0 and not has_chief
+    has_chief = bool(tf_config.get("cluster", {}).get("chief"))
+    return (task.get("type") == "worker" and int(task.get("index", 0)) == 0 and
+            not has_chief)
 
 
 def _tf_config_task_count():
@@ -493,8 +496,16 @@ class Estimator(object):
         self._summary_writer = tf.summary.create_noop_writer()
     return self._summary_writer
 
-  def _distribute(self, input_fn, mode, per_replica_batch_size, skip=0):
-    """A distributed dataset: input_fn per worker, batch per replica."""
+  def _distribute(self, input_fn, mode, per_replica_batch_size,
+                  skip_steps=0):
+    """A distributed dataset: input_fn per input pipeline, batch per replica.
+
+    Args:
+      input_fn: the runner's input_fn.
+      mode: "train", "eval" or "predict".
+      per_replica_batch_size: int.
+      skip_steps: per-replica batches every replica has already consumed.
+    """
     params = self._params(mode, per_replica_batch_size)
 
     def dataset_fn(input_context):
@@ -502,8 +513,11 @@ class Estimator(object):
       if self.config.num_replicas > 1 or input_context.num_input_pipelines > 1:
         p["input_context"] = input_context
       dataset = input_fn(p)
-      if skip:
-        dataset = dataset.skip(skip)
+      if skip_steps:
+        # One pipeline feeds its replicas in turn, one batch each.
+        replicas_per_pipeline = (input_context.num_replicas_in_sync //
+                                 input_context.num_input_pipelines)
+        dataset = dataset.skip(skip_steps * replicas_per_pipeline)
       return dataset
 
     return self.strategy.distribute_datasets_from_function(dataset_fn)
@@ -629,8 +643,8 @@ class Estimator(object):
     # A seeded pipeline restarts from its beginning: skip what was consumed.
     skip = start * accum if (start and config.seed is not None) else 0
     if skip:
-      logging.info("Skipping %d batches already consumed before step %d.", skip,
-                   start)
+      logging.info("Skipping the %d micro-batches per replica consumed before "
+                   "step %d.", skip, start)
     dataset = self._distribute(input_fn, "train", per_replica, skip)
     iterator = iter(dataset)
     train_loop = self._make_train_loop(iterator)

@@ -5,7 +5,7 @@ Imported by tests/test_estimator_lib.py (the ModelFn and the data), and run as a
 subprocess for the strategies that must be set up before TensorFlow starts:
 
   python tests/loop_worker.py --cpus=2 --distribution=mirrored \
-      --model_dir=DIR --out=weights.npz [--steps=N --accum=K]
+      --model_dir=DIR --out=weights.npz [--steps=N --accum=K --resume_at=M]
 
 With TF_CONFIG set and --distribution=multi_worker it is one worker of a
 MultiWorkerMirroredStrategy cluster. It writes the final weights to --out.
@@ -112,6 +112,9 @@ def main():
   parser.add_argument("--steps", type=int, default=NUM_TRAIN_STEPS)
   parser.add_argument("--accum", type=int, default=1)
   parser.add_argument("--batch", type=int, default=8)
+  parser.add_argument("--resume_at", type=int, default=0,
+                      help="first train to this step, then continue with a "
+                      "new Estimator (a restarted job)")
   args = parser.parse_args()
 
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -127,9 +130,10 @@ def main():
       args.model_dir, strategy=strategy, iterations_per_loop=3,
       save_checkpoints_steps=4, gradient_accumulation_steps=args.accum,
       seed=1)
-  estimator = estimator_lib.Estimator(make_model_fn(), config,
-                                      train_batch_size=args.batch)
-  estimator.train(input_fn, max_steps=args.steps)
+  for max_steps in [s for s in (args.resume_at, args.steps) if s]:
+    estimator = estimator_lib.Estimator(make_model_fn(), config,
+                                        train_batch_size=args.batch)
+    estimator.train(input_fn, max_steps=max_steps)
   np.savez(args.out, replicas=strategy.num_replicas_in_sync,
            **{v.name.split(":")[0].replace("/", "__"): v.numpy()
               for v in estimator.model.variables})

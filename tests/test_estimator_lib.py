@@ -231,9 +231,11 @@ def finish(proc, timeout=240):
 
 
 def test_mirrored_two_cpus_equals_one_device(tmp_path):
+  # Also a restart at step 5: the shared input pipeline skips 2 x 5 batches.
   out = str(tmp_path / "mirrored.npz")
   finish(run_worker(["--cpus=2", "--distribution=mirrored", "--steps=10",
-                     "--model_dir=%s" % (tmp_path / "m"), "--out=%s" % out]))
+                     "--resume_at=5", "--model_dir=%s" % (tmp_path / "m"),
+                     "--out=%s" % out]))
   result = np.load(out)
   assert int(result["replicas"]) == 2
   w, b = numpy_reference(10)

@@ -270,11 +270,18 @@ def test_continued_pretraining_from_google_checkpoint(tmp_path):
   assert "name = cls/predictions/output_bias, shape = [99], *INIT_FROM_CKPT*" in out
   before = read_eval_results(os.path.join(start, "eval_results.txt"))
 
+  # Google's README command line, flag for flag (smaller numbers).
   trained = str(tmp_path / "trained")
-  run_script("run_pretraining.py", common + [
-      "--output_dir=" + trained, "--do_train", "--do_eval",
-      "--train_batch_size=8", "--num_train_steps=30", "--num_warmup_steps=3",
-      "--learning_rate=5e-3", "--iterations_per_loop=10", "--seed=1"])
+  run_script("run_pretraining.py", [
+      "--input_file=" + records, "--output_dir=" + trained,
+      "--do_train=True", "--do_eval=True",
+      "--bert_config_file=" + config_file, "--init_checkpoint=" + init,
+      "--train_batch_size=8", "--max_seq_length=64",
+      "--max_predictions_per_seq=10", "--num_train_steps=30",
+      "--num_warmup_steps=3", "--learning_rate=5e-3",
+      # Not in Google's command: eval size, fewer steps per loop, a seed.
+      "--eval_batch_size=8", "--max_eval_steps=4", "--iterations_per_loop=10",
+      "--seed=1"])
   after = read_eval_results(os.path.join(trained, "eval_results.txt"))
 
   # Google's keys, sorted, "%s = %s".
