@@ -20,6 +20,7 @@ Unicode categories, `str.lower()` and NFD come from the running Python's
 `unicodedata`, as in Google's code.
 """
 
+import array
 import collections
 import functools
 import itertools
@@ -462,10 +463,15 @@ class FullTokenizer(object):
     methods = multiprocessing.get_all_start_methods()
     # fork shares the vocabulary and the warm memo without pickling them.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # Every token is a vocabulary entry or unk_token: workers send back
+    # positions in this table, which cost far less to unpickle than strings.
+    table = list(self.vocab) + [self.wordpiece_tokenizer.unk_token]
+    results = []
     with context.Pool(num_workers, initializer=_set_worker_tokenizer,
-                      initargs=(self,)) as pool:
-      return list(itertools.chain.from_iterable(
-          pool.imap(_tokenize_in_worker, batches)))
+                      initargs=(self, table)) as pool:
+      for packed in pool.imap(_tokenize_in_worker, batches):
+        results.extend(_unpack_tokens(packed, table))
+    return results
 
   def convert_tokens_to_ids(self, tokens):
     """Maps tokens to ids (KeyError on a token not in the vocabulary)."""
@@ -499,21 +505,49 @@ def _contiguous_batches(texts, num_batches):
 
 
 _worker_tokenizer = None
+_worker_positions = None
 
 
-def _set_worker_tokenizer(tokenizer):
-  """Pool initializer: the tokenizer every task of this worker uses."""
-  global _worker_tokenizer
+def _set_worker_tokenizer(tokenizer, table):
+  """Pool initializer: the tokenizer of this worker and the token table."""
+  global _worker_tokenizer, _worker_positions
   _worker_tokenizer = tokenizer
+  _worker_positions = {token: i for i, token in enumerate(table)}
 
 
 def _tokenize_in_worker(texts):
-  """Tokenizes a batch of texts in a worker process (list of lists of str).
+  """Tokenizes a batch of texts in a worker process.
 
-  Pickle writes a token object once per batch and refers back to it after,
-  and the memo returns the same objects, so results travel compactly.
+  Args:
+    texts: list of str or bytes.
+
+  Returns:
+    (positions, lengths): int arrays, every token's position in the table of
+    _set_worker_tokenizer and the number of tokens of each text; or, should
+    a token be missing from the table, the list of token lists itself.
   """
-  return [_worker_tokenizer.tokenize(text) for text in texts]
+  token_lists = [_worker_tokenizer.tokenize(text) for text in texts]
+  try:
+    positions = array.array("i", map(
+        _worker_positions.__getitem__,
+        itertools.chain.from_iterable(token_lists)))
+  except KeyError:  # the caller changed the vocabulary or unk_token
+    return token_lists
+  return positions, array.array("i", map(len, token_lists))
+
+
+def _unpack_tokens(packed, table):
+  """The token lists of one _tokenize_in_worker result."""
+  if isinstance(packed, list):
+    return packed
+  positions, lengths = packed
+  tokens = list(map(table.__getitem__, positions))
+  token_lists = []
+  start = 0
+  for length in lengths:
+    token_lists.append(tokens[start:start + length])
+    start += length
+  return token_lists
 
 
 def _split_chunks(text):
