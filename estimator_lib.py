@@ -317,6 +317,45 @@ class ModelFn(object):
     raise NotImplementedError
 
 
+class BertModelFn(ModelFn):
+  """A ModelFn holding the arguments of Google's `model_fn_builder`s.
+
+  The runners' model functions differ in the model and the losses; the
+  optimizer (Google's `create_optimizer` arguments) and the warm start are
+  common, so they live here.
+  """
+
+  def __init__(self, bert_config, init_checkpoint, learning_rate,
+               num_train_steps, num_warmup_steps, use_tpu,
+               use_one_hot_embeddings, optimizer="adamw"):
+    """Stores Google's model_fn_builder arguments.
+
+    Args:
+      bert_config: modeling.BertConfig.
+      init_checkpoint: warm-start checkpoint prefix or None.
+      learning_rate: float, peak learning rate.
+      num_train_steps: int, where the linear decay reaches 0.
+      num_warmup_steps: int.
+      use_tpu: bool.
+      use_one_hot_embeddings: bool.
+      optimizer: "adamw" or "lamb".
+    """
+    self.bert_config = bert_config
+    self.init_checkpoint = init_checkpoint
+    self.learning_rate = learning_rate
+    self.num_train_steps = num_train_steps
+    self.num_warmup_steps = num_warmup_steps
+    self.use_tpu = use_tpu
+    self.use_one_hot_embeddings = use_one_hot_embeddings
+    self.optimizer = optimizer
+
+  def create_optimizer(self, params):
+    """Google's optimizer and schedule (optimization.create_optimizer)."""
+    return optimization.create_optimizer(
+        None, self.learning_rate, self.num_train_steps, self.num_warmup_steps,
+        self.use_tpu, optimizer=self.optimizer)
+
+
 def write_eval_results(path, results):
   """Writes Google's eval_results.txt: `key = value` lines, keys sorted.
 
@@ -696,6 +735,26 @@ class Estimator(object):
 
   # ---------------------------------------------------------------- eval
 
+  def _inference_setup(self, input_fn, mode, checkpoint_path):
+    """Builds and restores the model for evaluate/predict.
+
+    Args:
+      input_fn: the runner's input_fn.
+      mode: "eval" or "predict" (selects the batch size).
+      checkpoint_path: a checkpoint, or None for the newest / the warm start.
+
+    Returns:
+      (params, distributed dataset).
+    """
+    self._build(training=False)
+    if self._restore(checkpoint_path) is None:
+      logging.warning("No checkpoint in %s and no init_checkpoint: the %s uses "
+                      "freshly initialised weights.", self.model_dir, mode)
+    flag = mode + "_batch_size"
+    per_replica = self._per_replica_batch_size(getattr(self, flag), flag)
+    return (self._params(mode, per_replica),
+            self._distribute(input_fn, mode, per_replica))
+
   def evaluate(self, input_fn, steps=None, checkpoint_path=None):
     """Evaluates the newest checkpoint (or the warm start) on input_fn.
 
@@ -709,14 +768,7 @@ class Estimator(object):
       `global_step` and `loss` (the mean train_loss over the batches, as
       Estimator's).
     """
-    self._build(training=False)
-    if self._restore(checkpoint_path) is None:
-      logging.warning("No checkpoint in %s and no init_checkpoint: evaluating "
-                      "freshly initialised weights.", self.model_dir)
-    per_replica = self._per_replica_batch_size(self.eval_batch_size,
-                                               "eval_batch_size")
-    params = self._params("eval", per_replica)
-    dataset = self._distribute(input_fn, "eval", per_replica)
+    params, dataset = self._inference_setup(input_fn, "eval", checkpoint_path)
     strategy = self.strategy
 
     def replica_eval(features):
@@ -767,14 +819,8 @@ class Estimator(object):
       input_fn: input_fn(params) -> finite dataset.
       checkpoint_path: a checkpoint instead of the newest in model_dir.
     """
-    self._build(training=False)
-    if self._restore(checkpoint_path) is None:
-      logging.warning("No checkpoint in %s and no init_checkpoint: predicting "
-                      "with freshly initialised weights.", self.model_dir)
-    per_replica = self._per_replica_batch_size(self.predict_batch_size,
-                                               "predict_batch_size")
-    params = self._params("predict", per_replica)
-    dataset = self._distribute(input_fn, "predict", per_replica)
+    params, dataset = self._inference_setup(input_fn, "predict",
+                                            checkpoint_path)
     strategy = self.strategy
 
     @tf.function

@@ -29,7 +29,6 @@ import tensorflow as tf
 
 import estimator_lib
 import modeling
-import optimization
 
 # Tests import several runners into one process; Google's flag names repeat
 # across runners, so each may redefine them.
@@ -448,30 +447,13 @@ def gather_indexes(sequence_tensor, positions):
   return tf.gather(flat_sequence_tensor, flat_positions)
 
 
-class PretrainingModelFn(estimator_lib.ModelFn):
+class PretrainingModelFn(estimator_lib.BertModelFn):
   """The pre-training model_fn: what Google's `model_fn` computed per mode."""
-
-  def __init__(self, bert_config, init_checkpoint, learning_rate,
-               num_train_steps, num_warmup_steps, use_tpu,
-               use_one_hot_embeddings, optimizer="adamw"):
-    self.bert_config = bert_config
-    self.init_checkpoint = init_checkpoint
-    self.learning_rate = learning_rate
-    self.num_train_steps = num_train_steps
-    self.num_warmup_steps = num_warmup_steps
-    self.use_tpu = use_tpu
-    self.use_one_hot_embeddings = use_one_hot_embeddings
-    self.optimizer = optimizer
 
   def create_model(self, params):
     return BertPretrainingModel(
         self.bert_config, use_one_hot_embeddings=self.use_one_hot_embeddings,
         compute_dtype=params.get("compute_dtype", tf.float32))
-
-  def create_optimizer(self, params):
-    return optimization.create_optimizer(
-        None, self.learning_rate, self.num_train_steps, self.num_warmup_steps,
-        self.use_tpu, optimizer=params.get("optimizer") or self.optimizer)
 
   def train_loss(self, model, features, params):
     return model(features, training=params["mode"] == "train")["total_loss"]
@@ -526,7 +508,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
     num_warmup_steps: int.
     use_tpu: bool.
     use_one_hot_embeddings: bool.
-    optimizer: "adamw" or "lamb" (the `--optimizer` flag wins when set).
+    optimizer: "adamw" or "lamb".
   """
   return PretrainingModelFn(bert_config, init_checkpoint, learning_rate,
                             num_train_steps, num_warmup_steps, use_tpu,
