@@ -704,7 +704,15 @@ class Estimator(object):
       n = min(config.iterations_per_loop, max_steps - step)
       if save_every:
         n = min(n, save_every - step % save_every)
-      loss, lr = train_loop(tf.constant(n, tf.int32))
+      try:
+        loss, lr = train_loop(tf.constant(n, tf.int32))
+      except tf.errors.OutOfRangeError:
+        # A finite training set ends the training, as on TPUEstimator.
+        step = int(self._global_step.numpy())
+        logging.info("The training input ended at step %d (before max_steps "
+                     "%d).", step, max_steps)
+        self._save(manager)
+        break
       loss = float(loss.numpy())
       step = int(self._global_step.numpy())
       now = time.time()

@@ -279,3 +279,17 @@ def test_multi_worker_mirrored_two_processes(tmp_path):
       tf.train.load_checkpoint(latest).get_tensor("dense/kernel"),
       w0["dense__kernel"])
 
+
+
+def test_finite_training_input_stops_and_saves(tmp_path):
+  def one_epoch(params):
+    # 64 examples, batch 8, no repeat: 8 steps, then the input ends.
+    p = dict(params, mode="eval")
+    return loop_worker.input_fn(p)
+
+  est = make_estimator(tmp_path)
+  est.train(one_epoch, max_steps=20)
+  assert int(est._global_step.numpy()) == 8
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-8")
+  w, b = numpy_reference(8)
+  np.testing.assert_allclose(weights(est)[0], w, rtol=1e-5, atol=1e-6)
