@@ -442,8 +442,9 @@ class FullTokenizer(object):
     Args:
       texts: iterable of str or bytes.
       num_workers: number of processes; None uses every core available to
-        this process. Batches under about a million characters, or
-        num_workers=1, are tokenized in this process.
+        this process. Batches under about a million characters, num_workers=1,
+        or a call from a daemon process (which may not have children) run in
+        this process.
 
     Returns:
       list of lists of str, equal to [self.tokenize(t) for t in texts].
@@ -457,7 +458,10 @@ class FullTokenizer(object):
     if num_workers < 1:
       raise ValueError("num_workers must be at least 1, got %r" % num_workers)
     num_chars = sum(map(len, texts))
-    if num_workers == 1 or len(texts) < 2 or num_chars < _PARALLEL_MIN_CHARS:
+    # A daemon process (e.g. a Pool worker itself) may not start children.
+    if (num_workers == 1 or len(texts) < 2 or
+        num_chars < _PARALLEL_MIN_CHARS or
+        multiprocessing.current_process().daemon):
       return [self.tokenize(text) for text in texts]
     batches = _contiguous_batches(texts, num_workers * _BATCHES_PER_WORKER)
     methods = multiprocessing.get_all_start_methods()

@@ -12,6 +12,7 @@
 
 import json
 import logging
+import multiprocessing
 import pickle
 import unicodedata
 
@@ -323,6 +324,18 @@ def test_tokenize_batch_large_input_uses_workers():
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
   result = tokenizer.tokenize_batch(texts, num_workers=2)
   assert result == [literal.full_tokenize(line, LITERAL_VOCAB)] * len(texts)
+
+
+def _batch_in_daemon(texts):
+  return FULL[True].tokenize_batch(texts, num_workers=2)
+
+
+def test_tokenize_batch_inside_a_pool_worker(monkeypatch):
+  monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
+  texts = _batch_texts()[:50]
+  with multiprocessing.get_context("fork").Pool(1) as pool:
+    result = pool.apply(_batch_in_daemon, (texts,))
+  assert result == [literal.full_tokenize(t, LITERAL_VOCAB) for t in texts]
 
 
 def test_tokenize_batch_rejects_zero_workers():
