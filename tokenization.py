@@ -150,8 +150,11 @@ def _read_bytes(path):
     # Only remote paths (gs://, hdfs://, ...) need TensorFlow's file system;
     # importing it here keeps TensorFlow out of plain tokenization.
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    with tf.io.gfile.GFile(path, "rb") as reader:
-      return reader.read()
+    try:
+      with tf.io.gfile.GFile(path, "rb") as reader:
+        return reader.read()
+    except tf.errors.OpError as e:  # e.g. NotFoundError, not an OSError
+      raise OSError(e.message) from e
   with open(path, "rb") as reader:
     return reader.read()
 

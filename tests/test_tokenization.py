@@ -413,6 +413,14 @@ def test_missing_vocab_names_the_path(tmp_path):
     tokenization.load_vocab(str(tmp_path))  # a directory
 
 
+def test_vocab_urls_read_through_gfile(tmp_path):
+  path = _write_vocab(tmp_path, VOCAB_A)
+  assert tokenization.load_vocab("file://" + path) == {
+      token: i for i, token in enumerate(VOCAB_A)}
+  with pytest.raises(ValueError, match="file://.*missing.txt"):
+    tokenization.load_vocab("file://" + str(tmp_path / "missing.txt"))
+
+
 def test_empty_vocab_is_an_error(tmp_path):
   path = tmp_path / "empty.txt"
   path.write_bytes(b"")
