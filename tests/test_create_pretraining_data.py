@@ -287,7 +287,7 @@ sentence = st.lists(st.sampled_from(_TEXT_WORDS), min_size=1, max_size=14)
 document = st.lists(sentence.map(" ".join), min_size=1, max_size=6)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(documents=st.lists(document, min_size=1, max_size=6),
        max_seq_length=st.integers(5, 40),
        max_predictions_per_seq=st.integers(1, 8),
