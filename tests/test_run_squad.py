@@ -435,3 +435,26 @@ def test_answer_not_in_context_is_skipped_with_warning(tmp_path, caplog):
   assert [e.qas_id for e in examples] == ["ok"]
   assert "Could not find answer" in caplog.text
   assert "outside" in caplog.text
+
+
+def test_question_on_an_empty_context_gets_no_window(tokenizer, tmp_path):
+  # No document token -> no feature; Google predicts "empty" (v1.1) and
+  # crashes on SQuAD 2.0, where ours answers "".
+  path = write_text(tmp_path, json.dumps({"data": [{"paragraphs": [
+      {"context": " ", "qas": [{"id": "blank", "question": "what?"}]},
+      {"context": "one two", "qas": [{"id": "q", "question": "which?"}]},
+  ]}]}))
+  examples = run_squad.read_squad_examples(path, False)
+  features = convert(examples, tokenizer, False)
+  assert [f.example_index for f in features] == [1]
+  results = [run_squad.RawResult(features[0].unique_id, [0.0] * 64,
+                                 [0.0] * 64)]
+  for v2, expected in [(False, "empty"), (True, "")]:
+    predictions, null_odds = run_squad.write_predictions(
+        examples, features, results, N_BEST_SIZE, MAX_ANSWER_LENGTH, True,
+        str(tmp_path / "p.json"), str(tmp_path / "n.json"),
+        str(tmp_path / "o.json"), version_2_with_negative=v2)
+    assert predictions["blank"] == expected
+    assert predictions["q"] in ("one", "one two", "two")
+    if v2:
+      assert null_odds["blank"] == 1000000.0

@@ -116,8 +116,10 @@ def test_train_and_predict_end_to_end(tmp_path):
 
 
 def test_predict_v2_writes_null_odds_and_v2_metrics(tmp_path):
-  out = run_main(tmp_path, "v2.0", "--do_predict",
-                 "--version_2_with_negative", "--null_score_diff_threshold=-1")
+  # Flags spelled as in Google's README.
+  out = run_main(tmp_path, "v2.0", "--do_train=False", "--do_predict=True",
+                 "--version_2_with_negative=True",
+                 "--null_score_diff_threshold=-1")
   with open(out / "predictions.json") as f:
     predictions = json.load(f)
   with open(out / "null_odds.json") as f:
