@@ -21,6 +21,7 @@ Unicode categories, `str.lower()` and NFD come from the running Python's
 """
 
 import array
+import atexit
 import collections
 import functools
 import itertools
@@ -28,6 +29,7 @@ import multiprocessing
 import os
 import re
 import unicodedata
+import weakref
 
 from absl import logging
 
@@ -410,10 +412,14 @@ class FullTokenizer(object):
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     self._memo = {}
     self._memo_vocab_size = len(self.vocab)
+    self._pool = None  # tokenize_batch's workers, kept warm between calls
+    self._pool_key = None
+    self._pool_table = None
 
   def __getstate__(self):
     state = self.__dict__.copy()
     state["_memo"] = {}  # worth rebuilding rather than shipping
+    state["_pool"] = state["_pool_key"] = state["_pool_table"] = None
     return state
 
   def tokenize(self, text):
@@ -449,6 +455,12 @@ class FullTokenizer(object):
         or a call from a daemon process (which may not have children) run in
         this process.
 
+    The worker processes stay up between calls, so their memos stay warm;
+    close() stops them (the end of the program does too): call it when done
+    with a tokenizer that the program drops early. They start from this
+    tokenizer as it is at their start: a later change of the vocabulary size
+    or of unk_token starts new ones, other later changes are not seen.
+
     Returns:
       list of lists of str, equal to [self.tokenize(t) for t in texts].
 
@@ -467,18 +479,43 @@ class FullTokenizer(object):
         multiprocessing.current_process().daemon):
       return [self.tokenize(text) for text in texts]
     batches = _contiguous_batches(texts, num_workers * _BATCHES_PER_WORKER)
+    pool = self._worker_pool(num_workers)
+    results = []
+    for packed in pool.imap(_tokenize_in_worker, batches):
+      results.extend(_unpack_tokens(packed, self._pool_table))
+    return results
+
+  def _worker_pool(self, num_workers):
+    """The process pool of tokenize_batch, started on first use.
+
+    Args:
+      num_workers: int, number of processes.
+
+    Returns:
+      multiprocessing.pool.Pool whose workers hold a copy of this tokenizer.
+    """
+    key = (num_workers, len(self.vocab), self.wordpiece_tokenizer.unk_token)
+    if self._pool is not None and self._pool_key == key:
+      return self._pool
+    self.close()
     methods = multiprocessing.get_all_start_methods()
-    # fork shares the vocabulary and the warm memo without pickling them.
+    # fork shares the vocabulary and the memo without pickling them.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # Every token is a vocabulary entry or unk_token: workers send back
     # positions in this table, which cost far less to unpickle than strings.
-    table = list(self.vocab) + [self.wordpiece_tokenizer.unk_token]
-    results = []
-    with context.Pool(num_workers, initializer=_set_worker_tokenizer,
-                      initargs=(self, table)) as pool:
-      for packed in pool.imap(_tokenize_in_worker, batches):
-        results.extend(_unpack_tokens(packed, table))
-    return results
+    self._pool_table = list(self.vocab) + [self.wordpiece_tokenizer.unk_token]
+    self._pool = context.Pool(num_workers, initializer=_set_worker_tokenizer,
+                              initargs=(self, self._pool_table))
+    self._pool_key = key
+    _TOKENIZERS_WITH_POOLS.add(self)
+    return self._pool
+
+  def close(self):
+    """Stops the worker processes of tokenize_batch, if any are running."""
+    if self._pool is not None:
+      self._pool.terminate()
+      self._pool.join()
+      self._pool = self._pool_key = self._pool_table = None
 
   def convert_tokens_to_ids(self, tokens):
     """Maps tokens to ids (KeyError on a token not in the vocabulary)."""
@@ -487,6 +524,17 @@ class FullTokenizer(object):
   def convert_ids_to_tokens(self, ids):
     """Maps ids to tokens (KeyError on an unknown id)."""
     return convert_by_vocab(self.inv_vocab, ids)
+
+
+# Pools left open are stopped at exit, before multiprocessing's own clean-up
+# closes their pipes (after which a Pool's finaliser fails noisily).
+_TOKENIZERS_WITH_POOLS = weakref.WeakSet()
+
+
+@atexit.register
+def _close_pools():
+  for tokenizer in list(_TOKENIZERS_WITH_POOLS):
+    tokenizer.close()
 
 
 def _available_cores():

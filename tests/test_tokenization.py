@@ -315,6 +315,20 @@ def test_tokenize_batch_in_processes_equals_tokenize(monkeypatch):
   assert tokenizer.tokenize_batch(iter(texts)) == want
   assert tokenizer.tokenize_batch(texts, num_workers=1) == want
   assert tokenizer.tokenize_batch([]) == []
+  # The workers stay up and warm between calls; close() stops them.
+  pool = tokenizer._pool
+  assert pool is not None
+  assert tokenizer.tokenize_batch(texts[::-1], num_workers=2) == want[::-1]
+  assert tokenizer._pool is pool
+  # A vocabulary change starts new workers that see it.
+  tokenizer.vocab["axyzzy"] = len(tokenizer.vocab)
+  assert tokenizer.tokenize_batch(["axyzzy"] * 2, num_workers=2) == [
+      ["axyzzy"]] * 2
+  assert tokenizer._pool is not pool
+  tokenizer.close()
+  assert tokenizer._pool is None
+  assert tokenizer.tokenize_batch(texts, num_workers=2) == want
+  tokenizer.close()
 
 
 def test_tokenize_batch_large_input_uses_workers():
@@ -323,6 +337,7 @@ def test_tokenize_batch_large_input_uses_workers():
   texts = [line] * (tokenization._PARALLEL_MIN_CHARS // len(line) + 2)
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
   result = tokenizer.tokenize_batch(texts, num_workers=2)
+  tokenizer.close()
   assert result == [literal.full_tokenize(line, LITERAL_VOCAB)] * len(texts)
 
 
