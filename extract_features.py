@@ -137,6 +137,11 @@ class InputFeatures(object):
 
 _PAIR = re.compile(r"^(.*) \|\|\| (.*)$")
 
+# Lines per prediction call on TPUs, whose remote hosts cannot run a Python
+# generator: each chunk is held as constant tensors, as Google does with the
+# whole input.
+_TPU_CHUNK_SIZE = 8192
+
 
 def _input_lines(input_file):
   """Yields the lines of a file as Google reads them (tf.io.gfile readline).
@@ -702,7 +707,7 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
             layer_indexes, max_seq_length, batch_size, run_config,
             use_one_hot_embeddings=False, pooling="none", pooling_layer=-1,
             output_token_layers=True, output_format="jsonl",
-            log_every_n_examples=10000):
+            log_every_n_examples=10000, chunk_size=None):
   """Runs BERT over every line of `input_file` and writes the features.
 
   Args:
@@ -717,6 +722,9 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
     run_config: estimator_lib.RunConfig (strategy, precision).
     use_one_hot_embeddings, pooling, pooling_layer, output_token_layers,
       output_format, log_every_n_examples: as the flags.
+    chunk_size: None streams the input through a Python generator; an int
+      runs one prediction per chunk of that many lines held as constant
+      tensors (for remote TPU hosts, which cannot run Python generators).
 
   Returns:
     the number of examples written.
@@ -744,7 +752,6 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
         _log_features(feature)
       yield feature
 
-  in_flight = _TokensInFlight(features())
   estimator = estimator_lib.Estimator(
       model_fn=model_fn_builder(bert_config, init_checkpoint, layer_indexes,
                                 run_config.use_tpu, use_one_hot_embeddings,
@@ -759,11 +766,15 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
     writer = _JsonlWriter(output_file, layer_indexes, output_token_layers)
   progress = _Progress(num_examples, log_every_n_examples)
   try:
-    for result in estimator.predict(input_fn_builder(in_flight,
-                                                     max_seq_length)):
-      unique_id = int(result["unique_id"])
-      writer.write(unique_id, in_flight.pop(unique_id), result)
-      progress.step()
+    for chunk in _chunks(features(), chunk_size):
+      in_flight = _TokensInFlight(chunk)
+      # A list (every feature of the chunk registered) becomes constants.
+      source = list(in_flight) if chunk_size else in_flight
+      for result in estimator.predict(input_fn_builder(source,
+                                                       max_seq_length)):
+        unique_id = int(result["unique_id"])
+        writer.write(unique_id, in_flight.pop(unique_id), result)
+        progress.step()
     if progress.count != num_examples:
       raise ValueError("Extracted %d of %d examples." %
                        (progress.count, num_examples))
@@ -772,6 +783,21 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
     raise
   writer.close()
   return progress.count
+
+
+def _chunks(items, chunk_size):
+  """Yields `items` whole (chunk_size None) or as lists of chunk_size."""
+  if not chunk_size:
+    yield items
+    return
+  chunk = []
+  for item in items:
+    chunk.append(item)
+    if len(chunk) == chunk_size:
+      yield chunk
+      chunk = []
+  if chunk:
+    yield chunk
 
 
 def main(_):
@@ -790,7 +816,8 @@ def main(_):
           FLAGS.init_checkpoint, layer_indexes, FLAGS.max_seq_length,
           FLAGS.batch_size, run_config, FLAGS.use_one_hot_embeddings,
           FLAGS.pooling, FLAGS.pooling_layer, FLAGS.output_token_layers,
-          FLAGS.output_format, FLAGS.log_every_n_examples)
+          FLAGS.output_format, FLAGS.log_every_n_examples,
+          chunk_size=_TPU_CHUNK_SIZE if FLAGS.use_tpu else None)
 
 
 if __name__ == "__main__":

@@ -303,3 +303,11 @@ def test_google_style_input_fn_over_a_list(setup, expected):
   assert [int(r["unique_id"]) for r in results] == [0, 1, 2]
   np.testing.assert_allclose(np.stack([r["layer_output_0"] for r in results]),
                              expected["all_encoder_layers"][0], atol=1e-5)
+
+
+def test_chunked_in_memory_extraction_gives_the_same_file(setup):
+  # The TPU path: chunks of lines as constant tensors, one predict each.
+  streamed = run(setup, "streamed.jsonl", pooling="mean")
+  chunked = run(setup, "chunked.jsonl", pooling="mean", chunk_size=2)
+  with open(streamed, "rb") as a, open(chunked, "rb") as b:
+    assert a.read() == b.read()
