@@ -673,6 +673,7 @@ class BasicTokenizer(object):
                             self._chunk_token_tuple)
 
   def _chunk_token_tuple(self, chunk):
+    """_chunk_tokens as a tuple, the form the memo keeps."""
     return tuple(self._chunk_tokens(chunk))
 
   def _chunks(self, text):
@@ -743,7 +744,11 @@ class BasicTokenizer(object):
     return _patterns().word_or_punctuation.findall(text)
 
   def _tokenize_chinese_chars(self, text):
-    """Surrounds every CJK character of `text` with spaces."""
+    """Surrounds every CJK character of `text` with spaces.
+
+    Kept, like _clean_text, for callers of Google's private methods;
+    tokenize itself splits around CJK characters in _split_chunks.
+    """
     if text.isascii():
       return text
     return _patterns().cjk.sub(r" \g<0> ", text)
