@@ -251,6 +251,17 @@ def test_full_tokenizer_matches_literal(text, lower):
 
 
 @HYPOTHESIS
+@given(text=texts)
+def test_googles_private_steps_match_literal(text):
+  basic = BASIC[True]
+  assert basic._clean_text(text) == literal.clean_text(text)
+  assert basic._tokenize_chinese_chars(text) == literal.space_cjk(text)
+  for word in text.split():
+    assert basic._run_strip_accents(word) == literal.strip_accents(word)
+    assert basic._run_split_on_punc(word) == literal.split_punctuation(word)
+
+
+@HYPOTHESIS
 @given(data=st.binary(max_size=60), lower=st.booleans())
 def test_bytes_match_literal(data, lower):
   want = literal.full_tokenize(data, LITERAL_VOCAB, lower)
