@@ -243,9 +243,10 @@ def test_basic_tokenizer_matches_literal(text, lower):
   assert BASIC[lower].tokenize(text) == literal.basic_tokenize(text, lower)
 
 
-@HYPOTHESIS
-@given(text=texts, lower=st.booleans())
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(texts, st.binary(max_size=60)), lower=st.booleans())
 def test_full_tokenizer_matches_literal(text, lower):
+  # Random bytes are mostly not UTF-8: Google decodes them ignoring errors.
   want = literal.full_tokenize(text, LITERAL_VOCAB, lower)
   assert FULL[lower].tokenize(text) == want
 
@@ -259,13 +260,6 @@ def test_googles_private_steps_match_literal(text):
   for word in text.split():
     assert basic._run_strip_accents(word) == literal.strip_accents(word)
     assert basic._run_split_on_punc(word) == literal.split_punctuation(word)
-
-
-@HYPOTHESIS
-@given(data=st.binary(max_size=60), lower=st.booleans())
-def test_bytes_match_literal(data, lower):
-  want = literal.full_tokenize(data, LITERAL_VOCAB, lower)
-  assert FULL[lower].tokenize(data) == want
 
 
 @HYPOTHESIS
