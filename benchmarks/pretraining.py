@@ -11,14 +11,18 @@ transformers BertForPreTraining training step (AdamW) on the same batch.
 
   .venv/bin/python benchmarks/pretraining.py --quick   # ~8 minutes on 2 shared cores
   .venv/bin/python benchmarks/pretraining.py           # more steps per figure
+  # transformers from another environment (not a dependency of this project):
+  .venv/bin/python benchmarks/pretraining.py --quick --torch_python=/path/bin/python
 
 Figures are noisy on a shared machine: each is the best loop of several.
 """
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,29 +33,32 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import numpy as np  # pylint: disable=g-import-not-at-top
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
-from tensorflow.core.util import event_pb2  # pylint: disable=g-import-not-at-top
 
-import estimator_lib  # pylint: disable=g-import-not-at-top
-import run_pretraining  # pylint: disable=g-import-not-at-top
+# `--torch_only` runs in an interpreter with torch but without TensorFlow.
+TORCH_ONLY = __name__ == "__main__" and "--torch_only" in sys.argv
 
+if not TORCH_ONLY:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.util import event_pb2  # pylint: disable=g-import-not-at-top
 
-def _load_modeling_benchmark():
-  """benchmarks/modeling.py (its name clashes with the root modeling.py)."""
-  spec = importlib.util.spec_from_file_location(
-      "modeling_benchmark", os.path.join(HERE, "modeling.py"))
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[spec.name] = module  # autograph looks functions up by module
-  spec.loader.exec_module(module)
-  return module
+  import estimator_lib  # pylint: disable=g-import-not-at-top
+  import run_pretraining  # pylint: disable=g-import-not-at-top
 
+  def _load_modeling_benchmark():
+    """benchmarks/modeling.py (its name clashes with the root modeling.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "modeling_benchmark", os.path.join(HERE, "modeling.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # autograph looks functions up by module
+    spec.loader.exec_module(module)
+    return module
 
-# The FLOP count, matmul peak and timing helpers are shared with that benchmark.
-_bench = _load_modeling_benchmark()
-base_config = _bench.base_config
-best_times = _bench.best_times
-forward_flops = _bench.forward_flops
-matmul_fn = _bench.matmul_fn
+  # FLOP count, matmul peak and timing helpers are shared with that benchmark.
+  _bench = _load_modeling_benchmark()
+  base_config = _bench.base_config
+  best_times = _bench.best_times
+  forward_flops = _bench.forward_flops
+  matmul_fn = _bench.matmul_fn
 
 RECORDS = os.path.join(ROOT, "tests", "fixtures", "pretraining_data",
                        "a_base.tfrecord")
@@ -123,8 +130,10 @@ def ours(precision, use_xla, batch_size, steps_per_loop, loops):
     shutil.rmtree(model_dir, ignore_errors=True)
 
 
-def torch_train_fns(config, batch_size, seq_length, predictions):
+def torch_train_fns(batch_size, seq_length, predictions):
   """transformers BertForPreTraining training steps (float32, bf16 autocast).
+
+  BERT-Base shapes; one step = forward, backward, clipping at 1.0, AdamW.
 
   Returns:
     dict dtype name -> function running one step; {} without torch.
@@ -134,18 +143,15 @@ def torch_train_fns(config, batch_size, seq_length, predictions):
     import transformers  # pylint: disable=g-import-not-at-top
   except ImportError:
     return {}
+  torch.manual_seed(0)
   hf_config = transformers.BertConfig(
-      vocab_size=config.vocab_size, hidden_size=config.hidden_size,
-      num_hidden_layers=config.num_hidden_layers,
-      num_attention_heads=config.num_attention_heads,
-      intermediate_size=config.intermediate_size, hidden_act="gelu_new",
-      max_position_embeddings=config.max_position_embeddings,
-      type_vocab_size=config.type_vocab_size)
+      vocab_size=30522, hidden_size=768, num_hidden_layers=12,
+      num_attention_heads=12, intermediate_size=3072, hidden_act="gelu_new",
+      max_position_embeddings=512, type_vocab_size=2)
   model = transformers.BertForPreTraining(hf_config).train()
   optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
   rng = np.random.RandomState(0)
-  ids = torch.from_numpy(rng.randint(0, config.vocab_size,
-                                     [batch_size, seq_length])).long()
+  ids = torch.from_numpy(rng.randint(0, 30522, [batch_size, seq_length])).long()
   labels = torch.full([batch_size, seq_length], -100, dtype=torch.long)
   labels[:, :predictions] = ids[:, :predictions]
   nsp = torch.zeros([batch_size], dtype=torch.long)
@@ -164,13 +170,45 @@ def torch_train_fns(config, batch_size, seq_length, predictions):
   return {"float32": make(False), "bfloat16": make(True)}
 
 
+def torch_seconds(batch_size, rounds):
+  """Best seconds per transformers training step, {} without torch."""
+  fns = torch_train_fns(batch_size, SEQ_LENGTH, PREDICTIONS)
+  best = {}
+  for name, fn in fns.items():
+    fn()  # warm-up
+    for _ in range(rounds):
+      start = time.perf_counter()
+      fn()
+      best[name] = min(best.get(name, float("inf")),
+                       time.perf_counter() - start)
+  return best
+
+
+def torch_seconds_in(python, batch_size, rounds):
+  """torch_seconds run by another interpreter (one with torch installed)."""
+  out = subprocess.run(
+      [python, os.path.abspath(__file__), "--torch_only",
+       "--batch_size=%d" % batch_size, "--rounds=%d" % rounds],
+      check=True, stdout=subprocess.PIPE).stdout.decode("utf-8")
+  return json.loads(out.strip().splitlines()[-1])
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true",
                       help="fewer steps (noisier figures)")
   parser.add_argument("--batch_size", type=int, default=8)
   parser.add_argument("--skip_no_xla", action="store_true")
+  parser.add_argument("--torch_python", default=None,
+                      help="an interpreter with torch and transformers, for "
+                      "the comparison when they are not importable here")
+  parser.add_argument("--torch_only", action="store_true",
+                      help="(internal) print the transformers timings as JSON")
+  parser.add_argument("--rounds", type=int, default=3)
   args = parser.parse_args()
+  if args.torch_only:
+    print(json.dumps(torch_seconds(args.batch_size, args.rounds)))
+    return
   steps_per_loop, loops = (2, 2) if args.quick else (3, 3)
   config = base_config()
   b = args.batch_size
@@ -183,8 +221,13 @@ def main():
   print("(2 shared cores: figures are noisy.)")
   peaks = best_times({dtype: matmul_fn(dtype)
                       for dtype in (tf.float32, tf.bfloat16)}, 3)
-  torch_fns = torch_train_fns(config, b, SEQ_LENGTH, PREDICTIONS)
-  torch_times = best_times(torch_fns, loops) if torch_fns else {}
+  if args.torch_python:
+    torch_times = torch_seconds_in(args.torch_python, b, loops)
+  else:
+    torch_times = torch_seconds(b, loops)
+  for name, sec in sorted(torch_times.items()):
+    print("transformers BertForPreTraining train %-8s %7.2f seq/s" %
+          (name, b / sec))
   for dtype in (tf.float32, tf.bfloat16):
     peak = 2.0 * 2048 ** 3 / peaks[dtype]
     print("%s matmul 2048^3 peak: %.1f GFLOP/s" % (dtype.name, peak / 1e9))
