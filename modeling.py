@@ -675,6 +675,8 @@ class BertModel(tf.Module):
         seq_length, max_len,
         message="Sequence length is longer than max_position_embeddings")]
 
+  # Plain Python control flow only (on static values): nothing for autograph.
+  @tf.autograph.experimental.do_not_convert
   def __call__(self, input_ids, input_mask=None, token_type_ids=None,
                training=None, use_one_hot_embeddings=None,
                return_attention_probs=False):

@@ -15,11 +15,11 @@ from conftest import fixture_path
 import modeling
 
 TOL = dict(atol=1e-5, rtol=1e-5)
-# bfloat16 has an 8-bit mantissa (relative step 2**-8 = 0.4%); after two layers of
-# the sharp model (O(1) activations, LayerNorm outputs of magnitude ~3) the error
-# stays below this. float16 (11-bit mantissa) is ~8x tighter.
-BF16_ATOL = 0.1
-FP16_ATOL = 0.015
+# bfloat16 has an 8-bit mantissa (relative step 2**-8 = 0.4%); on the sharp model
+# (O(1) activations, outputs up to ~3.2) its largest error was 0.029, float16's
+# (11-bit mantissa) 0.0023. The bounds leave a margin of ~2x.
+BF16_ATOL = 0.05
+FP16_ATOL = 0.005
 
 MODELS = ["", "sharp"]
 
