@@ -283,7 +283,6 @@ class Vocabulary(object):
     self.is_subword = np.zeros(self.size, dtype=bool)
     for token, index in vocab.items():
       self.is_subword[index] = token.startswith("##")
-    self.id_dtype = np.uint16 if self.size <= 1 << 16 else np.int32
 
   def tokens(self, ids):
     """Maps ids to token strings."""
@@ -501,7 +500,7 @@ class Instances(object):
     """
     self.max_predictions = max_predictions_per_seq
     self._on_flush = on_flush
-    self._rows = {name: [] for name, _ in self._COLUMNS}
+    self._rows = []  # one tuple of the _COLUMNS per instance
     self._positions = []
     self._replacements = []
     self._done = {name: [] for name, _ in self._COLUMNS}
@@ -512,36 +511,32 @@ class Instances(object):
   def append(self, a_start, a_len, b_start, b_len, is_random_next, positions,
              replacements):
     """Adds one instance (the lists are padded here)."""
-    rows = self._rows
-    rows["a_start"].append(a_start)
-    rows["a_len"].append(a_len)
-    rows["b_start"].append(b_start)
-    rows["b_len"].append(b_len)
-    rows["is_random_next"].append(is_random_next)
-    rows["num_masked"].append(len(positions))
     pad = self.max_predictions - len(positions)
-    self._positions.extend(positions)
-    self._positions.extend([0] * pad)
-    self._replacements.extend(replacements)
-    self._replacements.extend([-1] * pad)
+    self._rows.append((a_start, a_len, b_start, b_len, is_random_next,
+                       len(positions)))
+    self._positions += positions
+    self._positions += [0] * pad
+    self._replacements += replacements
+    self._replacements += [-1] * pad
     self.count += 1
-    if len(rows["a_len"]) >= _INSTANCE_BLOCK:
+    if len(self._rows) >= _INSTANCE_BLOCK:
       self._flush()
 
   def _flush(self):
     """Moves the pending Python lists into numpy arrays (less memory)."""
-    for name, dtype in self._COLUMNS:
-      self._done[name].append(np.array(self._rows[name], dtype=dtype))
-      self._rows[name] = []
+    rows = np.array(self._rows, dtype=np.int64).reshape(-1, len(self._COLUMNS))
+    for column, (name, dtype) in enumerate(self._COLUMNS):
+      self._done[name].append(rows[:, column].astype(dtype))
     self._done["positions"].append(
         np.array(self._positions, dtype=np.int32).reshape(
             -1, self.max_predictions))
     self._done["replacements"].append(
         np.array(self._replacements, dtype=np.int32).reshape(
             -1, self.max_predictions))
+    self._rows = []
     self._positions = []
     self._replacements = []
-    if self._on_flush and len(self._done["a_len"][-1]):
+    if self._on_flush and len(rows):
       self._on_flush({name: parts[-1] for name, parts in self._done.items()})
 
   def arrays(self):

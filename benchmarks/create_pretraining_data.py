@@ -149,7 +149,11 @@ stats = c.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
               num_workers={workers!r}, log_examples=False, progress=False)
 wall = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print(json.dumps(dict(wall=wall, rss_mb=rss, records=stats["num_instances"],
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+cpu = sum(u.ru_utime + u.ru_stime for u in map(
+    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=child,
+                      records=stats["num_instances"],
                       breakdown=stats["seconds"])))
 """
 
@@ -161,7 +165,10 @@ import literal_pretraining_data as lit
 n = lit.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe})
 wall = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print(json.dumps(dict(wall=wall, rss_mb=rss, records=n)))
+cpu = sum(u.ru_utime + u.ru_stime for u in map(
+    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=0.0,
+                      records=n)))
 """
 
 
@@ -190,10 +197,11 @@ def report(label, stats, megabytes):
     stats: dict from `measure`.
     megabytes: input size in MB.
   """
-  print("%-8s wall %8.2f s  %7.3f MB/s  %9.0f records/s  peak RSS %7.1f MB"
-        "  (%d records)" % (label, stats["wall"], megabytes / stats["wall"],
-                            stats["records"] / stats["wall"], stats["rss_mb"],
-                            stats["records"]))
+  print("%-8s wall %8.2f s  %7.3f MB/s  %9.0f records/s  CPU %8.2f s  "
+        "peak RSS %7.1f MB (largest worker process %.1f MB)  %d records" % (
+            label, stats["wall"], megabytes / stats["wall"],
+            stats["records"] / stats["wall"], stats["cpu"], stats["rss_mb"],
+            stats["child_rss_mb"], stats["records"]))
 
 
 def main(_):
@@ -211,14 +219,18 @@ def main(_):
               workers=FLAGS.num_workers)
   fast = measure(_FAST.format(out=fast_out, **args), "fast script")
   report("fast", fast, megabytes)
-  print("  fast breakdown (s): " + ", ".join(
+  print("  fast breakdown (s; features/serialize/frame are summed over the "
+        "encoding processes): " + ", ".join(
       "%s %.2f" % kv for kv in fast["breakdown"].items()))
   if not FLAGS.skip_literal:
     literal_out = os.path.join(work_dir, "literal.tfrecord")
     literal = measure(_LITERAL.format(out=literal_out, **args), "literal")
     report("literal", literal, megabytes)
-    print("speed-up %.1fx, peak RSS ratio %.2f (fast/literal)" % (
-        literal["wall"] / fast["wall"], fast["rss_mb"] / literal["rss_mb"]))
+    print("speed-up %.1fx wall, %.1fx CPU time; peak RSS ratio %.2f "
+          "(fast/literal)" % (literal["wall"] / fast["wall"],
+                              literal["cpu"] / fast["cpu"],
+                              fast["rss_mb"] / literal["rss_mb"]))
+    print("load average during the runs: %.1f %.1f %.1f" % os.getloadavg())
     same = canonical_digest(fast_out) == canonical_digest(literal_out)
     print("same records: %s" % same)
     if not same:
