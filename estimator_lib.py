@@ -816,6 +816,14 @@ class Estimator(object):
     results["loss"] = np.float32(np.mean(losses) if losses else 0.0)
     results["global_step"] = int(self._global_step.numpy())
     logging.info("Evaluated %d batches.", n)
+    if self.config.is_chief and self.model_dir:
+      # As Estimator: the metrics as TensorBoard scalars in model_dir/eval.
+      writer = tf.summary.create_file_writer(
+          os.path.join(self.model_dir, "eval"))
+      write_scalars(writer, results["global_step"],
+                    {k: float(v) for k, v in results.items()
+                     if k != "global_step"})
+      writer.close()
     return results
 
   # ---------------------------------------------------------------- predict

@@ -158,6 +158,8 @@ def test_evaluate_and_predict(tmp_path):
   assert result["batch_size"] == 8  # sum over batches / number of batches
   np.testing.assert_allclose(result["mse"], err.mean(), rtol=1e-5)
   np.testing.assert_allclose(result["loss"], err.mean(), rtol=1e-5)
+  eval_tags = read_scalar_tags(str(tmp_path / "eval"))
+  assert eval_tags["mse"] == [(10, pytest.approx(err.mean(), rel=1e-5))]
   two = est.evaluate(loop_worker.input_fn, steps=2)
   np.testing.assert_allclose(two["mse"], err[:16].mean(), rtol=1e-5)
 
