@@ -150,6 +150,7 @@ class WordStream(object):
     self._consumed_before = 0
     self.words = []
     self.pos = 0
+    self.fetch_seconds = 0.0  # time spent getting words from the generator
 
   def reserve(self, count):
     """Makes sure at least `count` unread words are buffered.
@@ -159,11 +160,13 @@ class WordStream(object):
     """
     if len(self.words) - self.pos >= count:
       return
+    tick = time.perf_counter()
     fetch = max(self._block_words, count)
     raw = self._rng.getrandbits(32 * fetch).to_bytes(4 * fetch, "little")
     self._consumed_before += self.pos
     self.words = self.words[self.pos:] + np.frombuffer(raw, "<u4").tolist()
     self.pos = 0
+    self.fetch_seconds += time.perf_counter() - tick
 
   def consumed(self):
     """Number of words the draws so far have used."""
@@ -581,6 +584,7 @@ class InstanceMaker(object):
     self.do_whole_word_mask = do_whole_word_mask
     self.stream = stream
     self.instances = Instances(max_predictions_per_seq, on_flush)
+    self.mask_seconds = 0.0
     self._identity = list(range(max_seq_length))
 
   def add_document(self, document_index):
@@ -621,7 +625,9 @@ class InstanceMaker(object):
           b_len = starts[first + i + 1] - b_start
         a_start, a_len, b_start, b_len = self._truncate(a_start, a_len,
                                                         b_start, b_len)
+        tick = time.perf_counter()
         positions, replacements = self._mask(a_start, a_len, b_start, b_len)
+        self.mask_seconds += time.perf_counter() - tick
         self.instances.append(a_start, a_len, b_start, b_len, is_random_next,
                               positions, replacements)
         chunk_first = i + 1
@@ -797,7 +803,8 @@ def _below(probability):
 
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-                   do_whole_word_mask, stream, progress=None, on_flush=None):
+                   do_whole_word_mask, stream, progress=None, on_flush=None,
+                   seconds=None):
   """Google's create_training_instances after reading: every instance.
 
   Args:
@@ -812,6 +819,8 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     stream: a WordStream.
     progress: a _Progress or None.
     on_flush: see Instances.
+    seconds: a dict, or None; gets the time spent masking, fetching
+      generator words and shuffling the final list of instances.
 
   Returns:
     (dict of instance arrays in creation order, permutation: the creation
@@ -833,8 +842,13 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                         dupe * num_documents + document_index + 1,
                         dupe_factor * num_documents)
   arrays = maker.instances.arrays()
+  tick = time.perf_counter()
   permutation = list(range(maker.instances.count))
   stream.shuffle(permutation)
+  if seconds is not None:
+    seconds["final_shuffle"] = time.perf_counter() - tick
+    seconds["masking"] = maker.mask_seconds
+    seconds["fetch_random_words"] = stream.fetch_seconds
   return arrays, np.array(permutation, dtype=np.int64)
 
 
@@ -1445,13 +1459,15 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
                           max_predictions_per_seq)
   stager = RecordStager(encoder, _temporary_name(output_files[0]) +
                         ".records", parallel=num_workers > 1)
+  draw_seconds = collections.OrderedDict()
   try:
     stream = WordStream(random.Random(random_seed))
     arrays, permutation = make_instances(
         corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
         masked_lm_prob, max_predictions_per_seq, do_whole_word_mask, stream,
-        reporter, lambda block: stager.add("instances", block))
+        reporter, lambda block: stager.add("instances", block), draw_seconds)
     seconds["instances"] = time.perf_counter() - tick
+    seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
     tick = time.perf_counter()
     sizes, stage_seconds = stager.finish()
     seconds["wait_for_encoding"] = time.perf_counter() - tick
