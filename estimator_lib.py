@@ -259,7 +259,7 @@ def run_config_from_flags(flag_values, model_dir, **overrides):
   def get(name, default=None):
     return getattr(flag_values, name, default) if name in flag_values else default
 
-  set_seed(get("seed"))
+  # The strategy first: multi-worker and TPU set-up precede other TF work.
   strategy = overrides.pop("strategy", None) or make_strategy(
       get("distribution", "auto"), get("use_tpu", False), get("tpu_name"),
       get("tpu_zone"), get("gcp_project"), get("master"))
@@ -276,6 +276,7 @@ def run_config_from_flags(flag_values, model_dir, **overrides):
       use_tpu=get("use_tpu", False),
       log_every_n_steps=get("log_every_n_steps"))
   kwargs.update(overrides)
+  set_seed(kwargs["seed"])
   if isinstance(strategy, tf.distribute.TPUStrategy):
     cores = get("num_tpu_cores")
     if cores and strategy.num_replicas_in_sync != cores:

@@ -295,3 +295,49 @@ def test_finite_training_input_stops_and_saves(tmp_path):
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-8")
   w, b = numpy_reference(8)
   np.testing.assert_allclose(weights(est)[0], w, rtol=1e-5, atol=1e-6)
+
+
+class FakeFlags(object):
+  """Parsed flags as run_config_from_flags reads them (`in` and attributes)."""
+
+  def __init__(self, **values):
+    self.__dict__.update(values)
+
+  def __contains__(self, name):
+    return name in self.__dict__
+
+
+def test_run_config_from_flags(tmp_path, monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  config = estimator_lib.run_config_from_flags(
+      FakeFlags(precision="bfloat16", use_xla=True, seed=5,
+                gradient_accumulation_steps=2, iterations_per_loop=7,
+                save_checkpoints_steps=11, keep_checkpoint_max=0,
+                distribution="auto", optimizer="lamb", use_tpu=False),
+      str(tmp_path), iterations_per_loop=3)
+  assert config.compute_dtype == tf.bfloat16 and config.use_xla
+  assert (config.seed, config.gradient_accumulation_steps) == (5, 2)
+  assert config.iterations_per_loop == 3  # the override wins
+  assert (config.save_checkpoints_steps, config.keep_checkpoint_max) == (11, 0)
+  assert config.optimizer == "lamb" and config.num_replicas == 1
+  assert config.is_chief
+  # A runner without the flags gets RunConfig's defaults.
+  bare = estimator_lib.run_config_from_flags(FakeFlags(), str(tmp_path))
+  assert (bare.iterations_per_loop, bare.precision, bare.seed) == (
+      1000, "float32", None)
+
+
+def test_strategy_errors(monkeypatch):
+  monkeypatch.setenv("TF_CONFIG", "{not json")
+  with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+    estimator_lib.make_strategy("auto")
+  monkeypatch.setenv("TF_CONFIG", json.dumps(
+      {"cluster": {"worker": ["localhost:1"]},
+       "task": {"type": "worker", "index": 0}}))
+  # One task is not a cluster: the default strategy.
+  assert estimator_lib.make_strategy("auto").num_replicas_in_sync == 1
+  monkeypatch.delenv("TF_CONFIG")
+  with pytest.raises(ValueError, match="needs the TF_CONFIG"):
+    estimator_lib.make_strategy("multi_worker")
+  with pytest.raises(ValueError, match="--precision must be one of"):
+    estimator_lib.RunConfig("/unused", precision="float64")
