@@ -1440,6 +1440,11 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   """
   check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
                  short_seq_prob, dupe_factor)
+  for output_file in output_files:
+    directory = os.path.dirname(os.path.abspath(output_file))
+    if not os.path.isdir(directory):
+      raise ValueError("--output_file: the directory of %s does not exist" %
+                       output_file)
   reporter = _Progress(progress)
   seconds = collections.OrderedDict()
   tick = time.perf_counter()

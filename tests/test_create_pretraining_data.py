@@ -207,6 +207,13 @@ def test_bad_flag_values_are_named(tmp_path, flag, value):
   assert not os.listdir(tmp_path)
 
 
+def test_missing_output_directory_is_named(tmp_path):
+  with pytest.raises(ValueError, match="--output_file: .*nowhere"):
+    cpd.run([os.path.join(DATA, "sample_text.txt")],
+            [str(tmp_path / "nowhere" / "out.tfrecord")], VOCAB,
+            progress=False)
+
+
 def test_invalid_utf8_names_file_and_line(tmp_path):
   source = tmp_path / "bad.txt"
   source.write_bytes(b"A fine line.\r\nAnother one.\n\nThird \xff line.\n")
