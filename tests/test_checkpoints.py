@@ -230,3 +230,19 @@ def test_duplicate_names_are_an_error(tmp_path):
   b = tf.Variable(1.0, name="same")
   with pytest.raises(ValueError, match="same"):
     checkpoints.save_checkpoint([a, b], str(tmp_path / "x"))
+
+
+def test_tensorflows_name_based_loader_reads_our_checkpoint(tmp_path):
+  # tf.train.Checkpoint falls back to TF1's name-based restore (Saver semantics)
+  # for checkpoints without an object graph, as ours and Google's are.
+  model = modeling.BertModel(tiny_config())
+  prefix = checkpoints.save_checkpoint(training_state(model),
+                                       str(tmp_path / "model.ckpt-7"))
+  fresh = modeling.BertModel(tiny_config())
+  assert not np.array_equal(fresh.word_embeddings.numpy(),
+                            model.word_embeddings.numpy())
+  status = tf.train.Checkpoint(model=fresh).restore(prefix)
+  assert type(status).__name__ == "NameBasedSaverStatus"
+  for ours, theirs in zip(model.variables, fresh.variables):
+    assert ours.name == theirs.name
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
