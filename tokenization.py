@@ -450,8 +450,8 @@ class FullTokenizer(object):
 
     Args:
       texts: iterable of str or bytes.
-      num_workers: number of processes; None uses every core available to
-        this process. Batches under about a million characters, num_workers=1,
+      num_workers: number of processes, this one included; None uses every
+        core available to this process. Batches under about a million characters, num_workers=1,
         or a call from a daemon process (which may not have children) run in
         this process.
 
@@ -479,9 +479,14 @@ class FullTokenizer(object):
         multiprocessing.current_process().daemon):
       return [self.tokenize(text) for text in texts]
     batches = _contiguous_batches(texts, num_workers * _BATCHES_PER_WORKER)
-    pool = self._worker_pool(num_workers)
-    results = []
-    for packed in pool.imap(_tokenize_in_worker, batches):
+    pool = self._worker_pool(num_workers - 1)
+    # This process is one of the workers: it takes the first share of the
+    # batches instead of waiting idle.
+    own = len(batches) // num_workers
+    pending = pool.map_async(_tokenize_in_worker, batches[own:], chunksize=1)
+    results = [self.tokenize(text) for batch in batches[:own]
+               for text in batch]
+    for packed in pending.get():
       results.extend(_unpack_tokens(packed, self._pool_table))
     return results
 
