@@ -1,23 +1,23 @@
 # coding=utf-8
 """The training loop shared by every runner: a small Estimator for TensorFlow 2.
 
-Google's runners hand a `model_fn` and an `input_fn` to TPUEstimator. The runners
-here keep that shape: `model_fn_builder(...)` returns a `ModelFn`, and
+Google's runners hand a `model_fn` and an `input_fn` to TPUEstimator. The
+runners here keep that shape: `model_fn_builder(...)` returns a `ModelFn`, and
 `input_fn_builder(...)` returns `input_fn(params)`; an `Estimator` trains,
-evaluates and predicts with them under a `tf.distribute` strategy chosen from the
-flags (default, MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy).
+evaluates and predicts with them under a `tf.distribute` strategy chosen from
+the flags (default, MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy).
 
 What the loop owns:
-* `iterations_per_loop` steps run inside one compiled call (a `tf.function` with a
-  `tf.range` loop over the distributed iterator), as on TPUEstimator;
+* `iterations_per_loop` steps run inside one compiled call (a `tf.function`
+  with a `tf.range` loop over the distributed iterator), as on TPUEstimator;
 * TF1 name-based checkpoints in Google's layout through `checkpoints.py`
   (`model.ckpt-<step>`, weights + `<var>/adam_m|adam_v` + `global_step`),
   resumed from the newest one in `model_dir`, or a warm start from
   `init_checkpoint` (weights only, as Google);
-* gradient accumulation, mixed precision (with dynamic loss scaling for float16),
-  XLA, TensorBoard summaries and progress logs with an ETA, and a seed that makes
-  runs repeatable (also across a kill and restart: the input pipeline skips the
-  batches already consumed).
+* gradient accumulation, mixed precision (dynamic loss scaling for float16),
+  XLA, TensorBoard summaries and progress logs with an ETA, and a seed that
+  makes runs repeatable (also across a kill and restart: the input pipeline
+  skips the batches already consumed).
 """
 
 import collections
@@ -61,8 +61,9 @@ def define_flags():
       "when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url.")
   _define(
       flags.DEFINE_string, "tpu_zone", None,
-      "[Optional] GCE zone where the Cloud TPU is located in. If not specified, "
-      "we will attempt to automatically detect the GCE project from metadata.")
+      "[Optional] GCE zone where the Cloud TPU is located in. If not "
+      "specified, we will attempt to automatically detect the GCE project "
+      "from metadata.")
   _define(
       flags.DEFINE_string, "gcp_project", None,
       "[Optional] Project name for the Cloud TPU-enabled project. If not "
@@ -76,8 +77,8 @@ def define_flags():
   _define(
       flags.DEFINE_enum, "distribution", "auto", list(DISTRIBUTIONS),
       "auto: TPUStrategy with --use_tpu, MultiWorkerMirroredStrategy when "
-      "TF_CONFIG names several tasks, MirroredStrategy over several local GPUs, "
-      "else the default strategy (CPU or one GPU). default/mirrored/"
+      "TF_CONFIG names several tasks, MirroredStrategy over several local "
+      "GPUs, else the default strategy (CPU or one GPU). default/mirrored/"
       "multi_worker/tpu force one (mirrored without GPUs: all logical CPUs).")
   _define(
       flags.DEFINE_enum, "precision", "float32", list(PRECISIONS),
@@ -257,7 +258,7 @@ def run_config_from_flags(flag_values, model_dir, **overrides):
     RunConfig. Also seeds the random number generators with `--seed`.
   """
   def get(name, default=None):
-    return getattr(flag_values, name, default) if name in flag_values else default
+    return getattr(flag_values, name) if name in flag_values else default
 
   # The strategy first: multi-worker and TPU set-up precede other TF work.
   strategy = overrides.pop("strategy", None) or make_strategy(
@@ -383,7 +384,7 @@ def write_eval_results(path, results):
 
 
 def write_scalars(writer, step, scalars):
-  """Writes TensorBoard scalar summaries without needing the tensorboard package.
+  """Writes TensorBoard scalars without needing the tensorboard package.
 
   `tf.summary.scalar` lives in tensorboard (not a dependency); this writes the
   same event records (a float32 tensor tagged with the "scalars" plugin).
@@ -440,7 +441,7 @@ class Estimator(object):
 
   @property
   def model(self):
-    """The tf.Module built by `model_fn.create_model` (None before first use)."""
+    """The tf.Module built by `model_fn.create_model` (None before use)."""
     return self._model
 
   # ---------------------------------------------------------------- set-up

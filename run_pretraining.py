@@ -45,7 +45,8 @@ flags.DEFINE_string(
 
 flags.DEFINE_string(
     "output_dir", None,
-    "The output directory where the model checkpoints will be written.", **_OVERRIDE)
+    "The output directory where the model checkpoints will be written.",
+    **_OVERRIDE)
 
 flags.DEFINE_string(
     "init_checkpoint", None,
@@ -62,27 +63,45 @@ flags.DEFINE_integer(
     "Maximum number of masked LM predictions per sequence. "
     "Must match data generation.", **_OVERRIDE)
 
-flags.DEFINE_bool("do_train", False, "Whether to run training.", **_OVERRIDE)
+flags.DEFINE_bool(
+    "do_train", False,
+    "Whether to run training.", **_OVERRIDE)
 
-flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.", **_OVERRIDE)
+flags.DEFINE_bool(
+    "do_eval", False,
+    "Whether to run eval on the dev set.", **_OVERRIDE)
 
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "train_batch_size", 32,
+    "Total batch size for training.", **_OVERRIDE)
 
-flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "eval_batch_size", 8,
+    "Total batch size for eval.", **_OVERRIDE)
 
-flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.", **_OVERRIDE)
+flags.DEFINE_float(
+    "learning_rate", 5e-5,
+    "The initial learning rate for Adam.", **_OVERRIDE)
 
-flags.DEFINE_integer("num_train_steps", 100000, "Number of training steps.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "num_train_steps", 100000,
+    "Number of training steps.", **_OVERRIDE)
 
-flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "num_warmup_steps", 10000,
+    "Number of warmup steps.", **_OVERRIDE)
 
-flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                     "How often to save the model checkpoint.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "save_checkpoints_steps", 1000,
+    "How often to save the model checkpoint.", **_OVERRIDE)
 
-flags.DEFINE_integer("iterations_per_loop", 1000,
-                     "How many steps to make in each estimator call.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "iterations_per_loop", 1000,
+    "How many steps to make in each estimator call.", **_OVERRIDE)
 
-flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.", **_OVERRIDE)
+flags.DEFINE_integer(
+    "max_eval_steps", 100,
+    "Maximum number of eval steps.", **_OVERRIDE)
 
 estimator_lib.define_flags()
 
@@ -279,8 +298,9 @@ class MaskedLMHead(tf.Module):
     super().__init__(name="cls_predictions")
     h = bert_config.hidden_size
     init = modeling.create_initializer(bert_config.initializer_range)
-    self.transform = modeling.Dense("cls/predictions/transform/dense", h, h, init)
-    self.layer_norm = modeling.LayerNorm("cls/predictions/transform/LayerNorm", h)
+    scope = "cls/predictions/transform"
+    self.transform = modeling.Dense(scope + "/dense", h, h, init)
+    self.layer_norm = modeling.LayerNorm(scope + "/LayerNorm", h)
     self.output_bias = tf.Variable(tf.zeros([bert_config.vocab_size]),
                                    name="cls/predictions/output_bias")
 
@@ -357,7 +377,8 @@ class BertPretrainingModel(tf.Module):
 
 
 def get_masked_lm_output(bert_config, input_tensor, output_weights, positions,
-                         label_ids, label_weights, head, compute_dtype=tf.float32):
+                         label_ids, label_weights, head,
+                         compute_dtype=tf.float32):
   """Get loss and log probs for the masked LM.
 
   Args:
