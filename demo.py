@@ -76,21 +76,21 @@ SIZES = {
         "task_train_pairs": 6000,
         "task_eval_pairs": 1000,
         "vocab_size": 8000,
-        "max_seq_length": 128,
-        "max_predictions_per_seq": 20,
-        "dupe_factor": 2,
+        "max_seq_length": 64,
+        "max_predictions_per_seq": 10,
+        "dupe_factor": 3,
         "hidden_size": 128,
         "num_hidden_layers": 2,
         "num_attention_heads": 2,
         "intermediate_size": 512,
-        "pretrain_steps": 400,
-        "pretrain_batch_size": 32,
-        "pretrain_learning_rate": 1e-3,
+        "pretrain_steps": 2000,
+        "pretrain_batch_size": 64,
+        "pretrain_learning_rate": 5e-4,
         "max_eval_steps": 20,
-        "finetune_seq_length": 128,
+        "finetune_seq_length": 64,
         "finetune_batch_size": 32,
-        "finetune_epochs": 2.0,
-        "finetune_learning_rate": 1e-4,
+        "finetune_epochs": 3.0,
+        "finetune_learning_rate": 2e-4,
     },
     "small": {
         "corpus_chars": 400000,
@@ -106,7 +106,7 @@ SIZES = {
         "intermediate_size": 256,
         "pretrain_steps": 40,
         "pretrain_batch_size": 16,
-        "pretrain_learning_rate": 1e-3,
+        "pretrain_learning_rate": 5e-4,
         "max_eval_steps": 5,
         "finetune_seq_length": 64,
         "finetune_batch_size": 16,
@@ -532,6 +532,16 @@ def bert_config(size, vocab_size):
   }
 
 
+def checkpoint_steps(num_steps):
+  """How often training saves a checkpoint: about 4 times per run."""
+  return max(num_steps // 4, 10)
+
+
+def progress_steps(num_steps):
+  """Steps per training loop (and progress line): about 20 per run."""
+  return max(num_steps // 20, 10)
+
+
 def count_lines(path):
   """Number of lines of a text file."""
   with open(path, encoding="utf-8") as f:
@@ -684,6 +694,7 @@ def main(_):
 
   def pretrain(directory):
     vocab_size = count_lines(os.path.join(ROOT, vocab_file))
+    steps = size["pretrain_steps"]
     write_text(os.path.join(directory, "bert_config.json"),
                json.dumps(bert_config(size, vocab_size), indent=2) + "\n")
     run_script("run_pretraining.py", [
@@ -700,7 +711,10 @@ def main(_):
         "--num_train_steps=%d" % size["pretrain_steps"],
         "--num_warmup_steps=%d" % (size["pretrain_steps"] // 10),
         "--learning_rate=%g" % size["pretrain_learning_rate"],
-        "--save_checkpoints_steps=%d" % size["pretrain_steps"],
+        # Checkpoints and progress lines every few hundred steps, so that an
+        # interrupted run resumes and a user sees it move.
+        "--save_checkpoints_steps=%d" % checkpoint_steps(steps),
+        "--iterations_per_loop=%d" % progress_steps(steps),
         "--max_eval_steps=%d" % size["max_eval_steps"],
         "--seed=%d" % RANDOM_SEED,
     ])
@@ -728,6 +742,7 @@ def main(_):
         "--predict_batch_size=%d" % size["finetune_batch_size"],
         "--learning_rate=%g" % size["finetune_learning_rate"],
         "--num_train_epochs=%g" % size["finetune_epochs"],
+        "--iterations_per_loop=50",
         "--output_dir=" + show_path(directory),
         "--seed=%d" % RANDOM_SEED,
     ])

@@ -2,6 +2,7 @@
 """Tests of demo.py: corpus and task builders, stages, and the whole run."""
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -178,3 +179,114 @@ def test_test_accuracy_and_baseline(tmp_path):
   labels.write_text("0\n1\n")
   with pytest.raises(ValueError, match="4 lines"):
     demo.test_accuracy(str(results), str(labels))
+
+
+def read_results(path):
+  with open(path) as f:
+    return dict(line.rstrip("\n").split(" = ") for line in f if " = " in line)
+
+
+def tsv_rows(path):
+  with open(path, encoding="utf-8") as f:
+    return [line.rstrip("\n").split("\t") for line in f][1:]
+
+
+def test_whole_demo_small(tmp_path):
+  """The bundled run at --size=small, then a re-run that redoes nothing."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  out = tmp_path / "demo"
+  command = [sys.executable, os.path.join(ROOT, "demo.py"), "--size=small",
+             "--output_dir=" + str(out)]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  size = demo.SIZES["small"]
+  assert "SKIPPED" not in result.stdout
+  # Each command line is printed so that it can be copied.
+  for script in ("learn_vocab.py", "create_pretraining_data.py",
+                 "run_pretraining.py", "run_classifier.py",
+                 "extract_features.py"):
+    assert "      %s \\\n" % script in result.stdout
+  assert sorted(os.listdir(out)) == [
+      "corpus", "demo_settings.json", "features", "finetune", "pretrain",
+      "pretraining_data", "summary.txt", "vocab"]
+
+  # Corpus: a sentence per line, documents of two or more sentences.
+  with open(out / "corpus" / "corpus.txt", encoding="utf-8") as f:
+    documents = f.read().split("\n\n")
+  assert documents[-1] == "" and len(documents) > 20
+  assert all(len(d.split("\n")) >= 2 for d in documents[:-1])
+
+  # Task: MRPC layout, balanced labels, labels of test.tsv kept aside.
+  train = tsv_rows(out / "corpus" / "task" / "train.tsv")
+  assert len(train) == size["task_train_pairs"]
+  assert all(len(row) == 5 for row in train)
+  assert abs(sum(row[0] == "1" for row in train) - len(train) / 2) <= 1
+  test = tsv_rows(out / "corpus" / "task" / "test.tsv")
+  with open(out / "corpus" / "task" / "test_labels.txt") as f:
+    test_labels = f.read().split()
+  assert len(test) == len(test_labels) > 50
+
+  # Vocab: Google's layout, loads with FullTokenizer.
+  tokenizer = tokenization.FullTokenizer(
+      str(out / "vocab" / "vocab.txt"), do_lower_case=True)
+  assert len(tokenizer.vocab) == size["vocab_size"]
+  assert tokenizer.vocab["[UNK]"] == 100 and tokenizer.vocab["[PAD]"] == 0
+
+  # Pretraining records with the sizes asked for.
+  record_file = out / "pretraining_data" / "pretraining.tfrecord"
+  with open(str(record_file) + ".json") as f:
+    sidecar = json.load(f)
+  assert sidecar["max_seq_length"] == size["max_seq_length"]
+  assert sidecar["vocab_size"] == size["vocab_size"]
+  first = tf.train.Example.FromString(
+      next(iter(tf.data.TFRecordDataset(str(record_file)))).numpy())
+  feature = first.features.feature
+  assert len(feature["input_ids"].int64_list.value) == size["max_seq_length"]
+  assert max(feature["input_ids"].int64_list.value) < size["vocab_size"]
+
+  # Pretraining: checkpoint and Google's eval keys; the masked-LM loss is
+  # below that of a uniform guess over the vocabulary (the model learned).
+  assert os.path.exists(out / "pretrain" / (
+      "model.ckpt-%d.index" % size["pretrain_steps"]))
+  results = read_results(out / "pretrain" / "eval_results.txt")
+  assert sorted(results) == ["global_step", "loss", "masked_lm_accuracy",
+                             "masked_lm_loss", "next_sentence_accuracy",
+                             "next_sentence_loss"]
+  assert int(results["global_step"]) == size["pretrain_steps"]
+  assert float(results["masked_lm_loss"]) < math.log(size["vocab_size"])
+
+  # Fine-tuning: Google's step count formula, eval results, one line of two
+  # probabilities per test pair.
+  results = read_results(out / "finetune" / "eval_results.txt")
+  assert int(results["global_step"]) == int(
+      len(train) / size["finetune_batch_size"] * size["finetune_epochs"])
+  assert 0.0 <= float(results["eval_accuracy"]) <= 1.0
+  with open(out / "finetune" / "test_results.tsv") as f:
+    probabilities = [[float(p) for p in line.split("\t")] for line in f]
+  assert len(probabilities) == len(test)
+  assert all(len(p) == 2 and abs(sum(p) - 1.0) < 1e-4 for p in probabilities)
+
+  # Features: one JSON line per input line, layers -1 and -2 of hidden size.
+  with open(out / "corpus" / "features_input.txt", encoding="utf-8") as f:
+    inputs = f.read().splitlines()
+  with open(out / "features" / "features.jsonl") as f:
+    features = [json.loads(line) for line in f]
+  assert len(features) == len(inputs) == demo.NUM_FEATURE_EXAMPLES
+  token = features[0]["features"][0]
+  assert token["token"] == "[CLS]"
+  assert [layer["index"] for layer in token["layers"]] == [-1, -2]
+  assert len(token["layers"][0]["values"]) == size["hidden_size"]
+
+  with open(out / "summary.txt") as f:
+    summary = f.read()
+  assert "majority-class baseline" in summary
+  assert "masked_lm_accuracy = " in summary
+
+  # A re-run finds every stage complete and changes nothing.
+  mtime = os.path.getmtime(out / "vocab" / "vocab.txt")
+  again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert again.stdout.count("complete from an earlier run") == 6
+  assert os.path.getmtime(out / "vocab" / "vocab.txt") == mtime
