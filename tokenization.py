@@ -55,9 +55,10 @@ _ASCII_PUNCTUATION_RANGES = ((33, 47), (58, 64), (91, 96), (123, 126))
 _SPACE_CONTROLS = frozenset("\t\n\r")
 _SPACES = frozenset(" \t\n\r")
 
-# Memoised chunks per tokenizer (see _memoised_concat); bounding the memo
-# bounds memory on corpora with an open-ended vocabulary.
-_MEMO_LIMIT = 1 << 20
+# Memoised chunks per memo (see _memoised_concat), about 230 bytes each: the
+# bound keeps memory near 30 MB a memo on corpora with an open-ended
+# vocabulary, while the most frequent chunks, nearly all of the text, hit.
+_MEMO_LIMIT = 1 << 17
 
 # tokenize_batch uses worker processes only above this many characters: below
 # it, starting processes costs more than it saves.
