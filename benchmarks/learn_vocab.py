@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import demo  # pylint: disable=g-import-not-at-top
 import learn_vocab  # pylint: disable=g-import-not-at-top
-from test_learn_vocab import naive_learn_pieces  # pylint: disable=g-import-not-at-top
+# pylint: disable=g-import-not-at-top
+from test_learn_vocab import naive_learn_pieces
 
 
 def timed(fn, *args):
