@@ -10,7 +10,7 @@ this interpreter. Stages: create_pretraining_data.run -> run_pretraining.main
   (1), or a random sentence of another document (0)?
 * Multi-label (--task_name=tsv --multi_label): each real sentence is tagged
   with the surface properties it has ("quoted": a quote or backtick,
-  "number": a digit, "paren": a parenthesis).
+  "colon": a colon, "paren": a parenthesis).
 """
 
 import os
@@ -101,7 +101,7 @@ def test_sentence_pairs_beat_majority(pretrained):
                                                               majority)
 
 
-TAGS = (("quoted", re.compile("[\"'`]")), ("number", re.compile("[0-9]")),
+TAGS = (("quoted", re.compile("[\"'`]")), ("colon", re.compile(":")),
         ("paren", re.compile("[()]")))
 
 
@@ -109,7 +109,7 @@ def test_multi_label_beats_most_frequent_label_set(pretrained):
   work, documents, _, _ = pretrained
   sentences = sorted({s for d in documents for s in d})
   random.Random(2).shuffle(sentences)
-  sentences = sentences[:4000]
+  sentences = sentences[:6000]
   rows = ["%s\t%s" % (s, ",".join(tag for tag, pattern in TAGS
                                   if pattern.search(s)))
           for s in sentences]
