@@ -512,8 +512,18 @@ class Estimator(object):
     path = checkpoint_path or self.latest_checkpoint()
     if path:
       logging.info("Restoring from %s", path)
-      checkpoints.restore(self._checkpoint_variables(), path,
-                          allow_missing=True, log=False)
+      result = checkpoints.restore(self._checkpoint_variables(), path,
+                                   allow_missing=True, log=False)
+      model_names = set(checkpoints.variable_name(v)
+                        for v in self._model.variables)
+      missing = [n for n in result.missing if n in model_names]
+      if missing and not checkpoint_path:
+        raise ValueError(
+            "The newest checkpoint in %s (%s) lacks %d variables of this "
+            "model (%s): the directory holds another model's checkpoints; "
+            "use a new output directory." % (self.model_dir, path,
+                                             len(missing),
+                                             ", ".join(missing[:5])))
       return path
     init = self.model_fn.init_checkpoint
     if init:

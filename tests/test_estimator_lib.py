@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import checkpoints
 import estimator_lib
 import loop_worker
 
@@ -341,3 +342,13 @@ def test_strategy_errors(monkeypatch):
     estimator_lib.make_strategy("multi_worker")
   with pytest.raises(ValueError, match="--precision must be one of"):
     estimator_lib.RunConfig("/unused", precision="float64")
+
+
+def test_model_dir_with_another_models_checkpoint_is_refused(tmp_path):
+  other = {"some/other/kernel": tf.zeros([2]), "global_step": tf.constant(
+      3, tf.int64)}
+  checkpoints.CheckpointManager(str(tmp_path)).save(other, 3)
+  est = make_estimator(tmp_path)
+  with pytest.raises(ValueError, match=r"lacks 2 variables of this model "
+                     r"\(dense/bias, dense/kernel\)"):
+    est.train(loop_worker.input_fn, max_steps=5)
