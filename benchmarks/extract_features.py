@@ -38,7 +38,9 @@ import tokenization  # pylint: disable=g-import-not-at-top
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests"))
 # Google's per-example writing code, restated in the tests.
-from test_extract_features import google_json_line  # pylint: disable=g-import-not-at-top
+import test_extract_features  # pylint: disable=g-import-not-at-top
+
+google_json_line = test_extract_features.google_json_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = os.path.join(ROOT, "tests", "fixtures", "vocab_uncased.txt")

@@ -1,6 +1,8 @@
 """run_squad.main(): a tiny train + predict run, and the streaming predictor."""
 
 import json
+import subprocess
+import sys
 
 from absl import flags
 from absl.testing import flagsaver
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ROOT
 from conftest import fixture_path
 import checkpoints
 import modeling
@@ -254,3 +257,19 @@ def test_streamed_prediction_files_byte_identical(tmp_path):
     assert (tmp_path / name).read_bytes() == open(
         fixture_path("squad", "v2.0", "null_score_diff_threshold_0.0", name),
         "rb").read()
+
+
+def test_importing_does_not_change_another_runners_flags():
+  # A runner imported first keeps its flags (create_pretraining_data's
+  # max_seq_length is 128, run_squad's 384); the SQuAD flags still exist.
+  code = (
+      "import create_pretraining_data, run_squad, extract_features\n"
+      "from absl import flags\n"
+      "F = flags.FLAGS\n"
+      "assert F['max_seq_length'].default == 128, F['max_seq_length'].default\n"
+      "assert F.find_module_defining_flag('max_seq_length').endswith("
+      "'create_pretraining_data')\n"
+      "assert F['n_best_size'].default == 20\n"
+      "assert F['pooling'].default == 'none'\n")
+  subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                 capture_output=True, timeout=300)
