@@ -458,3 +458,19 @@ def test_question_on_an_empty_context_gets_no_window(tokenizer, tmp_path):
     assert predictions["q"] in ("one", "one two", "two")
     if v2:
       assert null_odds["blank"] == 1000000.0
+
+
+def test_squad_evaluate_command_line(capsys):
+  v2_dir = fixture_path("squad", "v2.0", "null_score_diff_threshold_0.0")
+  squad_evaluate.main([
+      fixture_path("squad", "squad-v2.0.json"), v2_dir + "/predictions.json",
+      "--na-prob-file", v2_dir + "/null_odds.json"])
+  printed = json.loads(capsys.readouterr().out)
+  expected = load_eval_expected()["v2.0"]["null_score_diff_threshold_0.0"]
+  assert printed == pytest.approx(expected["result_with_na_prob_file"],
+                                  abs=1e-9)
+  squad_evaluate.main([fixture_path("squad", "squad-v1.1.json"),
+                       fixture_path("squad", "v1.1", "predictions.json")])
+  printed = json.loads(capsys.readouterr().out)
+  assert printed == pytest.approx(load_eval_expected()["1.1"]["result"],
+                                  abs=1e-9)
