@@ -16,6 +16,7 @@ output identical from run to run (Google's own script, under protobuf's default
 upb backend, orders the features differently in every process).
 """
 
+import array
 import collections
 import glob
 import hashlib
@@ -306,8 +307,9 @@ class Corpus(object):
 
   Attributes:
     token_ids: 1-D array, the sentences one after the other.
-    sentence_starts: list, sentence s is token_ids[starts[s]:starts[s + 1]].
-    document_starts: list, document d is sentences
+    sentence_starts: sequence of int, sentence s is
+      token_ids[starts[s]:starts[s + 1]].
+    document_starts: sequence of int, document d is sentences
       document_starts[d] .. document_starts[d + 1] - 1 (never empty).
   """
 
@@ -376,7 +378,7 @@ def expand_input_files(input_file):
 
 
 def _decoded_lines(input_files):
-  """Yields (path, first line number, list of lines) blocks of the inputs.
+  """Yields (path, list of lines) blocks of the inputs.
 
   Lines are split as Google's tf.gfile readline splits them: every "\\r" is
   deleted, also inside a line, and lines end at "\\n" only. The text is
@@ -418,7 +420,7 @@ def _decoded_lines(input_files):
         if lines[-1] == "":
           lines.pop()  # nothing after the last newline
         if lines:
-          yield path, line_number, lines
+          yield path, lines
         line_number += len(lines)
         if not block:
           break
@@ -444,13 +446,13 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
   vocab = tokenizer.vocab
   id_dtype = np.uint16 if max(vocab.values()) < 1 << 16 else np.int32
   id_chunks = []
-  sentence_lengths = []
-  sentence_documents = []
+  length_chunks = []
+  document_chunks = []
   document = 0
   bytes_read = 0
   total_bytes = sum(os.path.getsize(p) for p in input_files
                     if os.path.exists(p))
-  for path, _, lines in _decoded_lines(input_files):
+  for path, lines in _decoded_lines(input_files):
     texts = []
     text_documents = []
     for line in lines:
@@ -462,31 +464,40 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
         document += 1
     token_lists = tokenizer.tokenize_batch(texts, num_workers=num_workers)
     ids = []
-    for tokens, doc in zip(token_lists, text_documents):
-      if tokens:
-        try:
-          ids.extend(tokenizer.convert_tokens_to_ids(tokens))
-        except KeyError as e:
-          raise ValueError("%s: the tokenizer gave %s, which is not in the "
-                           "vocabulary" % (path, e)) from e
-        sentence_lengths.append(len(tokens))
-        sentence_documents.append(doc)
+    for tokens in token_lists:
+      try:
+        ids.extend(tokenizer.convert_tokens_to_ids(tokens))
+      except KeyError as e:
+        raise ValueError("%s: the tokenizer gave %s, which is not in the "
+                         "vocabulary" % (path, e)) from e
     id_chunks.append(np.array(ids, dtype=id_dtype))
+    lengths = np.array([len(tokens) for tokens in token_lists], np.int64)
+    kept = lengths > 0  # a line without tokens does not end the document
+    length_chunks.append(lengths[kept])
+    document_chunks.append(np.array(text_documents, np.int64)[kept])
     bytes_read += sum(len(t) for t in lines) + len(lines)
     if progress:
-      progress.update("read %s: %d documents, %d sentences so far" %
-                      (path, document + 1, len(sentence_lengths)),
+      progress.update("read %s: %d documents so far" % (path, document + 1),
                       bytes_read, total_bytes)
   token_ids = (np.concatenate(id_chunks) if id_chunks
                else np.zeros(0, id_dtype))
-  sentence_starts = [0]
-  for length in sentence_lengths:
-    sentence_starts.append(sentence_starts[-1] + length)
-  document_starts = [s for s in range(len(sentence_documents))
-                     if s == 0 or sentence_documents[s] !=
-                     sentence_documents[s - 1]]
-  document_starts.append(len(sentence_documents))
-  return Corpus(token_ids, sentence_starts, document_starts)
+  lengths = np.concatenate(length_chunks or [np.zeros(0, np.int64)])
+  documents = np.concatenate(document_chunks or [np.zeros(0, np.int64)])
+  sentence_starts = np.concatenate([[0], np.cumsum(lengths)])
+  document_starts = np.concatenate(
+      [[0], np.flatnonzero(np.diff(documents)) + 1, [len(documents)]])
+  if not len(documents):
+    document_starts = document_starts[1:]
+  # array.array: compact, and its items are read fast from Python.
+  return Corpus(token_ids, _int_array(sentence_starts),
+                _int_array(document_starts))
+
+
+def _int_array(values):
+  """A numpy int array as array.array("q")."""
+  result = array.array("q")
+  result.frombytes(np.asarray(values, dtype=np.int64).tobytes())
+  return result
 
 
 class Instances(object):
@@ -852,13 +863,13 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                         dupe_factor * num_documents)
   arrays = maker.instances.arrays()
   tick = time.perf_counter()
-  permutation = list(range(maker.instances.count))
+  permutation = _int_array(np.arange(maker.instances.count))  # 8 bytes each
   stream.shuffle(permutation)
   if seconds is not None:
     seconds["final_shuffle"] = time.perf_counter() - tick
     seconds["masking"] = maker.mask_seconds
     seconds["fetch_random_words"] = stream.fetch_seconds
-  return arrays, np.array(permutation, dtype=np.int64)
+  return arrays, np.frombuffer(permutation, dtype=np.int64)
 
 
 
