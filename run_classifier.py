@@ -293,17 +293,29 @@ class DataProcessor(object):
   # CLASSIFICATION, MULTI_LABEL or REGRESSION.
   task_type = CLASSIFICATION
 
+  # Subclasses reading one file per split: set type -> (path in data_dir,
+  # the set_type their examples are made with).
+  split_files = {}
+
   def get_train_examples(self, data_dir):
     """Gets a collection of `InputExample`s for the train set."""
-    raise NotImplementedError()
+    return self._split_examples(data_dir, "train")
 
   def get_dev_examples(self, data_dir):
     """Gets a collection of `InputExample`s for the dev set."""
-    raise NotImplementedError()
+    return self._split_examples(data_dir, "dev")
 
   def get_test_examples(self, data_dir):
     """Gets a collection of `InputExample`s for prediction."""
-    raise NotImplementedError()
+    return self._split_examples(data_dir, "test")
+
+  def _split_examples(self, data_dir, split):
+    """The examples of `split_files[split]`; NotImplementedError without."""
+    if split not in self.split_files:
+      raise NotImplementedError()
+    path, set_type = self.split_files[split]
+    return self._create_examples_from_file(os.path.join(data_dir, path),
+                                           set_type)
 
   def get_labels(self):
     """Gets the list of labels for this data set."""
@@ -342,22 +354,22 @@ class DataProcessor(object):
     raise NotImplementedError()
 
 
+# train.tsv, dev.tsv, test.tsv; the examples' set_type is the split name.
+GLUE_SPLIT_FILES = {"train": ("train.tsv", "train"), "dev": ("dev.tsv", "dev"),
+                    "test": ("test.tsv", "test")}
+
+
 class XnliProcessor(DataProcessor):
   """Processor for the XNLI data set."""
 
   def __init__(self):
     self.language = "zh"
-
-  def get_train_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "multinli",
-                     "multinli.train.%s.tsv" % self.language), "train")
-
-  def get_dev_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "xnli.dev.tsv"), "dev")
+    # No test split: get_test_examples raises NotImplementedError.
+    self.split_files = {
+        "train": (os.path.join("multinli", "multinli.train.%s.tsv" %
+                               self.language), "train"),
+        "dev": ("xnli.dev.tsv", "dev"),
+    }
 
   def get_labels(self):
     """See base class."""
@@ -380,20 +392,9 @@ class XnliProcessor(DataProcessor):
 class MnliProcessor(DataProcessor):
   """Processor for the MultiNLI data set (GLUE version)."""
 
-  def get_train_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "dev_matched.tsv"), "dev_matched")
-
-  def get_test_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "test_matched.tsv"), "test")
+  split_files = {"train": ("train.tsv", "train"),
+                 "dev": ("dev_matched.tsv", "dev_matched"),
+                 "test": ("test_matched.tsv", "test")}
 
   def get_labels(self):
     """See base class."""
@@ -410,20 +411,7 @@ class MnliProcessor(DataProcessor):
 class MrpcProcessor(DataProcessor):
   """Processor for the MRPC data set (GLUE version)."""
 
-  def get_train_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "test.tsv"), "test")
+  split_files = GLUE_SPLIT_FILES
 
   def get_labels(self):
     """See base class."""
@@ -439,20 +427,7 @@ class MrpcProcessor(DataProcessor):
 class ColaProcessor(DataProcessor):
   """Processor for the CoLA data set (GLUE version)."""
 
-  def get_train_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "test.tsv"), "test")
+  split_files = GLUE_SPLIT_FILES
 
   def get_labels(self):
     """See base class."""
@@ -476,21 +451,7 @@ class StsbProcessor(DataProcessor):
   """
 
   task_type = REGRESSION
-
-  def get_train_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "train.tsv"), "train")
-
-  def get_dev_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "dev.tsv"), "dev")
-
-  def get_test_examples(self, data_dir):
-    """See base class."""
-    return self._create_examples_from_file(
-        os.path.join(data_dir, "test.tsv"), "test")
+  split_files = GLUE_SPLIT_FILES
 
   def get_labels(self):
     """See base class: one output, the score."""
@@ -1359,33 +1320,23 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
   return (loss, per_example_loss, logits, probabilities)
 
 
-class ClassifierModelFn(estimator_lib.ModelFn):
+class ClassifierModelFn(estimator_lib.BertModelFn):
   """Fine-tuning, evaluation and prediction of a BertClassifier."""
 
   def __init__(self, bert_config, num_labels, init_checkpoint, learning_rate,
                num_train_steps, num_warmup_steps, use_tpu,
                use_one_hot_embeddings, task_type=CLASSIFICATION,
                optimizer="adamw"):
-    self.bert_config = bert_config
+    super().__init__(bert_config, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings, optimizer)
     self.num_labels = num_labels
-    self.init_checkpoint = init_checkpoint
-    self.learning_rate = learning_rate
-    self.num_train_steps = num_train_steps
-    self.num_warmup_steps = num_warmup_steps
-    self.use_tpu = use_tpu
-    self.use_one_hot_embeddings = use_one_hot_embeddings
     self.task_type = task_type
-    self.optimizer = optimizer
 
   def create_model(self, params):
     return BertClassifier(
         self.bert_config, self.num_labels, self.use_one_hot_embeddings,
         compute_dtype=params.get("compute_dtype", tf.float32))
-
-  def create_optimizer(self, params):
-    return optimization.create_optimizer(
-        None, self.learning_rate, self.num_train_steps, self.num_warmup_steps,
-        self.use_tpu, optimizer=self.optimizer)
 
   def _run(self, model, features, params):
     """(per_example_loss, probabilities, is_real_example float32)."""
