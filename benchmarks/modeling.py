@@ -9,8 +9,11 @@ also the ratio to transformers' BertModel on the same batch.
 
   .venv/bin/python benchmarks/modeling.py            # a few minutes on 2 cores
   .venv/bin/python benchmarks/modeling.py --quick    # fewer iterations, noisier
+  .venv/bin/python benchmarks/modeling.py --single_core   # per-core CPU time
 
-Figures are noisy on a shared machine: run again when other jobs are quiet.
+Wall-time figures are noisy on a shared machine (every figure is the best of
+several round-robin calls). --single_core runs everything on one thread and
+times this process's CPU time, which other jobs barely disturb: use it to compare.
 """
 
 import argparse
@@ -54,6 +57,10 @@ def forward_flops(config, batch_size, seq_length):
   return config.num_hidden_layers * per_layer + 2 * batch_size * h * h
 
 
+# The clock of best_times: wall time, or with --single_core this process's CPU time.
+_CLOCK = [time.perf_counter]
+
+
 def best_times(fns, rounds, repeats=None):
   """Best (minimum) seconds per call of each function, timed round-robin.
 
@@ -75,9 +82,9 @@ def best_times(fns, rounds, repeats=None):
   for _ in range(rounds):
     for key, fn in fns.items():
       for _ in range(repeats.get(key, 1)):
-        start = time.perf_counter()
+        start = _CLOCK[0]()
         _fetch(fn())
-        best[key] = min(best[key], time.perf_counter() - start)
+        best[key] = min(best[key], _CLOCK[0]() - start)
   return best
 
 
@@ -129,7 +136,7 @@ def train_fn(model, inputs, jit):
   return lambda: run(*inputs)
 
 
-def torch_fns(config, batch_size, seq_length):
+def torch_fns(config, batch_size, seq_length, single_core=False):
   """transformers' BertModel inference, float32 and bf16 autocast, or {}.
 
   Returns:
@@ -149,6 +156,8 @@ def torch_fns(config, batch_size, seq_length):
       max_position_embeddings=config.max_position_embeddings,
       type_vocab_size=config.type_vocab_size)
   model = transformers.BertModel(hf_config).eval()
+  if single_core:
+    torch.set_num_threads(1)
   ids, mask, types = [torch.from_numpy(t.numpy()).long()
                       for t in make_inputs(config, batch_size, seq_length)]
 
@@ -171,16 +180,26 @@ def main():
   parser.add_argument("--skip_train", action="store_true")
   parser.add_argument("--skip_no_xla", action="store_true")
   parser.add_argument("--skip_torch", action="store_true")
+  parser.add_argument(
+      "--single_core", action="store_true",
+      help="one thread everywhere (TF and torch) and CPU time instead of wall "
+      "time: figures per core that other jobs on the machine barely disturb")
   args = parser.parse_args()
+  if args.single_core:
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    _CLOCK[0] = time.process_time
   rounds = 2 if args.quick else 3
   config = base_config()
   b, s = args.batch_size, args.seq_length
   flops = forward_flops(config, b, s)
   inputs = make_inputs(config, b, s)
-  print("BERT-Base batch %d seq %d: %.1f GFLOP per forward; %d threads; "
-        "TF %s" % (b, s, flops / 1e9, os.cpu_count(), tf.__version__))
+  print("BERT-Base batch %d seq %d: %.1f GFLOP per forward; %s; TF %s" %
+        (b, s, flops / 1e9, "1 thread, CPU time" if args.single_core else
+         "%d cores, wall time" % os.cpu_count(), tf.__version__))
   print("Targets: " + TARGETS)
-  print("(2 shared cores: figures are noisy.)")
+  if not args.single_core:
+    print("(2 shared cores: wall-time figures are noisy; see --single_core.)")
   tf.random.set_seed(0)
   jits = (True,) if args.skip_no_xla else (False, True)
   fns, work = {}, {}
@@ -196,7 +215,7 @@ def main():
         fns[(name, "train", jit)] = train_fn(model, inputs, jit)
         work[(name, "train", jit)] = 3 * flops
   if not args.skip_torch:
-    fns.update(torch_fns(config, b, s))
+    fns.update(torch_fns(config, b, s, args.single_core))
   # The short matmul is timed many times: its best time is the least disturbed
   # by other jobs, so the peak is if anything overstated and the MFU understated.
   results = best_times(fns, rounds, {k: 10 for k in fns if k[1] == "peak"})
