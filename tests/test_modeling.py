@@ -388,3 +388,17 @@ def test_training_step_with_dropout_compiles_with_xla():
   # Dropout is active: the output differs from Google's inference output.
   assert np.abs(seq.numpy() - exp["sequence_output"]).max() > 1e-3
   assert all(np.isfinite(tf.convert_to_tensor(g).numpy()).all() for g in grads)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_dropout_is_inverted_dropout(dtype):
+  x = tf.ones([200, 500], dtype)
+  y = modeling.dropout(x, 0.1).numpy().astype(np.float32)
+  assert y.dtype == np.float32
+  kept = y != 0
+  # 100k draws: the dropped fraction is 0.1 within ~6 standard deviations.
+  assert abs(1 - kept.mean() - 0.1) < 0.006
+  np.testing.assert_allclose(y[kept], 1 / 0.9, rtol=1e-2 if dtype == tf.bfloat16
+                             else 1e-6)
+  assert modeling.dropout(x, 0.0) is x
+  assert modeling.dropout(x, None) is x
