@@ -553,28 +553,16 @@ class UserDataProcessor(DataProcessor):
     }
     self.data_dir = data_dir
 
-  def get_train_examples(self, data_dir):
-    """See base class."""
-    return self._read_split(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    """See base class."""
-    return self._read_split(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    """See base class."""
-    return self._read_split(data_dir, "test")
-
   def get_labels(self):
     """See base class: the given labels, else the training set's, sorted."""
     if self.labels is None:
       if self.data_dir is None:
         raise ValueError("The label list is unknown: pass --label_file")
       self.labels = labels_of_examples(
-          self._read_split(self.data_dir, "train"))
+          self._split_examples(self.data_dir, "train"))
     return self.labels
 
-  def _read_split(self, data_dir, set_type):
+  def _split_examples(self, data_dir, set_type):
     """Examples of one split, labels checked against a given label list."""
     input_file = os.path.join(data_dir, self.file_names[set_type])
     if self.file_format == "jsonl":
@@ -921,6 +909,19 @@ def _label_feature_spec(task_type, num_labels):
   return tf.io.FixedLenFeature([], tf.int64)
 
 
+def _shard_repeat_shuffle(d, params, is_training):
+  """This worker's shard (params["input_context"]); for training Google's
+  repeat() and shuffle(buffer_size=100)."""
+  input_context = params.get("input_context")
+  if input_context is not None and input_context.num_input_pipelines > 1:
+    d = d.shard(input_context.num_input_pipelines,
+                input_context.input_pipeline_id)
+  if is_training:
+    d = d.repeat()
+    d = d.shuffle(buffer_size=100)
+  return d
+
+
 def file_based_input_fn_builder(input_file, seq_length, is_training,
                                 drop_remainder, task_type=CLASSIFICATION,
                                 num_labels=None):
@@ -963,14 +964,8 @@ def file_based_input_fn_builder(input_file, seq_length, is_training,
   def input_fn(params):
     """The actual input function."""
     batch_size = params["batch_size"]
-    d = tf.data.TFRecordDataset(input_file)
-    input_context = params.get("input_context")
-    if input_context is not None and input_context.num_input_pipelines > 1:
-      d = d.shard(input_context.num_input_pipelines,
-                  input_context.input_pipeline_id)
-    if is_training:
-      d = d.repeat()
-      d = d.shuffle(buffer_size=100)
+    d = _shard_repeat_shuffle(tf.data.TFRecordDataset(input_file), params,
+                              is_training)
     # Batch first, then parse the whole batch at once: same records, faster.
     d = d.batch(batch_size, drop_remainder=drop_remainder)
     d = d.map(_decode_record, num_parallel_calls=tf.data.AUTOTUNE)
@@ -1438,13 +1433,7 @@ def input_fn_builder(features, seq_length, is_training, drop_remainder):
         "label_ids": column("label_id", label_dtype),
         "is_real_example": column("is_real_example", tf.int32),
     })
-    input_context = params.get("input_context")
-    if input_context is not None and input_context.num_input_pipelines > 1:
-      d = d.shard(input_context.num_input_pipelines,
-                  input_context.input_pipeline_id)
-    if is_training:
-      d = d.repeat()
-      d = d.shuffle(buffer_size=100)
+    d = _shard_repeat_shuffle(d, params, is_training)
     return d.batch(batch_size=batch_size, drop_remainder=drop_remainder)
 
   return input_fn
@@ -1549,6 +1538,38 @@ def export_classifier(model_fn, checkpoint_path, export_dir, seq_length):
   export_lib.export_classifier(model, export_dir, seq_length,
                                model_fn.task_type)
   logging.info("Exported the classifier to %s", export_dir)
+
+
+def make_estimator(model_fn, run_config):
+  """An estimator_lib.Estimator with the batch size flags (global sizes)."""
+  return estimator_lib.Estimator(
+      model_fn=model_fn,
+      config=run_config,
+      train_batch_size=FLAGS.train_batch_size,
+      eval_batch_size=FLAGS.eval_batch_size,
+      predict_batch_size=FLAGS.predict_batch_size)
+
+
+def training_schedule(processor):
+  """Google's derived quantities: (train_examples, num_train_steps,
+  num_warmup_steps), all None without --do_train.
+
+  num_train_steps = int(examples / train_batch_size * num_train_epochs),
+  num_warmup_steps = int(num_train_steps * warmup_proportion).
+  """
+  if not FLAGS.do_train:
+    return None, None, None
+  train_examples = processor.get_train_examples(FLAGS.data_dir)
+  num_train_steps = int(
+      len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
+  num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+  if num_train_steps < 1:
+    raise ValueError(
+        "%d training examples / --train_batch_size=%d * --num_train_epochs=%s "
+        "is less than one step" % (len(train_examples),
+                                   FLAGS.train_batch_size,
+                                   FLAGS.num_train_epochs))
+  return train_examples, num_train_steps, num_warmup_steps
 
 
 class Runner(object):
@@ -1659,20 +1680,8 @@ def main(_):
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
 
-  train_examples = None
-  num_train_steps = None
-  num_warmup_steps = None
-  if FLAGS.do_train:
-    train_examples = processor.get_train_examples(FLAGS.data_dir)
-    num_train_steps = int(
-        len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
-    num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
-    if num_train_steps < 1:
-      raise ValueError(
-          "%d training examples / --train_batch_size=%d * "
-          "--num_train_epochs=%s is less than one step" %
-          (len(train_examples), FLAGS.train_batch_size,
-           FLAGS.num_train_epochs))
+  train_examples, num_train_steps, num_warmup_steps = training_schedule(
+      processor)
 
   model_fn = model_fn_builder(
       bert_config=bert_config,
@@ -1686,12 +1695,7 @@ def main(_):
       task_type=task_type,
       optimizer=FLAGS.optimizer)
 
-  estimator = estimator_lib.Estimator(
-      model_fn=model_fn,
-      config=run_config,
-      train_batch_size=FLAGS.train_batch_size,
-      eval_batch_size=FLAGS.eval_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size)
+  estimator = make_estimator(model_fn, run_config)
   runner = Runner(processor, label_list, tokenizer, estimator, model_fn)
 
   eval_input_fn = None

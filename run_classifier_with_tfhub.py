@@ -150,14 +150,8 @@ def main(_):
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
 
-  train_examples = None
-  num_train_steps = None
-  num_warmup_steps = None
-  if FLAGS.do_train:
-    train_examples = processor.get_train_examples(FLAGS.data_dir)
-    num_train_steps = int(
-        len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
-    num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+  train_examples, num_train_steps, num_warmup_steps = (
+      run_classifier.training_schedule(processor))
 
   model_fn = model_fn_builder(
       num_labels=len(label_list),
@@ -168,12 +162,7 @@ def main(_):
       bert_hub_module_handle=FLAGS.bert_hub_module_handle,
       optimizer=FLAGS.optimizer)
 
-  estimator = estimator_lib.Estimator(
-      model_fn=model_fn,
-      config=run_config,
-      train_batch_size=FLAGS.train_batch_size,
-      eval_batch_size=FLAGS.eval_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size)
+  estimator = run_classifier.make_estimator(model_fn, run_config)
 
   if FLAGS.do_train:
     train_features = run_classifier.convert_examples_to_features(
