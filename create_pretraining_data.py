@@ -1460,6 +1460,8 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   """
   check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
                  short_seq_prob, dupe_factor)
+  if num_workers is not None and num_workers < 1:
+    raise ValueError("--num_workers=%d must be >= 1" % num_workers)
   for output_file in output_files:
     directory = os.path.dirname(os.path.abspath(output_file))
     if not os.path.isdir(directory):

@@ -198,7 +198,7 @@ def test_input_without_text_is_an_error_and_writes_nothing(tmp_path, text):
 @pytest.mark.parametrize("flag,value", [
     ("max_seq_length", 4), ("masked_lm_prob", 0.0), ("masked_lm_prob", 1.0),
     ("masked_lm_prob", -0.5), ("max_predictions_per_seq", 0),
-    ("dupe_factor", 0)])
+    ("dupe_factor", 0), ("num_workers", 0)])
 def test_bad_flag_values_are_named(tmp_path, flag, value):
   with pytest.raises(ValueError, match="--%s" % flag):
     cpd.run([os.path.join(DATA, "sample_text.txt")],
