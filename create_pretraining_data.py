@@ -77,8 +77,8 @@ flags.DEFINE_float(
 
 flags.DEFINE_integer(
     "num_workers", None,
-    "Processes that tokenize the input (default: all cores). The output does "
-    "not depend on it.")
+    "Processes that tokenize the input and encode the records (default: all "
+    "cores). The output does not depend on it.")
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
