@@ -706,6 +706,15 @@ def read_label_file(label_file):
   return labels
 
 
+def write_label_list(path, label_list):
+  """Writes one label per line (read back by --label_file)."""
+  def write(tmp_path):
+    with tf.io.gfile.GFile(tmp_path, "w") as f:
+      f.write("".join(label + "\n" for label in label_list))
+
+  _write_atomically(path, write)
+
+
 def _truncate_seq_pair(tokens_a, tokens_b, max_length):
   """Truncates a sequence pair in place to the maximum length."""
 
@@ -1670,10 +1679,8 @@ def main(_):
   task_type = processor.task_type
   if isinstance(processor, UserDataProcessor):
     # The column order of test_results.tsv.
-    _write_atomically(
-        os.path.join(FLAGS.output_dir, "label_list.txt"),
-        lambda p: tf.io.gfile.GFile(p, "w").write(
-            "".join(l + "\n" for l in label_list)))
+    write_label_list(os.path.join(FLAGS.output_dir, "label_list.txt"),
+                     label_list)
 
   tokenizer = tokenization.FullTokenizer(
       vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
