@@ -52,14 +52,17 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "task_name", None,
     "The name of the task to train: cola, mnli, mrpc, xnli, sts-b, or tsv / "
-    "csv / jsonl for your own data (see --text_a_column and friends).", **_OVERRIDE)
+    "csv / jsonl for your own data (see --text_a_column and friends).",
+    **_OVERRIDE)
 
 flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.", **_OVERRIDE)
+                    "The vocabulary file that the BERT model was trained on.",
+                    **_OVERRIDE)
 
 flags.DEFINE_string(
     "output_dir", None,
-    "The output directory where the model checkpoints will be written.", **_OVERRIDE)
+    "The output directory where the model checkpoints will be written.",
+    **_OVERRIDE)
 
 ## Other parameters
 
@@ -80,19 +83,24 @@ flags.DEFINE_integer(
 
 flags.DEFINE_bool("do_train", False, "Whether to run training.", **_OVERRIDE)
 
-flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.", **_OVERRIDE)
+flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.",
+                  **_OVERRIDE)
 
 flags.DEFINE_bool(
     "do_predict", False,
     "Whether to run the model in inference mode on the test set.", **_OVERRIDE)
 
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.", **_OVERRIDE)
+flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.",
+                     **_OVERRIDE)
 
-flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.", **_OVERRIDE)
+flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.",
+                     **_OVERRIDE)
 
-flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.", **_OVERRIDE)
+flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.",
+                     **_OVERRIDE)
 
-flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.", **_OVERRIDE)
+flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.",
+                   **_OVERRIDE)
 
 flags.DEFINE_float("num_train_epochs", 3.0,
                    "Total number of training epochs to perform.", **_OVERRIDE)
@@ -106,7 +114,8 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000,
                      "How often to save the model checkpoint.", **_OVERRIDE)
 
 flags.DEFINE_integer("iterations_per_loop", 1000,
-                     "How many steps to make in each estimator call.", **_OVERRIDE)
+                     "How many steps to make in each estimator call.",
+                     **_OVERRIDE)
 
 # Google's use_tpu, tpu_name, tpu_zone, gcp_project, master, num_tpu_cores and
 # the shared runtime flags (distribution, precision, seed, ...).
@@ -161,11 +170,13 @@ flags.DEFINE_bool(
     "--multi_label_separator (a JSON list in jsonl).", **_OVERRIDE)
 
 flags.DEFINE_string("multi_label_separator", ",",
-                    "Separator between the labels of one multi-label example.", **_OVERRIDE)
+                    "Separator between the labels of one multi-label example.",
+                    **_OVERRIDE)
 
 flags.DEFINE_float(
     "multi_label_threshold", 0.5,
-    "A label is predicted when its probability is at least this value.", **_OVERRIDE)
+    "A label is predicted when its probability is at least this value.",
+    **_OVERRIDE)
 
 ## Evaluation during training and export
 
@@ -179,12 +190,14 @@ flags.DEFINE_string(
     "keep_best_metric", None,
     "Key of eval_results.txt that chooses the best checkpoint (higher is "
     "better, except for keys ending in \"loss\"). Default: eval_accuracy, "
-    "eval_micro_f1 for --multi_label, eval_pearson for regression.", **_OVERRIDE)
+    "eval_micro_f1 for --multi_label, eval_pearson for regression.",
+    **_OVERRIDE)
 
 flags.DEFINE_string(
     "export_dir", None,
     "If set, write a SavedModel of the fine-tuned classifier here (serving "
-    "signature: input_ids, input_mask, segment_ids -> probabilities).", **_OVERRIDE)
+    "signature: input_ids, input_mask, segment_ids -> probabilities).",
+    **_OVERRIDE)
 
 CLASSIFICATION = "classification"
 MULTI_LABEL = "multi_label"
@@ -634,7 +647,8 @@ class UserDataProcessor(DataProcessor):
         values = {}
         for name, key in keys.items():
           if key not in obj:
-            raise ValueError("%s: no key %r (--%s_column)" % (source, key, name))
+            raise ValueError("%s: no key %r (--%s_column)" %
+                             (source, key, name))
           value = obj[key]
           if name == "label" and isinstance(value, list):
             values[name] = [_json_text(v) for v in value]
@@ -838,6 +852,13 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
       is_real_example=True)
 
 
+# The protobuf wire-format helpers of create_pretraining_data's record writer.
+# pylint: disable=protected-access
+_varint = create_pretraining_data._varint
+_feature_header = create_pretraining_data._feature_header
+# pylint: enable=protected-access
+
+
 def _serialize_features(feature):
   """Serialized tf.train.Example of one `InputFeatures`, as Google's bytes.
 
@@ -868,13 +889,11 @@ def _serialize_features(feature):
     if is_float:
       payload = struct.pack("<%df" % len(values), *values)
     else:
-      payload = b"".join(create_pretraining_data._varint(int(v))  # pylint: disable=protected-access
-                         for v in values)
-    body.append(create_pretraining_data._feature_header(  # pylint: disable=protected-access
-        name, len(payload), is_float))
+      payload = b"".join(_varint(int(v)) for v in values)
+    body.append(_feature_header(name, len(payload), is_float))
     body.append(payload)
   body = b"".join(body)
-  return b"\x0a" + create_pretraining_data._varint(len(body)) + body  # pylint: disable=protected-access
+  return b"\x0a" + _varint(len(body)) + body
 
 
 def _write_atomically(output_file, write_fn):
@@ -1070,8 +1089,9 @@ def matthews_correlation(confusion):
   true_counts = confusion.sum(axis=1)
   predicted_counts = confusion.sum(axis=0)
   numerator = correct * total - np.dot(predicted_counts, true_counts)
-  denominator = np.sqrt((total**2 - np.dot(predicted_counts, predicted_counts)) *
-                        (total**2 - np.dot(true_counts, true_counts)))
+  denominator = np.sqrt(
+      (total**2 - np.dot(predicted_counts, predicted_counts)) *
+      (total**2 - np.dot(true_counts, true_counts)))
   return float(numerator / denominator) if denominator else 0.0
 
 

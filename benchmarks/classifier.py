@@ -25,14 +25,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import numpy as np  # pylint: disable=g-import-not-at-top
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
-from tensorflow.core.util import event_pb2  # pylint: disable=g-import-not-at-top
+# pylint: disable=g-import-not-at-top
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
 
-import estimator_lib  # pylint: disable=g-import-not-at-top
-import modeling  # pylint: disable=g-import-not-at-top
-import run_classifier  # pylint: disable=g-import-not-at-top
-import tokenization  # pylint: disable=g-import-not-at-top
+import estimator_lib
+import modeling
+import run_classifier
+import tokenization
+# pylint: enable=g-import-not-at-top
 
 SEQ_LENGTH = 128
 

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from conftest import fixture_path
 import checkpoints
@@ -22,7 +23,6 @@ from test_run_classifier_main import TINY_CONFIG
 
 def _graph_ops(export_dir):
   """Every op type in a SavedModel's graphs and function library."""
-  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   proto = saved_model_pb2.SavedModel()
   with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
     proto.ParseFromString(f.read())

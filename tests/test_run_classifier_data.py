@@ -1,7 +1,7 @@
 """run_classifier.py data path against Google's own outputs.
 
 Reference: tests/fixtures/classifier/ (Google's processors, conversion and
-main() run on TF 2.21, see that folder's provenance in tests/fixtures/README.md).
+main() run on TF 2.21; provenance in tests/fixtures/README.md).
 """
 
 import json

@@ -88,14 +88,11 @@ def save_random_classifier(directory, num_labels, seed=0):
                                                          "init.ckpt"))
 
 
-def test_mrpc_use_tpu_padding_and_formats(tmp_path):
-  """Google's MRPC command with --use_tpu semantics of the data path.
-
-  On a CPU, --use_tpu would need a TPU; the padding is the data path of
-  `Runner.record_file`, which main() takes with use_tpu (tested on the
-  record files of Google's run in test_run_classifier_data.py). Here the
-  no-TPU main(): eval.tf_record == dev.tf_record and predict.tf_record ==
-  test.tf_record (bytes), Google's eval keys, 20 test lines.
+def test_mrpc_main_records_and_formats(tmp_path):
+  """Google's MRPC main() without a TPU: eval.tf_record == dev.tf_record and
+  predict.tf_record == test.tf_record (bytes; the TPU padding is tested on
+  Google's padded files in test_run_classifier_data.py), Google's eval keys
+  plus the new ones, keys sorted, 20 test lines of probabilities.
   """
   init = save_random_classifier(tmp_path, 2)
   flags_ = common_flags(tmp_path, task_name="MRPC", do_eval=True,

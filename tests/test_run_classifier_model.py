@@ -45,7 +45,7 @@ def test_head_equals_googles(folder):
 
 
 def test_model_fn_eval_metrics_and_predictions_use_the_same_head():
-  """ModelFn outputs on Google's batch: weighted accuracy/loss, probabilities."""
+  """ModelFn on Google's batch: weighted accuracy and loss, probabilities."""
   config = modeling.BertConfig.from_json_file(
       fixture_path("modeling/sharp", "bert_config.json"))
   expected = np.load(fixture_path("modeling/sharp", "expected.npz"))
