@@ -317,3 +317,35 @@ def test_continued_pretraining_from_google_checkpoint(tmp_path):
       reader.get_tensor("bert/embeddings/word_embeddings"),
       tf.train.load_checkpoint(init).get_tensor(
           "bert/embeddings/word_embeddings"))
+
+
+@pytest.mark.parametrize("precision,use_xla,optimizer,learning_rate", [
+    ("bfloat16", True, "adamw", 2e-3), ("float16", False, "lamb", 5e-2)])
+def test_mixed_precision_xla_lamb_train(tmp_path, precision, use_xla,
+                                        optimizer, learning_rate):
+  config = modeling.BertConfig.from_json_file(
+      tiny_config(tmp_path / "bert_config.json"))
+  model_fn = run_pretraining.model_fn_builder(
+      config, None, learning_rate=learning_rate, num_train_steps=20,
+      num_warmup_steps=2, use_tpu=False, use_one_hot_embeddings=False,
+      optimizer=optimizer)
+  run_config = estimator_lib.RunConfig(
+      str(tmp_path / "out"), seed=3, iterations_per_loop=10,
+      save_checkpoints_steps=20, precision=precision, use_xla=use_xla)
+  est = estimator_lib.Estimator(model_fn, run_config, train_batch_size=8,
+                                eval_batch_size=8)
+  eval_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20, False)
+  before = est.evaluate(eval_fn, steps=3)
+  est.train(run_pretraining.input_fn_builder([A_BASE], 128, 20, True),
+            max_steps=20)
+  after = est.evaluate(eval_fn, steps=3)
+  assert est.model.bert.compute_dtype == tf.as_dtype(precision)
+  assert type(est._optimizer).__name__ == {
+      "adamw": "AdamWeightDecayOptimizer", "lamb": "LAMBOptimizer"}[optimizer]
+  assert np.isfinite(after["loss"]) and after["global_step"] > 0
+  assert after["masked_lm_loss"] < before["masked_lm_loss"] - 0.3
+  # Checkpoints stay float32 whatever the compute dtype.
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+      str(tmp_path / "out")))
+  assert reader.get_variable_to_dtype_map()[
+      "bert/encoder/layer_0/attention/self/query/kernel"] == tf.float32
