@@ -402,3 +402,21 @@ def test_dropout_is_inverted_dropout(dtype):
                              else 1e-6)
   assert modeling.dropout(x, 0.0) is x
   assert modeling.dropout(x, None) is x
+
+
+def test_model_under_mirrored_strategy():
+  exp = expected("sharp")
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  with strategy.scope():
+    model = load_model("sharp")
+  assert "Mirrored" in type(model.word_embeddings).__name__
+  assert model.word_embeddings.name == "bert/embeddings/word_embeddings:0"
+
+  @tf.function
+  def run(ids, mask, types):
+    return strategy.run(lambda a, b, c: model(a, b, c).pooled_output,
+                        args=(ids, mask, types))
+
+  pooled = run(tf.constant(exp["input_ids"]), tf.constant(exp["input_mask"]),
+               tf.constant(exp["segment_ids"]))
+  np.testing.assert_allclose(pooled, exp["pooled_output"], **TOL)
