@@ -91,21 +91,19 @@ class ServingClassifier(tf.Module):
     return {"probabilities": probabilities}
 
 
-def export_classifier(model, export_dir, seq_length=None,
-                      task_type="classification"):
+def export_classifier(model, export_dir, task_type="classification"):
   """Writes a serving SavedModel of a classifier.
+
+  The signature takes any sequence length up to max_position_embeddings.
 
   Args:
     model: run_classifier.BertClassifier (weights loaded).
     export_dir: output directory.
-    seq_length: unused by the signature (any length up to
-      max_position_embeddings is accepted); kept for callers' documentation.
     task_type: see ServingClassifier.
 
   Returns:
     export_dir.
   """
-  del seq_length
   module = ServingClassifier(model, task_type)
   _save_atomically(module, export_dir,
                    {"serving_default": module.serve.get_concrete_function()})

@@ -1560,12 +1560,11 @@ def keep_best_checkpoint(checkpoint_path, best_dir, result):
       os.path.join(best_dir, "eval_results.txt"), result)
 
 
-def export_classifier(model_fn, checkpoint_path, export_dir, seq_length):
+def export_classifier(model_fn, checkpoint_path, export_dir):
   """Writes a SavedModel of the fine-tuned classifier (see export_lib)."""
   model = model_fn.create_model({})
   checkpoints.restore(model, checkpoint_path, allow_missing=False, log=False)
-  export_lib.export_classifier(model, export_dir, seq_length,
-                               model_fn.task_type)
+  export_lib.export_classifier(model, export_dir, model_fn.task_type)
   logging.info("Exported the classifier to %s", export_dir)
 
 
@@ -1783,8 +1782,7 @@ def main(_):
     if not checkpoint_path:
       raise ValueError("--export_dir: no checkpoint in --output_dir=%s and no "
                        "--init_checkpoint" % FLAGS.output_dir)
-    export_classifier(model_fn, checkpoint_path, FLAGS.export_dir,
-                      FLAGS.max_seq_length)
+    export_classifier(model_fn, checkpoint_path, FLAGS.export_dir)
 
 
 if __name__ == "__main__":
