@@ -190,7 +190,7 @@ def kill_and_resume_flags(output_dir, config_file):
   return ["--input_file=" + A_BASE, "--bert_config_file=" + config_file,
           "--output_dir=" + output_dir, "--do_train", "--train_batch_size=4",
           "--max_seq_length=128", "--max_predictions_per_seq=20",
-          "--num_train_steps=60", "--num_warmup_steps=10",
+          "--num_train_steps=150", "--num_warmup_steps=10",
           "--learning_rate=1e-3", "--save_checkpoints_steps=10",
           "--iterations_per_loop=5", "--seed=7"]
 
@@ -214,13 +214,13 @@ def test_sigkill_and_restart_ends_with_same_weights(tmp_path):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   interrupted_at = tf.train.latest_checkpoint(killed)
-  assert not interrupted_at.endswith("-60"), "the run was not interrupted"
+  assert not interrupted_at.endswith("-150"), "the run was not interrupted"
 
   out = run_script("run_pretraining.py",
                    kill_and_resume_flags(killed, config_file))
   assert "Restoring from " + interrupted_at in out
-  a = tf.train.load_checkpoint(os.path.join(straight, "model.ckpt-60"))
-  b = tf.train.load_checkpoint(os.path.join(killed, "model.ckpt-60"))
+  a = tf.train.load_checkpoint(os.path.join(straight, "model.ckpt-150"))
+  b = tf.train.load_checkpoint(os.path.join(killed, "model.ckpt-150"))
   names = sorted(a.get_variable_to_shape_map())
   assert names == sorted(b.get_variable_to_shape_map())
   assert "bert/encoder/layer_1/output/dense/kernel/adam_v" in names
