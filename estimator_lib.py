@@ -495,6 +495,10 @@ class Estimator(object):
       for v in self._optimizer.slot_variables():
         named[checkpoints.variable_name(v)] = v
     named["global_step"] = self._global_step
+    if self._loss_scale is not None:
+      # float16 only; Google's loaders ignore these extra entries.
+      for v in (self._loss_scale.loss_scale, self._loss_scale.good_steps):
+        named["loss_scale/" + checkpoints.variable_name(v)] = v
     return named
 
   def latest_checkpoint(self):

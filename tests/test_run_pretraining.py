@@ -349,3 +349,10 @@ def test_mixed_precision_xla_lamb_train(tmp_path, precision, use_xla,
       str(tmp_path / "out")))
   assert reader.get_variable_to_dtype_map()[
       "bert/encoder/layer_0/attention/self/query/kernel"] == tf.float32
+  # float16 also saves the loss scale, so a restart keeps it.
+  names = reader.get_variable_to_dtype_map()
+  has_scale = "loss_scale/current_loss_scale" in names
+  assert has_scale == (precision == "float16")
+  if has_scale:
+    assert reader.get_tensor("loss_scale/current_loss_scale") == (
+        est._loss_scale.loss_scale.numpy())
