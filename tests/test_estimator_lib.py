@@ -32,8 +32,8 @@ def google_schedule(step):
   """Google's learning rate at `step` (warmup, then decay from step 0)."""
   if step < loop_worker.NUM_WARMUP_STEPS:
     return loop_worker.INIT_LR * step / loop_worker.NUM_WARMUP_STEPS
-  return loop_worker.INIT_LR * (
-      1.0 - min(step, loop_worker.NUM_TRAIN_STEPS) / loop_worker.NUM_TRAIN_STEPS)
+  total = loop_worker.NUM_TRAIN_STEPS
+  return loop_worker.INIT_LR * (1.0 - min(step, total) / total)
 
 
 def numpy_reference(steps, batch_size=8):
