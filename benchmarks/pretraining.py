@@ -9,7 +9,7 @@ utilisation (MFU) against a 2048^3 `tf.matmul` of the same dtype measured in the
 same run. Where torch and transformers are importable, also the ratio to a
 transformers BertForPreTraining training step (AdamW) on the same batch.
 
-  .venv/bin/python benchmarks/pretraining.py --quick   # ~8 minutes on 2 shared cores
+  .venv/bin/python benchmarks/pretraining.py --quick   # 3-8 minutes on 2 cores
   .venv/bin/python benchmarks/pretraining.py           # more steps per figure
   # transformers from another environment (not a dependency of this project):
   .venv/bin/python benchmarks/pretraining.py --quick --torch_python=/path/bin/python
