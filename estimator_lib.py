@@ -41,6 +41,26 @@ PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
 DISTRIBUTIONS = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
 
+def define_flag(define, name, *args, **kwargs):
+  """Defines absl flag `name` with `define` unless an earlier import did.
+
+  Google's runners define flags of the same name (vocab_file,
+  max_seq_length, ...) and absl refuses a second definition. A script run from
+  the command line only ever sees its own definitions; when several runners are
+  imported into one process (tests, notebooks) the first definition stays.
+  allow_override lets create_pretraining_data.py, which does not import this
+  module, define its flags after another runner.
+
+  Args:
+    define: an absl `flags.DEFINE_*` function.
+    name: the flag's name.
+    *args: the default, help text and the rest of `define`'s arguments.
+    **kwargs: keyword arguments of `define`.
+  """
+  if name not in flags.FLAGS:
+    define(name, *args, allow_override=True, **kwargs)
+
+
 def define_flags():
   """Defines the runtime flags every runner shares (call once per runner).
 
@@ -48,57 +68,51 @@ def define_flags():
   Runners define their own Google flags (batch sizes, `save_checkpoints_steps`,
   `iterations_per_loop`, ...) themselves.
   """
-  # Another runner imported into the same process (tests) may have defined
-  # them already: define each once.
-  def _define(define, name, *args):
-    if name not in flags.FLAGS:
-      define(name, *args)
-
-  _define(flags.DEFINE_bool, "use_tpu", False, "Whether to use TPU or GPU/CPU.")
-  _define(
+  define_flag(flags.DEFINE_bool, "use_tpu", False, "Whether to use TPU or GPU/CPU.")
+  define_flag(
       flags.DEFINE_string, "tpu_name", None,
       "The Cloud TPU to use for training. This should be either the name used "
       "when creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url.")
-  _define(
+  define_flag(
       flags.DEFINE_string, "tpu_zone", None,
       "[Optional] GCE zone where the Cloud TPU is located in. If not "
       "specified, we will attempt to automatically detect the GCE project "
       "from metadata.")
-  _define(
+  define_flag(
       flags.DEFINE_string, "gcp_project", None,
       "[Optional] Project name for the Cloud TPU-enabled project. If not "
       "specified, we will attempt to automatically detect the GCE project from "
       "metadata.")
-  _define(flags.DEFINE_string, "master", None,
+  define_flag(flags.DEFINE_string, "master", None,
           "[Optional] TensorFlow master URL.")
-  _define(
+  define_flag(
       flags.DEFINE_integer, "num_tpu_cores", 8,
       "Only used if `use_tpu` is True. Total number of TPU cores to use.")
-  _define(
+  define_flag(
       flags.DEFINE_enum, "distribution", "auto", list(DISTRIBUTIONS),
       "auto: TPUStrategy with --use_tpu, MultiWorkerMirroredStrategy when "
       "TF_CONFIG names several tasks, MirroredStrategy over several local "
       "GPUs, else the default strategy (CPU or one GPU). default/mirrored/"
       "multi_worker/tpu force one (mirrored without GPUs: all logical CPUs).")
-  _define(
+  define_flag(
       flags.DEFINE_enum, "precision", "float32", list(PRECISIONS),
       "Compute dtype of the matrix multiplications. Variables stay float32; "
       "float16 uses dynamic loss scaling.")
-  _define(flags.DEFINE_bool, "use_xla", False,
+  define_flag(flags.DEFINE_bool, "use_xla", False,
           "Compile the forward and backward pass with XLA (jit_compile).")
-  _define(
+  define_flag(
       flags.DEFINE_integer, "seed", None,
       "Random seed (TensorFlow, NumPy, Python, input shuffling). Set it for "
       "repeatable runs and for a restart that continues the same input order.")
-  _define(flags.DEFINE_integer, "keep_checkpoint_max", 5,
+  define_flag(flags.DEFINE_integer, "keep_checkpoint_max", 5,
           "How many recent checkpoints to keep (0 keeps all).")
-  _define(
+  define_flag(
       flags.DEFINE_integer, "gradient_accumulation_steps", 1,
       "Split each global batch into this many micro-batches and average their "
       "gradients before one update (less memory, same update).")
-  _define(flags.DEFINE_enum, "optimizer", "adamw", ["adamw", "lamb"],
+  define_flag(flags.DEFINE_enum, "optimizer", "adamw", ["adamw", "lamb"],
           "adamw: Google's AdamWeightDecayOptimizer. lamb: LAMB.")
-  _define(
+  define_flag(
       flags.DEFINE_integer, "log_every_n_steps", None,
       "Log progress at most every this many steps (default: after every loop "
       "of iterations_per_loop steps).")

@@ -40,81 +40,71 @@ import tokenization
 FLAGS = flags.FLAGS
 
 
-def _define(define, name, *args):
-  """Defines flag `name` unless a runner imported before did.
-
-  Several runners define flags of the same name (vocab_file, max_seq_length,
-  ...) and absl refuses a second definition. A script only ever runs with its
-  own definitions; importing several runners into one process (tests,
-  notebooks) keeps the first one's, and a later runner may replace ours.
-  """
-  if name not in FLAGS:
-    define(name, *args, allow_override=True)
 
 
-_define(flags.DEFINE_string, "input_file", None, "")
+estimator_lib.define_flag(flags.DEFINE_string, "input_file", None, "")
 
-_define(flags.DEFINE_string, "output_file", None, "")
+estimator_lib.define_flag(flags.DEFINE_string, "output_file", None, "")
 
-_define(flags.DEFINE_string, "layers", "-1,-2,-3,-4", "")
+estimator_lib.define_flag(flags.DEFINE_string, "layers", "-1,-2,-3,-4", "")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_string, "bert_config_file", None,
     "The config json file corresponding to the pre-trained BERT model. "
     "This specifies the model architecture.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_integer, "max_seq_length", 128,
     "The maximum total input sequence length after WordPiece tokenization. "
     "Sequences longer than this will be truncated, and sequences shorter "
     "than this will be padded.")
 
-_define(flags.DEFINE_string, "init_checkpoint", None,
+estimator_lib.define_flag(flags.DEFINE_string, "init_checkpoint", None,
         "Initial checkpoint (usually from a pre-trained BERT model).")
 
-_define(flags.DEFINE_string, "vocab_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "vocab_file", None,
         "The vocabulary file that the BERT model was trained on.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_bool, "do_lower_case", True,
     "Whether to lower case the input text. Should be True for uncased "
     "models and False for cased models.")
 
-_define(flags.DEFINE_integer, "batch_size", 32, "Batch size for predictions.")
+estimator_lib.define_flag(flags.DEFINE_integer, "batch_size", 32, "Batch size for predictions.")
 
 # use_tpu, master, num_tpu_cores (Google's) and the shared runtime flags.
 estimator_lib.define_flags()
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_bool, "use_one_hot_embeddings", False,
     "If True, tf.one_hot will be used for embedding lookups, otherwise "
     "tf.nn.embedding_lookup will be used. On TPUs, this should be True "
     "since it is much faster.")
 
 ## New flags
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_enum, "pooling", "none", ["none", "cls", "pooled", "mean"],
     "Also write one sentence vector per input line (\"sentence_vector\"): "
     "cls = the [CLS] vector of --pooling_layer; pooled = BERT's pooler output "
     "(tanh dense of the last layer's [CLS]); mean = the mean of "
     "--pooling_layer over the real tokens ([CLS] and [SEP] included).")
 
-_define(flags.DEFINE_integer, "pooling_layer", -1,
+estimator_lib.define_flag(flags.DEFINE_integer, "pooling_layer", -1,
         "Encoder layer (Python index, as --layers) of --pooling=cls|mean.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_bool, "output_token_layers", True,
     "Write the per-token --layers (Google's output). Set to false with "
     "--pooling to write only the sentence vectors.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_enum, "output_format", "jsonl", ["jsonl", "npz"],
     "jsonl: Google's JSON lines. npz: numpy arrays unique_ids [N], "
     "input_ids and input_mask [N, max_seq_length], layer_<index> "
     "[N, max_seq_length, hidden] float32 (zeros at padding) and "
     "sentence_vector [N, hidden].")
 
-_define(flags.DEFINE_integer, "log_every_n_examples", 10000,
+estimator_lib.define_flag(flags.DEFINE_integer, "log_every_n_examples", 10000,
         "Progress is logged every this many input lines.")
 
 

@@ -32,90 +32,67 @@ import tokenization
 
 FLAGS = flags.FLAGS
 
-# Several runners define flags of the same name (vocab_file, max_seq_length,
-# ...). absl refuses a second definition unless one of them allows overriding;
-# a script only ever runs with its own definitions, so importing two runners
-# into one process (tests, notebooks) must not fail.
-_OVERRIDE = dict(allow_override=True)
 
 ## Required parameters
-flags.DEFINE_string(
-    "data_dir", None,
+estimator_lib.define_flag(flags.DEFINE_string, "data_dir", None,
     "The input data dir. Should contain the .tsv files (or other data files) "
-    "for the task.", **_OVERRIDE)
+    "for the task.")
 
-flags.DEFINE_string(
-    "bert_config_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "bert_config_file", None,
     "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.", **_OVERRIDE)
+    "This specifies the model architecture.")
 
-flags.DEFINE_string(
-    "task_name", None,
+estimator_lib.define_flag(flags.DEFINE_string, "task_name", None,
     "The name of the task to train: cola, mnli, mrpc, xnli, sts-b, or tsv / "
-    "csv / jsonl for your own data (see --text_a_column and friends).",
-    **_OVERRIDE)
+    "csv / jsonl for your own data (see --text_a_column and friends).")
 
-flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.",
-                    **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "vocab_file", None,
+                    "The vocabulary file that the BERT model was trained on.")
 
-flags.DEFINE_string(
-    "output_dir", None,
-    "The output directory where the model checkpoints will be written.",
-    **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "output_dir", None,
+    "The output directory where the model checkpoints will be written.")
 
 ## Other parameters
 
-flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "init_checkpoint", None,
+    "Initial checkpoint (usually from a pre-trained BERT model).")
 
-flags.DEFINE_bool(
-    "do_lower_case", True,
+estimator_lib.define_flag(flags.DEFINE_bool, "do_lower_case", True,
     "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.", **_OVERRIDE)
+    "models and False for cased models.")
 
-flags.DEFINE_integer(
-    "max_seq_length", 128,
+estimator_lib.define_flag(flags.DEFINE_integer, "max_seq_length", 128,
     "The maximum total input sequence length after WordPiece tokenization. "
     "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.", **_OVERRIDE)
+    "than this will be padded.")
 
-flags.DEFINE_bool("do_train", False, "Whether to run training.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_bool, "do_train", False, "Whether to run training.")
 
-flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.",
-                  **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_bool, "do_eval", False, "Whether to run eval on the dev set.")
 
-flags.DEFINE_bool(
-    "do_predict", False,
-    "Whether to run the model in inference mode on the test set.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_bool, "do_predict", False,
+    "Whether to run the model in inference mode on the test set.")
 
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.",
-                     **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "train_batch_size", 32, "Total batch size for training.")
 
-flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.",
-                     **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "eval_batch_size", 8, "Total batch size for eval.")
 
-flags.DEFINE_integer("predict_batch_size", 8, "Total batch size for predict.",
-                     **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "predict_batch_size", 8, "Total batch size for predict.")
 
-flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.",
-                   **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_float, "learning_rate", 5e-5, "The initial learning rate for Adam.")
 
-flags.DEFINE_float("num_train_epochs", 3.0,
-                   "Total number of training epochs to perform.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_float, "num_train_epochs", 3.0,
+                   "Total number of training epochs to perform.")
 
-flags.DEFINE_float(
-    "warmup_proportion", 0.1,
+estimator_lib.define_flag(flags.DEFINE_float, "warmup_proportion", 0.1,
     "Proportion of training to perform linear learning rate warmup for. "
-    "E.g., 0.1 = 10% of training.", **_OVERRIDE)
+    "E.g., 0.1 = 10% of training.")
 
-flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                     "How often to save the model checkpoint.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "save_checkpoints_steps", 1000,
+                     "How often to save the model checkpoint.")
 
-flags.DEFINE_integer("iterations_per_loop", 1000,
-                     "How many steps to make in each estimator call.",
-                     **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "iterations_per_loop", 1000,
+                     "How many steps to make in each estimator call.")
 
 # Google's use_tpu, tpu_name, tpu_zone, gcp_project, master, num_tpu_cores and
 # the shared runtime flags (distribution, precision, seed, ...).
@@ -123,81 +100,67 @@ estimator_lib.define_flags()
 
 ## User data (--task_name=tsv|csv|jsonl)
 
-flags.DEFINE_string(
-    "text_a_column", None,
+estimator_lib.define_flag(flags.DEFINE_string, "text_a_column", None,
     "User data: column of the first text: a 0-based index (negative counts "
     "from the end), a header name (with --has_header) or a JSON key. "
-    "Default: 0 for tsv/csv, \"text\" for jsonl.", **_OVERRIDE)
+    "Default: 0 for tsv/csv, \"text\" for jsonl.")
 
-flags.DEFINE_string(
-    "text_b_column", None,
+estimator_lib.define_flag(flags.DEFINE_string, "text_b_column", None,
     "User data: column of the optional second text (same forms as "
-    "--text_a_column). Default: none (single sentences).", **_OVERRIDE)
+    "--text_a_column). Default: none (single sentences).")
 
-flags.DEFINE_string(
-    "label_column", None,
+estimator_lib.define_flag(flags.DEFINE_string, "label_column", None,
     "User data: column of the label (same forms as --text_a_column). "
     "Default: the last column (-1) for tsv/csv, \"label\" for jsonl. Not read "
-    "for the test split.", **_OVERRIDE)
+    "for the test split.")
 
-flags.DEFINE_bool(
-    "has_header", False,
+estimator_lib.define_flag(flags.DEFINE_bool, "has_header", False,
     "User data (tsv/csv): the first line of every file is a header naming "
-    "the columns; it is skipped.", **_OVERRIDE)
+    "the columns; it is skipped.")
 
-flags.DEFINE_string(
-    "label_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "label_file", None,
     "User data: a file with one label per line, giving the label order "
     "(column order of test_results.tsv). Default: the sorted labels of the "
-    "training file.", **_OVERRIDE)
+    "training file.")
 
-flags.DEFINE_string("train_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "train_file", None,
                     "User data: training file name in --data_dir "
-                    "(default train.<task_name>).", **_OVERRIDE)
+                    "(default train.<task_name>).")
 
-flags.DEFINE_string("dev_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "dev_file", None,
                     "User data: dev file name in --data_dir "
-                    "(default dev.<task_name>).", **_OVERRIDE)
+                    "(default dev.<task_name>).")
 
-flags.DEFINE_string("test_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "test_file", None,
                     "User data: test file name in --data_dir "
-                    "(default test.<task_name>).", **_OVERRIDE)
+                    "(default test.<task_name>).")
 
-flags.DEFINE_bool(
-    "multi_label", False,
+estimator_lib.define_flag(flags.DEFINE_bool, "multi_label", False,
     "User data: each example has any number of labels (sigmoid outputs, "
     "binary cross-entropy). The label column holds the labels joined by "
-    "--multi_label_separator (a JSON list in jsonl).", **_OVERRIDE)
+    "--multi_label_separator (a JSON list in jsonl).")
 
-flags.DEFINE_string("multi_label_separator", ",",
-                    "Separator between the labels of one multi-label example.",
-                    **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "multi_label_separator", ",",
+                    "Separator between the labels of one multi-label example.")
 
-flags.DEFINE_float(
-    "multi_label_threshold", 0.5,
-    "A label is predicted when its probability is at least this value.",
-    **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_float, "multi_label_threshold", 0.5,
+    "A label is predicted when its probability is at least this value.")
 
 ## Evaluation during training and export
 
-flags.DEFINE_integer(
-    "eval_every_steps", 0,
+estimator_lib.define_flag(flags.DEFINE_integer, "eval_every_steps", 0,
     "With --do_train and --do_eval: evaluate on the dev set every N training "
     "steps and keep the best checkpoint in <output_dir>/best. 0 = only at the "
-    "end.", **_OVERRIDE)
+    "end.")
 
-flags.DEFINE_string(
-    "keep_best_metric", None,
+estimator_lib.define_flag(flags.DEFINE_string, "keep_best_metric", None,
     "Key of eval_results.txt that chooses the best checkpoint (higher is "
     "better, except for keys ending in \"loss\"). Default: eval_accuracy, "
-    "eval_micro_f1 for --multi_label, eval_pearson for regression.",
-    **_OVERRIDE)
+    "eval_micro_f1 for --multi_label, eval_pearson for regression.")
 
-flags.DEFINE_string(
-    "export_dir", None,
+estimator_lib.define_flag(flags.DEFINE_string, "export_dir", None,
     "If set, write a SavedModel of the fine-tuned classifier here (serving "
-    "signature: input_ids, input_mask, segment_ids -> probabilities).",
-    **_OVERRIDE)
+    "signature: input_ids, input_mask, segment_ids -> probabilities).")
 
 CLASSIFICATION = "classification"
 MULTI_LABEL = "multi_label"

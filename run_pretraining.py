@@ -30,78 +30,58 @@ import tensorflow as tf
 import estimator_lib
 import modeling
 
-# Tests import several runners into one process; Google's flag names repeat
-# across runners, so each may redefine them.
-_OVERRIDE = dict(allow_override=True)
 
-flags.DEFINE_string(
-    "bert_config_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "bert_config_file", None,
     "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.", **_OVERRIDE)
+    "This specifies the model architecture.")
 
-flags.DEFINE_string(
-    "input_file", None,
-    "Input TF example files (can be a glob or comma separated).", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "input_file", None,
+    "Input TF example files (can be a glob or comma separated).")
 
-flags.DEFINE_string(
-    "output_dir", None,
-    "The output directory where the model checkpoints will be written.",
-    **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "output_dir", None,
+    "The output directory where the model checkpoints will be written.")
 
-flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_string, "init_checkpoint", None,
+    "Initial checkpoint (usually from a pre-trained BERT model).")
 
-flags.DEFINE_integer(
-    "max_seq_length", 128,
+estimator_lib.define_flag(flags.DEFINE_integer, "max_seq_length", 128,
     "The maximum total input sequence length after WordPiece tokenization. "
     "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded. Must match data generation.", **_OVERRIDE)
+    "than this will be padded. Must match data generation.")
 
-flags.DEFINE_integer(
-    "max_predictions_per_seq", 20,
+estimator_lib.define_flag(flags.DEFINE_integer, "max_predictions_per_seq", 20,
     "Maximum number of masked LM predictions per sequence. "
-    "Must match data generation.", **_OVERRIDE)
+    "Must match data generation.")
 
-flags.DEFINE_bool(
-    "do_train", False,
-    "Whether to run training.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_bool, "do_train", False,
+    "Whether to run training.")
 
-flags.DEFINE_bool(
-    "do_eval", False,
-    "Whether to run eval on the dev set.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_bool, "do_eval", False,
+    "Whether to run eval on the dev set.")
 
-flags.DEFINE_integer(
-    "train_batch_size", 32,
-    "Total batch size for training.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "train_batch_size", 32,
+    "Total batch size for training.")
 
-flags.DEFINE_integer(
-    "eval_batch_size", 8,
-    "Total batch size for eval.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "eval_batch_size", 8,
+    "Total batch size for eval.")
 
-flags.DEFINE_float(
-    "learning_rate", 5e-5,
-    "The initial learning rate for Adam.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_float, "learning_rate", 5e-5,
+    "The initial learning rate for Adam.")
 
-flags.DEFINE_integer(
-    "num_train_steps", 100000,
-    "Number of training steps.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "num_train_steps", 100000,
+    "Number of training steps.")
 
-flags.DEFINE_integer(
-    "num_warmup_steps", 10000,
-    "Number of warmup steps.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "num_warmup_steps", 10000,
+    "Number of warmup steps.")
 
-flags.DEFINE_integer(
-    "save_checkpoints_steps", 1000,
-    "How often to save the model checkpoint.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "save_checkpoints_steps", 1000,
+    "How often to save the model checkpoint.")
 
-flags.DEFINE_integer(
-    "iterations_per_loop", 1000,
-    "How many steps to make in each estimator call.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "iterations_per_loop", 1000,
+    "How many steps to make in each estimator call.")
 
-flags.DEFINE_integer(
-    "max_eval_steps", 100,
-    "Maximum number of eval steps.", **_OVERRIDE)
+estimator_lib.define_flag(flags.DEFINE_integer, "max_eval_steps", 100,
+    "Maximum number of eval steps.")
 
 estimator_lib.define_flags()
 

@@ -32,95 +32,85 @@ import tokenization
 FLAGS = flags.FLAGS
 
 
-def _define(define, name, *args):
-  """Defines flag `name` unless a runner imported before did.
-
-  Several runners define flags of the same name (vocab_file, max_seq_length,
-  ...) and absl refuses a second definition. A script only ever runs with its
-  own definitions; importing several runners into one process (tests,
-  notebooks) keeps the first one's, and a later runner may replace ours.
-  """
-  if name not in FLAGS:
-    define(name, *args, allow_override=True)
 
 
 ## Required parameters
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_string, "bert_config_file", None,
     "The config json file corresponding to the pre-trained BERT model. "
     "This specifies the model architecture.")
 
-_define(flags.DEFINE_string, "vocab_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "vocab_file", None,
         "The vocabulary file that the BERT model was trained on.")
 
-_define(flags.DEFINE_string, "output_dir", None,
+estimator_lib.define_flag(flags.DEFINE_string, "output_dir", None,
         "The output directory where the model checkpoints will be written.")
 
 ## Other parameters
-_define(flags.DEFINE_string, "train_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "train_file", None,
         "SQuAD json for training. E.g., train-v1.1.json")
 
-_define(flags.DEFINE_string, "predict_file", None,
+estimator_lib.define_flag(flags.DEFINE_string, "predict_file", None,
         "SQuAD json for predictions. E.g., dev-v1.1.json or test-v1.1.json")
 
-_define(flags.DEFINE_string, "init_checkpoint", None,
+estimator_lib.define_flag(flags.DEFINE_string, "init_checkpoint", None,
         "Initial checkpoint (usually from a pre-trained BERT model).")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_bool, "do_lower_case", True,
     "Whether to lower case the input text. Should be True for uncased "
     "models and False for cased models.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_integer, "max_seq_length", 384,
     "The maximum total input sequence length after WordPiece tokenization. "
     "Sequences longer than this will be truncated, and sequences shorter "
     "than this will be padded.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_integer, "doc_stride", 128,
     "When splitting up a long document into chunks, how much stride to "
     "take between chunks.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_integer, "max_query_length", 64,
     "The maximum number of tokens for the question. Questions longer than "
     "this will be truncated to this length.")
 
-_define(flags.DEFINE_bool, "do_train", False, "Whether to run training.")
+estimator_lib.define_flag(flags.DEFINE_bool, "do_train", False, "Whether to run training.")
 
-_define(flags.DEFINE_bool, "do_predict", False,
+estimator_lib.define_flag(flags.DEFINE_bool, "do_predict", False,
         "Whether to run eval on the dev set.")
 
-_define(flags.DEFINE_integer, "train_batch_size", 32,
+estimator_lib.define_flag(flags.DEFINE_integer, "train_batch_size", 32,
         "Total batch size for training.")
 
-_define(flags.DEFINE_integer, "predict_batch_size", 8,
+estimator_lib.define_flag(flags.DEFINE_integer, "predict_batch_size", 8,
         "Total batch size for predictions.")
 
-_define(flags.DEFINE_float, "learning_rate", 5e-5,
+estimator_lib.define_flag(flags.DEFINE_float, "learning_rate", 5e-5,
         "The initial learning rate for Adam.")
 
-_define(flags.DEFINE_float, "num_train_epochs", 3.0,
+estimator_lib.define_flag(flags.DEFINE_float, "num_train_epochs", 3.0,
         "Total number of training epochs to perform.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_float, "warmup_proportion", 0.1,
     "Proportion of training to perform linear learning rate warmup for. "
     "E.g., 0.1 = 10% of training.")
 
-_define(flags.DEFINE_integer, "save_checkpoints_steps", 1000,
+estimator_lib.define_flag(flags.DEFINE_integer, "save_checkpoints_steps", 1000,
         "How often to save the model checkpoint.")
 
-_define(flags.DEFINE_integer, "iterations_per_loop", 1000,
+estimator_lib.define_flag(flags.DEFINE_integer, "iterations_per_loop", 1000,
         "How many steps to make in each estimator call.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_integer, "n_best_size", 20,
     "The total number of n-best predictions to generate in the "
     "nbest_predictions.json output file.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_integer, "max_answer_length", 30,
     "The maximum length of an answer that can be generated. This is needed "
     "because the start and end predictions are not conditioned on one "
@@ -130,15 +120,15 @@ _define(
 # num_tpu_cores) and the new runtime flags, shared by every runner.
 estimator_lib.define_flags()
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_bool, "verbose_logging", False,
     "If true, all of the warnings related to data processing will be printed. "
     "A number of warnings are expected for a normal SQuAD evaluation.")
 
-_define(flags.DEFINE_bool, "version_2_with_negative", False,
+estimator_lib.define_flag(flags.DEFINE_bool, "version_2_with_negative", False,
         "If true, the SQuAD examples contain some that do not have an answer.")
 
-_define(
+estimator_lib.define_flag(
     flags.DEFINE_float, "null_score_diff_threshold", 0.0,
     "If null_score - best_non_null is greater than the threshold predict "
     "null.")
