@@ -25,7 +25,6 @@ import tensorflow as tf
 
 import estimator_lib
 import modeling
-import optimization
 import squad_evaluate
 import tokenization
 
@@ -835,29 +834,12 @@ def compute_span_loss(logits, positions):
   return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs, axis=-1))
 
 
-class SquadModelFn(estimator_lib.ModelFn):
+class SquadModelFn(estimator_lib.BertModelFn):
   """Fine-tuning and prediction of a SquadModel (no eval mode, as Google's)."""
-
-  def __init__(self, bert_config, init_checkpoint, learning_rate,
-               num_train_steps, num_warmup_steps, use_tpu,
-               use_one_hot_embeddings, optimizer="adamw"):
-    self.bert_config = bert_config
-    self.init_checkpoint = init_checkpoint
-    self.learning_rate = learning_rate
-    self.num_train_steps = num_train_steps
-    self.num_warmup_steps = num_warmup_steps
-    self.use_tpu = use_tpu
-    self.use_one_hot_embeddings = use_one_hot_embeddings
-    self.optimizer = optimizer
 
   def create_model(self, params):
     return SquadModel(self.bert_config, self.use_one_hot_embeddings,
                       compute_dtype=params.get("compute_dtype", tf.float32))
-
-  def create_optimizer(self, params):
-    return optimization.create_optimizer(
-        None, self.learning_rate, self.num_train_steps, self.num_warmup_steps,
-        self.use_tpu, optimizer=self.optimizer)
 
   def train_loss(self, model, features, params):
     """(start loss + end loss) / 2, as Google's."""
