@@ -372,6 +372,82 @@ class BertModelFn(ModelFn):
         self.use_tpu, optimizer=self.optimizer)
 
 
+def decode_records(records, name_to_features, keep_int64=()):
+  """Parses a batch of serialized tf.train.Example records.
+
+  Args:
+    records: string Tensor [batch_size].
+    name_to_features: dict name -> tf.io.FixedLenFeature.
+    keep_int64: names whose int64 values stay int64 (e.g. SQuAD's unique ids,
+      which would overflow int32).
+
+  Returns:
+    dict name -> Tensor [batch_size, ...]; int64 features are cast to int32,
+    as Google's input functions do (TPUs want int32).
+  """
+  example = tf.io.parse_example(records, name_to_features)
+  for name in list(example.keys()):
+    if example[name].dtype == tf.int64 and name not in keep_int64:
+      example[name] = tf.cast(example[name], tf.int32)
+  return example
+
+
+def shard_repeat_shuffle(dataset, params, is_training):
+  """This worker's shard of `dataset`; for training Google's repeat+shuffle.
+
+  Args:
+    dataset: tf.data.Dataset of single examples.
+    params: the input_fn's params; uses "input_context" (sharding) and "seed"
+      (a seeded shuffle makes a run repeatable).
+    is_training: repeat forever and shuffle with a buffer of 100 (Google's).
+
+  Returns:
+    tf.data.Dataset.
+  """
+  context = params.get("input_context")
+  if context is not None and context.num_input_pipelines > 1:
+    dataset = dataset.shard(context.num_input_pipelines,
+                            context.input_pipeline_id)
+  if is_training:
+    dataset = dataset.repeat()
+    dataset = dataset.shuffle(buffer_size=100, seed=params.get("seed"))
+  return dataset
+
+
+def record_input_fn_builder(input_file, name_to_features, is_training,
+                            drop_remainder, keep_int64=()):
+  """An input_fn over one TFRecord file, as Google's fine-tuning runners read.
+
+  Training repeats and shuffles with a buffer of 100 (Google's), seeded with
+  `params["seed"]` when set so a run can be repeated; evaluation and
+  prediction read the file once, in order.
+
+  Args:
+    input_file: TFRecord path.
+    name_to_features: dict name -> tf.io.FixedLenFeature.
+    is_training: bool.
+    drop_remainder: drop the last partial batch.
+    keep_int64: see `decode_records`.
+
+  Returns:
+    input_fn(params) -> tf.data.Dataset of feature dicts batched with
+    `params["batch_size"]`, this worker's shard when
+    `params["input_context"]` is set.
+  """
+
+  def input_fn(params):
+    """The actual input function."""
+    d = shard_repeat_shuffle(tf.data.TFRecordDataset(input_file), params,
+                             is_training)
+    # Batch first, then parse the whole batch at once: same records, faster.
+    d = d.batch(params["batch_size"], drop_remainder=drop_remainder)
+    d = d.map(lambda r: decode_records(r, name_to_features, keep_int64),
+              num_parallel_calls=tf.data.AUTOTUNE)
+    return d.prefetch(tf.data.AUTOTUNE)
+
+  return input_fn
+
+
 def write_eval_results(path, results):
   """Writes Google's eval_results.txt: `key = value` lines, keys sorted.
 

@@ -900,19 +900,6 @@ def _label_feature_spec(task_type, num_labels):
   return tf.io.FixedLenFeature([], tf.int64)
 
 
-def _shard_repeat_shuffle(d, params, is_training):
-  """This worker's shard (params["input_context"]); for training Google's
-  repeat() and shuffle(buffer_size=100)."""
-  input_context = params.get("input_context")
-  if input_context is not None and input_context.num_input_pipelines > 1:
-    d = d.shard(input_context.num_input_pipelines,
-                input_context.input_pipeline_id)
-  if is_training:
-    d = d.repeat()
-    d = d.shuffle(buffer_size=100)
-  return d
-
-
 def file_based_input_fn_builder(input_file, seq_length, is_training,
                                 drop_remainder, task_type=CLASSIFICATION,
                                 num_labels=None):
@@ -942,27 +929,8 @@ def file_based_input_fn_builder(input_file, seq_length, is_training,
       "is_real_example": tf.io.FixedLenFeature([], tf.int64),
   }
 
-  def _decode_record(record):
-    """Decodes a batch of records; int64 -> int32 (TPUs want int32)."""
-    example = tf.io.parse_example(record, name_to_features)
-    for name in list(example.keys()):
-      t = example[name]
-      if t.dtype == tf.int64:
-        t = tf.cast(t, tf.int32)
-      example[name] = t
-    return example
-
-  def input_fn(params):
-    """The actual input function."""
-    batch_size = params["batch_size"]
-    d = _shard_repeat_shuffle(tf.data.TFRecordDataset(input_file), params,
-                              is_training)
-    # Batch first, then parse the whole batch at once: same records, faster.
-    d = d.batch(batch_size, drop_remainder=drop_remainder)
-    d = d.map(_decode_record, num_parallel_calls=tf.data.AUTOTUNE)
-    return d.prefetch(tf.data.AUTOTUNE)
-
-  return input_fn
+  return estimator_lib.record_input_fn_builder(
+      input_file, name_to_features, is_training, drop_remainder)
 
 
 def pad_examples(examples, batch_size):
@@ -1425,7 +1393,7 @@ def input_fn_builder(features, seq_length, is_training, drop_remainder):
         "label_ids": column("label_id", label_dtype),
         "is_real_example": column("is_real_example", tf.int32),
     })
-    d = _shard_repeat_shuffle(d, params, is_training)
+    d = estimator_lib.shard_repeat_shuffle(d, params, is_training)
     return d.batch(batch_size=batch_size, drop_remainder=drop_remainder)
 
   return input_fn

@@ -183,25 +183,6 @@ def check_input_files(input_files, max_seq_length, max_predictions_per_seq,
                                  "next_sentence_labels length", expected))
 
 
-def _decode_record(record, name_to_features):
-  """Decodes a batch of records to a dict of int32/float32 tensors.
-
-  Args:
-    record: string Tensor [batch_size] of serialized tf.train.Example.
-    name_to_features: dict name -> tf.io.FixedLenFeature.
-
-  Returns:
-    dict name -> Tensor [batch_size, length] (int64 cast to int32, as Google).
-  """
-  example = tf.io.parse_example(record, name_to_features)
-  for name in list(example.keys()):
-    t = example[name]
-    if t.dtype == tf.int64:
-      t = tf.cast(t, tf.int32)
-    example[name] = t
-  return example
-
-
 def input_fn_builder(input_files,
                      max_seq_length,
                      max_predictions_per_seq,
@@ -261,7 +242,7 @@ def input_fn_builder(input_files,
       # A fixed number of eval steps: never run out of data (as Google).
       d = d.repeat()
     d = d.batch(batch_size, drop_remainder=True)
-    d = d.map(lambda r: _decode_record(r, name_to_features),
+    d = d.map(lambda r: estimator_lib.decode_records(r, name_to_features),
               num_parallel_calls=tf.data.AUTOTUNE)
     return d.prefetch(tf.data.AUTOTUNE)
 

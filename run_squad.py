@@ -908,35 +908,11 @@ def input_fn_builder(input_file, seq_length, is_training, drop_remainder):
     name_to_features["start_positions"] = tf.io.FixedLenFeature([], tf.int64)
     name_to_features["end_positions"] = tf.io.FixedLenFeature([], tf.int64)
 
-  def _decode_record(record):
-    """Parses a batch of records; int64 -> int32 (TPUs want int32).
-
-    unique_ids stay int64: they start at 1e9 and would overflow int32 after
-    about 1.1e9 features.
-    """
-    example = tf.io.parse_example(record, name_to_features)
-    for name in list(example.keys()):
-      if name != "unique_ids":
-        example[name] = tf.cast(example[name], tf.int32)
-    return example
-
-  def input_fn(params):
-    """The actual input function."""
-    batch_size = params["batch_size"]
-    d = tf.data.TFRecordDataset(input_file)
-    input_context = params.get("input_context")
-    if input_context is not None and input_context.num_input_pipelines > 1:
-      d = d.shard(input_context.num_input_pipelines,
-                  input_context.input_pipeline_id)
-    if is_training:
-      d = d.repeat()
-      d = d.shuffle(buffer_size=100)
-    # Batch first, then parse the whole batch at once: same records, faster.
-    d = d.batch(batch_size, drop_remainder=drop_remainder)
-    d = d.map(_decode_record, num_parallel_calls=tf.data.AUTOTUNE)
-    return d.prefetch(tf.data.AUTOTUNE)
-
-  return input_fn
+  # unique_ids stay int64: they start at 1e9 and would overflow int32 after
+  # about 1.1e9 features.
+  return estimator_lib.record_input_fn_builder(
+      input_file, name_to_features, is_training, drop_remainder,
+      keep_int64=("unique_ids",))
 
 
 RawResult = collections.namedtuple("RawResult",
