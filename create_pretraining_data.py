@@ -34,6 +34,7 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+import tf_example
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -903,41 +904,6 @@ def _varint_bytes(values):
   return out, row_sizes
 
 
-def _varint(value):
-  """The protobuf varint of one non-negative int, as bytes."""
-  out = bytearray()
-  while value >= 0x80:
-    out.append((value & 0x7F) | 0x80)
-    value >>= 7
-  out.append(value)
-  return bytes(out)
-
-
-def _feature_header(name, payload_length, is_float):
-  """Bytes of one `features` map entry up to its packed values.
-
-  The entry is: tag 1 (map entry), length, key (field 1), value (field 2, a
-  tf.train.Feature whose int64_list (field 3) or float_list (field 2) holds
-  one packed field 1).
-
-  Args:
-    name: feature name.
-    payload_length: bytes of the packed values.
-    is_float: float_list instead of int64_list.
-
-  Returns:
-    bytes.
-  """
-  values = b"\x0a" + _varint(payload_length)
-  value_list = (b"\x12" if is_float else b"\x1a") + _varint(
-      len(values) + payload_length)
-  key = b"\x0a" + _varint(len(name)) + name.encode("utf-8")
-  value = b"\x12" + _varint(len(value_list) + len(values) + payload_length)
-  body = len(key) + len(value) + len(value_list) + len(values)
-  return (b"\x0a" + _varint(body + payload_length) + key + value +
-          value_list + values)
-
-
 def _gather(source, offsets, lengths):
   """Concatenates, row by row, pieces of `source`.
 
@@ -1052,7 +1018,7 @@ class RecordEncoder(object):
     for name in FEATURE_NAMES:
       offsets = np.zeros((max(sizes[name]) + 1, 2), dtype=np.int64)
       for n in sizes[name]:
-        header = _feature_header(name, n, name == "masked_lm_weights")
+        header = tf_example.feature_header(name, n, name == "masked_lm_weights")
         offsets[n] = (offset, len(header))
         chunks.append(header)
         offset += len(header)

@@ -14,7 +14,6 @@ import collections
 import csv
 import json
 import os
-import struct
 
 from absl import app
 from absl import flags
@@ -23,11 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 import checkpoints
-import create_pretraining_data
 import estimator_lib
 import export_lib
 import modeling
 import optimization
+import tf_example
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -815,21 +814,14 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
       is_real_example=True)
 
 
-# The protobuf wire-format helpers of create_pretraining_data's record writer.
-# pylint: disable=protected-access
-_varint = create_pretraining_data._varint
-_feature_header = create_pretraining_data._feature_header
-# pylint: enable=protected-access
-
-
 def _serialize_features(feature):
   """Serialized tf.train.Example of one `InputFeatures`, as Google's bytes.
 
   Google adds input_ids, input_mask, segment_ids, label_ids, is_real_example
   to an OrderedDict and protobuf's Python backend writes the map entries in
   that order; the default upb backend orders them differently in every
-  process. Writing the entries here (with create_pretraining_data's protobuf
-  helpers) makes equal features equal bytes, Google's bytes.
+  process. Writing the entries with tf_example makes equal features equal
+  bytes, Google's bytes.
 
   Args:
     feature: `InputFeatures`; label_id int, list of ints or float.
@@ -838,25 +830,16 @@ def _serialize_features(feature):
     bytes.
   """
   label = feature.label_id
-  entries = [
+  is_float = isinstance(label, float)
+  if not isinstance(label, list):
+    label = [label]
+  return tf_example.serialize_example([
       ("input_ids", feature.input_ids, False),
       ("input_mask", feature.input_mask, False),
       ("segment_ids", feature.segment_ids, False),
-      ("label_ids", label if isinstance(label, (list, float)) else [label],
-       isinstance(label, float)),
+      ("label_ids", label, is_float),
       ("is_real_example", [int(feature.is_real_example)], False),
-  ]
-  body = []
-  for name, values, is_float in entries:
-    values = [values] if is_float else values
-    if is_float:
-      payload = struct.pack("<%df" % len(values), *values)
-    else:
-      payload = b"".join(_varint(int(v)) for v in values)
-    body.append(_feature_header(name, len(payload), is_float))
-    body.append(payload)
-  body = b"".join(body)
-  return b"\x0a" + _varint(len(body)) + body
+  ])
 
 
 def _write_atomically(output_file, write_fn):

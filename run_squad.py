@@ -26,6 +26,7 @@ import tensorflow as tf
 import estimator_lib
 import modeling
 import squad_evaluate
+import tf_example
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -709,6 +710,9 @@ def _check_is_max_context(doc_spans, cur_span_index, position):
 class FeatureWriter(object):
   """Writes InputFeatures to a TFRecord file as tf.train.Example.
 
+  Features are serialized in Google's order (tf_example), so the records are
+  byte for byte those of Google's run_squad.py.
+
   The records go to a temporary name that close() renames to `filename`.
   """
 
@@ -731,27 +735,12 @@ class FeatureWriter(object):
       values["start_positions"] = [feature.start_position]
       values["end_positions"] = [feature.end_position]
       values["is_impossible"] = [1 if feature.is_impossible else 0]
-    self._writer.write(_serialize_int64_example(values))
+    self._writer.write(tf_example.serialize_example(
+        [(name, v, False) for name, v in values.items()]))
 
   def close(self):
     self._writer.close()
     tf.io.gfile.rename(self._tmp_filename, self.filename, overwrite=True)
-
-
-def _serialize_int64_example(values):
-  """A tf.train.Example of int64 lists, serialised.
-
-  Args:
-    values: OrderedDict name -> list of ints.
-
-  Returns:
-    bytes.
-  """
-  feature = collections.OrderedDict(
-      (name, tf.train.Feature(int64_list=tf.train.Int64List(value=list(v))))
-      for name, v in values.items())
-  example = tf.train.Example(features=tf.train.Features(feature=feature))
-  return example.SerializeToString()
 
 
 class SquadModel(tf.Module):

@@ -158,6 +158,10 @@ def test_feature_writer_records_match_google(version, mode, tokenizer,
       fixture_path("squad", version, mode + ".tf_record"), is_training)
   assert writer.num_features == len(expected)
   assert parse_records(path, is_training) == expected
+  # Features in Google's order: the very bytes of Google's file.
+  with open(path, "rb") as ours, open(
+      fixture_path("squad", version, mode + ".tf_record"), "rb") as google:
+    assert ours.read() == google.read()
 
 
 @pytest.mark.parametrize("version", sorted(VERSIONS))
@@ -171,8 +175,10 @@ def test_main_training_records_shuffled_as_google(version, tokenizer,
                                          DOC_STRIDE, MAX_QUERY_LENGTH, True,
                                          writer.process_feature)
   writer.close()
-  assert parse_records(path, True) == parse_records(
-      fixture_path("squad", version, "train_main_shuffled.tf_record"), True)
+  google_file = fixture_path("squad", version, "train_main_shuffled.tf_record")
+  assert parse_records(path, True) == parse_records(google_file, True)
+  with open(path, "rb") as ours, open(google_file, "rb") as google:
+    assert ours.read() == google.read()
 
 
 def write_predictions(version, threshold, tokenizer, out_dir, results=None):
