@@ -60,8 +60,8 @@ def define_flags():
                       "Where every artifact of the run is written.")
 
   flags.DEFINE_enum("size", "default", ["default", "small"],
-                    "default: about 10 minutes on 2 CPU cores; small: about 2 "
-                    "minutes (used by the tests).")
+                    "default: about 8 minutes on 2 CPU cores; small: under a "
+                    "minute (used by the tests).")
 
   flags.DEFINE_bool(
       "clean", False,
@@ -78,12 +78,12 @@ SIZES = {
         "vocab_size": 8000,
         "max_seq_length": 64,
         "max_predictions_per_seq": 10,
-        "dupe_factor": 3,
+        "dupe_factor": 5,
         "hidden_size": 128,
         "num_hidden_layers": 2,
         "num_attention_heads": 2,
         "intermediate_size": 512,
-        "pretrain_steps": 2000,
+        "pretrain_steps": 5000,
         "pretrain_batch_size": 64,
         "pretrain_learning_rate": 5e-4,
         "max_eval_steps": 20,
