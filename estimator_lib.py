@@ -21,6 +21,7 @@ What the loop owns:
 """
 
 import collections
+import contextlib
 import json
 import os
 import random
@@ -34,6 +35,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 import checkpoints
+import modeling
 import optimization
 
 PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
@@ -669,11 +671,32 @@ class Estimator(object):
 
   # ---------------------------------------------------------------- train
 
-  def _gradients(self, features):
+  def _dropout_seed(self, micro_batch):
+    """The dropout seed of this replica's micro-batch at the current step.
+
+    Args:
+      micro_batch: int32 scalar, index of the micro-batch within the update.
+
+    Returns:
+      int64 Tensor [2]: --seed, folded with the replica, the step and
+      `micro_batch`, so the masks do not depend on when the process started.
+    """
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    seed = tf.constant([self.config.seed, 0], tf.int64)
+    for data in (replica, self._global_step, micro_batch):
+      seed = tf.random.experimental.stateless_fold_in(
+          seed, tf.cast(data, tf.int64))
+    return seed
+
+  def _gradients(self, features, micro_batch):
     """Per-replica loss and gradients of one micro-batch (float32, unscaled).
+
+    With --seed, dropout is stateless (modeling.dropout_seed), so a resumed run
+    draws the same masks as an uninterrupted one.
 
     Args:
       features: dict of per-replica batch tensors.
+      micro_batch: int32 scalar, index of the micro-batch within the update.
 
     Returns:
       (loss float32 scalar, list of gradients aligned with the trainable
@@ -681,7 +704,10 @@ class Estimator(object):
     """
     params = self._params("train", None)
     variables = self._model.trainable_variables
-    with tf.GradientTape() as tape:
+    seeding = contextlib.nullcontext()
+    if self.config.seed is not None:
+      seeding = modeling.dropout_seed(self._dropout_seed(micro_batch))
+    with tf.GradientTape() as tape, seeding:
       loss = tf.cast(self.model_fn.train_loss(self._model, features, params),
                      tf.float32)
       scaled = loss
@@ -725,11 +751,11 @@ class Estimator(object):
                           jit_compile=True if self.config.use_xla else None)
 
     def one_step(features):
-      loss, grads = grad_fn(features)
+      loss, grads = grad_fn(features, tf.constant(0))
       return loss, self._apply(grads)
 
-    def accumulate(features):
-      loss, grads = grad_fn(features)
+    def accumulate(features, micro_batch):
+      loss, grads = grad_fn(features, micro_batch)
       self._accumulator.accumulate(grads)
       return loss
 
@@ -751,9 +777,9 @@ class Estimator(object):
           loss = mean_over_replicas(loss_r)
         else:
           total = tf.constant(0.0)
-          for _ in tf.range(accum):
+          for micro_batch in tf.range(accum):
             total += mean_over_replicas(
-                strategy.run(accumulate, args=(next(iterator),)))
+                strategy.run(accumulate, args=(next(iterator), micro_batch)))
           loss = total / accum
           lr_r = strategy.run(apply_accumulated)
         lr = mean_over_replicas(lr_r)

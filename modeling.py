@@ -14,10 +14,12 @@ stream and every output are float32.
 """
 
 import collections
+import contextlib
 import copy
 import json
 import math
 import re
+import threading
 
 import tensorflow as tf
 
@@ -215,6 +217,34 @@ def get_activation(activation_string):
                      (act, ", ".join(_ACTIVATIONS)))
 
 
+_DROPOUT_SEED = threading.local()
+
+
+@contextlib.contextmanager
+def dropout_seed(seed):
+  """Makes `dropout` inside the block stateless, its masks a function of `seed`.
+
+  TensorFlow's stateful random ops start over when a process restarts, so a
+  resumed run would draw other masks than an uninterrupted one. Under this
+  context the i-th `dropout` call traced in the block uses
+  `stateless_fold_in(seed, i)`: the training loop passes a seed made of
+  --seed, the replica and the step, so a killed run resumes bit for bit.
+  The state is per thread, as tf.distribute runs each replica in its own.
+
+  Args:
+    seed: int32/int64 Tensor [2], the base seed.
+
+  Yields:
+    None.
+  """
+  previous = getattr(_DROPOUT_SEED, "state", None)
+  _DROPOUT_SEED.state = [seed, 0]
+  try:
+    yield
+  finally:
+    _DROPOUT_SEED.state = previous
+
+
 def dropout(input_tensor, dropout_prob):
   """Perform dropout.
 
@@ -230,7 +260,15 @@ def dropout(input_tensor, dropout_prob):
     return input_tensor
   # tf.nn.dropout's computation, but the uniform noise is always float32: drawing
   # it in bfloat16 costs twice as much on CPU.
-  keep = tf.random.uniform(tf.shape(input_tensor)) >= dropout_prob
+  shape = tf.shape(input_tensor)
+  state = getattr(_DROPOUT_SEED, "state", None)
+  if state is None:
+    noise = tf.random.uniform(shape)
+  else:
+    seed = tf.random.experimental.stateless_fold_in(state[0], state[1])
+    state[1] += 1
+    noise = tf.random.stateless_uniform(shape, seed)
+  keep = noise >= dropout_prob
   scale = tf.cast(1.0 / (1.0 - dropout_prob), input_tensor.dtype)
   return tf.where(keep, input_tensor * scale, tf.zeros_like(input_tensor))
 

@@ -420,3 +420,25 @@ def test_model_under_mirrored_strategy():
   pooled = run(tf.constant(exp["input_ids"]), tf.constant(exp["input_mask"]),
                tf.constant(exp["segment_ids"]))
   np.testing.assert_allclose(pooled, exp["pooled_output"], **TOL)
+
+
+def test_dropout_seed_makes_masks_a_function_of_the_seed():
+  x = tf.ones([64, 32])
+
+  @tf.function
+  def two_dropouts(seed):
+    with modeling.dropout_seed(seed):
+      return modeling.dropout(x, 0.5), modeling.dropout(x, 0.5)
+
+  a1, a2 = two_dropouts(tf.constant([3, 1], tf.int64))
+  b1, b2 = two_dropouts(tf.constant([3, 1], tf.int64))
+  c1, _ = two_dropouts(tf.constant([3, 2], tf.int64))
+  np.testing.assert_array_equal(a1.numpy(), b1.numpy())
+  np.testing.assert_array_equal(a2.numpy(), b2.numpy())
+  assert not np.array_equal(a1.numpy(), a2.numpy())  # one seed per call
+  assert not np.array_equal(a1.numpy(), c1.numpy())
+  # Inverted dropout: kept values scaled by 1/(1-p), about half kept.
+  assert set(np.unique(a1.numpy())) <= {0.0, 2.0}
+  assert 0.4 < np.mean(a1.numpy() > 0) < 0.6
+  # Outside the context dropout is TensorFlow's stateful one again.
+  assert getattr(modeling._DROPOUT_SEED, "state", None) is None
