@@ -187,3 +187,53 @@ def test_flag_errors(tmp_path):
     run_main(run_classifier.main,
              **common_flags(tmp_path, task_name="mrpc", do_eval=True,
                             max_seq_length=65))
+
+
+GOOGLE_README_MRPC = """
+python run_classifier.py \\
+  --task_name=MRPC \\
+  --do_train=true \\
+  --do_eval=true \\
+  --data_dir=$GLUE_DIR/MRPC \\
+  --vocab_file=$BERT_BASE_DIR/vocab.txt \\
+  --bert_config_file=$BERT_BASE_DIR/bert_config.json \\
+  --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt \\
+  --max_seq_length=128 \\
+  --train_batch_size=32 \\
+  --learning_rate=2e-5 \\
+  --num_train_epochs=3.0 \\
+  --output_dir=/tmp/mrpc_output/
+"""
+
+
+def test_googles_readme_mrpc_command_line_runs_unchanged(tmp_path):
+  """Google's README command, flag for flag (lower-case `true` included), on
+  a directory laid out like Google's released zip and GLUE's MRPC folder."""
+  bert_base_dir = tmp_path / "uncased_L-2_H-32_A-4"
+  bert_base_dir.mkdir()
+  config_file = write_config(bert_base_dir, max_position_embeddings=128)
+  with open(fixture_path("vocab_uncased.txt"), "rb") as f:
+    (bert_base_dir / "vocab.txt").write_bytes(f.read())
+  model = modeling.BertModel(modeling.BertConfig.from_json_file(config_file))
+  checkpoints.save_checkpoint(model, str(bert_base_dir / "bert_model.ckpt"))
+  glue_dir = os.path.dirname(fixture_path("classifier", "mrpc"))
+  output_dir = str(tmp_path / "mrpc_output") + "/"
+  command = (GOOGLE_README_MRPC.replace("\\\n", " ")
+             .replace("$GLUE_DIR/MRPC", os.path.join(glue_dir, "mrpc"))
+             .replace("$BERT_BASE_DIR", str(bert_base_dir))
+             .replace("/tmp/mrpc_output/", output_dir))
+  argv = command.split()[1:]
+  FLAGS.unparse_flags()
+  FLAGS(argv)
+  try:
+    run_classifier.main(None)
+  finally:
+    FLAGS.unparse_flags()
+  results = read_eval_results(os.path.join(output_dir, "eval_results.txt"))
+  num_train = len(run_classifier.MrpcProcessor().get_train_examples(
+      fixture_path("classifier", "mrpc")))
+  # Google's step count: int(examples / batch * epochs).
+  assert int(results["global_step"]) == int(num_train / 32 * 3.0)
+  assert 0.0 <= float(results["eval_accuracy"]) <= 1.0
+  assert tf.train.latest_checkpoint(output_dir).endswith(
+      "model.ckpt-%d" % int(num_train / 32 * 3.0))
