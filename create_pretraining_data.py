@@ -4,27 +4,30 @@
 Writes the same TFRecord files as Google's create_pretraining_data.py, byte for
 byte, for the same input, vocabulary and flags. It is faster and leaner:
 tokenization runs on several processes, instances are kept as a few numpy
-arrays of token ids (not lists of strings), and records are encoded and framed
-in batches with numpy, so TensorFlow is not even imported.
+arrays of token ids (not lists of strings), and the per-instance work (random
+draws, masking, building and serializing the records) runs in small kernels
+compiled by numba, so TensorFlow is not even imported.
 
 Exactness rests on two things. First, every random choice is Google's: the
-draws Python's `random.Random(random_seed)` would make (`random()`,
-`randint()`, `shuffle()`), computed here from the same Mersenne Twister
-output (see `WordStream`), in Google's order. Second, each tf.train.Example is
-serialized by hand with the seven features in Google's order, which makes the
-output identical from run to run (Google's own script, under protobuf's default
-upb backend, orders the features differently in every process).
+kernels make the draws Python's `random.Random(random_seed)` would make
+(`random()`, `randint()`, `shuffle()`) from the same Mersenne Twister state,
+with CPython's arithmetic, in Google's order (see `MersenneTwister`). Second,
+each tf.train.Example is serialized by hand with the seven features in
+Google's order, which makes the output identical from run to run (Google's
+own script, under protobuf's default upb backend, orders the features
+differently in every process).
+
+Without numba the kernels run as the plain Python they are written in: the
+same files, many times slower.
 """
 
-import array
 import collections
+import concurrent.futures
 import glob
 import hashlib
 import json
 import math
-import multiprocessing
 import os
-import queue
 import random
 import sys
 import time
@@ -36,6 +39,11 @@ import numpy as np
 
 import tf_example
 import tokenization
+
+try:
+  import numba  # pylint: disable=g-import-not-at-top
+except ImportError:  # the kernels then run as plain Python
+  numba = None
 
 FLAGS = flags.FLAGS
 
@@ -78,8 +86,8 @@ flags.DEFINE_float(
 
 flags.DEFINE_integer(
     "num_workers", None,
-    "Processes that tokenize the input and encode the records (default: all "
-    "cores). The output does not depend on it.")
+    "Processes that tokenize the input, and threads that encode the records "
+    "(default: all cores). The output does not depend on it.")
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
@@ -88,14 +96,10 @@ FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
 # Text read per tokenize_batch call: large enough to keep the workers busy,
 # small enough to bound the memory of the lines in flight.
 _READ_BLOCK_BYTES = 4 << 20
-# Instances moved from Python lists into numpy arrays (and handed to the
-# encoding process) at a time.
-_INSTANCE_BLOCK = 8192
-# Records copied to the outputs per batch.
+# Documents handed to the instance kernel per call (between progress lines).
+_DOCUMENT_BLOCK = 4096
+# Records encoded and written per batch.
 _WRITE_BATCH = 4096
-# Words kept ahead of every instance; Python would need more only with a
-# probability far below 2**-1000 (each draw is rejected with p < 1/2).
-_WORD_MARGIN = 4096
 
 
 class TrainingInstance(object):
@@ -126,141 +130,561 @@ class TrainingInstance(object):
     return self.__str__()
 
 
-class WordStream(object):
-  """The draws of a `random.Random`, computed from its raw 32-bit words.
 
-  CPython builds every draw Google uses from consecutive outputs of its
-  Mersenne Twister: `random()` takes two words a, b and returns
-  ((a >> 5) * 2**26 + (b >> 6)) / 2**53; `_randbelow(n)` takes the top
-  n.bit_length() bits of one word and retries while the value is >= n;
-  `randint(a, b)` is a + _randbelow(b - a + 1) and `shuffle` is Fisher-Yates
-  with _randbelow(i + 1) for i = len - 1 .. 1. Fetching the words in bulk
-  (from numpy's MT19937 set to the rng's state) and doing this arithmetic
-  inline gives the same values without the per-call overhead.
+# The kernels: plain Python on numpy arrays and ints, compiled by numba.
+#
+# Every int is kept below 2**63 (the 32-bit generator words included), so the
+# code means the same compiled (int64) and run as Python.
+
+
+def _kernel(function):
+  """Compiles `function` with numba (cached on disk), if numba is there."""
+  if numba is None:
+    return function
+  return numba.njit(cache=True, nogil=True, _nrt=False)(function)
+
+
+_MT_WORDS = 624  # Mersenne Twister state words
+_MT_SHIFT = 397  # its middle word offset
+
+
+@_kernel
+def _twist_word(mt, k, next_k, middle_k):
+  """Word k of the next state, from words k, next_k and middle_k."""
+  y = (np.int64(mt[k]) & 0x80000000) | (np.int64(mt[next_k]) & 0x7FFFFFFF)
+  word = np.int64(mt[middle_k]) ^ (y >> 1)
+  if y & 1:
+    word ^= 0x9908B0DF
+  mt[k] = word
+
+
+@_kernel
+def _twist(mt):
+  """Computes the next 624 state words in place (CPython's genrand_uint32).
+
+  Word k is made from words k + 1 and k + 397 (modulo 624); the loops are
+  split so no index needs a modulo.
+
+  Args:
+    mt: uint32 [624] the generator state.
+  """
+  for k in range(_MT_WORDS - _MT_SHIFT):
+    _twist_word(mt, k, k + 1, k + _MT_SHIFT)
+  for k in range(_MT_WORDS - _MT_SHIFT, _MT_WORDS - 1):
+    _twist_word(mt, k, k + 1, k + _MT_SHIFT - _MT_WORDS)
+  _twist_word(mt, _MT_WORDS - 1, 0, _MT_SHIFT - 1)
+
+
+@_kernel
+def _next_word(mt, pos):
+  """The generator's next 32-bit output.
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] index of the next state word (624: twist first).
+
+  Returns:
+    int in [0, 2**32).
+  """
+  i = pos[0]
+  if i >= _MT_WORDS:
+    _twist(mt)
+    i = 0
+  pos[0] = i + 1
+  y = np.int64(mt[i])
+  y ^= y >> 11
+  y ^= (y << 7) & 0x9D2C5680
+  y ^= (y << 15) & 0xEFC60000
+  y ^= y >> 18
+  return y
+
+
+@_kernel
+def _random(mt, pos):
+  """random.Random.random(): 53 bits from two words.
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+
+  Returns:
+    float in [0, 1).
+  """
+  a = _next_word(mt, pos) >> 5
+  b = _next_word(mt, pos) >> 6
+  return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+
+
+@_kernel
+def _bit_length(n):
+  """int.bit_length() of n >= 0."""
+  k = 0
+  while (n >> k) != 0:
+    k += 1
+  return k
+
+
+@_kernel
+def _randbelow(mt, pos, n):
+  """random.Random._randbelow(n): the top bits of words until one is < n.
+
+  randint(a, b) is a + _randbelow(b - a + 1).
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+    n: int in [1, 2**32).
+
+  Returns:
+    int in [0, n).
+  """
+  shift = 32 - _bit_length(n)
+  r = _next_word(mt, pos) >> shift
+  while r >= n:
+    r = _next_word(mt, pos) >> shift
+  return r
+
+
+@_kernel
+def _shuffle(mt, pos, values, count):
+  """random.Random.shuffle(values[:count]), in place.
+
+  Fisher-Yates from the end, each swap partner drawn as _randbelow(i + 1);
+  the bit length of the bound is tracked as the bound goes down.
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+    values: 1-D array.
+    count: int < 2**32, how many of the first values to shuffle.
+  """
+  bits = _bit_length(count)
+  for i in range(count - 1, 0, -1):
+    if i + 1 < (1 << (bits - 1)):
+      bits -= 1
+    shift = 32 - bits
+    j = _next_word(mt, pos) >> shift
+    while j > i:
+      j = _next_word(mt, pos) >> shift
+    values[i], values[j] = values[j], values[i]
+
+
+@_kernel
+def _mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
+          whole_words, is_subword, random_word_ids, mask_id, scratch,
+          positions, ids):
+  """Google's create_masked_lm_predictions for `[CLS] A [SEP] B [SEP]`.
+
+  The candidates are the tokens of A, then of B ([CLS] and [SEP] are not
+  candidates): candidate r is at position r + 1 in A and r + 2 in B. Each
+  candidate is a group of its own, or with `whole_words` a "##" piece joins
+  the group before it (also across the [SEP] between A and B, as in Google's
+  code). The groups are shuffled and taken in that order while they fit in
+  num_to_predict; each chosen position then becomes [MASK] (80%), stays
+  (10%) or becomes a random word of the vocabulary (10%).
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+    token_ids: [corpus tokens] the corpus.
+    a_start: start of A in token_ids.
+    a_len: length of A (>= 1).
+    b_start: start of B in token_ids.
+    b_len: length of B (>= 1).
+    num_to_predict: Google's min(max_predictions_per_seq,
+      max(1, round(len(tokens) * masked_lm_prob))).
+    whole_words: bool, Google's do_whole_word_mask.
+    is_subword: bool [vocabulary size], whether the token starts with "##".
+    random_word_ids: int [n] the ids of Google's vocab_words.
+    mask_id: id of [MASK].
+    scratch: int64 [>= 2 * (a_len + b_len) + 1] work space.
+    positions: int [>= num_to_predict] out: the masked positions, sorted.
+    ids: int [>= num_to_predict] out: the id that replaces each one.
+
+  Returns:
+    the number of masked positions.
+  """
+  num_candidates = a_len + b_len
+  # Group g is candidates starts[g] .. starts[g + 1] - 1.
+  starts = scratch[:num_candidates + 1]
+  order = scratch[num_candidates + 1:]
+  num_groups = 0
+  for r in range(num_candidates):
+    if r < a_len:
+      token = np.int64(token_ids[a_start + r])
+    else:
+      token = np.int64(token_ids[b_start + r - a_len])
+    if r == 0 or not (whole_words and is_subword[token]):
+      starts[num_groups] = r
+      num_groups += 1
+  starts[num_groups] = num_candidates
+  for g in range(num_groups):
+    order[g] = g
+  _shuffle(mt, pos, order, num_groups)
+  count = 0
+  for k in range(num_groups):
+    if count >= num_to_predict:
+      break
+    g = order[k]
+    if count + starts[g + 1] - starts[g] > num_to_predict:
+      continue
+    for r in range(starts[g], starts[g + 1]):
+      if r < a_len:
+        position = r + 1
+        token = np.int64(token_ids[a_start + r])
+      else:
+        position = r + 2
+        token = np.int64(token_ids[b_start + r - a_len])
+      if _random(mt, pos) < 0.8:
+        new_id = np.int64(mask_id)
+      elif _random(mt, pos) < 0.5:
+        new_id = token
+      else:
+        new_id = np.int64(random_word_ids[
+            _randbelow(mt, pos, len(random_word_ids))])
+      # Google sorts the predictions by position; insert in order.
+      j = count
+      while j > 0 and positions[j - 1] > position:
+        positions[j] = positions[j - 1]
+        ids[j] = ids[j - 1]
+        j -= 1
+      positions[j] = position
+      ids[j] = new_id
+      count += 1
+  return count
+
+
+@_kernel
+def _make_instances(mt, pos, token_ids, sentence_starts, document_starts,
+                    order, first_document, end_document, max_num_tokens,
+                    short_seq_prob, num_to_predict, whole_words, is_subword,
+                    random_word_ids, mask_id, scratch, rows, positions, ids):
+  """Google's create_instances_from_document for a run of documents.
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+    token_ids: [corpus tokens] the sentences one after the other.
+    sentence_starts: int64 [sentences + 1]; sentence s is token_ids
+      [sentence_starts[s]:sentence_starts[s + 1]].
+    document_starts: int64 [documents + 1]; document d is sentences
+      document_starts[d] .. document_starts[d + 1] - 1.
+    order: int64 [documents] Google's shuffled document list: its k-th
+      document is corpus document order[k].
+    first_document: the first index into `order` to make instances of.
+    end_document: one past the last.
+    max_num_tokens: max_seq_length - 3.
+    short_seq_prob: float.
+    num_to_predict: int [max_seq_length + 1] predictions by instance length.
+    whole_words: bool, Google's do_whole_word_mask.
+    is_subword: bool [vocabulary size], see _mask.
+    random_word_ids: int [n], see _mask.
+    mask_id: id of [MASK].
+    scratch: int64 [>= 2 * max_num_tokens + 1] work space.
+    rows: int64 [capacity, 6] out: a_start, a_len, b_start, b_len,
+      is_random_next, num_masked of each instance (A and B are runs of
+      token_ids). Each document gives at most one instance per sentence.
+    positions: int [capacity, max_predictions_per_seq] out, see _mask.
+    ids: int [capacity, max_predictions_per_seq] out, see _mask.
+
+  Returns:
+    the number of instances written.
+  """
+  num_documents = len(document_starts) - 1
+  count = 0
+  for document_index in range(first_document, end_document):
+    first = document_starts[order[document_index]]
+    num_sentences = document_starts[order[document_index] + 1] - first
+    target_seq_length = max_num_tokens
+    if _random(mt, pos) < short_seq_prob:
+      target_seq_length = 2 + _randbelow(mt, pos, max_num_tokens - 1)
+    chunk_first = 0
+    i = 0
+    while i < num_sentences:
+      chunk_start = sentence_starts[first + chunk_first]
+      if (i == num_sentences - 1 or
+          sentence_starts[first + i + 1] - chunk_start >= target_seq_length):
+        chunk_len = i - chunk_first + 1
+        a_end = 1
+        if chunk_len >= 2:
+          a_end = 1 + _randbelow(mt, pos, chunk_len - 1)
+        a_start = chunk_start
+        a_len = sentence_starts[first + chunk_first + a_end] - a_start
+        if chunk_len == 1 or _random(mt, pos) < 0.5:
+          is_random_next = 1
+          # B: sentences of a random other document, from a random one on.
+          random_document = document_index
+          for _ in range(10):
+            random_document = _randbelow(mt, pos, num_documents)
+            if random_document != document_index:
+              break
+          b_first = document_starts[order[random_document]]
+          b_last = document_starts[order[random_document] + 1]
+          sentence = b_first + _randbelow(mt, pos, b_last - b_first)
+          b_start = sentence_starts[sentence]
+          b_end = sentence_starts[sentence + 1]
+          while (b_end - b_start < target_seq_length - a_len and
+                 sentence + 1 < b_last):
+            sentence += 1
+            b_end = sentence_starts[sentence + 1]
+          b_len = b_end - b_start
+          i -= chunk_len - a_end  # "put back" the unused sentences
+        else:
+          is_random_next = 0
+          b_start = a_start + a_len
+          b_len = sentence_starts[first + i + 1] - b_start
+        # truncate_seq_pair: a token off the front or back of the longer.
+        for _ in range(a_len + b_len - max_num_tokens):
+          front = _random(mt, pos) < 0.5
+          if a_len > b_len:
+            a_len -= 1
+            if front:
+              a_start += 1
+          else:
+            b_len -= 1
+            if front:
+              b_start += 1
+        num_masked = _mask(
+            mt, pos, token_ids, a_start, a_len, b_start, b_len,
+            num_to_predict[a_len + b_len + 3], whole_words, is_subword,
+            random_word_ids, mask_id, scratch, positions[count], ids[count])
+        rows[count, 0] = a_start
+        rows[count, 1] = a_len
+        rows[count, 2] = b_start
+        rows[count, 3] = b_len
+        rows[count, 4] = is_random_next
+        rows[count, 5] = num_masked
+        count += 1
+        chunk_first = i + 1
+      i += 1
+  return count
+
+
+@_kernel
+def _fill_features(rows, positions, ids, token_ids, cls_id, sep_id,
+                   input_ids, input_mask, segment_ids, lm_positions, lm_ids,
+                   lm_weights, next_sentence_labels):
+  """Google's features of instances (the outputs must come zero-filled).
+
+  Args:
+    rows: int64 [n, 6] instances, see _make_instances.
+    positions: int [n, max_predictions_per_seq] sorted masked positions.
+    ids: int [n, max_predictions_per_seq] the id written at each.
+    token_ids: [corpus tokens] the corpus the rows refer to.
+    cls_id: id of [CLS].
+    sep_id: id of [SEP].
+    input_ids: int64 [n, max_seq_length] out.
+    input_mask: int64 [n, max_seq_length] out.
+    segment_ids: int64 [n, max_seq_length] out.
+    lm_positions: int64 [n, max_predictions_per_seq] out.
+    lm_ids: int64 [n, max_predictions_per_seq] out: the original tokens.
+    lm_weights: float32 [n, max_predictions_per_seq] out.
+    next_sentence_labels: int64 [n, 1] out.
+  """
+  for n in range(rows.shape[0]):
+    a_start, a_len, b_start, b_len = rows[n, 0], rows[n, 1], rows[n, 2], rows[
+        n, 3]
+    input_ids[n, 0] = cls_id
+    for r in range(a_len):
+      input_ids[n, 1 + r] = token_ids[a_start + r]
+    input_ids[n, a_len + 1] = sep_id
+    for r in range(b_len):
+      input_ids[n, a_len + 2 + r] = token_ids[b_start + r]
+    input_ids[n, a_len + b_len + 2] = sep_id
+    for t in range(a_len + b_len + 3):
+      input_mask[n, t] = 1
+      if t >= a_len + 2:
+        segment_ids[n, t] = 1
+    for k in range(rows[n, 5]):
+      lm_positions[n, k] = positions[n, k]
+      lm_ids[n, k] = input_ids[n, positions[n, k]]
+      lm_weights[n, k] = 1.0
+    for k in range(rows[n, 5]):
+      input_ids[n, positions[n, k]] = ids[n, k]
+    next_sentence_labels[n, 0] = rows[n, 4]
+
+
+@_kernel
+def _varint_size(value):
+  """Bytes of the protobuf varint of an int in [0, 2**35)."""
+  return (1 + (value >= 0x80) + (value >= 0x4000) + (value >= 0x200000) +
+          (value >= 0x10000000))
+
+
+@_kernel
+def _put_varint(out, at, value):
+  """Writes the varint of an int >= 0 at out[at]; returns the next index."""
+  while value >= 0x80:
+    out[at] = (value & 0x7F) | 0x80
+    value >>= 7
+    at += 1
+  out[at] = value
+  return at + 1
+
+
+@_kernel
+def _masked_crc(crc_tables, data, begin, end):
+  """TFRecord's masked CRC-32C of data[begin:end].
+
+  Eight bytes at a time ("slicing by 8"): table k gives the CRC of a byte
+  followed by k zero bytes, so the eight lookups of a step are independent.
+
+  Args:
+    crc_tables: int64 [8, 256], see _crc32c_tables.
+    data: uint8 array.
+    begin: first index.
+    end: one past the last.
+
+  Returns:
+    int in [0, 2**32).
+  """
+  crc = 0xFFFFFFFF
+  i = begin
+  while i + 8 <= end:
+    low = crc ^ (np.int64(data[i]) | (np.int64(data[i + 1]) << 8) |
+                 (np.int64(data[i + 2]) << 16) | (np.int64(data[i + 3]) << 24))
+    crc = (crc_tables[7, low & 0xFF] ^ crc_tables[6, (low >> 8) & 0xFF] ^
+           crc_tables[5, (low >> 16) & 0xFF] ^ crc_tables[4, low >> 24] ^
+           crc_tables[3, data[i + 4]] ^ crc_tables[2, data[i + 5]] ^
+           crc_tables[1, data[i + 6]] ^ crc_tables[0, data[i + 7]])
+    i += 8
+  while i < end:
+    crc = crc_tables[0, (crc ^ np.int64(data[i])) & 0xFF] ^ (crc >> 8)
+    i += 1
+  crc ^= 0xFFFFFFFF
+  rotated = (crc >> 15) | ((crc << 17) & 0xFFFFFFFF)
+  return (rotated + 0xA282EAD8) & 0xFFFFFFFF
+
+
+@_kernel
+def _put_uint(out, at, value, size):
+  """Writes `size` little-endian bytes of value at out[at]; returns the end."""
+  for b in range(size):
+    out[at + b] = (value >> (8 * b)) & 0xFF
+  return at + size
+
+
+@_kernel
+def _put_bytes(out, at, source, begin, size):
+  """Copies source[begin:begin + size] to out[at]; returns the end."""
+  for b in range(size):
+    out[at + b] = source[begin + b]
+  return at + size
+
+
+@_kernel
+def _put_entry(out, at, values, feature, headers, header_index):
+  """Writes one int64_list map entry: its header, then packed varints.
+
+  Args:
+    out: uint8 buffer.
+    at: where to write.
+    values: int64 [length] the values (>= 0).
+    feature: index of the feature in FEATURE_NAMES.
+    headers: uint8 bytes of every header.
+    header_index: int64 [7, max payload + 1, 2] (offset, length) in
+      `headers` of a feature's header for a payload of that many bytes.
+
+  Returns:
+    the index after the entry.
+  """
+  payload = 0
+  for v in values:
+    payload += _varint_size(v)
+  at = _put_bytes(out, at, headers, header_index[feature, payload, 0],
+                  header_index[feature, payload, 1])
+  for v in values:
+    at = _put_varint(out, at, v)
+  return at
+
+
+@_kernel
+def _entry_size(values, feature, header_index):
+  """Bytes _put_entry writes for these values."""
+  payload = 0
+  for v in values:
+    payload += _varint_size(v)
+  return header_index[feature, payload, 1] + payload
+
+
+@_kernel
+def _write_records(input_ids, input_mask, segment_ids, lm_positions, lm_ids,
+                   weight_bytes, next_sentence_labels, headers, header_index,
+                   crc_tables, out):
+  """Serializes rows as tf.train.Example records in TFRecord framing.
+
+  Each record is the features in FEATURE_NAMES order, int64_lists packed and
+  masked_lm_weights a packed float_list, framed as TFRecord does: length
+  (8 bytes), its masked CRC, the Example, its masked CRC.
+
+  Args:
+    input_ids, input_mask, segment_ids: int64 [n, max_seq_length].
+    lm_positions, lm_ids: int64 [n, max_predictions_per_seq].
+    weight_bytes: uint8 [n, 4 * max_predictions_per_seq] the float32
+      little-endian bytes of masked_lm_weights.
+    next_sentence_labels: int64 [n, 1].
+    headers: uint8 bytes of every map-entry header.
+    header_index: see _put_entry.
+    crc_tables: int64 [8, 256], see _masked_crc.
+    out: uint8 buffer, large enough.
+
+  Returns:
+    the number of bytes written.
+  """
+  at = 0
+  weights_offset = header_index[5, weight_bytes.shape[1], 0]
+  weights_header = header_index[5, weight_bytes.shape[1], 1]
+  for n in range(input_ids.shape[0]):
+    body = (_entry_size(input_ids[n], 0, header_index) +
+            _entry_size(input_mask[n], 1, header_index) +
+            _entry_size(segment_ids[n], 2, header_index) +
+            _entry_size(lm_positions[n], 3, header_index) +
+            _entry_size(lm_ids[n], 4, header_index) +
+            weights_header + weight_bytes.shape[1] +
+            _entry_size(next_sentence_labels[n], 6, header_index))
+    length_at = at
+    at = _put_uint(out, at, 1 + _varint_size(body) + body, 8)
+    at = _put_uint(out, at, _masked_crc(crc_tables, out, length_at, at), 4)
+    data_at = at
+    out[at] = 0x0A  # Example.features
+    at = _put_varint(out, at + 1, body)
+    at = _put_entry(out, at, input_ids[n], 0, headers, header_index)
+    at = _put_entry(out, at, input_mask[n], 1, headers, header_index)
+    at = _put_entry(out, at, segment_ids[n], 2, headers, header_index)
+    at = _put_entry(out, at, lm_positions[n], 3, headers, header_index)
+    at = _put_entry(out, at, lm_ids[n], 4, headers, header_index)
+    at = _put_bytes(out, at, headers, weights_offset, weights_header)
+    at = _put_bytes(out, at, weight_bytes[n], 0, weight_bytes.shape[1])
+    at = _put_entry(out, at, next_sentence_labels[n], 6, headers,
+                    header_index)
+    at = _put_uint(out, at, _masked_crc(crc_tables, out, data_at, at), 4)
+  return at
+
+
+class MersenneTwister(object):
+  """The state of a random.Random, as the arrays the kernels draw from.
+
+  CPython's random.Random is MT19937: 624 state words and a position. The
+  kernels draw from these arrays exactly as CPython draws from its state, so
+  `sync` can hand the advanced state back to the random.Random.
+
+  Attributes:
+    mt: uint32 [624] the state words.
+    pos: int64 [1] the position.
   """
 
-  def __init__(self, rng, block_words=1 << 16):
-    """Wraps `rng`; call `sync()` before using `rng` directly again.
+  def __init__(self, rng):
+    """Copies the state of `rng` (a random.Random)."""
+    self._version, internal, self._gauss_next = rng.getstate()
+    self.mt = np.array(internal[:-1], dtype=np.uint32)
+    self.pos = np.array([internal[-1]], dtype=np.int64)
 
-    Args:
-      rng: a random.Random.
-      block_words: words fetched at a time.
-    """
-    self._rng = rng
-    self._block_words = block_words
-    self._generator = np.random.MT19937()
-    self._restart()
-    self.fetch_seconds = 0.0  # time spent getting words from the generator
+  def sync(self, rng):
+    """Puts `rng` where its own draws would have left it."""
+    rng.setstate((self._version,
+                  tuple(self.mt.tolist()) + (int(self.pos[0]),),
+                  self._gauss_next))
 
-  def _restart(self):
-    """Continues from the wrapped rng's current state."""
-    self._start_state = self._rng.getstate()
-    # numpy's MT19937 is the same generator (key and position as CPython's
-    # state), and it hands out words faster than getrandbits.
-    _, internal, _ = self._start_state
-    self._generator.state = {
-        "bit_generator": "MT19937",
-        "state": {"key": np.array(internal[:-1], dtype=np.uint32),
-                  "pos": internal[-1]}}
-    self._consumed_before = 0
-    self.words = []
-    self.pos = 0
-
-  def reserve(self, count):
-    """Makes sure at least `count` unread words are buffered.
-
-    Args:
-      count: int.
-    """
-    if len(self.words) - self.pos >= count:
-      return
-    tick = time.perf_counter()
-    fetch = max(self._block_words, count)
-    self._consumed_before += self.pos
-    self.words = (self.words[self.pos:] +
-                  self._generator.random_raw(fetch).tolist())
-    self.pos = 0
-    self.fetch_seconds += time.perf_counter() - tick
-
-  def consumed(self):
-    """Number of words the draws so far have used."""
-    return self._consumed_before + self.pos
-
-  def sync(self):
-    """Puts the wrapped rng where Python's own draws would have left it."""
-    self._rng.setstate(self._start_state)
-    remaining = self.consumed()
-    while remaining:
-      step = min(remaining, 1 << 20)
-      self._rng.getrandbits(32 * step)
-      remaining -= step
-    self._restart()
-
-  def random(self):
-    """random.Random.random()."""
-    self.reserve(2)
-    words, p = self.words, self.pos
-    self.pos = p + 2
-    return ((words[p] >> 5) * 67108864.0 + (words[p + 1] >> 6)) * (
-        1.0 / 9007199254740992.0)
-
-  def randbelow(self, n):
-    """random.Random._randbelow(n), n >= 1."""
-    if n <= 0:
-      raise ValueError("empty range for randrange()")
-    k = n.bit_length()
-    self.reserve(_WORD_MARGIN + (k + 31) // 32)
-    words, p = self.words, self.pos
-    if k <= 32:
-      shift = 32 - k
-      r = words[p] >> shift
-      p += 1
-      while r >= n:
-        r = words[p] >> shift
-        p += 1
-    else:
-      r = n
-      while r >= n:  # getrandbits(k): full words, lowest first, last cut
-        r = 0
-        for i in range((k - 1) // 32 + 1):
-          bits = min(32, k - 32 * i)
-          r |= (words[p] >> (32 - bits)) << (32 * i)
-          p += 1
-    self.pos = p
-    return r
-
-  def randint(self, a, b):
-    """random.Random.randint(a, b)."""
-    return a + self.randbelow(b - a + 1)
-
-  def shuffle(self, x):
-    """random.Random.shuffle(x), in place.
-
-    Args:
-      x: a mutable sequence (list, array.array).
-    """
-    top = len(x)  # the bound of the next draw is top, then top - 1, ...
-    while top >= 2:
-      k = top.bit_length()
-      if k > 32:
-        j = self.randbelow(top)
-        x[top - 1], x[j] = x[j], x[top - 1]
-        top -= 1
-        continue
-      # Bounds with the same bit length use the same shift; a run of them is
-      # done in one tight loop, in blocks so the buffer stays small.
-      low = max(2, 1 << (k - 1), top - 65535)
-      self.reserve(_WORD_MARGIN + 4 * (top - low + 1))
-      words, p, shift = self.words, self.pos, 32 - k
-      for i in range(top - 1, low - 2, -1):  # draw below i + 1, swap
-        r = words[p] >> shift
-        p += 1
-        while r > i:
-          r = words[p] >> shift
-          p += 1
-        x[i], x[r] = x[r], x[i]
-      self.pos = p
-      top = low - 1
 
 
 class Vocabulary(object):
@@ -291,7 +715,8 @@ class Vocabulary(object):
     # keys are fewer than the lines and the k-th key's id is its last line.
     if random_words is None:
       random_words = vocab.keys()
-    self.random_word_ids = [vocab[w] for w in random_words]
+    self.random_word_ids = np.array([vocab[w] for w in random_words],
+                                    dtype=np.int64)
     self.size = max(vocab.values()) + 1
     self.inv_vocab = {v: k for k, v in vocab.items()}
     self.is_subword = np.zeros(self.size, dtype=bool)
@@ -307,10 +732,10 @@ class Corpus(object):
   """All sentences as token ids in one array, grouped into documents.
 
   Attributes:
-    token_ids: 1-D array, the sentences one after the other.
-    sentence_starts: sequence of int, sentence s is
+    token_ids: 1-D uint16 or int32 array, the sentences one after the other.
+    sentence_starts: int64 [sentences + 1], sentence s is
       token_ids[starts[s]:starts[s + 1]].
-    document_starts: sequence of int, document d is sentences
+    document_starts: int64 [documents + 1], document d is sentences
       document_starts[d] .. document_starts[d + 1] - 1 (never empty).
   """
 
@@ -355,6 +780,7 @@ class _Progress(object):
 
   def restart(self):
     self._start = time.time()
+
 
 
 def expand_input_files(input_file):
@@ -489,342 +915,119 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
       [[0], np.flatnonzero(np.diff(documents)) + 1, [len(documents)]])
   if not len(documents):
     document_starts = document_starts[1:]
-  # array.array: compact, and its items are read fast from Python.
-  return Corpus(token_ids, _int_array(sentence_starts),
-                _int_array(document_starts))
+  return Corpus(token_ids, sentence_starts.astype(np.int64),
+                document_starts.astype(np.int64))
 
 
-def _int_array(values):
-  """A numpy int array as array.array("q")."""
-  result = array.array("q")
-  result.frombytes(np.asarray(values, dtype=np.int64).tobytes())
-  return result
 
+def num_to_predict_table(max_seq_length, max_predictions_per_seq,
+                         masked_lm_prob):
+  """Google's number of masked positions for each instance length.
 
-class Instances(object):
-  """Instances as flat arrays (one row per instance).
+  Args:
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+    masked_lm_prob: float.
 
-  An instance is `[CLS] A [SEP] B [SEP]` where A and B are contiguous runs
-  of the corpus' token ids, plus its masked positions (in the order they were
-  chosen) and what replaced each one (-1: the original token was kept).
+  Returns:
+    int64 [max_seq_length + 1]: entry L is min(max_predictions_per_seq,
+    max(1, int(round(L * masked_lm_prob)))), Python's round (half to even).
   """
-
-  # Column types: token offsets may pass 2**31, lengths may not.
-  _COLUMNS = (("a_start", np.int64), ("a_len", np.int32),
-              ("b_start", np.int64), ("b_len", np.int32),
-              ("is_random_next", np.int8), ("num_masked", np.int32))
-
-  def __init__(self, max_predictions_per_seq, on_flush=None):
-    """Starts empty.
-
-    Args:
-      max_predictions_per_seq: int.
-      on_flush: called with each new block of instance columns (a dict), in
-        creation order, or None.
-    """
-    self.max_predictions = max_predictions_per_seq
-    self._on_flush = on_flush
-    self._rows = []  # one tuple of the _COLUMNS per instance
-    self._positions = []
-    self._replacements = []
-    self._done = {name: [] for name, _ in self._COLUMNS}
-    self._done["positions"] = []
-    self._done["replacements"] = []
-    self.count = 0
-
-  def append(self, a_start, a_len, b_start, b_len, is_random_next, positions,
-             replacements):
-    """Adds one instance (the lists are padded here)."""
-    pad = self.max_predictions - len(positions)
-    self._rows.append((a_start, a_len, b_start, b_len, is_random_next,
-                       len(positions)))
-    self._positions += positions
-    self._positions += [0] * pad
-    self._replacements += replacements
-    self._replacements += [-1] * pad
-    self.count += 1
-    if len(self._rows) >= _INSTANCE_BLOCK:
-      self._flush()
-
-  def _flush(self):
-    """Moves the pending Python lists into numpy arrays (less memory)."""
-    rows = np.array(self._rows, dtype=np.int64).reshape(-1, len(self._COLUMNS))
-    for column, (name, dtype) in enumerate(self._COLUMNS):
-      self._done[name].append(rows[:, column].astype(dtype))
-    self._done["positions"].append(
-        np.array(self._positions, dtype=np.int32).reshape(
-            -1, self.max_predictions))
-    self._done["replacements"].append(
-        np.array(self._replacements, dtype=np.int32).reshape(
-            -1, self.max_predictions))
-    self._rows = []
-    self._positions = []
-    self._replacements = []
-    if self._on_flush and len(rows):
-      self._on_flush({name: parts[-1] for name, parts in self._done.items()})
-
-  def arrays(self):
-    """dict name -> array over all instances, in creation order."""
-    self._flush()
-    result = {}
-    for name, parts in self._done.items():
-      # One column at a time, so only one is ever held twice.
-      result[name] = np.concatenate(parts)
-      parts[:] = [result[name]]
-    return result
+  return np.array([min(max_predictions_per_seq,
+                       max(1, int(round(length * masked_lm_prob))))
+                   for length in range(max_seq_length + 1)], dtype=np.int64)
 
 
 class InstanceMaker(object):
-  """Google's create_instances_from_document and masking, on token ids."""
+  """Google's create_instances_from_document and masking, on token ids.
 
-  def __init__(self, corpus, order, vocabulary, max_seq_length,
-               short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-               do_whole_word_mask, stream, on_flush=None):
+  Instances are kept as three arrays: rows (int64 [n, 6]: a_start, a_len,
+  b_start, b_len, is_random_next, num_masked; the instance is
+  `[CLS] A [SEP] B [SEP]` with A and B runs of the corpus' token ids),
+  positions and ids ([n, max_predictions_per_seq]: the sorted masked
+  positions and the id written at each; int16 positions, ids of the corpus'
+  dtype, to keep them small).
+  """
+
+  def __init__(self, corpus, vocabulary, max_seq_length, short_seq_prob,
+               masked_lm_prob, max_predictions_per_seq, do_whole_word_mask,
+               generator):
     """Keeps the settings.
 
     Args:
-      corpus: a Corpus (documents in file order).
-      order: Google's shuffled document list: its k-th document is corpus
-        document order[k].
+      corpus: a Corpus.
       vocabulary: a Vocabulary.
       max_seq_length: int.
       short_seq_prob: float.
       masked_lm_prob: float.
       max_predictions_per_seq: int.
       do_whole_word_mask: bool.
-      stream: a WordStream.
-      on_flush: see Instances.
+      generator: a MersenneTwister the draws come from.
     """
     self.corpus = corpus
-    self.order = order
     self.vocabulary = vocabulary
     self.max_num_tokens = max_seq_length - 3
     self.short_seq_prob = short_seq_prob
-    self.masked_lm_prob = masked_lm_prob
     self.max_predictions_per_seq = max_predictions_per_seq
-    self.do_whole_word_mask = do_whole_word_mask
-    self.stream = stream
-    self.instances = Instances(max_predictions_per_seq, on_flush)
-    self.mask_seconds = 0.0
-    self._identity = list(range(max_seq_length))
+    self.do_whole_word_mask = bool(do_whole_word_mask)
+    self.generator = generator
+    self.num_to_predict = num_to_predict_table(
+        max_seq_length, max_predictions_per_seq, masked_lm_prob)
+    self.position_dtype = np.int16 if max_seq_length < 1 << 15 else np.int32
 
-  def add_document(self, document_index):
-    """Appends the instances of one document (Google's order of draws).
+  def make(self, order, first_document, end_document):
+    """The instances of documents first..end-1 of Google's shuffled list.
 
     Args:
-      document_index: index into Google's shuffled document list.
+      order: int64 [documents] the shuffled list: its k-th document is corpus
+        document order[k].
+      first_document: int.
+      end_document: int.
+
+    Returns:
+      dict with "rows", "positions" and "ids" (see the class).
     """
-    stream = self.stream
-    starts = self.corpus.sentence_starts
     document_starts = self.corpus.document_starts
-    first = document_starts[self.order[document_index]]
-    count = document_starts[self.order[document_index] + 1] - first
-    max_num_tokens = self.max_num_tokens
-    stream.reserve(_WORD_MARGIN)
-    target_seq_length = max_num_tokens
-    if stream.random() < self.short_seq_prob:
-      target_seq_length = stream.randint(2, max_num_tokens)
-    chunk_first = 0
-    i = 0
-    while i < count:
-      current_length = starts[first + i + 1] - starts[first + chunk_first]
-      if i == count - 1 or current_length >= target_seq_length:
-        chunk_len = i - chunk_first + 1
-        a_end = 1
-        if chunk_len >= 2:
-          a_end = stream.randint(1, chunk_len - 1)
-        a_start = starts[first + chunk_first]
-        a_len = starts[first + chunk_first + a_end] - a_start
-        if chunk_len == 1 or stream.random() < 0.5:
-          is_random_next = 1
-          b_start, b_len = self._random_b(document_index,
-                                          target_seq_length - a_len)
-          i -= chunk_len - a_end  # "put back" the unused sentences
-        else:
-          is_random_next = 0
-          b_start = a_start + a_len
-          b_len = starts[first + i + 1] - b_start
-        a_start, a_len, b_start, b_len = self._truncate(a_start, a_len,
-                                                        b_start, b_len)
-        tick = time.perf_counter()
-        positions, replacements = self._mask(a_start, a_len, b_start, b_len)
-        self.mask_seconds += time.perf_counter() - tick
-        self.instances.append(a_start, a_len, b_start, b_len, is_random_next,
-                              positions, replacements)
-        chunk_first = i + 1
-      i += 1
-
-  def _random_b(self, document_index, target_b_length):
-    """Sentences from a random other document, Google's way.
-
-    Args:
-      document_index: the current document.
-      target_b_length: stop once B has at least this many tokens.
-
-    Returns:
-      (start, length) of B in the corpus' token ids.
-    """
-    stream = self.stream
-    document_starts = self.corpus.document_starts
-    starts = self.corpus.sentence_starts
-    num_documents = len(document_starts) - 1
-    for _ in range(10):
-      random_document = stream.randint(0, num_documents - 1)
-      if random_document != document_index:
-        break
-    first = document_starts[self.order[random_document]]
-    last = document_starts[self.order[random_document] + 1]
-    sentence = first + stream.randint(0, last - first - 1)
-    b_start = starts[sentence]
-    b_end = starts[sentence + 1]
-    while b_end - b_start < target_b_length and sentence + 1 < last:
-      sentence += 1
-      b_end = starts[sentence + 1]
-    return b_start, b_end - b_start
-
-  def _truncate(self, a_start, a_len, b_start, b_len):
-    """Google's truncate_seq_pair on (start, length) runs.
-
-    Args:
-      a_start: start of A.
-      a_len: length of A.
-      b_start: start of B.
-      b_len: length of B.
-
-    Returns:
-      the truncated (a_start, a_len, b_start, b_len).
-    """
-    excess = a_len + b_len - self.max_num_tokens
-    if excess <= 0:
-      return a_start, a_len, b_start, b_len
-    stream = self.stream
-    stream.reserve(_WORD_MARGIN + 2 * excess)
-    words, p = stream.words, stream.pos
-    for _ in range(excess):
-      # random() < 0.5 exactly when the first word's top bit is clear.
-      front = words[p] < 0x80000000
-      p += 2
-      if a_len > b_len:
-        a_len -= 1
-        a_start += front
-      else:
-        b_len -= 1
-        b_start += front
-    stream.pos = p
-    return a_start, a_len, b_start, b_len
-
-  def _mask(self, a_start, a_len, b_start, b_len):
-    """Google's create_masked_lm_predictions for `[CLS] A [SEP] B [SEP]`.
-
-    Candidates are every position but [CLS] and the two [SEP]s; rank r of
-    the candidates is position r + 1 in A and r + 2 in B.
-
-    Args:
-      a_start: start of A in the corpus' token ids.
-      a_len: length of A.
-      b_start: start of B.
-      b_len: length of B.
-
-    Returns:
-      (positions, replacement ids or -1 to keep the token), in the order
-      Google chose them.
-    """
-    stream = self.stream
-    num_candidates = a_len + b_len
-    num_to_predict = min(self.max_predictions_per_seq,
-                         max(1, int(round((num_candidates + 3) *
-                                          self.masked_lm_prob))))
-    if self.do_whole_word_mask:
-      groups = self._word_groups(a_start, a_len, b_start, b_len)
-      order = list(range(len(groups) - 1))
-      stream.shuffle(order)
-      ranks = []
-      for g in order:
-        if len(ranks) >= num_to_predict:
-          break
-        size = groups[g + 1] - groups[g]
-        if len(ranks) + size > num_to_predict:
-          continue
-        ranks.extend(range(groups[g], groups[g + 1]))
-    else:
-      order = self._identity[:num_candidates]
-      stream.shuffle(order)
-      ranks = order[:num_to_predict]
-    positions = [r + 1 if r < a_len else r + 2 for r in ranks]
-    return positions, self._replacements(len(ranks))
-
-  def _word_groups(self, a_start, a_len, b_start, b_len):
-    """Whole-word groups of candidate ranks, Google's way.
-
-    A "##" piece joins the group before it; [CLS]/[SEP] are not candidates
-    and do not close a group, so a "##" piece opening B joins A's last word.
-
-    Returns:
-      list of group boundaries: group g is ranks bounds[g] .. bounds[g+1]-1.
-    """
-    ids = self.corpus.token_ids
-    pieces = np.concatenate([ids[a_start:a_start + a_len],
-                             ids[b_start:b_start + b_len]])
-    continues = self.vocabulary.is_subword[pieces]
-    continues[0] = False
-    bounds = np.flatnonzero(~continues).tolist()
-    bounds.append(len(pieces))
-    return bounds
-
-  def _replacements(self, count):
-    """Google's 80% [MASK] / 10% keep / 10% random word, `count` times.
-
-    Returns:
-      list of replacement ids, -1 meaning "keep the original token".
-    """
-    stream = self.stream
+    shuffled = order[first_document:end_document]
+    # At most one instance per sentence.
+    capacity = int((document_starts[shuffled + 1] -
+                    document_starts[shuffled]).sum())
+    rows = np.empty((capacity, 6), np.int64)
+    positions = np.empty((capacity, self.max_predictions_per_seq),
+                         self.position_dtype)
+    ids = np.empty((capacity, self.max_predictions_per_seq),
+                   self.corpus.token_ids.dtype)
     vocabulary = self.vocabulary
-    num_words = len(vocabulary.random_word_ids)
-    mask_high, mask_bits, mask_low = _below(0.8)
-    stream.reserve(_WORD_MARGIN + 8 * count)
-    words, p = stream.words, stream.pos
-    replacements = []
-    for _ in range(count):
-      w = words[p]
-      if w < mask_high or (w >> 5 == mask_bits and
-                           words[p + 1] >> 6 < mask_low):
-        replacements.append(vocabulary.mask_id)
-        p += 2
-      elif words[p + 2] < 0x80000000:  # random() < 0.5
-        replacements.append(-1)
-        p += 4
-      else:
-        stream.pos = p + 4
-        replacements.append(
-            vocabulary.random_word_ids[stream.randbelow(num_words)])
-        words, p = stream.words, stream.pos  # randbelow may refill
-    stream.pos = p
-    return replacements
+    count = _make_instances(
+        self.generator.mt, self.generator.pos, self.corpus.token_ids,
+        self.corpus.sentence_starts, document_starts, order, first_document,
+        end_document, self.max_num_tokens, self.short_seq_prob,
+        self.num_to_predict, self.do_whole_word_mask, vocabulary.is_subword,
+        vocabulary.random_word_ids, vocabulary.mask_id,
+        np.empty(2 * self.max_num_tokens + 1, np.int64), rows, positions, ids)
+    return dict(rows=rows[:count].copy(), positions=positions[:count].copy(),
+                ids=ids[:count].copy())
 
+  def mask(self, a_start, a_len, b_start, b_len):
+    """Masks one instance, see _mask.
 
-def _below(probability):
-  """How to test random() < probability on the two words a, b it uses.
-
-  random() is ((a >> 5) * 2**26 + (b >> 6)) / 2**53, so it is below
-  `probability` exactly when that integer is below ceil(probability * 2**53).
-  Splitting the limit into its top 27 and low 26 bits, the test is
-  a < high (decided by a alone, nearly always) or
-  (a >> 5 == bits and (b >> 6) < low).
-
-  Args:
-    probability: float in [0, 1].
-
-  Returns:
-    (high, bits, low).
-  """
-  limit = math.ceil(probability * 9007199254740992.0)
-  bits, low = limit >> 26, limit & ((1 << 26) - 1)
-  return bits << 5, bits, low
+    Returns:
+      (sorted masked positions, the id written at each), lists of int.
+    """
+    positions = np.zeros(self.max_predictions_per_seq, self.position_dtype)
+    ids = np.zeros(self.max_predictions_per_seq, self.corpus.token_ids.dtype)
+    count = _mask(
+        self.generator.mt, self.generator.pos, self.corpus.token_ids, a_start,
+        a_len, b_start, b_len, self.num_to_predict[a_len + b_len + 3],
+        self.do_whole_word_mask, self.vocabulary.is_subword,
+        self.vocabulary.random_word_ids, self.vocabulary.mask_id,
+        np.empty(2 * (a_len + b_len) + 1, np.int64), positions, ids)
+    return positions[:count].tolist(), ids[:count].tolist()
 
 
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-                   do_whole_word_mask, stream, progress=None, on_flush=None,
+                   do_whole_word_mask, generator, progress=None,
                    seconds=None):
   """Google's create_training_instances after reading: every instance.
 
@@ -837,145 +1040,60 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     masked_lm_prob: float.
     max_predictions_per_seq: int.
     do_whole_word_mask: bool.
-    stream: a WordStream.
+    generator: a MersenneTwister, advanced as Google's rng would be.
     progress: a _Progress or None.
-    on_flush: see Instances.
-    seconds: a dict, or None; gets the time spent masking, fetching
-      generator words and shuffling the final list of instances.
+    seconds: a dict, or None; gets the time spent shuffling the final list.
 
   Returns:
-    (dict of instance arrays in creation order, permutation: the creation
-    index of the instance written k-th).
+    (dict of instance arrays in creation order (see InstanceMaker),
+    permutation: int64 [n] the creation index of the instance written k-th).
   """
-  order = list(range(corpus.num_documents))
-  stream.shuffle(order)
-  maker = InstanceMaker(corpus, order, vocabulary, max_seq_length,
-                        short_seq_prob, masked_lm_prob,
-                        max_predictions_per_seq, do_whole_word_mask, stream,
-                        on_flush)
   num_documents = corpus.num_documents
+  order = np.arange(num_documents, dtype=np.int64)
+  _shuffle(generator.mt, generator.pos, order, num_documents)
+  maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
+                        masked_lm_prob, max_predictions_per_seq,
+                        do_whole_word_mask, generator)
+  blocks = []
+  count = 0
   for dupe in range(dupe_factor):
-    for document_index in range(num_documents):
-      maker.add_document(document_index)
-      if progress and document_index % 256 == 0:
+    for first in range(0, num_documents, _DOCUMENT_BLOCK):
+      end = min(first + _DOCUMENT_BLOCK, num_documents)
+      blocks.append(maker.make(order, first, end))
+      count += len(blocks[-1]["rows"])
+      if progress:
         progress.update("pass %d/%d, %d instances" % (
-            dupe + 1, dupe_factor, maker.instances.count),
-                        dupe * num_documents + document_index + 1,
+            dupe + 1, dupe_factor, count), dupe * num_documents + end,
                         dupe_factor * num_documents)
-  arrays = maker.instances.arrays()
+  arrays = {}
+  for name in ("rows", "positions", "ids"):  # one at a time: less memory
+    arrays[name] = np.concatenate([block.pop(name) for block in blocks])
+  if count >= 1 << 32:
+    raise ValueError("%d instances: more than the 2**32 - 1 this script "
+                     "can shuffle; split the input" % count)
   tick = time.perf_counter()
-  permutation = _int_array(np.arange(maker.instances.count))  # 8 bytes each
-  stream.shuffle(permutation)
+  permutation = np.arange(count, dtype=np.int64)
+  _shuffle(generator.mt, generator.pos, permutation, count)
   if seconds is not None:
     seconds["final_shuffle"] = time.perf_counter() - tick
-    seconds["masking"] = maker.mask_seconds
-    seconds["fetch_random_words"] = stream.fetch_seconds
-  return arrays, np.frombuffer(permutation, dtype=np.int64)
+  return arrays, permutation
 
 
-
-def _varint_bytes(values):
-  """Protobuf varints of non-negative ints, row by row.
-
-  Args:
-    values: [rows, n] array of ints in [0, 2**35).
+def _crc32c_tables():
+  """CRC-32C (Castagnoli, reflected 0x82F63B78) tables for _masked_crc.
 
   Returns:
-    (flat uint8 array of every row's varints, one row after the other,
-     [rows] array of the byte count of each row).
+    int64 [8, 256]: row 0 the byte table, row k the CRC register after a
+    byte and k zero bytes.
   """
-  if values.size == 0 or values.max() < 0x80:  # one byte each
-    return (values.astype(np.uint8).ravel(),
-            np.full(len(values), values.shape[1], dtype=np.int64))
-  values = values.astype(np.int64)
-  flat = values.ravel()
-  num_bytes = np.ones(flat.shape, dtype=np.int64)
-  for j in range(1, 5):
-    num_bytes += flat >= 1 << (7 * j)
-  row_sizes = num_bytes.reshape(values.shape).sum(axis=1)
-  ends = np.cumsum(num_bytes)
-  starts = ends - num_bytes
-  out = np.empty(int(ends[-1]), dtype=np.uint8)
-  for j in range(int(num_bytes.max())):
-    # Byte j of each value that has one: 7 bits, high bit if more follow.
-    has = num_bytes > j
-    byte = (flat[has] >> (7 * j)) & 0x7F
-    out[starts[has] + j] = byte | ((num_bytes[has] > j + 1) << 7)
-  return out, row_sizes
-
-
-def _gather(source, offsets, lengths):
-  """Concatenates, row by row, pieces of `source`.
-
-  Args:
-    source: 1-D uint8 array.
-    offsets: [rows, pieces] start of each piece in `source`.
-    lengths: [rows, pieces] length of each piece.
-
-  Returns:
-    (flat uint8 array: row 0's pieces in order, then row 1's, ...;
-     [rows] array of each row's total length).
-  """
-  lengths = lengths.astype(np.int64)
-  flat_lengths = lengths.ravel()
-  out_starts = np.cumsum(flat_lengths) - flat_lengths
-  index = np.repeat(offsets.ravel().astype(np.int64) - out_starts,
-                    flat_lengths) + np.arange(flat_lengths.sum())
-  return source[index], lengths.sum(axis=1)
-
-
-class _Crc32c(object):
-  """CRC-32C (Castagnoli) of many byte strings at once, with numpy.
-
-  The CRC register run from zero is linear in the data, so the CRC of a
-  string is the XOR of one table entry per byte, chosen by the byte's value
-  and its distance from the end; the standard initial value and final XOR
-  add a term that depends only on the length.
-  """
-
-  def __init__(self):
-    table = np.arange(256, dtype=np.uint32)
-    for _ in range(8):
-      table = np.where(table & 1, (table >> 1) ^ np.uint32(0x82F63B78),
-                       table >> 1).astype(np.uint32)
-    self._table = table
-    self._by_distance = table[None, :].copy()  # [distance, byte]
-    self._ones = np.array([0xFFFFFFFF], dtype=np.uint32)  # by length
-
-  def _zero_byte(self, register):
-    return self._table[register & 0xFF] ^ (register >> 8)
-
-  def _grow(self, length):
-    while len(self._by_distance) < length:
-      more = [self._by_distance[-1]]
-      for _ in range(min(len(self._by_distance), 4096)):
-        more.append(self._zero_byte(more[-1]))
-      self._by_distance = np.concatenate([self._by_distance, more[1:]])
-    while len(self._ones) <= length:
-      more = [self._ones[-1:]]
-      for _ in range(min(len(self._ones), 4096)):
-        more.append(self._zero_byte(more[-1]))
-      self._ones = np.concatenate([self._ones] + more[1:])
-
-  def masked(self, data, lengths):
-    """TFRecord's masked CRC-32C of each string.
-
-    Args:
-      data: flat uint8 array, the strings one after the other.
-      lengths: [n] int array of string lengths (each >= 1).
-
-    Returns:
-      [n] uint32 array.
-    """
-    self._grow(int(lengths.max()) + 1)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    distance = np.repeat(ends - 1, lengths) - np.arange(len(data))
-    terms = self._by_distance[distance, data]
-    crc = np.bitwise_xor.reduceat(terms, starts) ^ self._ones[lengths]
-    crc ^= np.uint32(0xFFFFFFFF)
-    rotated = ((crc >> 15) | (crc << 17)).astype(np.uint64)
-    return ((rotated + 0xA282EAD8) & 0xFFFFFFFF).astype(np.uint32)
+  tables = np.zeros((8, 256), np.int64)
+  table = np.arange(256, dtype=np.int64)
+  for _ in range(8):
+    table = np.where(table & 1, (table >> 1) ^ 0x82F63B78, table >> 1)
+  tables[0] = table
+  for k in range(1, 8):
+    tables[k] = (tables[k - 1] >> 8) ^ table[tables[k - 1] & 0xFF]
+  return tables
 
 
 class RecordEncoder(object):
@@ -989,10 +1107,11 @@ class RecordEncoder(object):
 
   def __init__(self, corpus, vocabulary, max_seq_length,
                max_predictions_per_seq):
-    """Precomputes the fixed parts of every record.
+    """Precomputes the map-entry header of every feature and payload size.
 
     Args:
-      corpus: the Corpus the instances refer to.
+      corpus: the Corpus the instances refer to (None: features only come
+        from TrainingInstance objects).
       vocabulary: a Vocabulary.
       max_seq_length: int.
       max_predictions_per_seq: int.
@@ -1001,151 +1120,78 @@ class RecordEncoder(object):
     self.vocabulary = vocabulary
     self.seq = max_seq_length
     self.preds = max_predictions_per_seq
-    self.crc = _Crc32c()
-    # A header for every payload length a feature can have; headers[f][n]
-    # is (offset, length) in self.header_bytes.
-    sizes = {"input_ids": range(max_seq_length, 5 * max_seq_length + 1),
-             "masked_lm_positions": range(max_predictions_per_seq,
-                                          5 * max_predictions_per_seq + 1),
-             "masked_lm_ids": range(max_predictions_per_seq,
-                                    5 * max_predictions_per_seq + 1),
-             "input_mask": [max_seq_length], "segment_ids": [max_seq_length],
-             "masked_lm_weights": [4 * max_predictions_per_seq],
-             "next_sentence_labels": [1]}
+    self.crc_tables = _crc32c_tables()
+    # Varints of values below 2**35 take at most 5 bytes.
+    largest = 5 * max(max_seq_length, max_predictions_per_seq)
+    self.header_index = np.zeros((len(FEATURE_NAMES), largest + 1, 2),
+                                 np.int64)
     chunks = []
     offset = 0
-    self.headers = {}
-    for name in FEATURE_NAMES:
-      offsets = np.zeros((max(sizes[name]) + 1, 2), dtype=np.int64)
-      for n in sizes[name]:
-        header = tf_example.feature_header(name, n, name == "masked_lm_weights")
-        offsets[n] = (offset, len(header))
+    for feature, name in enumerate(FEATURE_NAMES):
+      for size in range(largest + 1):
+        header = tf_example.feature_header(name, size,
+                                           name == "masked_lm_weights")
+        self.header_index[feature, size] = (offset, len(header))
         chunks.append(header)
         offset += len(header)
-      self.headers[name] = offsets
-    self.header_bytes = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+    self.headers = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+    self.record_bound = (22 + int(self.header_index[:, :, 1].max()) *
+                         len(FEATURE_NAMES) +
+                         5 * (3 * max_seq_length + 2 *
+                              max_predictions_per_seq + 1) +
+                         4 * max_predictions_per_seq)
 
-  def features(self, arrays):
-    """The seven features of a batch of instances, as int arrays.
-
-    Args:
-      arrays: dict of instance columns (see Instances) for the batch.
-
-    Returns:
-      dict name -> [batch, length] array (masked_lm_weights float32).
-    """
-    seq = self.seq
-    vocabulary = self.vocabulary
-    a_len = arrays["a_len"][:, None]
-    b_len = arrays["b_len"][:, None]
-    col = np.arange(seq)[None, :]
-    in_a = (col >= 1) & (col <= a_len)
-    in_b = (col >= a_len + 2) & (col < a_len + b_len + 2)
-    source = np.where(in_a, arrays["a_start"][:, None] + col - 1,
-                      arrays["b_start"][:, None] + col - a_len - 2)
-    source = np.where(in_a | in_b, source, 0)
-    token_ids = self.corpus.token_ids
-    input_ids = np.where(in_a | in_b, token_ids[source].astype(np.int64), 0)
-    rows = np.arange(len(a_len))
-    input_ids[:, 0] = vocabulary.cls_id
-    input_ids[rows, a_len[:, 0] + 1] = vocabulary.sep_id
-    input_ids[rows, a_len[:, 0] + b_len[:, 0] + 2] = vocabulary.sep_id
-    length = a_len + b_len + 3
-    input_mask = (col < length).astype(np.int64)
-    segment_ids = ((col >= a_len + 2) & (col < length)).astype(np.int64)
-    # Google sorts the masked positions; padding sorts last.
-    valid = np.arange(self.preds)[None, :] < arrays["num_masked"][:, None]
-    positions = np.where(valid, arrays["positions"], seq)
-    order = np.argsort(positions, axis=1, kind="stable")
-    positions = np.take_along_axis(positions, order, axis=1)
-    replacements = np.take_along_axis(arrays["replacements"], order, axis=1)
-    safe_positions = np.where(valid, positions, 0)
-    labels = np.where(valid, np.take_along_axis(input_ids, safe_positions,
-                                                axis=1), 0)
-    replaced = valid & (replacements >= 0)
-    input_ids[np.nonzero(replaced)[0], positions[replaced]] = (
-        replacements[replaced])
-    return collections.OrderedDict([
-        ("input_ids", input_ids),
-        ("input_mask", input_mask),
-        ("segment_ids", segment_ids),
-        ("masked_lm_positions", np.where(valid, positions, 0)),
-        ("masked_lm_ids", labels),
-        ("masked_lm_weights", valid.astype(np.float32)),
-        ("next_sentence_labels", arrays["is_random_next"][:, None]),
-    ])
-
-  def examples(self, features):
-    """Serialized tf.train.Example records of a batch.
+  def features(self, arrays, index):
+    """The seven features of some instances.
 
     Args:
-      features: dict from `features`.
+      arrays: instance arrays (see InstanceMaker).
+      index: int [n] the rows to take, in this order.
 
     Returns:
-      (flat uint8 array of the records one after the other, [batch] lengths).
+      OrderedDict name -> [n, length] array (masked_lm_weights float32, the
+      others int64).
     """
-    sources = [self.header_bytes]
-    base = len(self.header_bytes)
-    offsets = []
-    lengths = []
-    for name in FEATURE_NAMES:
-      values = features[name]
-      if name == "masked_lm_weights":
-        payload = values.astype("<f4").view(np.uint8).reshape(-1)
-        sizes = np.full(len(values), values.shape[1] * 4, dtype=np.int64)
-      else:
-        payload, sizes = _varint_bytes(values)
-      header = self.headers[name][sizes]
-      offsets += [header[:, 0], base + np.cumsum(sizes) - sizes]
-      lengths += [header[:, 1], sizes]
-      sources.append(payload)
-      base += len(payload)
-    offsets = np.stack(offsets, axis=1)
-    lengths = np.stack(lengths, axis=1)
-    body = lengths.sum(axis=1)
-    # Example = field 1 (features) = the map entries.
-    prefix, prefix_sizes = _varint_bytes(body[:, None])
-    sources.append(np.full(len(body), 0x0A, dtype=np.uint8))
-    tag_offsets = base + np.arange(len(body))
-    base += len(body)
-    sources.append(prefix)
-    prefix_offsets = base + np.cumsum(prefix_sizes) - prefix_sizes
-    offsets = np.concatenate([tag_offsets[:, None], prefix_offsets[:, None],
-                              offsets], axis=1)
-    lengths = np.concatenate([np.ones((len(body), 1), np.int64),
-                              prefix_sizes[:, None], lengths], axis=1)
-    return _gather(np.concatenate(sources), offsets, lengths)
+    n = len(index)
+    seq, preds = self.seq, self.preds
+    features = collections.OrderedDict([
+        ("input_ids", np.zeros((n, seq), np.int64)),
+        ("input_mask", np.zeros((n, seq), np.int64)),
+        ("segment_ids", np.zeros((n, seq), np.int64)),
+        ("masked_lm_positions", np.zeros((n, preds), np.int64)),
+        ("masked_lm_ids", np.zeros((n, preds), np.int64)),
+        ("masked_lm_weights", np.zeros((n, preds), np.float32)),
+        ("next_sentence_labels", np.zeros((n, 1), np.int64))])
+    _fill_features(arrays["rows"][index], arrays["positions"][index],
+                   arrays["ids"][index], self.corpus.token_ids,
+                   self.vocabulary.cls_id, self.vocabulary.sep_id,
+                   *features.values())
+    return features
 
-  def tfrecords(self, records, lengths):
-    """TFRecord framing: length, masked CRC of it, data, masked CRC of data.
+  def records(self, features):
+    """Serialized, TFRecord-framed records of features.
 
     Args:
-      records: flat uint8 array of the serialized records.
-      lengths: [n] their lengths.
+      features: OrderedDict as `features` returns.
 
     Returns:
-      bytes of the n framed records.
+      bytes: the records one after the other.
+
+    Raises:
+      ValueError: a feature has a negative value.
     """
-    n = len(lengths)
-    length_bytes = lengths.astype("<u8").view(np.uint8).reshape(-1)
-    length_crc = self.crc.masked(length_bytes, np.full(n, 8))
-    data_crc = self.crc.masked(records, lengths)
-    heads = np.concatenate([length_bytes.reshape(n, 8),
-                            length_crc.astype("<u4").view(np.uint8).reshape(
-                                n, 4)], axis=1).reshape(-1)
-    tails = data_crc.astype("<u4").view(np.uint8)
-    source = np.concatenate([heads, records, tails])
-    record_starts = np.cumsum(lengths) - lengths
-    offsets = np.stack([12 * np.arange(n), len(heads) + record_starts,
-                        len(heads) + len(records) + 4 * np.arange(n)], axis=1)
-    sizes = np.stack([np.full(n, 12), lengths, np.full(n, 4)], axis=1)
-    framed, _ = _gather(source, offsets, sizes)
-    return framed.tobytes()
+    ints = [np.ascontiguousarray(features[name], dtype=np.int64)
+            for name in FEATURE_NAMES if name != "masked_lm_weights"]
+    for name, values in zip(FEATURE_NAMES, ints):
+      if values.size and values.min() < 0:
+        raise ValueError("Feature %s has a negative value" % name)
+    weight_bytes = np.ascontiguousarray(
+        features["masked_lm_weights"], dtype="<f4").view(np.uint8)
+    out = np.empty(len(ints[0]) * self.record_bound, np.uint8)
+    size = _write_records(*ints[:5], weight_bytes, ints[5], self.headers,
+                          self.header_index, self.crc_tables, out)
+    return out[:size].tobytes()
 
-
-def _take(arrays, index):
-  """Rows `index` of every instance column."""
-  return {name: values[index] for name, values in arrays.items()}
 
 
 def _log_example(vocabulary, features, row):
@@ -1179,168 +1225,45 @@ def _temporary_name(path):
   return "%s.tmp-%d" % (path, os.getpid())
 
 
-def _stage_batch(encoder, item, out, seconds):
-  """Encodes and frames one batch of records and appends them to `out`.
+
+def write_records(encode, order, output_files, settings=None, progress=None,
+                  num_threads=1):
+  """Writes the records to the output files, round-robin, atomically.
 
   Args:
-    encoder: a RecordEncoder.
-    item: ("instances", instance columns) or ("features", feature dict).
-    out: a binary file.
-    seconds: dict of time spent by stage, updated.
-
-  Returns:
-    [batch] array of the framed records' sizes.
-  """
-  kind, batch = item
-  tick = time.perf_counter()
-  features = encoder.features(batch) if kind == "instances" else batch
-  seconds["features"] += time.perf_counter() - tick
-  tick = time.perf_counter()
-  records, lengths = encoder.examples(features)
-  seconds["serialize"] += time.perf_counter() - tick
-  tick = time.perf_counter()
-  framed = encoder.tfrecords(records, lengths)
-  seconds["frame"] += time.perf_counter() - tick
-  out.write(framed)
-  return lengths + 16  # TFRecord adds 8 + 4 + 4 bytes
-
-
-def _staging_process(encoder, path, inbox, outbox):
-  """The body of the staging process: batches from inbox until None."""
-  try:
-    seconds = collections.OrderedDict(
-        (k, 0.0) for k in ("features", "serialize", "frame"))
-    sizes = []
-    with open(path, "wb") as out:
-      for item in iter(inbox.get, None):
-        sizes.append(_stage_batch(encoder, item, out, seconds))
-    outbox.put(("done", (np.concatenate(sizes) if sizes else
-                         np.zeros(0, np.int64)), seconds))
-  except BaseException as e:  # pylint: disable=broad-except
-    outbox.put(("error", "%s: %s" % (type(e).__name__, e), None))
-
-
-class RecordStager(object):
-  """Serialized, framed records in creation order, in a staging file.
-
-  Records are encoded as instances are made, in a second process when
-  `parallel` (it works while this one goes on drawing instances, which is
-  sequential); the final writer then copies them in Google's shuffled order.
-  """
-
-  def __init__(self, encoder, path, parallel):
-    """Opens the staging file (and starts the process).
-
-    Args:
-      encoder: a RecordEncoder.
-      path: the staging file, removed by close().
-      parallel: encode in a forked process.
-    """
-    self.path = path
-    self._encoder = encoder
-    self._process = None
-    self._seconds = collections.OrderedDict(
-        (k, 0.0) for k in ("features", "serialize", "frame"))
-    self._sizes = []
-    if parallel and "fork" in multiprocessing.get_all_start_methods():
-      context = multiprocessing.get_context("fork")
-      self._inbox = context.Queue(maxsize=8)
-      self._outbox = context.Queue()
-      # fork hands the encoder and the corpus over without copying them.
-      self._process = context.Process(
-          target=_staging_process,
-          args=(encoder, path, self._inbox, self._outbox), daemon=True)
-      self._process.start()
-      self._out = None
-    else:
-      self._out = open(path, "wb")
-
-  def _check_alive(self):
-    if not self._process.is_alive():
-      raise RuntimeError("The record encoding process died (exit code %s)" %
-                         self._process.exitcode)
-
-  def add(self, kind, batch):
-    """Encodes a batch: kind "instances" (columns) or "features"."""
-    if self._process is None:
-      self._sizes.append(_stage_batch(self._encoder, (kind, batch),
-                                      self._out, self._seconds))
-      return
-    while True:
-      try:
-        self._inbox.put((kind, batch), timeout=1.0)
-        return
-      except queue.Full:
-        self._check_alive()
-
-  def finish(self):
-    """Waits for every record; returns ([n] framed sizes, seconds)."""
-    if self._process is None:
-      self._out.close()
-      sizes = (np.concatenate(self._sizes) if self._sizes
-               else np.zeros(0, np.int64))
-      return sizes, self._seconds
-    self._inbox.put(None)
-    while True:
-      try:
-        status, sizes, seconds = self._outbox.get(timeout=1.0)
-        break
-      except queue.Empty:
-        self._check_alive()
-    self._process.join()
-    if status == "error":
-      raise RuntimeError("Encoding the records failed: %s" % sizes)
-    return sizes, seconds
-
-  def close(self):
-    """Stops the process if still running and removes the staging file."""
-    if self._process is not None and self._process.is_alive():
-      self._process.terminate()
-      self._process.join()
-    if self._out is not None:
-      self._out.close()
-    if os.path.exists(self.path):
-      os.remove(self.path)
-
-
-def write_records(stager_path, sizes, order, output_files, settings=None,
-                  progress=None):
-  """Copies staged records to the output files, round-robin, atomically.
-
-  Args:
-    stager_path: the staging file (framed records in creation order).
-    sizes: [n] framed size of each staged record.
-    order: creation indices in output order; record k goes to output
+    encode: function(int64 [n] rows) -> bytes of those rows' framed records,
+      in that order.
+    order: int64 [n] rows in output order; record k goes to output
       k % len(output_files), as in Google's loop.
     output_files: list of paths.
     settings: dict written into a JSON sidecar next to each output (with the
       file's num_instances added), or None for no sidecar.
     progress: a _Progress or None.
+    num_threads: threads that call `encode` on parts of each batch (worth it
+      when `encode` releases the GIL, as the kernels do).
 
   Returns:
     seconds spent.
   """
   tick = time.perf_counter()
-  offsets = (np.cumsum(sizes) - sizes).tolist()
-  sizes = sizes.tolist()
   num_outputs = len(output_files)
   total = len(order)
   writers = []
+  pool = concurrent.futures.ThreadPoolExecutor(num_threads)
   try:
     for path in output_files:
       writers.append(open(_temporary_name(path), "wb"))
-    with open(stager_path, "rb") as staged:
-      descriptor = staged.fileno()
-      for begin in range(0, total, _WRITE_BATCH):
-        batch = order[begin:begin + _WRITE_BATCH].tolist()
-        for j in range(num_outputs):
-          chunk = batch[(j - begin) % num_outputs::num_outputs]
-          writers[j].write(b"".join([os.pread(descriptor, sizes[k], offsets[k])
-                                     for k in chunk]))
-        if progress:
-          done = begin + len(batch)
-          progress.update("wrote %d of %d instances" % (done, total), done,
-                          total)
+    for begin in range(0, total, _WRITE_BATCH):
+      batch = order[begin:begin + _WRITE_BATCH]
+      for j in range(num_outputs):
+        chunk = batch[(j - begin) % num_outputs::num_outputs]
+        parts = [part for part in np.array_split(chunk, num_threads)
+                 if len(part)]
+        writers[j].write(b"".join(pool.map(encode, parts)))
+      if progress:
+        done = begin + len(batch)
+        progress.update("wrote %d of %d instances" % (done, total), done,
+                        total)
     for writer in writers:
       writer.close()
     if settings is not None:
@@ -1355,6 +1278,7 @@ def write_records(stager_path, sizes, order, output_files, settings=None,
       if settings is not None:
         os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
   finally:  # after an error, leave no partial file behind
+    pool.shutdown()
     for writer in writers:
       writer.close()
     for path in output_files:
@@ -1364,6 +1288,7 @@ def write_records(stager_path, sizes, order, output_files, settings=None,
           os.remove(leftover)
   logging.info("Wrote %d total instances", total)
   return time.perf_counter() - tick
+
 
 
 def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
@@ -1395,6 +1320,8 @@ def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
     raise ValueError("--dupe_factor=%d must be >= 1" % dupe_factor)
 
 
+
+
 def run(input_files, output_files, vocab_file, do_lower_case=True,
         do_whole_word_mask=False, max_seq_length=128,
         max_predictions_per_seq=20, random_seed=12345, dupe_factor=10,
@@ -1414,7 +1341,8 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
     dupe_factor: int.
     masked_lm_prob: float.
     short_seq_prob: float.
-    num_workers: tokenizing processes (None: all cores).
+    num_workers: tokenizing processes and encoding threads (None: all
+      cores).
     log_examples: log the first 20 instances as Google does.
     progress: report progress on stderr.
 
@@ -1433,58 +1361,55 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
     if not os.path.isdir(directory):
       raise ValueError("--output_file: the directory of %s does not exist" %
                        output_file)
+  if numba is None:
+    logging.warning("numba is not installed: the instance and record kernels "
+                    "run as plain Python, many times slower (pip install "
+                    "numba)")
   reporter = _Progress(progress)
   seconds = collections.OrderedDict()
   tick = time.perf_counter()
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file,
                                          do_lower_case=do_lower_case)
   vocabulary = Vocabulary(tokenizer.vocab, vocab_file)
-  corpus = read_corpus(input_files, tokenizer, num_workers, reporter)
+  try:
+    corpus = read_corpus(input_files, tokenizer, num_workers, reporter)
+  finally:
+    tokenizer.close()  # the worker processes are not needed any more
   if corpus.num_documents == 0:
     raise ValueError("The input files (%s) hold no text that gives tokens" %
                      ", ".join(input_files))
   seconds["read_and_tokenize"] = time.perf_counter() - tick
   tick = time.perf_counter()
   reporter.restart()
-  if num_workers is None:
-    num_workers = tokenization._available_cores()  # pylint: disable=protected-access
+  draw_seconds = collections.OrderedDict()
+  arrays, permutation = make_instances(
+      corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
+      masked_lm_prob, max_predictions_per_seq, do_whole_word_mask,
+      MersenneTwister(random.Random(random_seed)), reporter, draw_seconds)
+  seconds["instances"] = time.perf_counter() - tick
+  seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  stager = RecordStager(encoder, _temporary_name(output_files[0]) +
-                        ".records", parallel=num_workers > 1)
-  draw_seconds = collections.OrderedDict()
-  try:
-    stream = WordStream(random.Random(random_seed))
-    arrays, permutation = make_instances(
-        corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
-        masked_lm_prob, max_predictions_per_seq, do_whole_word_mask, stream,
-        reporter, lambda block: stager.add("instances", block), draw_seconds)
-    seconds["instances"] = time.perf_counter() - tick
-    seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
-    tick = time.perf_counter()
-    sizes, stage_seconds = stager.finish()
-    seconds["wait_for_encoding"] = time.perf_counter() - tick
-    seconds.update(stage_seconds)
-    settings = dict(
-        max_seq_length=max_seq_length,
-        max_predictions_per_seq=max_predictions_per_seq,
-        vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
-        do_lower_case=bool(do_lower_case),
-        do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
-        dupe_factor=dupe_factor, masked_lm_prob=masked_lm_prob,
-        short_seq_prob=short_seq_prob)
-    logging.info("*** Writing to output files ***")
-    for output_file in output_files:
-      logging.info("  %s", output_file)
-    if log_examples and len(permutation):
-      first = encoder.features(_take(arrays, permutation[:20]))
-      for row in range(len(first["input_ids"])):
-        _log_example(vocabulary, first, row)
-    reporter.restart()
-    seconds["write"] = write_records(stager.path, sizes, permutation,
-                                     output_files, settings, reporter)
-  finally:
-    stager.close()
+  settings = dict(
+      max_seq_length=max_seq_length,
+      max_predictions_per_seq=max_predictions_per_seq,
+      vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
+      do_lower_case=bool(do_lower_case),
+      do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
+      dupe_factor=dupe_factor, masked_lm_prob=masked_lm_prob,
+      short_seq_prob=short_seq_prob)
+  logging.info("*** Writing to output files ***")
+  for output_file in output_files:
+    logging.info("  %s", output_file)
+  if log_examples and len(permutation):
+    first = encoder.features(arrays, permutation[:20])
+    for row in range(len(first["input_ids"])):
+      _log_example(vocabulary, first, row)
+  reporter.restart()
+  seconds["encode_and_write"] = write_records(
+      lambda index: encoder.records(encoder.features(arrays, index)),
+      permutation, output_files, settings, reporter,
+      num_threads=num_workers or tokenization._available_cores())  # pylint: disable=protected-access
   return dict(num_instances=len(permutation), seconds=seconds)
 
 
@@ -1503,8 +1428,7 @@ def _training_instances(arrays, order, encoder):
   vocabulary = encoder.vocabulary
   instances = []
   for begin in range(0, len(order), _WRITE_BATCH):
-    features = encoder.features(_take(arrays, order[begin:begin +
-                                                    _WRITE_BATCH]))
+    features = encoder.features(arrays, order[begin:begin + _WRITE_BATCH])
     for row in range(len(features["input_ids"])):
       length = int(features["input_mask"][row].sum())
       num_masked = int(features["masked_lm_weights"][row].sum())
@@ -1545,8 +1469,9 @@ def _string_corpus(all_documents, vocab_words):
     for sentence in document:
       sentence_starts.append(sentence_starts[-1] + len(sentence))
     document_starts.append(document_starts[-1] + len(document))
-  corpus = Corpus(np.array(ids, dtype=np.int64), sentence_starts,
-                  document_starts)
+  corpus = Corpus(np.array(ids, dtype=np.int32),
+                  np.array(sentence_starts, dtype=np.int64),
+                  np.array(document_starts, dtype=np.int64))
   return corpus, Vocabulary(vocab, "vocab_words", random_words=vocab_words)
 
 
@@ -1572,12 +1497,12 @@ def create_training_instances(input_files, tokenizer, max_seq_length,
   """
   vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
   corpus = read_corpus(input_files, tokenizer)
-  stream = WordStream(rng)
+  generator = MersenneTwister(rng)
   arrays, permutation = make_instances(
       corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
       masked_lm_prob, max_predictions_per_seq,
-      _whole_word_mask_flag(do_whole_word_mask), stream)
-  stream.sync()
+      _whole_word_mask_flag(do_whole_word_mask), generator)
+  generator.sync(rng)
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
   return _training_instances(arrays, permutation, encoder)
@@ -1604,17 +1529,16 @@ def create_instances_from_document(
     list of TrainingInstance.
   """
   corpus, vocabulary = _string_corpus(all_documents, vocab_words)
-  stream = WordStream(rng)
-  maker = InstanceMaker(
-      corpus, list(range(len(all_documents))), vocabulary, max_seq_length,
-      short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-      _whole_word_mask_flag(do_whole_word_mask), stream)
-  maker.add_document(document_index)
-  stream.sync()
+  generator = MersenneTwister(rng)
+  maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
+                        masked_lm_prob, max_predictions_per_seq,
+                        _whole_word_mask_flag(do_whole_word_mask), generator)
+  arrays = maker.make(np.arange(len(all_documents), dtype=np.int64),
+                      document_index, document_index + 1)
+  generator.sync(rng)
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  return _training_instances(maker.instances.arrays(),
-                             np.arange(maker.instances.count), encoder)
+  return _training_instances(arrays, np.arange(len(arrays["rows"])), encoder)
 
 
 def create_masked_lm_predictions(tokens, masked_lm_prob,
@@ -1645,18 +1569,15 @@ def create_masked_lm_predictions(tokens, masked_lm_prob,
   middle = separators[1]
   a_tokens, b_tokens = tokens[1:middle], tokens[middle + 1:-1]
   corpus, vocabulary = _string_corpus([[a_tokens, b_tokens]], vocab_words)
-  stream = WordStream(rng)
-  maker = InstanceMaker(corpus, [0], vocabulary, len(tokens), 0.0,
-                        masked_lm_prob, max_predictions_per_seq,
-                        _whole_word_mask_flag(do_whole_word_mask), stream)
-  positions, replacements = maker._mask(  # pylint: disable=protected-access
-      0, len(a_tokens), len(a_tokens), len(b_tokens))
-  stream.sync()
+  generator = MersenneTwister(rng)
+  maker = InstanceMaker(corpus, vocabulary, len(tokens), 0.0, masked_lm_prob,
+                        max_predictions_per_seq,
+                        _whole_word_mask_flag(do_whole_word_mask), generator)
+  positions, ids = maker.mask(0, len(a_tokens), len(a_tokens), len(b_tokens))
+  generator.sync(rng)
   output_tokens = list(tokens)
-  for position, replacement in zip(positions, replacements):
-    if replacement >= 0:
-      output_tokens[position] = vocabulary.inv_vocab[replacement]
-  positions = sorted(positions)
+  for position, new_id in zip(positions, ids):
+    output_tokens[position] = vocabulary.inv_vocab[new_id]
   return output_tokens, positions, [tokens[p] for p in positions]
 
 
@@ -1723,6 +1644,8 @@ def _instance_features(instances, vocab, max_seq_length,
   return features
 
 
+
+
 def write_instance_to_example_files(instances, tokenizer, max_seq_length,
                                     max_predictions_per_seq, output_files):
   """Create TF example files from `TrainingInstance`s (Google's bytes).
@@ -1737,21 +1660,15 @@ def write_instance_to_example_files(instances, tokenizer, max_seq_length,
   vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
   encoder = RecordEncoder(None, vocabulary, max_seq_length,
                           max_predictions_per_seq)
-  stager = RecordStager(encoder, _temporary_name(output_files[0]) +
-                        ".records", parallel=False)
-  try:
-    for begin in range(0, len(instances), _WRITE_BATCH):
-      stager.add("features", _instance_features(
-          instances[begin:begin + _WRITE_BATCH], tokenizer.vocab,
-          max_seq_length, max_predictions_per_seq))
-    sizes, _ = stager.finish()
-    first = _instance_features(instances[:20], tokenizer.vocab,
-                               max_seq_length, max_predictions_per_seq)
-    for row in range(len(first["input_ids"])):
-      _log_example(vocabulary, first, row)
-    write_records(stager.path, sizes, np.arange(len(instances)), output_files)
-  finally:
-    stager.close()
+  first = _instance_features(instances[:20], tokenizer.vocab, max_seq_length,
+                             max_predictions_per_seq)
+  for row in range(len(first["input_ids"])):
+    _log_example(vocabulary, first, row)
+  write_records(
+      lambda index: encoder.records(_instance_features(
+          [instances[i] for i in index], tokenizer.vocab, max_seq_length,
+          max_predictions_per_seq)),
+      np.arange(len(instances)), output_files)
 
 
 def main(_):

@@ -7,17 +7,21 @@ byte for byte. Oracle: tests/literal_pretraining_data.py, Google's algorithm
 written plainly from BEHAVIOUR.md, on random corpora and flags.
 """
 
+import collections
 import hashlib
 import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 
 from absl import flags
 from absl.testing import flagsaver
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -26,6 +30,7 @@ from conftest import fixture_path
 import literal_pretraining_data as literal
 import tokenization
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = fixture_path("pretraining_data")
 VOCAB = fixture_path("vocab_uncased.txt")
 CASES = {c["name"]: c for c in json.load(
@@ -105,9 +110,9 @@ def test_literal_oracle_matches_reference(name, tmp_path):
 
 def test_num_workers_1_and_2_write_identical_files(tmp_path, monkeypatch):
   # Make tokenize_batch use its worker processes even on this small input,
-  # and hand the instances to the encoding process in many blocks.
+  # and make the instances in many blocks of documents.
   monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
-  monkeypatch.setattr(cpd, "_INSTANCE_BLOCK", 7)
+  monkeypatch.setattr(cpd, "_DOCUMENT_BLOCK", 7)
   monkeypatch.setattr(cpd, "_WRITE_BATCH", 5)
   case = CASES["d"]
   (tmp_path / "one").mkdir()
@@ -229,47 +234,86 @@ def test_invalid_utf8_names_file_and_line(tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**40), operations=st.lists(st.one_of(
     st.tuples(st.just("random"), st.just(0)),
-    st.tuples(st.just("randint"), st.integers(1, 2**70)),
+    st.tuples(st.just("randint"), st.integers(1, 2**32 - 1)),
     st.tuples(st.just("randint"), st.integers(1, 40)),
     st.tuples(st.just("shuffle"), st.integers(0, 300))), max_size=30))
-def test_word_stream_draws_are_pythons(seed, operations):
+def test_kernel_draws_are_pythons(seed, operations):
   expected_rng = random.Random(seed)
   rng = random.Random(seed)
-  stream = cpd.WordStream(rng, block_words=7)
   for half in (operations[::2], operations[1::2]):  # sync, then go on
+    generator = cpd.MersenneTwister(rng)
+    mt, pos = generator.mt, generator.pos
     for operation, argument in half:
       if operation == "random":
-        assert stream.random() == expected_rng.random()
+        assert cpd._random(mt, pos) == expected_rng.random()  # pylint: disable=protected-access
       elif operation == "randint":
-        assert stream.randint(3, 3 + argument - 1) == expected_rng.randint(
+        assert 3 + cpd._randbelow(mt, pos, argument) == expected_rng.randint(  # pylint: disable=protected-access
             3, 3 + argument - 1)
       else:
-        x = list(range(argument))
+        x = np.arange(argument + 2)
         y = list(range(argument))
-        stream.shuffle(x)
+        cpd._shuffle(mt, pos, x, argument)  # pylint: disable=protected-access
         expected_rng.shuffle(y)
-        assert x == y
-    stream.sync()
+        assert x.tolist() == y + [argument, argument + 1]
+    generator.sync(rng)
     assert rng.getstate() == expected_rng.getstate()
 
 
-def test_word_stream_long_shuffle_is_pythons():
-  # Longer than one block of the shuffle's inner loop (65535 draws).
-  x = list(range(70000))
+def test_kernel_long_shuffle_is_pythons():
+  # Many twists of the state, and bounds of every bit length up to 17.
+  x = np.arange(70000)
   y = list(range(70000))
-  cpd.WordStream(random.Random(5)).shuffle(x)
+  generator = cpd.MersenneTwister(random.Random(5))
+  cpd._shuffle(generator.mt, generator.pos, x, len(x))  # pylint: disable=protected-access
   random.Random(5).shuffle(y)
-  assert x == y
+  assert x.tolist() == y
 
 
 def test_crc32c_and_framing_read_back(tmp_path):
-  crc = cpd._Crc32c()  # pylint: disable=protected-access
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  data = np.frombuffer(b"123456789", dtype=np.uint8)
-  # Known CRC-32C of "123456789" is 0xE3069283; TFRecord masks it.
-  raw = 0xE3069283
-  masked = ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + 0xA282EAD8) % 2**32
-  assert crc.masked(data, np.array([9]))[0] == masked
+  def masked(raw):  # TFRecord's masking of a CRC
+    return ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + 0xA282EAD8) % 2**32
+  # Known CRC-32C values: "123456789" and the test vectors of RFC 3720,
+  # B.4 (32 bytes: zeros, 0xFF, 0..31), which take the 8-byte steps.
+  tables = cpd._crc32c_tables()  # pylint: disable=protected-access
+  for data, raw in [(b"123456789", 0xE3069283), (bytes(32), 0x8A9136AA),
+                    (b"\xff" * 32, 0x62A8AB43),
+                    (bytes(range(32)), 0x46DD794E)]:
+    padded = np.frombuffer(b"xyz" + data + b"w", dtype=np.uint8)
+    assert cpd._masked_crc(tables, padded, 3, 3 + len(data)) == masked(raw)  # pylint: disable=protected-access
+  # Records framed by the encoder read back through TensorFlow's reader.
+  vocabulary = cpd.Vocabulary(tokenization.load_vocab(VOCAB), VOCAB)
+  encoder = cpd.RecordEncoder(None, vocabulary, 8, 3)
+  features = collections.OrderedDict([
+      ("input_ids", np.array([[101, 7592, 102, 2088, 30000, 102, 0, 0]])),
+      ("input_mask", np.array([[1, 1, 1, 1, 1, 1, 0, 0]])),
+      ("segment_ids", np.array([[0, 0, 0, 1, 1, 1, 0, 0]])),
+      ("masked_lm_positions", np.array([[1, 4, 0]])),
+      ("masked_lm_ids", np.array([[7592, 2000, 0]])),
+      ("masked_lm_weights", np.array([[1.0, 1.0, 0.0]], np.float32)),
+      ("next_sentence_labels", np.array([[1]]))])
+  path = tmp_path / "x.tfrecord"
+  path.write_bytes(encoder.records(features) * 2)
+  records = read_records(str(path))
+  assert len(records) == 2
+  for name, values in features.items():
+    assert records[0][name] == values[0].tolist(), name
+
+
+def test_kernels_run_as_plain_python_without_numba(tmp_path):
+  # NUMBA_DISABLE_JIT runs the kernels as the Python they are written in,
+  # which is what users without numba get: the same bytes.
+  case = CASES["a"]
+  script = (
+      "import sys; sys.path[:0] = %r\n"
+      "import create_pretraining_data as cpd, json\n"
+      "cpd.run(%r, %r, %r, log_examples=False, progress=False, **%r)\n" % (
+          [ROOT], [os.path.join(DATA, i["path"]) for i in case["input_files"]],
+          [str(tmp_path / "out.tfrecord")], VOCAB,
+          dict(case["effective_flags"])))
+  subprocess.run([sys.executable, "-c", script], check=True,
+                 env=dict(os.environ, NUMBA_DISABLE_JIT="1"))
+  assert sha256(str(tmp_path / "out.tfrecord")) == (
+      case["output_files"][0]["sha256"])
 
 
 # Random corpora and flags against the literal implementation.
@@ -474,7 +518,7 @@ def test_failure_while_encoding_leaves_no_file(tmp_path, monkeypatch,
                                                num_workers):
   def broken(self, features):
     raise ValueError("broken encoder")
-  monkeypatch.setattr(cpd.RecordEncoder, "examples", broken)
+  monkeypatch.setattr(cpd.RecordEncoder, "records", broken)
   with pytest.raises((ValueError, RuntimeError), match="broken encoder"):
     run_case(CASES["a"], str(tmp_path), num_workers=num_workers)
   assert not os.listdir(tmp_path)
