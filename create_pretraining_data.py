@@ -889,16 +889,13 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
         text_documents.append(document)
       else:
         document += 1
-    token_lists = tokenizer.tokenize_batch(texts, num_workers=num_workers)
-    ids = []
-    for tokens in token_lists:
-      try:
-        ids.extend(tokenizer.convert_tokens_to_ids(tokens))
-      except KeyError as e:
-        raise ValueError("%s: the tokenizer gave %s, which is not in the "
-                         "vocabulary" % (path, e)) from e
-    id_chunks.append(np.array(ids, dtype=id_dtype))
-    lengths = np.array([len(tokens) for tokens in token_lists], np.int64)
+    try:
+      ids, lengths = tokenizer.tokenize_batch_ids(texts,
+                                                  num_workers=num_workers)
+    except KeyError as e:
+      raise ValueError("%s: the tokenizer gave %s, which is not in the "
+                       "vocabulary" % (path, e)) from e
+    id_chunks.append(ids.astype(id_dtype))
     kept = lengths > 0  # a line without tokens does not end the document
     length_chunks.append(lengths[kept])
     document_chunks.append(np.array(text_documents, np.int64)[kept])

@@ -32,6 +32,7 @@ import unicodedata
 import weakref
 
 from absl import logging
+import numpy as np
 
 # Code point ranges (inclusive) that BasicTokenizer surrounds with spaces: the
 # CJK Unified Ideographs blocks and extensions A-E plus the compatibility
@@ -416,11 +417,13 @@ class FullTokenizer(object):
     self._pool = None  # tokenize_batch's workers, kept warm between calls
     self._pool_key = None
     self._pool_table = None
+    self._pool_ids = None
 
   def __getstate__(self):
     state = self.__dict__.copy()
     state["_memo"] = {}  # worth rebuilding rather than shipping
     state["_pool"] = state["_pool_key"] = state["_pool_table"] = None
+    state["_pool_ids"] = None
     return state
 
   def tokenize(self, text):
@@ -452,9 +455,9 @@ class FullTokenizer(object):
     Args:
       texts: iterable of str or bytes.
       num_workers: number of processes, this one included; None uses every
-        core available to this process. Batches under about a million characters, num_workers=1,
-        or a call from a daemon process (which may not have children) run in
-        this process.
+        core available to this process. Batches under about a million
+        characters, num_workers=1, or a call from a daemon process (which may
+        not have children) run in this process.
 
     The worker processes stay up between calls, so their memos stay warm;
     close() stops them (the end of the program does too): call it when done
@@ -468,6 +471,61 @@ class FullTokenizer(object):
     Raises:
       ValueError: num_workers is less than 1.
     """
+    results = []
+    for part in self._tokenized_parts(texts, num_workers):
+      results.extend(_unpack_tokens(part, self._pool_table))
+    return results
+
+  def tokenize_batch_ids(self, texts, num_workers=None):
+    """tokenize_batch, as ids: cheaper to hand back from the workers.
+
+    Args:
+      texts: iterable of str or bytes.
+      num_workers: as in tokenize_batch.
+
+    Returns:
+      (ids, lengths): int32 [all tokens] the ids of every text's tokens, one
+      text after the other, and int64 [len(texts)] each text's token count.
+
+    Raises:
+      ValueError: num_workers is less than 1.
+      KeyError: a token is not in the vocabulary (only unk_token can be).
+    """
+    id_parts = []
+    length_parts = []
+    for part in self._tokenized_parts(texts, num_workers):
+      if isinstance(part, list):  # token lists
+        id_parts.append(np.fromiter(
+            map(self.vocab.__getitem__, itertools.chain.from_iterable(part)),
+            dtype=np.int32))
+        length_parts.append(np.fromiter(map(len, part), dtype=np.int64))
+        continue
+      positions, lengths = part
+      # Table positions to ids (not the same: a token listed twice in the
+      # vocabulary file has the id of its last line).
+      if self._pool_ids is None:
+        self._pool_ids = np.array([self.vocab.get(t, -1)
+                                   for t in self._pool_table], np.int32)
+      ids = self._pool_ids[np.frombuffer(positions, dtype=np.int32)]
+      if len(ids) and ids.min() < 0:
+        raise KeyError(self.wordpiece_tokenizer.unk_token)
+      id_parts.append(ids)
+      length_parts.append(np.frombuffer(lengths, dtype=np.int32).astype(
+          np.int64))
+    return (np.concatenate(id_parts or [np.zeros(0, np.int32)]),
+            np.concatenate(length_parts or [np.zeros(0, np.int64)]))
+
+  def _tokenized_parts(self, texts, num_workers):
+    """The texts tokenized, in order, in parts: here or by the workers.
+
+    Args:
+      texts: iterable of str or bytes.
+      num_workers: see tokenize_batch.
+
+    Yields:
+      a list of token lists (tokenized in this process), or a worker's
+      packed result (see _tokenize_in_worker).
+    """
     texts = list(texts)
     if num_workers is None:
       num_workers = _available_cores()
@@ -478,18 +536,16 @@ class FullTokenizer(object):
     if (num_workers == 1 or len(texts) < 2 or
         num_chars < _PARALLEL_MIN_CHARS or
         multiprocessing.current_process().daemon):
-      return [self.tokenize(text) for text in texts]
+      yield [self.tokenize(text) for text in texts]
+      return
     batches = _contiguous_batches(texts, num_workers * _BATCHES_PER_WORKER)
     pool = self._worker_pool(num_workers - 1)
     # This process is one of the workers: it takes the first share of the
     # batches instead of waiting idle.
     own = len(batches) // num_workers
     pending = pool.map_async(_tokenize_in_worker, batches[own:], chunksize=1)
-    results = [self.tokenize(text) for batch in batches[:own]
-               for text in batch]
-    for packed in pending.get():
-      results.extend(_unpack_tokens(packed, self._pool_table))
-    return results
+    yield [self.tokenize(text) for batch in batches[:own] for text in batch]
+    yield from pending.get()
 
   def _worker_pool(self, num_workers):
     """The process pool of tokenize_batch, started on first use.
@@ -522,6 +578,7 @@ class FullTokenizer(object):
       self._pool.terminate()
       self._pool.join()
       self._pool = self._pool_key = self._pool_table = None
+      self._pool_ids = None
 
   def convert_tokens_to_ids(self, tokens):
     """Maps tokens to ids (KeyError on a token not in the vocabulary)."""

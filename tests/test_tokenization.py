@@ -336,6 +336,31 @@ def test_tokenize_batch_in_processes_equals_tokenize(monkeypatch):
   tokenizer.close()
 
 
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_tokenize_batch_ids_equals_ids_of_tokenize(monkeypatch, tmp_path,
+                                                   num_workers):
+  monkeypatch.setattr(tokenization, "_PARALLEL_MIN_CHARS", 0)
+  texts = _batch_texts()
+  tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
+  ids, lengths = tokenizer.tokenize_batch_ids(texts, num_workers=num_workers)
+  want = [literal.full_tokenize(t, LITERAL_VOCAB) for t in texts]
+  assert lengths.tolist() == [len(tokens) for tokens in want]
+  assert ids.tolist() == [LITERAL_VOCAB[t] for tokens in want for t in tokens]
+  tokenizer.close()
+  # A token listed twice has the id of its last line, as in load_vocab; an
+  # unk_token missing from the vocabulary is a KeyError, as in
+  # convert_tokens_to_ids.
+  tokenizer = tokenization.FullTokenizer(_write_vocab(
+      tmp_path, ["[UNK]", "want", "##ed", "want", "un"]))
+  ids, lengths = tokenizer.tokenize_batch_ids(["wanted un"] * 3,
+                                              num_workers=num_workers)
+  assert ids.tolist() == [3, 2, 4] * 3 and lengths.tolist() == [3] * 3
+  tokenizer.wordpiece_tokenizer.unk_token = "[NOPE]"
+  with pytest.raises(KeyError, match="NOPE"):
+    tokenizer.tokenize_batch_ids(["wanted xyz"] * 3, num_workers=num_workers)
+  tokenizer.close()
+
+
 def test_tokenize_batch_large_input_uses_workers():
   # Above the threshold without patching: the real multi-process path.
   line = " ".join(c["text"] for c in CASES[219:252])
