@@ -179,6 +179,93 @@ def clip_by_global_norm(grads, clip_norm=1.0):
   return clipped
 
 
+def global_norm_scale(grads, clip_norm=1.0):
+  """The factor `tf.clip_by_global_norm` multiplies every gradient by.
+
+  `clip_norm / max(global_norm, clip_norm)`, NaN when the norm is not finite,
+  computed op for op as `tf.clip_by_global_norm` does, so that `g * scale`
+  equals its clipped gradient bit for bit. The optimizer multiplies inside its
+  update instead of writing a clipped copy of every gradient first.
+
+  Args:
+    grads: list of gradient tensors (None entries are skipped).
+    clip_norm: float.
+
+  Returns:
+    float32 scalar tensor.
+  """
+  use_norm = tf.linalg.global_norm([g for g in grads if g is not None])
+  clip_norm = tf.cast(clip_norm, use_norm.dtype)
+  scale_for_finite = clip_norm * tf.minimum(
+      1.0 / use_norm, tf.constant(1.0, dtype=use_norm.dtype) / clip_norm)
+  return scale_for_finite + (use_norm - use_norm)
+
+
+def _scaled(grad, grad_scale):
+  """`grad * grad_scale` as tf.clip_by_global_norm computes it (None: grad)."""
+  grad = tf.convert_to_tensor(grad)
+  if grad_scale is None:
+    return grad
+  return grad * tf.cast(grad_scale, grad.dtype)
+
+
+def _unfused(product, zero):
+  """`product`, hidden from the compiler behind an integer `+ zero`.
+
+  XLA's CPU code generator contracts a multiply feeding an add into one FMA,
+  which skips the product's rounding; TensorFlow's op-by-op graph (and so
+  Google's) rounds it. Adding a zero that is only known at run time to the
+  float's bits keeps the product a separate, rounded value.
+
+  Args:
+    product: float32 tensor.
+    zero: int32 scalar tensor holding 0 (an argument, not a constant).
+
+  Returns:
+    `product`, bit for bit.
+  """
+  return tf.bitcast(tf.bitcast(product, tf.int32) + zero, tf.float32)
+
+
+# One XLA kernel per variable: op by op, the update below is about fifteen
+# elementwise passes over the parameters (TensorFlow's CPU kernels do not
+# fuse), a sixth of a BERT-Base training step on a CPU; fused, it reads param,
+# grad, m and v once and writes param, m and v in place. Same ops, same
+# rounding as `_compute_update` (see `_unfused`): bit-identical results.
+@tf.function(jit_compile=True, autograph=False)
+def _fused_adam_weight_decay(param, grad, m, v, learning_rate, grad_scale,
+                             zero, beta_1, beta_2, epsilon, weight_decay_rate):
+  """Assigns Google's AdamWeightDecay step to `param`, `m` and `v`.
+
+  Args:
+    param: float32 variable (any shape).
+    grad: its gradient tensor (same shape; float16 is cast to float32 after
+      scaling).
+    m, v: float32 slot variables (same shape).
+    learning_rate: float32 scalar.
+    grad_scale: float32 scalar the gradient is multiplied by (global-norm
+      clipping), or None.
+    zero: int32 scalar 0 (see `_unfused`).
+    beta_1, beta_2, epsilon: Python floats.
+    weight_decay_rate: Python float, 0.0 for an excluded parameter.
+
+  Returns:
+    A dummy scalar (for control dependencies on the update).
+  """
+  grad = tf.cast(_scaled(grad, grad_scale), m.dtype)
+  next_m = (_unfused(tf.multiply(beta_1, m), zero) +
+            _unfused(tf.multiply(1.0 - beta_1, grad), zero))
+  next_v = (_unfused(tf.multiply(beta_2, v), zero) +
+            _unfused(tf.multiply(1.0 - beta_2, tf.square(grad)), zero))
+  update = next_m / (tf.sqrt(next_v) + epsilon)
+  if weight_decay_rate:
+    update += _unfused(weight_decay_rate * param, zero)
+  param.assign(param - _unfused(learning_rate * update, zero))
+  m.assign(next_m)
+  v.assign(next_v)
+  return tf.constant(True)
+
+
 def _increment(step, should_apply):
   """Adds 1 to `step` (one device's copy) unless `should_apply` is False."""
   if should_apply is None:
@@ -209,7 +296,8 @@ class AdamWeightDecayOptimizer(tf.Module):
                epsilon=1e-6,
                exclude_from_weight_decay=None,
                clip_norm=1.0,
-               name="AdamWeightDecayOptimizer"):
+               name="AdamWeightDecayOptimizer",
+               fused_update=True):
     """Constructs an AdamWeightDecayOptimizer.
 
     Args:
@@ -223,8 +311,12 @@ class AdamWeightDecayOptimizer(tf.Module):
         variable name without ":0").
       clip_norm: float, the global norm `apply_step` clips gradients to.
       name: string, name of this module.
+      fused_update: bool; True: each variable's update (clipping included) is
+        one XLA-compiled kernel, about 3x faster on CPUs; False: op by op, as
+        Google's graph. Both give the same bits.
     """
     super(AdamWeightDecayOptimizer, self).__init__(name=name)
+    self.fused_update = fused_update
     self.learning_rate = learning_rate
     self.weight_decay_rate = weight_decay_rate
     self.beta_1 = beta_1
@@ -350,12 +442,17 @@ class AdamWeightDecayOptimizer(tf.Module):
       The float32 learning rate of this step.
     """
     learning_rate = self.learning_rate_at(global_step)
-    grads = clip_by_global_norm(list(grads), self.clip_norm)
+    grads = list(grads)
+    # Clipping is `g * scale` (tf.clip_by_global_norm's product), done inside
+    # each variable's update rather than as a clipped copy of every gradient.
+    grad_scale = global_norm_scale(grads, self.clip_norm)
     grads_and_vars = [(g, v) for g, v in zip(grads, variables) if g is not None]
-    self._apply(grads_and_vars, learning_rate, should_apply, global_step)
+    self._apply(grads_and_vars, learning_rate, should_apply, global_step,
+                grad_scale)
     return learning_rate
 
-  def _apply(self, grads_and_vars, learning_rate, should_apply, global_step):
+  def _apply(self, grads_and_vars, learning_rate, should_apply, global_step,
+             grad_scale=None):
     """Runs `_distributed_apply` in the cross-replica context."""
     missing = [checkpoints.variable_name(v) for _, v in grads_and_vars
                if checkpoints.variable_name(v) not in self._slots]
@@ -366,7 +463,8 @@ class AdamWeightDecayOptimizer(tf.Module):
           "under strategy.scope() before training" % missing[:3])
     # Creates what is missing; checks that no two variables share a name.
     self.create_slots([v for _, v in grads_and_vars])
-    args = (grads_and_vars, learning_rate, should_apply, global_step)
+    args = (grads_and_vars, learning_rate, should_apply, global_step,
+            grad_scale)
     if tf.distribute.in_cross_replica_context():
       self._distributed_apply(tf.distribute.get_strategy(), *args)
     else:
@@ -374,7 +472,7 @@ class AdamWeightDecayOptimizer(tf.Module):
           self._distributed_apply, args=args)
 
   def _distributed_apply(self, strategy, grads_and_vars, learning_rate,
-                         should_apply, global_step):
+                         should_apply, global_step, grad_scale):
     """Updates every variable on every device (cross-replica context)."""
     updates = []
     for grad, var in grads_and_vars:
@@ -383,7 +481,8 @@ class AdamWeightDecayOptimizer(tf.Module):
       updates.append(
           strategy.extended.update(
               var, self._update_fn(name),
-              args=(grad, m, v, learning_rate, should_apply), group=True))
+              args=(grad, m, v, learning_rate, should_apply, grad_scale),
+              group=True))
     if global_step is not None:
       with tf.control_dependencies(updates):
         strategy.extended.update(global_step, _increment,
@@ -392,12 +491,20 @@ class AdamWeightDecayOptimizer(tf.Module):
   def _update_fn(self, param_name):
     """The per-device update function of parameter `param_name`."""
 
-    def update(param, grad, m, v, learning_rate, should_apply):
+    def update(param, grad, m, v, learning_rate, should_apply, grad_scale):
       """Assigns param, m, v (all on one device)."""
 
       def assign():
+        if self.fused_update:
+          decay = (self.weight_decay_rate
+                   if self._do_use_weight_decay(param_name) else 0.0)
+          # A tensor rate: a Python float would compile a kernel per value.
+          return tf.group(_fused_adam_weight_decay(
+              param, grad, m, v, tf.cast(learning_rate, tf.float32),
+              grad_scale, tf.constant(0), self.beta_1, self.beta_2,
+              self.epsilon, decay))
         next_param, next_m, next_v = self._compute_update(
-            param_name, param, grad, m, v, learning_rate)
+            param_name, param, _scaled(grad, grad_scale), m, v, learning_rate)
         return tf.group(param.assign(next_param), m.assign(next_m),
                         v.assign(next_v))
 
@@ -470,6 +577,8 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
         (weight_decay_rate, beta_1, beta_2, epsilon, exclude_from_weight_decay,
         clip_norm).
     """
+    # The trust ratio needs the norms of the whole update: op by op.
+    kwargs["fused_update"] = False
     super(LAMBOptimizer, self).__init__(learning_rate, name=name, **kwargs)
     self.exclude_from_layer_adaptation = (
         exclude_from_layer_adaptation or self.exclude_from_weight_decay)

@@ -112,6 +112,42 @@ def test_weight_decay_exclusions_use_re_search():
       "dense/kernel")
 
 
+def _run_adamw(fused, steps, in_function):
+  """Variables and slots after `steps` (grads, lr) AdamW steps, as numpy."""
+  rng = np.random.RandomState(1)
+  shapes = {"layer/kernel": (37, 53), "layer/bias": (53,),
+            "LayerNorm/gamma": (53,), "embeddings": (301, 8)}
+  variables = [tf.Variable(rng.randn(*s).astype(np.float32) * 0.1, name=n)
+               for n, s in shapes.items()]
+  opt = optimization.AdamWeightDecayOptimizer(
+      lambda step: 1e-2 / (1.0 + tf.cast(step, tf.float32)),
+      weight_decay_rate=0.01, exclude_from_weight_decay=["LayerNorm", "bias"],
+      fused_update=fused)
+  opt.create_slots(variables)
+  step_var = optimization.create_global_step()
+  apply = lambda g: opt.apply_step(g, variables, step_var)
+  if in_function:
+    apply = tf.function(apply)
+  for grads in steps:
+    apply([tf.constant(g) for g in grads])
+  return [x.numpy() for x in variables + opt.slot_variables()]
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+def test_fused_update_is_bit_identical_to_op_by_op(in_function):
+  """The XLA-fused update (clipping folded in) gives the op-by-op bits."""
+  rng = np.random.RandomState(2)
+  shapes = [(37, 53), (53,), (53,), (301, 8)]
+  # Global norms far above and below clip_norm 1.0: clipped and unclipped.
+  steps = [[rng.randn(*s).astype(np.float32) * scale for s in shapes]
+           for scale in (1.0, 1e-3, 0.5, 1e-4)]
+  fused = _run_adamw(True, steps, in_function)
+  unfused = _run_adamw(False, steps, in_function)
+  for a, b in zip(fused, unfused):
+    np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(fused[0], _run_adamw(True, [], in_function)[0])
+
+
 def test_clipping_matches_google():
   problem, npz = _problem(), _load("expected.npz")
   keys = [s["npz_key"] for s in problem["variables"]]
