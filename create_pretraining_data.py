@@ -1240,9 +1240,10 @@ def write_records(encode, order, output_files, settings=None, progress=None,
       when `encode` releases the GIL, as the kernels do).
 
   Returns:
-    seconds spent.
+    dict: seconds spent encoding ("encode") and writing ("write").
   """
   tick = time.perf_counter()
+  encode_seconds = 0.0
   num_outputs = len(output_files)
   total = len(order)
   writers = []
@@ -1256,7 +1257,10 @@ def write_records(encode, order, output_files, settings=None, progress=None,
         chunk = batch[(j - begin) % num_outputs::num_outputs]
         parts = [part for part in np.array_split(chunk, num_threads)
                  if len(part)]
-        writers[j].write(b"".join(pool.map(encode, parts)))
+        encode_tick = time.perf_counter()
+        records = b"".join(pool.map(encode, parts))
+        encode_seconds += time.perf_counter() - encode_tick
+        writers[j].write(records)
       if progress:
         done = begin + len(batch)
         progress.update("wrote %d of %d instances" % (done, total), done,
@@ -1284,7 +1288,8 @@ def write_records(encode, order, output_files, settings=None, progress=None,
         if os.path.exists(leftover):
           os.remove(leftover)
   logging.info("Wrote %d total instances", total)
-  return time.perf_counter() - tick
+  return dict(encode=encode_seconds,
+              write=time.perf_counter() - tick - encode_seconds)
 
 
 
@@ -1383,7 +1388,7 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
       corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
       masked_lm_prob, max_predictions_per_seq, do_whole_word_mask,
       MersenneTwister(random.Random(random_seed)), reporter, draw_seconds)
-  seconds["instances"] = time.perf_counter() - tick
+  seconds["draw_instances"] = time.perf_counter() - tick
   seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
@@ -1403,10 +1408,12 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
     for row in range(len(first["input_ids"])):
       _log_example(vocabulary, first, row)
   reporter.restart()
-  seconds["encode_and_write"] = write_records(
+  write_seconds = write_records(
       lambda index: encoder.records(encoder.features(arrays, index)),
       permutation, output_files, settings, reporter,
       num_threads=num_workers or tokenization._available_cores())  # pylint: disable=protected-access
+  seconds["encode_records"] = write_seconds["encode"]
+  seconds["write_files"] = write_seconds["write"]
   return dict(num_instances=len(permutation), seconds=seconds)
 
 
