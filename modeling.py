@@ -245,13 +245,19 @@ def dropout_seed(seed):
     _DROPOUT_SEED.state = previous
 
 
-def dropout(input_tensor, dropout_prob):
+def dropout(input_tensor, dropout_prob, noise_shape=None, select_noise=None):
   """Perform dropout.
 
   Args:
     input_tensor: float Tensor.
     dropout_prob: Python float. The probability of dropping out a value (NOT of
       *keeping* a dimension as in `tf.nn.dropout`).
+    noise_shape: (optional) the shape to draw the noise in, when
+      `input_tensor` is a selection of a larger tensor: `select_noise` then
+      maps the noise to `input_tensor`'s shape. The selection gets the mask
+      the whole tensor would have had (same seed, same shape drawn).
+    select_noise: function noise -> noise of `input_tensor`'s shape; only with
+      `noise_shape`.
 
   Returns:
     A version of `input_tensor` with dropout applied.
@@ -260,7 +266,7 @@ def dropout(input_tensor, dropout_prob):
     return input_tensor
   # tf.nn.dropout's computation, but the uniform noise is always float32: drawing
   # it in bfloat16 costs twice as much on CPU.
-  shape = tf.shape(input_tensor)
+  shape = tf.shape(input_tensor) if noise_shape is None else noise_shape
   state = getattr(_DROPOUT_SEED, "state", None)
   if state is None:
     noise = tf.random.uniform(shape)
@@ -268,6 +274,8 @@ def dropout(input_tensor, dropout_prob):
     seed = tf.random.experimental.stateless_fold_in(state[0], state[1])
     state[1] += 1
     noise = tf.random.stateless_uniform(shape, seed)
+  if select_noise is not None:
+    noise = select_noise(noise)
   keep = noise >= dropout_prob
   scale = tf.cast(1.0 / (1.0 - dropout_prob), input_tensor.dtype)
   return tf.where(keep, input_tensor * scale, tf.zeros_like(input_tensor))
@@ -413,6 +421,24 @@ def create_attention_mask_from_input_mask(from_tensor, to_mask):
   return broadcast_ones * to_mask
 
 
+def flat_positions(positions, seq_length):
+  """Row indices of `positions` in a [batch_size * seq_length, ...] matrix.
+
+  Args:
+    positions: int Tensor [batch_size, num_positions], positions in each
+      sequence.
+    seq_length: int or scalar Tensor.
+
+  Returns:
+    int32 [batch_size * num_positions]: `b * seq_length + positions[b, i]`.
+  """
+  positions = tf.cast(positions, tf.int32)
+  batch_size = get_shape_list(positions, expected_rank=2)[0]
+  offsets = tf.reshape(tf.range(0, batch_size, dtype=tf.int32) * seq_length,
+                       [-1, 1])
+  return tf.reshape(positions + offsets, [-1])
+
+
 def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   """Compute the union of the current variables and checkpoint variables.
 
@@ -528,7 +554,7 @@ class TransformerLayer(tf.Module):
     return tf.transpose(x, [0, 2, 1, 3])
 
   def attention(self, x, batch_size, seq_length, attention_adder,
-                attention_dropout_prob, compute_dtype):
+                attention_dropout_prob, compute_dtype, query_positions=None):
     """Multi-headed self-attention.
 
     Args:
@@ -539,12 +565,23 @@ class TransformerLayer(tf.Module):
         -10000 for padding.
       attention_dropout_prob: dropout rate of the probabilities (0 at inference).
       compute_dtype: dtype of the multiplications.
+      query_positions: (optional) int32 [batch_size, num_queries]: attend from
+        these positions only (keys and values still cover every position).
 
     Returns:
-      (context [batch_size * seq_length, hidden_size] in compute_dtype,
-       probs float32 [batch_size, num_heads, seq_length, seq_length]).
+      (context [batch_size * F, hidden_size] in compute_dtype, probs float32
+       [batch_size, num_heads, F, seq_length]), F = seq_length, or num_queries
+      with `query_positions`.
     """
-    q = self._split_heads(self.query(x, compute_dtype), batch_size, seq_length)
+    x_q, num_queries, select_noise = x, seq_length, None
+    if query_positions is not None:
+      num_queries = get_shape_list(query_positions)[1]
+      x_q = tf.gather(x, flat_positions(query_positions, seq_length))
+      # The rows of the [B, N, T, T] mask the full computation would draw.
+      select_noise = lambda noise: tf.gather(noise, query_positions, axis=2,
+                                             batch_dims=1)
+    q = self._split_heads(self.query(x_q, compute_dtype), batch_size,
+                          num_queries)
     k = self._split_heads(self.key(x, compute_dtype), batch_size, seq_length)
     v = self._split_heads(self.value(x, compute_dtype), batch_size, seq_length)
     # [B, N, F, T]
@@ -552,15 +589,20 @@ class TransformerLayer(tf.Module):
     scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(float(self.head_size)))
     scores += attention_adder
     probs = tf.nn.softmax(scores)
-    dropped = dropout(probs, attention_dropout_prob)
+    noise_shape = None
+    if select_noise is not None:
+      noise_shape = [batch_size, self.num_heads, seq_length, seq_length]
+    dropped = dropout(probs, attention_dropout_prob, noise_shape, select_noise)
     # [B, N, F, D] -> [B, F, N, D] -> [B*F, N*D]
     context = tf.matmul(tf.cast(dropped, compute_dtype), v)
     context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]),
-                         [batch_size * seq_length, self.num_heads * self.head_size])
+                         [batch_size * num_queries,
+                          self.num_heads * self.head_size])
     return context, probs
 
   def __call__(self, x, batch_size, seq_length, attention_adder, act_fn,
-               hidden_dropout_prob, attention_dropout_prob, compute_dtype):
+               hidden_dropout_prob, attention_dropout_prob, compute_dtype,
+               query_positions=None):
     """Applies the layer.
 
     Args:
@@ -570,22 +612,35 @@ class TransformerLayer(tf.Module):
       act_fn: the intermediate activation.
       hidden_dropout_prob, attention_dropout_prob: dropout rates (0 at inference).
       compute_dtype: dtype of the multiplications.
+      query_positions: (optional) int32 [batch_size, num_queries]: compute the
+        output at these positions only. Each output row depends on its own
+        position's input and on the keys and values of all positions, so the
+        rows equal those of the full output at these positions, dropout masks
+        included (drawn at the full shape, then selected).
 
     Returns:
-      (float32 [batch_size * seq_length, hidden_size], attention probabilities
-       float32 [batch_size, num_heads, seq_length, seq_length]).
+      (float32 [batch_size * F, hidden_size], attention probabilities
+       float32 [batch_size, num_heads, F, seq_length]), F = seq_length, or
+      num_queries with `query_positions`.
     """
     context, probs = self.attention(x, batch_size, seq_length, attention_adder,
-                                    attention_dropout_prob, compute_dtype)
+                                    attention_dropout_prob, compute_dtype,
+                                    query_positions)
+    noise_shape, select_noise = None, None
+    if query_positions is not None:
+      rows = flat_positions(query_positions, seq_length)
+      noise_shape = tf.shape(x)
+      select_noise = lambda noise: tf.gather(noise, rows)
+      x = tf.gather(x, rows)
     attention_output = dropout(self.attention_output(context, compute_dtype),
-                               hidden_dropout_prob)
+                               hidden_dropout_prob, noise_shape, select_noise)
     attention_output = self.attention_layer_norm(
         tf.cast(attention_output, tf.float32) + x)
     intermediate = self.intermediate(attention_output, compute_dtype)
     if act_fn is not None:
       intermediate = act_fn(intermediate)
     layer_output = dropout(self.output_dense(intermediate, compute_dtype),
-                           hidden_dropout_prob)
+                           hidden_dropout_prob, noise_shape, select_noise)
     layer_output = self.output_layer_norm(
         tf.cast(layer_output, tf.float32) + attention_output)
     return layer_output, probs
@@ -721,7 +776,7 @@ class BertModel(tf.Module):
   @tf.autograph.experimental.do_not_convert
   def __call__(self, input_ids, input_mask=None, token_type_ids=None,
                training=None, use_one_hot_embeddings=None,
-               return_attention_probs=False):
+               return_attention_probs=False, output_positions=None):
     """Runs the model.
 
     Args:
@@ -734,6 +789,16 @@ class BertModel(tf.Module):
       use_one_hot_embeddings: bool; default the constructor's value.
       return_attention_probs: also return every layer's softmax output in
         `BertOutputs.attention_probs`.
+      output_positions: (optional) int Tensor [batch_size, num_positions]:
+        compute the last layer only at these positions and at position 0 (for
+        the pooled output), for callers that read nothing else, such as the
+        pre-training heads (a sixth of the last layer's cost for 20 of 128).
+        `sequence_output` and `all_encoder_layers[-1]` are then
+        [batch_size, num_positions, hidden_size], equal to the full output
+        gathered at `output_positions` (dropout masks included); the last
+        layer's attention probabilities are [batch_size, num_heads,
+        1 + num_positions, seq_length] (position 0 first). Everything else is
+        as without.
 
     Returns:
       `BertOutputs` (float32 tensors).
@@ -768,13 +833,24 @@ class BertModel(tf.Module):
     out_shape = [batch_size, seq_length, config.hidden_size]
     embedding_output = tf.reshape(x, out_shape)
     all_layers, all_probs = [], []
-    for layer in self.layers:
+    for index, layer in enumerate(self.layers):
+      query_positions, layer_shape = None, out_shape
+      if output_positions is not None and index == len(self.layers) - 1:
+        # Position 0 first: the pooler reads it.
+        query_positions = tf.concat(
+            [tf.zeros([batch_size, 1], tf.int32),
+             tf.cast(output_positions, tf.int32)], axis=1)
+        layer_shape = [batch_size, get_shape_list(query_positions)[1],
+                       config.hidden_size]
       x, probs = layer(x, batch_size, seq_length, adder, self._act_fn,
-                       hidden_dropout, attention_dropout, self.compute_dtype)
-      all_layers.append(tf.reshape(x, out_shape))
+                       hidden_dropout, attention_dropout, self.compute_dtype,
+                       query_positions=query_positions)
+      all_layers.append(tf.reshape(x, layer_shape))
       all_probs.append(probs)
+    first_token = all_layers[-1][:, 0, :]
+    if output_positions is not None:
+      all_layers[-1] = all_layers[-1][:, 1:, :]
     sequence_output = all_layers[-1]
-    first_token = sequence_output[:, 0, :]
     pooled_output = tf.tanh(
         tf.cast(self.pooler(first_token, self.compute_dtype), tf.float32))
     outputs = BertOutputs(

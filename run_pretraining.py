@@ -312,16 +312,18 @@ class BertPretrainingModel(tf.Module):
       [B*P], masked_lm_log_probs [B*P, V], next_sentence_loss,
       next_sentence_example_loss [B], next_sentence_log_probs [B, 2].
     """
+    # The heads read the last layer only at the masked positions (and the
+    # pooler at position 0): BertModel computes that layer at those rows only.
     outputs = self.bert(features["input_ids"],
                         input_mask=features["input_mask"],
                         token_type_ids=features["segment_ids"],
-                        training=training)
+                        training=training,
+                        output_positions=features["masked_lm_positions"])
     (masked_lm_loss, masked_lm_example_loss,
      masked_lm_log_probs) = get_masked_lm_output(
          self.bert_config, outputs.sequence_output, outputs.embedding_table,
-         features["masked_lm_positions"], features["masked_lm_ids"],
-         features["masked_lm_weights"], head=self.masked_lm,
-         compute_dtype=self.compute_dtype)
+         None, features["masked_lm_ids"], features["masked_lm_weights"],
+         head=self.masked_lm, compute_dtype=self.compute_dtype)
     (next_sentence_loss, next_sentence_example_loss,
      next_sentence_log_probs) = get_next_sentence_output(
          self.bert_config, outputs.pooled_output,
@@ -345,10 +347,12 @@ def get_masked_lm_output(bert_config, input_tensor, output_weights, positions,
   Args:
     bert_config: modeling.BertConfig.
     input_tensor: float32 [batch_size, seq_length, hidden_size], the sequence
-      output.
+      output; with `positions` None, [batch_size, max_predictions_per_seq,
+      hidden_size], the sequence output already at the masked positions.
     output_weights: [vocab_size, hidden_size], the word embedding table (the
       output layer is tied to it).
-    positions: int32 [batch_size, max_predictions_per_seq].
+    positions: int32 [batch_size, max_predictions_per_seq], or None (see
+      `input_tensor`).
     label_ids: int32 [batch_size, max_predictions_per_seq].
     label_weights: float32 [batch_size, max_predictions_per_seq].
     head: MaskedLMHead holding `cls/predictions/*` (TF2 functions cannot create
@@ -359,7 +363,10 @@ def get_masked_lm_output(bert_config, input_tensor, output_weights, positions,
     (loss scalar, per_example_loss [batch_size * P], log_probs
     [batch_size * P, vocab_size]), float32.
   """
-  input_tensor = gather_indexes(input_tensor, positions)
+  if positions is None:
+    input_tensor = tf.reshape(input_tensor, [-1, bert_config.hidden_size])
+  else:
+    input_tensor = gather_indexes(input_tensor, positions)
   act = modeling.get_activation(bert_config.hidden_act)
   input_tensor = head.transform(input_tensor, compute_dtype)
   if act is not None:

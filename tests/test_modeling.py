@@ -442,3 +442,57 @@ def test_dropout_seed_makes_masks_a_function_of_the_seed():
   assert 0.4 < np.mean(a1.numpy() > 0) < 0.6
   # Outside the context dropout is TensorFlow's stateful one again.
   assert getattr(modeling._DROPOUT_SEED, "state", None) is None
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_output_positions_equal_the_gathered_full_output(training):
+  """output_positions: the last layer at those positions only, the same values
+  as the full model's output gathered there (dropout masks included), and the
+  same gradients for a loss that reads only them."""
+  exp = expected("sharp")
+  model = load_model("sharp")
+  ids, mask, types = exp["input_ids"], exp["input_mask"], exp["segment_ids"]
+  batch_size, seq_length = ids.shape
+  rng = np.random.RandomState(0)
+  # Duplicates, position 0 and padded positions, as in pre-training records.
+  positions = tf.constant(rng.randint(0, seq_length, [batch_size, 5]), tf.int32)
+  positions = tf.concat([positions, tf.zeros([batch_size, 1], tf.int32)], 1)
+  hidden = model.config.hidden_size
+  probe = tf.constant(rng.randn(batch_size, 6, hidden), tf.float32)
+
+  @tf.function
+  def run(output_positions):
+    with tf.GradientTape() as tape, modeling.dropout_seed(
+        tf.constant([7, 1], tf.int64)):
+      out = model(ids, mask, types, training=training,
+                  return_attention_probs=True,
+                  output_positions=output_positions)
+      last = out.sequence_output
+      if output_positions is None:
+        last = tf.gather(last, positions, batch_dims=1)
+      loss = (tf.reduce_sum(last * probe) +
+              tf.reduce_sum(out.pooled_output))
+    return out, last, tape.gradient(loss, model.trainable_variables)
+
+  full, full_last, full_grads = run(None)
+  part, part_last, part_grads = run(positions)
+  assert part.sequence_output.shape == (batch_size, 6, hidden)
+  np.testing.assert_array_equal(part.all_encoder_layers[-1],
+                                part.sequence_output)
+  np.testing.assert_allclose(part_last, full_last, **TOL)
+  np.testing.assert_allclose(part.pooled_output, full.pooled_output, **TOL)
+  for got, want in zip(part.all_encoder_layers[:-1],
+                       full.all_encoder_layers[:-1]):
+    np.testing.assert_array_equal(got, want)
+  rows = tf.concat([tf.zeros([batch_size, 1], tf.int32), positions], 1)
+  np.testing.assert_allclose(
+      part.attention_probs[-1],
+      tf.gather(full.attention_probs[-1], rows, axis=2, batch_dims=1), **TOL)
+  for got, want, var in zip(part_grads, full_grads, model.trainable_variables):
+    np.testing.assert_allclose(tf.convert_to_tensor(got),
+                               tf.convert_to_tensor(want), atol=1e-4,
+                               rtol=1e-4, err_msg=var.name)
+  if training:  # Dropout did change the output: the masks were compared.
+    eval_last = tf.gather(model(ids, mask, types).sequence_output, positions,
+                          batch_dims=1)
+    assert np.abs(part_last - eval_last).max() > 1e-2

@@ -91,6 +91,59 @@ def test_heads_match_google(folder):
                              rtol=1e-5)
 
 
+def _full_sequence_loss(model, features, training):
+  """The total loss computed from the whole sequence output (no
+  output_positions), as Google's model_fn does."""
+  outputs = model.bert(features["input_ids"],
+                       input_mask=features["input_mask"],
+                       token_type_ids=features["segment_ids"],
+                       training=training)
+  masked_lm_loss, _, _ = run_pretraining.get_masked_lm_output(
+      model.bert_config, outputs.sequence_output, outputs.embedding_table,
+      features["masked_lm_positions"], features["masked_lm_ids"],
+      features["masked_lm_weights"], head=model.masked_lm)
+  next_sentence_loss, _, _ = run_pretraining.get_next_sentence_output(
+      model.bert_config, outputs.pooled_output,
+      features["next_sentence_labels"], head=model.next_sentence)
+  return masked_lm_loss + next_sentence_loss
+
+
+def test_last_layer_at_masked_positions_gives_the_full_loss_and_gradients():
+  """BertPretrainingModel runs the last layer at the masked positions only;
+  loss and gradients equal those from the whole sequence output, with
+  dropout (same seeded masks)."""
+  base = fixture_path("modeling", "sharp")
+  expected = np.load(os.path.join(base, "expected.npz"))
+  config = modeling.BertConfig.from_json_file(
+      os.path.join(base, "bert_config.json"))
+  model = run_pretraining.BertPretrainingModel(config)
+  checkpoints.restore(model, os.path.join(base, "bert_model.ckpt"),
+                      allow_missing=False, log=False)
+  features = {name: tf.constant(expected[name]) for name in (
+      "input_ids", "input_mask", "segment_ids", "masked_lm_positions",
+      "masked_lm_ids", "masked_lm_weights", "next_sentence_labels")}
+
+  @tf.function
+  def loss_and_grads(full):
+    with tf.GradientTape() as tape, modeling.dropout_seed(
+        tf.constant([3, 5], tf.int64)):
+      if full:
+        loss = _full_sequence_loss(model, features, training=True)
+      else:
+        loss = model(features, training=True)["total_loss"]
+    grads = tape.gradient(loss, model.trainable_variables)
+    return loss, [tf.convert_to_tensor(g) for g in grads]
+
+  want_loss, want_grads = loss_and_grads(True)
+  got_loss, got_grads = loss_and_grads(False)
+  np.testing.assert_allclose(got_loss, want_loss, rtol=1e-5)
+  for got, want, var in zip(got_grads, want_grads, model.trainable_variables):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5,
+                               err_msg=var.name)
+  # Dropout was on (the loss differs from the evaluation loss).
+  assert abs(float(want_loss) - float(expected["total_pretraining_loss"])) > 1e-3
+
+
 def test_gather_indexes():
   seq = tf.reshape(tf.range(2 * 3 * 2, dtype=tf.float32), [2, 3, 2])
   got = run_pretraining.gather_indexes(seq, tf.constant([[2, 0], [1, 1]]))
