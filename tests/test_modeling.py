@@ -182,6 +182,42 @@ def test_gelu_is_the_tanh_approximation():
   np.testing.assert_allclose(modeling.gelu(x), want, atol=2e-7)
 
 
+# float32: 1 - tanh^2 cancels for x < -4, where the slope is ~1e-6 (absolute
+# error a few 1e-6, as in TensorFlow's own TanhGrad).
+@pytest.mark.parametrize("dtype,rtol,atol", [(tf.float32, 1e-6, 5e-6),
+                                             (tf.bfloat16, 2.0 ** -8, 2.0 ** -8)])
+def test_gelu_for_training_is_gelu_and_its_derivative(dtype, rtol, atol):
+  """The fused training GELU against float64 numpy (value and derivative), and
+  against the op-by-op `gelu` with TensorFlow's own gradient."""
+  x64 = np.linspace(-6.0, 6.0, 2401)
+  x = tf.cast(tf.constant(x64, tf.float32), dtype)
+  x64 = tf.cast(x, tf.float64).numpy()  # the values actually fed in
+  c = np.sqrt(2.0 / np.pi)
+  t = np.tanh(c * (x64 + 0.044715 * x64 ** 3))
+  want = 0.5 * x64 * (1.0 + t)
+  want_slope = (0.5 * (1.0 + t) +
+                0.5 * x64 * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x64 ** 2))
+  dy = tf.cast(tf.fill(x.shape, 0.75), dtype)
+  grads = {}
+  for name, fn in (("fused", modeling.gelu_for_training),
+                   ("ops", modeling.gelu)):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = fn(x)
+    grads[name] = tf.cast(tape.gradient(y, x, output_gradients=dy),
+                          tf.float64).numpy()
+    assert y.dtype == dtype
+    if name == "fused":
+      # Rounded once, to the output dtype.
+      np.testing.assert_allclose(tf.cast(y, tf.float64), want,
+                                 rtol=rtol, atol=atol)
+      np.testing.assert_allclose(grads[name], 0.75 * want_slope,
+                                 rtol=rtol, atol=atol)
+  # The op-by-op gradient rounds after every op: close, not equal, in bfloat16.
+  np.testing.assert_allclose(grads["fused"], grads["ops"],
+                             atol=8 * atol, rtol=8 * rtol)
+
+
 def test_get_activation():
   assert modeling.get_activation("gelu") is modeling.gelu
   assert modeling.get_activation("relu") is tf.nn.relu
