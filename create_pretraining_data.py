@@ -6,16 +6,16 @@ byte, for the same input, vocabulary and flags. It is faster and leaner:
 tokenization runs on several processes, instances are kept as a few numpy
 arrays of token ids (not lists of strings), and the per-instance work (random
 draws, masking, building and serializing the records) runs in small kernels
-compiled by numba, so TensorFlow is not even imported.
+compiled by numba (pretraining_data_kernels.py), so TensorFlow is not even
+imported.
 
 Exactness rests on two things. First, every random choice is Google's: the
 kernels make the draws Python's `random.Random(random_seed)` would make
 (`random()`, `randint()`, `shuffle()`) from the same Mersenne Twister state,
-with CPython's arithmetic, in Google's order (see `MersenneTwister`). Second,
-each tf.train.Example is serialized by hand with the seven features in
-Google's order, which makes the output identical from run to run (Google's
-own script, under protobuf's default upb backend, orders the features
-differently in every process).
+with CPython's arithmetic, in Google's order. Second, each tf.train.Example
+is serialized by hand with the seven features in Google's order, which makes
+the output identical from run to run (Google's own script, under protobuf's
+default upb backend, orders the features differently in every process).
 
 Without numba the kernels run as the plain Python they are written in: the
 same files, many times slower.
@@ -37,13 +37,9 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+import pretraining_data_kernels as kernels
 import tf_example
 import tokenization
-
-try:
-  import numba  # pylint: disable=g-import-not-at-top
-except ImportError:  # the kernels then run as plain Python
-  numba = None
 
 FLAGS = flags.FLAGS
 
@@ -128,562 +124,6 @@ class TrainingInstance(object):
 
   def __repr__(self):
     return self.__str__()
-
-
-
-# The kernels: plain Python on numpy arrays and ints, compiled by numba.
-#
-# Every int is kept below 2**63 (the 32-bit generator words included), so the
-# code means the same compiled (int64) and run as Python.
-
-
-def _kernel(function):
-  """Compiles `function` with numba (cached on disk), if numba is there."""
-  if numba is None:
-    return function
-  return numba.njit(cache=True, nogil=True, _nrt=False)(function)
-
-
-_MT_WORDS = 624  # Mersenne Twister state words
-_MT_SHIFT = 397  # its middle word offset
-
-
-@_kernel
-def _twist_word(mt, k, next_k, middle_k):
-  """Word k of the next state, from words k, next_k and middle_k."""
-  y = (np.int64(mt[k]) & 0x80000000) | (np.int64(mt[next_k]) & 0x7FFFFFFF)
-  word = np.int64(mt[middle_k]) ^ (y >> 1)
-  if y & 1:
-    word ^= 0x9908B0DF
-  mt[k] = word
-
-
-@_kernel
-def _twist(mt):
-  """Computes the next 624 state words in place (CPython's genrand_uint32).
-
-  Word k is made from words k + 1 and k + 397 (modulo 624); the loops are
-  split so no index needs a modulo.
-
-  Args:
-    mt: uint32 [624] the generator state.
-  """
-  for k in range(_MT_WORDS - _MT_SHIFT):
-    _twist_word(mt, k, k + 1, k + _MT_SHIFT)
-  for k in range(_MT_WORDS - _MT_SHIFT, _MT_WORDS - 1):
-    _twist_word(mt, k, k + 1, k + _MT_SHIFT - _MT_WORDS)
-  _twist_word(mt, _MT_WORDS - 1, 0, _MT_SHIFT - 1)
-
-
-@_kernel
-def _next_word(mt, pos):
-  """The generator's next 32-bit output.
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] index of the next state word (624: twist first).
-
-  Returns:
-    int in [0, 2**32).
-  """
-  i = pos[0]
-  if i >= _MT_WORDS:
-    _twist(mt)
-    i = 0
-  pos[0] = i + 1
-  y = np.int64(mt[i])
-  y ^= y >> 11
-  y ^= (y << 7) & 0x9D2C5680
-  y ^= (y << 15) & 0xEFC60000
-  y ^= y >> 18
-  return y
-
-
-@_kernel
-def _random(mt, pos):
-  """random.Random.random(): 53 bits from two words.
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] its position.
-
-  Returns:
-    float in [0, 1).
-  """
-  a = _next_word(mt, pos) >> 5
-  b = _next_word(mt, pos) >> 6
-  return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
-
-
-@_kernel
-def _bit_length(n):
-  """int.bit_length() of n >= 0."""
-  k = 0
-  while (n >> k) != 0:
-    k += 1
-  return k
-
-
-@_kernel
-def _randbelow(mt, pos, n):
-  """random.Random._randbelow(n): the top bits of words until one is < n.
-
-  randint(a, b) is a + _randbelow(b - a + 1).
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] its position.
-    n: int in [1, 2**32).
-
-  Returns:
-    int in [0, n).
-  """
-  shift = 32 - _bit_length(n)
-  r = _next_word(mt, pos) >> shift
-  while r >= n:
-    r = _next_word(mt, pos) >> shift
-  return r
-
-
-@_kernel
-def _shuffle(mt, pos, values, count):
-  """random.Random.shuffle(values[:count]), in place.
-
-  Fisher-Yates from the end, each swap partner drawn as _randbelow(i + 1);
-  the bit length of the bound is tracked as the bound goes down.
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] its position.
-    values: 1-D array.
-    count: int < 2**32, how many of the first values to shuffle.
-  """
-  bits = _bit_length(count)
-  for i in range(count - 1, 0, -1):
-    if i + 1 < (1 << (bits - 1)):
-      bits -= 1
-    shift = 32 - bits
-    j = _next_word(mt, pos) >> shift
-    while j > i:
-      j = _next_word(mt, pos) >> shift
-    values[i], values[j] = values[j], values[i]
-
-
-@_kernel
-def _mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
-          whole_words, is_subword, random_word_ids, mask_id, scratch,
-          positions, ids):
-  """Google's create_masked_lm_predictions for `[CLS] A [SEP] B [SEP]`.
-
-  The candidates are the tokens of A, then of B ([CLS] and [SEP] are not
-  candidates): candidate r is at position r + 1 in A and r + 2 in B. Each
-  candidate is a group of its own, or with `whole_words` a "##" piece joins
-  the group before it (also across the [SEP] between A and B, as in Google's
-  code). The groups are shuffled and taken in that order while they fit in
-  num_to_predict; each chosen position then becomes [MASK] (80%), stays
-  (10%) or becomes a random word of the vocabulary (10%).
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] its position.
-    token_ids: [corpus tokens] the corpus.
-    a_start: start of A in token_ids.
-    a_len: length of A (>= 1).
-    b_start: start of B in token_ids.
-    b_len: length of B (>= 1).
-    num_to_predict: Google's min(max_predictions_per_seq,
-      max(1, round(len(tokens) * masked_lm_prob))).
-    whole_words: bool, Google's do_whole_word_mask.
-    is_subword: bool [vocabulary size], whether the token starts with "##".
-    random_word_ids: int [n] the ids of Google's vocab_words.
-    mask_id: id of [MASK].
-    scratch: int64 [>= 2 * (a_len + b_len) + 1] work space.
-    positions: int [>= num_to_predict] out: the masked positions, sorted.
-    ids: int [>= num_to_predict] out: the id that replaces each one.
-
-  Returns:
-    the number of masked positions.
-  """
-  num_candidates = a_len + b_len
-  # Group g is candidates starts[g] .. starts[g + 1] - 1.
-  starts = scratch[:num_candidates + 1]
-  order = scratch[num_candidates + 1:]
-  num_groups = 0
-  for r in range(num_candidates):
-    if r < a_len:
-      token = np.int64(token_ids[a_start + r])
-    else:
-      token = np.int64(token_ids[b_start + r - a_len])
-    if r == 0 or not (whole_words and is_subword[token]):
-      starts[num_groups] = r
-      num_groups += 1
-  starts[num_groups] = num_candidates
-  for g in range(num_groups):
-    order[g] = g
-  _shuffle(mt, pos, order, num_groups)
-  count = 0
-  for k in range(num_groups):
-    if count >= num_to_predict:
-      break
-    g = order[k]
-    if count + starts[g + 1] - starts[g] > num_to_predict:
-      continue
-    for r in range(starts[g], starts[g + 1]):
-      if r < a_len:
-        position = r + 1
-        token = np.int64(token_ids[a_start + r])
-      else:
-        position = r + 2
-        token = np.int64(token_ids[b_start + r - a_len])
-      if _random(mt, pos) < 0.8:
-        new_id = np.int64(mask_id)
-      elif _random(mt, pos) < 0.5:
-        new_id = token
-      else:
-        new_id = np.int64(random_word_ids[
-            _randbelow(mt, pos, len(random_word_ids))])
-      # Google sorts the predictions by position; insert in order.
-      j = count
-      while j > 0 and positions[j - 1] > position:
-        positions[j] = positions[j - 1]
-        ids[j] = ids[j - 1]
-        j -= 1
-      positions[j] = position
-      ids[j] = new_id
-      count += 1
-  return count
-
-
-@_kernel
-def _make_instances(mt, pos, token_ids, sentence_starts, document_starts,
-                    order, first_document, end_document, max_num_tokens,
-                    short_seq_prob, num_to_predict, whole_words, is_subword,
-                    random_word_ids, mask_id, scratch, rows, positions, ids):
-  """Google's create_instances_from_document for a run of documents.
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] its position.
-    token_ids: [corpus tokens] the sentences one after the other.
-    sentence_starts: int64 [sentences + 1]; sentence s is token_ids
-      [sentence_starts[s]:sentence_starts[s + 1]].
-    document_starts: int64 [documents + 1]; document d is sentences
-      document_starts[d] .. document_starts[d + 1] - 1.
-    order: int64 [documents] Google's shuffled document list: its k-th
-      document is corpus document order[k].
-    first_document: the first index into `order` to make instances of.
-    end_document: one past the last.
-    max_num_tokens: max_seq_length - 3.
-    short_seq_prob: float.
-    num_to_predict: int [max_seq_length + 1] predictions by instance length.
-    whole_words: bool, Google's do_whole_word_mask.
-    is_subword: bool [vocabulary size], see _mask.
-    random_word_ids: int [n], see _mask.
-    mask_id: id of [MASK].
-    scratch: int64 [>= 2 * max_num_tokens + 1] work space.
-    rows: int64 [capacity, 6] out: a_start, a_len, b_start, b_len,
-      is_random_next, num_masked of each instance (A and B are runs of
-      token_ids). Each document gives at most one instance per sentence.
-    positions: int [capacity, max_predictions_per_seq] out, see _mask.
-    ids: int [capacity, max_predictions_per_seq] out, see _mask.
-
-  Returns:
-    the number of instances written.
-  """
-  num_documents = len(document_starts) - 1
-  count = 0
-  for document_index in range(first_document, end_document):
-    first = document_starts[order[document_index]]
-    num_sentences = document_starts[order[document_index] + 1] - first
-    target_seq_length = max_num_tokens
-    if _random(mt, pos) < short_seq_prob:
-      target_seq_length = 2 + _randbelow(mt, pos, max_num_tokens - 1)
-    chunk_first = 0
-    i = 0
-    while i < num_sentences:
-      chunk_start = sentence_starts[first + chunk_first]
-      if (i == num_sentences - 1 or
-          sentence_starts[first + i + 1] - chunk_start >= target_seq_length):
-        chunk_len = i - chunk_first + 1
-        a_end = 1
-        if chunk_len >= 2:
-          a_end = 1 + _randbelow(mt, pos, chunk_len - 1)
-        a_start = chunk_start
-        a_len = sentence_starts[first + chunk_first + a_end] - a_start
-        if chunk_len == 1 or _random(mt, pos) < 0.5:
-          is_random_next = 1
-          # B: sentences of a random other document, from a random one on.
-          random_document = document_index
-          for _ in range(10):
-            random_document = _randbelow(mt, pos, num_documents)
-            if random_document != document_index:
-              break
-          b_first = document_starts[order[random_document]]
-          b_last = document_starts[order[random_document] + 1]
-          sentence = b_first + _randbelow(mt, pos, b_last - b_first)
-          b_start = sentence_starts[sentence]
-          b_end = sentence_starts[sentence + 1]
-          while (b_end - b_start < target_seq_length - a_len and
-                 sentence + 1 < b_last):
-            sentence += 1
-            b_end = sentence_starts[sentence + 1]
-          b_len = b_end - b_start
-          i -= chunk_len - a_end  # "put back" the unused sentences
-        else:
-          is_random_next = 0
-          b_start = a_start + a_len
-          b_len = sentence_starts[first + i + 1] - b_start
-        # truncate_seq_pair: a token off the front or back of the longer.
-        for _ in range(a_len + b_len - max_num_tokens):
-          front = _random(mt, pos) < 0.5
-          if a_len > b_len:
-            a_len -= 1
-            if front:
-              a_start += 1
-          else:
-            b_len -= 1
-            if front:
-              b_start += 1
-        num_masked = _mask(
-            mt, pos, token_ids, a_start, a_len, b_start, b_len,
-            num_to_predict[a_len + b_len + 3], whole_words, is_subword,
-            random_word_ids, mask_id, scratch, positions[count], ids[count])
-        rows[count, 0] = a_start
-        rows[count, 1] = a_len
-        rows[count, 2] = b_start
-        rows[count, 3] = b_len
-        rows[count, 4] = is_random_next
-        rows[count, 5] = num_masked
-        count += 1
-        chunk_first = i + 1
-      i += 1
-  return count
-
-
-@_kernel
-def _fill_features(rows, positions, ids, token_ids, cls_id, sep_id,
-                   input_ids, input_mask, segment_ids, lm_positions, lm_ids,
-                   lm_weights, next_sentence_labels):
-  """Google's features of instances (the outputs must come zero-filled).
-
-  Args:
-    rows: int64 [n, 6] instances, see _make_instances.
-    positions: int [n, max_predictions_per_seq] sorted masked positions.
-    ids: int [n, max_predictions_per_seq] the id written at each.
-    token_ids: [corpus tokens] the corpus the rows refer to.
-    cls_id: id of [CLS].
-    sep_id: id of [SEP].
-    input_ids: int64 [n, max_seq_length] out.
-    input_mask: int64 [n, max_seq_length] out.
-    segment_ids: int64 [n, max_seq_length] out.
-    lm_positions: int64 [n, max_predictions_per_seq] out.
-    lm_ids: int64 [n, max_predictions_per_seq] out: the original tokens.
-    lm_weights: float32 [n, max_predictions_per_seq] out.
-    next_sentence_labels: int64 [n, 1] out.
-  """
-  for n in range(rows.shape[0]):
-    a_start, a_len, b_start, b_len = rows[n, 0], rows[n, 1], rows[n, 2], rows[
-        n, 3]
-    input_ids[n, 0] = cls_id
-    for r in range(a_len):
-      input_ids[n, 1 + r] = token_ids[a_start + r]
-    input_ids[n, a_len + 1] = sep_id
-    for r in range(b_len):
-      input_ids[n, a_len + 2 + r] = token_ids[b_start + r]
-    input_ids[n, a_len + b_len + 2] = sep_id
-    for t in range(a_len + b_len + 3):
-      input_mask[n, t] = 1
-      if t >= a_len + 2:
-        segment_ids[n, t] = 1
-    for k in range(rows[n, 5]):
-      lm_positions[n, k] = positions[n, k]
-      lm_ids[n, k] = input_ids[n, positions[n, k]]
-      lm_weights[n, k] = 1.0
-    for k in range(rows[n, 5]):
-      input_ids[n, positions[n, k]] = ids[n, k]
-    next_sentence_labels[n, 0] = rows[n, 4]
-
-
-@_kernel
-def _varint_size(value):
-  """Bytes of the protobuf varint of an int in [0, 2**35)."""
-  return (1 + (value >= 0x80) + (value >= 0x4000) + (value >= 0x200000) +
-          (value >= 0x10000000))
-
-
-@_kernel
-def _put_varint(out, at, value):
-  """Writes the varint of an int >= 0 at out[at]; returns the next index."""
-  while value >= 0x80:
-    out[at] = (value & 0x7F) | 0x80
-    value >>= 7
-    at += 1
-  out[at] = value
-  return at + 1
-
-
-@_kernel
-def _masked_crc(crc_tables, data, begin, end):
-  """TFRecord's masked CRC-32C of data[begin:end].
-
-  Eight bytes at a time ("slicing by 8"): table k gives the CRC of a byte
-  followed by k zero bytes, so the eight lookups of a step are independent.
-
-  Args:
-    crc_tables: int64 [8, 256], see _crc32c_tables.
-    data: uint8 array.
-    begin: first index.
-    end: one past the last.
-
-  Returns:
-    int in [0, 2**32).
-  """
-  crc = 0xFFFFFFFF
-  i = begin
-  while i + 8 <= end:
-    low = crc ^ (np.int64(data[i]) | (np.int64(data[i + 1]) << 8) |
-                 (np.int64(data[i + 2]) << 16) | (np.int64(data[i + 3]) << 24))
-    crc = (crc_tables[7, low & 0xFF] ^ crc_tables[6, (low >> 8) & 0xFF] ^
-           crc_tables[5, (low >> 16) & 0xFF] ^ crc_tables[4, low >> 24] ^
-           crc_tables[3, data[i + 4]] ^ crc_tables[2, data[i + 5]] ^
-           crc_tables[1, data[i + 6]] ^ crc_tables[0, data[i + 7]])
-    i += 8
-  while i < end:
-    crc = crc_tables[0, (crc ^ np.int64(data[i])) & 0xFF] ^ (crc >> 8)
-    i += 1
-  crc ^= 0xFFFFFFFF
-  rotated = (crc >> 15) | ((crc << 17) & 0xFFFFFFFF)
-  return (rotated + 0xA282EAD8) & 0xFFFFFFFF
-
-
-@_kernel
-def _put_uint(out, at, value, size):
-  """Writes `size` little-endian bytes of value at out[at]; returns the end."""
-  for b in range(size):
-    out[at + b] = (value >> (8 * b)) & 0xFF
-  return at + size
-
-
-@_kernel
-def _put_bytes(out, at, source, begin, size):
-  """Copies source[begin:begin + size] to out[at]; returns the end."""
-  for b in range(size):
-    out[at + b] = source[begin + b]
-  return at + size
-
-
-@_kernel
-def _put_entry(out, at, values, feature, headers, header_index):
-  """Writes one int64_list map entry: its header, then packed varints.
-
-  Args:
-    out: uint8 buffer.
-    at: where to write.
-    values: int64 [length] the values (>= 0).
-    feature: index of the feature in FEATURE_NAMES.
-    headers: uint8 bytes of every header.
-    header_index: int64 [7, max payload + 1, 2] (offset, length) in
-      `headers` of a feature's header for a payload of that many bytes.
-
-  Returns:
-    the index after the entry.
-  """
-  payload = 0
-  for v in values:
-    payload += _varint_size(v)
-  at = _put_bytes(out, at, headers, header_index[feature, payload, 0],
-                  header_index[feature, payload, 1])
-  for v in values:
-    at = _put_varint(out, at, v)
-  return at
-
-
-@_kernel
-def _entry_size(values, feature, header_index):
-  """Bytes _put_entry writes for these values."""
-  payload = 0
-  for v in values:
-    payload += _varint_size(v)
-  return header_index[feature, payload, 1] + payload
-
-
-@_kernel
-def _write_records(input_ids, input_mask, segment_ids, lm_positions, lm_ids,
-                   weight_bytes, next_sentence_labels, headers, header_index,
-                   crc_tables, out):
-  """Serializes rows as tf.train.Example records in TFRecord framing.
-
-  Each record is the features in FEATURE_NAMES order, int64_lists packed and
-  masked_lm_weights a packed float_list, framed as TFRecord does: length
-  (8 bytes), its masked CRC, the Example, its masked CRC.
-
-  Args:
-    input_ids, input_mask, segment_ids: int64 [n, max_seq_length].
-    lm_positions, lm_ids: int64 [n, max_predictions_per_seq].
-    weight_bytes: uint8 [n, 4 * max_predictions_per_seq] the float32
-      little-endian bytes of masked_lm_weights.
-    next_sentence_labels: int64 [n, 1].
-    headers: uint8 bytes of every map-entry header.
-    header_index: see _put_entry.
-    crc_tables: int64 [8, 256], see _masked_crc.
-    out: uint8 buffer, large enough.
-
-  Returns:
-    the number of bytes written.
-  """
-  at = 0
-  weights_offset = header_index[5, weight_bytes.shape[1], 0]
-  weights_header = header_index[5, weight_bytes.shape[1], 1]
-  for n in range(input_ids.shape[0]):
-    body = (_entry_size(input_ids[n], 0, header_index) +
-            _entry_size(input_mask[n], 1, header_index) +
-            _entry_size(segment_ids[n], 2, header_index) +
-            _entry_size(lm_positions[n], 3, header_index) +
-            _entry_size(lm_ids[n], 4, header_index) +
-            weights_header + weight_bytes.shape[1] +
-            _entry_size(next_sentence_labels[n], 6, header_index))
-    length_at = at
-    at = _put_uint(out, at, 1 + _varint_size(body) + body, 8)
-    at = _put_uint(out, at, _masked_crc(crc_tables, out, length_at, at), 4)
-    data_at = at
-    out[at] = 0x0A  # Example.features
-    at = _put_varint(out, at + 1, body)
-    at = _put_entry(out, at, input_ids[n], 0, headers, header_index)
-    at = _put_entry(out, at, input_mask[n], 1, headers, header_index)
-    at = _put_entry(out, at, segment_ids[n], 2, headers, header_index)
-    at = _put_entry(out, at, lm_positions[n], 3, headers, header_index)
-    at = _put_entry(out, at, lm_ids[n], 4, headers, header_index)
-    at = _put_bytes(out, at, headers, weights_offset, weights_header)
-    at = _put_bytes(out, at, weight_bytes[n], 0, weight_bytes.shape[1])
-    at = _put_entry(out, at, next_sentence_labels[n], 6, headers,
-                    header_index)
-    at = _put_uint(out, at, _masked_crc(crc_tables, out, data_at, at), 4)
-  return at
-
-
-class MersenneTwister(object):
-  """The state of a random.Random, as the arrays the kernels draw from.
-
-  CPython's random.Random is MT19937: 624 state words and a position. The
-  kernels draw from these arrays exactly as CPython draws from its state, so
-  `sync` can hand the advanced state back to the random.Random.
-
-  Attributes:
-    mt: uint32 [624] the state words.
-    pos: int64 [1] the position.
-  """
-
-  def __init__(self, rng):
-    """Copies the state of `rng` (a random.Random)."""
-    self._version, internal, self._gauss_next = rng.getstate()
-    self.mt = np.array(internal[:-1], dtype=np.uint32)
-    self.pos = np.array([internal[-1]], dtype=np.int64)
-
-  def sync(self, rng):
-    """Puts `rng` where its own draws would have left it."""
-    rng.setstate((self._version,
-                  tuple(self.mt.tolist()) + (int(self.pos[0]),),
-                  self._gauss_next))
 
 
 
@@ -959,7 +399,7 @@ class InstanceMaker(object):
       masked_lm_prob: float.
       max_predictions_per_seq: int.
       do_whole_word_mask: bool.
-      generator: a MersenneTwister the draws come from.
+      generator: a kernels.MersenneTwister the draws come from.
     """
     self.corpus = corpus
     self.vocabulary = vocabulary
@@ -995,7 +435,7 @@ class InstanceMaker(object):
     ids = np.empty((capacity, self.max_predictions_per_seq),
                    self.corpus.token_ids.dtype)
     vocabulary = self.vocabulary
-    count = _make_instances(
+    count = kernels.document_instances(
         self.generator.mt, self.generator.pos, self.corpus.token_ids,
         self.corpus.sentence_starts, document_starts, order, first_document,
         end_document, self.max_num_tokens, self.short_seq_prob,
@@ -1006,14 +446,14 @@ class InstanceMaker(object):
                 ids=ids[:count].copy())
 
   def mask(self, a_start, a_len, b_start, b_len):
-    """Masks one instance, see _mask.
+    """Masks one instance, see kernels.mask.
 
     Returns:
       (sorted masked positions, the id written at each), lists of int.
     """
     positions = np.zeros(self.max_predictions_per_seq, self.position_dtype)
     ids = np.zeros(self.max_predictions_per_seq, self.corpus.token_ids.dtype)
-    count = _mask(
+    count = kernels.mask(
         self.generator.mt, self.generator.pos, self.corpus.token_ids, a_start,
         a_len, b_start, b_len, self.num_to_predict[a_len + b_len + 3],
         self.do_whole_word_mask, self.vocabulary.is_subword,
@@ -1037,7 +477,7 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     masked_lm_prob: float.
     max_predictions_per_seq: int.
     do_whole_word_mask: bool.
-    generator: a MersenneTwister, advanced as Google's rng would be.
+    generator: a kernels.MersenneTwister, advanced as Google's rng would be.
     progress: a _Progress or None.
     seconds: a dict, or None; gets the time spent shuffling the final list.
 
@@ -1047,7 +487,7 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   """
   num_documents = corpus.num_documents
   order = np.arange(num_documents, dtype=np.int64)
-  _shuffle(generator.mt, generator.pos, order, num_documents)
+  kernels.shuffle(generator.mt, generator.pos, order, num_documents)
   maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
                         masked_lm_prob, max_predictions_per_seq,
                         do_whole_word_mask, generator)
@@ -1070,27 +510,10 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                      "can shuffle; split the input" % count)
   tick = time.perf_counter()
   permutation = np.arange(count, dtype=np.int64)
-  _shuffle(generator.mt, generator.pos, permutation, count)
+  kernels.shuffle(generator.mt, generator.pos, permutation, count)
   if seconds is not None:
     seconds["final_shuffle"] = time.perf_counter() - tick
   return arrays, permutation
-
-
-def _crc32c_tables():
-  """CRC-32C (Castagnoli, reflected 0x82F63B78) tables for _masked_crc.
-
-  Returns:
-    int64 [8, 256]: row 0 the byte table, row k the CRC register after a
-    byte and k zero bytes.
-  """
-  tables = np.zeros((8, 256), np.int64)
-  table = np.arange(256, dtype=np.int64)
-  for _ in range(8):
-    table = np.where(table & 1, (table >> 1) ^ 0x82F63B78, table >> 1)
-  tables[0] = table
-  for k in range(1, 8):
-    tables[k] = (tables[k - 1] >> 8) ^ table[tables[k - 1] & 0xFF]
-  return tables
 
 
 class RecordEncoder(object):
@@ -1117,7 +540,7 @@ class RecordEncoder(object):
     self.vocabulary = vocabulary
     self.seq = max_seq_length
     self.preds = max_predictions_per_seq
-    self.crc_tables = _crc32c_tables()
+    self.crc_tables = kernels.crc32c_tables()
     # Varints of values below 2**35 take at most 5 bytes.
     largest = 5 * max(max_seq_length, max_predictions_per_seq)
     self.header_index = np.zeros((len(FEATURE_NAMES), largest + 1, 2),
@@ -1159,7 +582,7 @@ class RecordEncoder(object):
         ("masked_lm_ids", np.zeros((n, preds), np.int64)),
         ("masked_lm_weights", np.zeros((n, preds), np.float32)),
         ("next_sentence_labels", np.zeros((n, 1), np.int64))])
-    _fill_features(arrays["rows"][index], arrays["positions"][index],
+    kernels.fill_features(arrays["rows"][index], arrays["positions"][index],
                    arrays["ids"][index], self.corpus.token_ids,
                    self.vocabulary.cls_id, self.vocabulary.sep_id,
                    *features.values())
@@ -1185,8 +608,9 @@ class RecordEncoder(object):
     weight_bytes = np.ascontiguousarray(
         features["masked_lm_weights"], dtype="<f4").view(np.uint8)
     out = np.empty(len(ints[0]) * self.record_bound, np.uint8)
-    size = _write_records(*ints[:5], weight_bytes, ints[5], self.headers,
-                          self.header_index, self.crc_tables, out)
+    size = kernels.serialize_records(*ints[:5], weight_bytes, ints[5],
+                                     self.headers, self.header_index,
+                                     self.crc_tables, out)
     return out[:size].tobytes()
 
 
@@ -1363,7 +787,7 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
     if not os.path.isdir(directory):
       raise ValueError("--output_file: the directory of %s does not exist" %
                        output_file)
-  if numba is None:
+  if kernels.numba is None:
     logging.warning("numba is not installed: the instance and record kernels "
                     "run as plain Python, many times slower (pip install "
                     "numba)")
@@ -1387,7 +811,8 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
   arrays, permutation = make_instances(
       corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
       masked_lm_prob, max_predictions_per_seq, do_whole_word_mask,
-      MersenneTwister(random.Random(random_seed)), reporter, draw_seconds)
+      kernels.MersenneTwister(random.Random(random_seed)), reporter,
+      draw_seconds)
   seconds["draw_instances"] = time.perf_counter() - tick
   seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
@@ -1501,7 +926,7 @@ def create_training_instances(input_files, tokenizer, max_seq_length,
   """
   vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
   corpus = read_corpus(input_files, tokenizer)
-  generator = MersenneTwister(rng)
+  generator = kernels.MersenneTwister(rng)
   arrays, permutation = make_instances(
       corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
       masked_lm_prob, max_predictions_per_seq,
@@ -1533,7 +958,7 @@ def create_instances_from_document(
     list of TrainingInstance.
   """
   corpus, vocabulary = _string_corpus(all_documents, vocab_words)
-  generator = MersenneTwister(rng)
+  generator = kernels.MersenneTwister(rng)
   maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
                         masked_lm_prob, max_predictions_per_seq,
                         _whole_word_mask_flag(do_whole_word_mask), generator)
@@ -1573,7 +998,7 @@ def create_masked_lm_predictions(tokens, masked_lm_prob,
   middle = separators[1]
   a_tokens, b_tokens = tokens[1:middle], tokens[middle + 1:-1]
   corpus, vocabulary = _string_corpus([[a_tokens, b_tokens]], vocab_words)
-  generator = MersenneTwister(rng)
+  generator = kernels.MersenneTwister(rng)
   maker = InstanceMaker(corpus, vocabulary, len(tokens), 0.0, masked_lm_prob,
                         max_predictions_per_seq,
                         _whole_word_mask_flag(do_whole_word_mask), generator)

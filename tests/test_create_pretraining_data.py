@@ -28,6 +28,7 @@ import tensorflow as tf
 import create_pretraining_data as cpd
 from conftest import fixture_path
 import literal_pretraining_data as literal
+import pretraining_data_kernels as kernels
 import tokenization
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -138,6 +139,22 @@ def test_main_globs_inputs_and_deals_round_robin(tmp_path):
   assert sha256(out2) == expected[1]["sha256"]
 
 
+def test_script_runs_after_the_module_cached_its_kernels(tmp_path):
+  # numba's disk cache imports the module that defined a kernel by name: run
+  # in-process first (the cache is written under the module's name), then as
+  # a script, which must not define its flags twice.
+  case = CASES["a"]
+  run_case(case, str(tmp_path))
+  out = tmp_path / "script.tfrecord"
+  subprocess.run(
+      [sys.executable, os.path.join(ROOT, "create_pretraining_data.py"),
+       "--input_file=%s" % os.path.join(DATA, case["input_files"][0]["path"]),
+       "--output_file=%s" % out, "--vocab_file=%s" % VOCAB] + [
+           "--%s=%s" % kv for kv in case["effective_flags"].items()],
+      check=True, capture_output=True)
+  assert sha256(str(out)) == case["output_files"][0]["sha256"]
+
+
 def test_flags_and_defaults_are_googles():
   defaults = {"input_file": None, "output_file": None, "vocab_file": None,
               "do_lower_case": True, "do_whole_word_mask": False,
@@ -241,18 +258,18 @@ def test_kernel_draws_are_pythons(seed, operations):
   expected_rng = random.Random(seed)
   rng = random.Random(seed)
   for half in (operations[::2], operations[1::2]):  # sync, then go on
-    generator = cpd.MersenneTwister(rng)
+    generator = kernels.MersenneTwister(rng)
     mt, pos = generator.mt, generator.pos
     for operation, argument in half:
       if operation == "random":
-        assert cpd._random(mt, pos) == expected_rng.random()  # pylint: disable=protected-access
+        assert kernels.draw_random(mt, pos) == expected_rng.random()
       elif operation == "randint":
-        assert 3 + cpd._randbelow(mt, pos, argument) == expected_rng.randint(  # pylint: disable=protected-access
+        assert 3 + kernels.randbelow(mt, pos, argument) == expected_rng.randint(
             3, 3 + argument - 1)
       else:
         x = np.arange(argument + 2)
         y = list(range(argument))
-        cpd._shuffle(mt, pos, x, argument)  # pylint: disable=protected-access
+        kernels.shuffle(mt, pos, x, argument)
         expected_rng.shuffle(y)
         assert x.tolist() == y + [argument, argument + 1]
     generator.sync(rng)
@@ -263,8 +280,8 @@ def test_kernel_long_shuffle_is_pythons():
   # Many twists of the state, and bounds of every bit length up to 17.
   x = np.arange(70000)
   y = list(range(70000))
-  generator = cpd.MersenneTwister(random.Random(5))
-  cpd._shuffle(generator.mt, generator.pos, x, len(x))  # pylint: disable=protected-access
+  generator = kernels.MersenneTwister(random.Random(5))
+  kernels.shuffle(generator.mt, generator.pos, x, len(x))
   random.Random(5).shuffle(y)
   assert x.tolist() == y
 
@@ -274,12 +291,12 @@ def test_crc32c_and_framing_read_back(tmp_path):
     return ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + 0xA282EAD8) % 2**32
   # Known CRC-32C values: "123456789" and the test vectors of RFC 3720,
   # B.4 (32 bytes: zeros, 0xFF, 0..31), which take the 8-byte steps.
-  tables = cpd._crc32c_tables()  # pylint: disable=protected-access
+  tables = kernels.crc32c_tables()
   for data, raw in [(b"123456789", 0xE3069283), (bytes(32), 0x8A9136AA),
                     (b"\xff" * 32, 0x62A8AB43),
                     (bytes(range(32)), 0x46DD794E)]:
     padded = np.frombuffer(b"xyz" + data + b"w", dtype=np.uint8)
-    assert cpd._masked_crc(tables, padded, 3, 3 + len(data)) == masked(raw)  # pylint: disable=protected-access
+    assert kernels.masked_crc(tables, padded, 3, 3 + len(data)) == masked(raw)
   # Records framed by the encoder read back through TensorFlow's reader.
   vocabulary = cpd.Vocabulary(tokenization.load_vocab(VOCAB), VOCAB)
   encoder = cpd.RecordEncoder(None, vocabulary, 8, 3)
