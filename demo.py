@@ -60,7 +60,7 @@ def define_flags():
                       "Where every artifact of the run is written.")
 
   flags.DEFINE_enum("size", "default", ["default", "small"],
-                    "default: about 8 minutes on 2 CPU cores; small: under a "
+                    "default: about 5 minutes on 2 CPU cores; small: under a "
                     "minute (used by the tests).")
 
   flags.DEFINE_bool(
