@@ -26,7 +26,6 @@ import concurrent.futures
 import glob
 import hashlib
 import json
-import math
 import os
 import random
 import sys

@@ -24,7 +24,13 @@ except ImportError:  # the kernels then run as plain Python
 
 
 def kernel(function):
-  """Compiles `function` with numba (cached on disk), if numba is there."""
+  """Compiles `function` with numba (cached on disk), if numba is there.
+
+  Without numba's runtime (_nrt=False): the kernels allocate nothing (callers
+  pass every buffer), and the runtime's atomic reference counts on the array
+  arguments of each call made a generator word cost 20 ns instead of 1 ns.
+  nogil: the record encoding runs on several threads.
+  """
   if numba is None:
     return function
   return numba.njit(cache=True, nogil=True, _nrt=False)(function)
@@ -570,7 +576,6 @@ class MersenneTwister(object):
     rng.setstate((self._version,
                   tuple(self.mt.tolist()) + (int(self.pos[0]),),
                   self._gauss_next))
-
 
 
 def crc32c_tables():
