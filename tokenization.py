@@ -454,12 +454,15 @@ class FullTokenizer(object):
 
     Args:
       texts: iterable of str or bytes.
-      num_workers: number of processes, this one included; None uses every
-        core available to this process. Batches under about a million
-        characters, num_workers=1, or a call from a daemon process (which may
-        not have children) run in this process.
+      num_workers: number of worker processes; None uses every core
+        available to this process. Batches under about a million characters,
+        num_workers=1, or a call from a daemon process (which may not have
+        children) run in this process.
 
-    The worker processes stay up between calls, so their memos stay warm;
+    This process only hands out the texts and collects the results: work of
+    its own would hold the GIL that its pool's threads need to feed the
+    workers, which then wait. The workers stay up between calls, so their
+    memos stay warm;
     close() stops them (the end of the program does too): call it when done
     with a tokenizer that the program drops early. They start from this
     tokenizer as it is at their start: a later change of the vocabulary size
@@ -539,13 +542,8 @@ class FullTokenizer(object):
       yield [self.tokenize(text) for text in texts]
       return
     batches = _contiguous_batches(texts, num_workers * _BATCHES_PER_WORKER)
-    pool = self._worker_pool(num_workers - 1)
-    # This process is one of the workers: it takes the first share of the
-    # batches instead of waiting idle.
-    own = len(batches) // num_workers
-    pending = pool.map_async(_tokenize_in_worker, batches[own:], chunksize=1)
-    yield [self.tokenize(text) for batch in batches[:own] for text in batch]
-    yield from pending.get()
+    pool = self._worker_pool(num_workers)
+    yield from pool.imap(_tokenize_in_worker, batches)
 
   def _worker_pool(self, num_workers):
     """The process pool of tokenize_batch, started on first use.
@@ -624,17 +622,30 @@ def _contiguous_batches(texts, num_batches):
 
 _worker_tokenizer = None
 _worker_positions = None
+_worker_memo = None
 
 
 def _set_worker_tokenizer(tokenizer, table):
   """Pool initializer: the tokenizer of this worker and the token table."""
-  global _worker_tokenizer, _worker_positions
+  global _worker_tokenizer, _worker_positions, _worker_memo
   _worker_tokenizer = tokenizer
   _worker_positions = {token: i for i, token in enumerate(table)}
+  _worker_memo = {}  # chunk -> tuple of table positions
+
+
+def _chunk_positions(chunk):
+  """The table positions of one chunk's word pieces (KeyError: not there)."""
+  pieces = _worker_tokenizer._memo.get(chunk)  # pylint: disable=protected-access
+  if pieces is None:
+    pieces = _worker_tokenizer._chunk_pieces(chunk)  # pylint: disable=protected-access
+  return tuple(map(_worker_positions.__getitem__, pieces))
 
 
 def _tokenize_in_worker(texts):
   """Tokenizes a batch of texts in a worker process.
+
+  The worker memoises each chunk's table positions (not its token strings),
+  so a repeated word costs one lookup here too.
 
   Args:
     texts: list of str or bytes.
@@ -644,14 +655,18 @@ def _tokenize_in_worker(texts):
     _set_worker_tokenizer and the number of tokens of each text; or, should
     a token be missing from the table, the list of token lists itself.
   """
-  token_lists = [_worker_tokenizer.tokenize(text) for text in texts]
+  chunks_of = _worker_tokenizer.basic_tokenizer._chunks  # pylint: disable=protected-access
+  positions = array.array("i")
+  lengths = array.array("i")
   try:
-    positions = array.array("i", map(
-        _worker_positions.__getitem__,
-        itertools.chain.from_iterable(token_lists)))
+    for text in texts:
+      pieces = _memoised_concat(chunks_of(text), _worker_memo,
+                                _chunk_positions)
+      positions.extend(pieces)
+      lengths.append(len(pieces))
   except KeyError:  # the caller changed the vocabulary or unk_token
-    return token_lists
-  return positions, array.array("i", map(len, token_lists))
+    return [_worker_tokenizer.tokenize(text) for text in texts]
+  return positions, lengths
 
 
 def _unpack_tokens(packed, table):

@@ -8,7 +8,7 @@ English words), then tokenizes it line by line, in one process, with
 
   * FullTokenizer.tokenize (fast path, memo starting empty),
   * tests/literal_tokenizer.py (BEHAVIOUR.md 6.1-6.2 written plainly),
-  * FullTokenizer.tokenize_batch (all cores),
+  * FullTokenizer.tokenize_batch and tokenize_batch_ids (all cores),
   * optionally Hugging Face's BertWordPieceTokenizer (--tokenizers_path: a
     folder holding the `tokenizers` package, e.g. made with
     `pip install --target /tmp/tokpkgs tokenizers`; it is not a dependency),
@@ -175,6 +175,10 @@ def main(_):
   batch_warm = Timing(lambda: batch_tokenizer.tokenize_batch(
       lines, FLAGS.num_workers))
   batch_tokenizer.close()
+  ids_tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file)
+  batch_ids = Timing(lambda: ids_tokenizer.tokenize_batch_ids(
+      lines, FLAGS.num_workers))
+  ids_tokenizer.close()
 
   print("tokens: %d" % sum(map(len, cold.result)))
   print("%-38s %8s %8s %14s %13s" % ("", "wall MB/s", "CPU MB/s",
@@ -187,13 +191,18 @@ def main(_):
         literal.wall / run.wall, literal.cpu / run.cpu))
   for name, run, serial in (
       ("tokenize_batch, all cores", batch, cold),
-      ("tokenize_batch, second call", batch_warm, warm)):
+      ("tokenize_batch, second call", batch_warm, warm),
+      ("tokenize_batch_ids, all cores", batch_ids, cold)):
     print("%-38s %8.2f %8s %13.1fx   (vs one process: %.2fx)" % (
         name, megabytes / run.wall, "-", literal.wall / run.wall,
         serial.wall / run.wall))
+  ids, lengths = batch_ids.result
   identical = (cold.result == literal.result == batch.result ==
-               batch_warm.result)
-  print("outputs identical (fast, batch, literal): %s" % identical)
+               batch_warm.result and
+               ids.tolist() == [tokenizer.vocab[t] for tokens in cold.result
+                                for t in tokens] and
+               lengths.tolist() == [len(tokens) for tokens in cold.result])
+  print("outputs identical (fast, batch, batch ids, literal): %s" % identical)
 
   if FLAGS.tokenizers_path:
     theirs, seconds = hugging_face_tokens(FLAGS.tokenizers_path,
