@@ -428,12 +428,10 @@ def gather_indexes(sequence_tensor, positions):
   """
   sequence_shape = modeling.get_shape_list(sequence_tensor, expected_rank=3)
   batch_size, seq_length, width = sequence_shape
-  flat_offsets = tf.reshape(
-      tf.range(0, batch_size, dtype=tf.int32) * seq_length, [-1, 1])
-  flat_positions = tf.reshape(tf.cast(positions, tf.int32) + flat_offsets, [-1])
   flat_sequence_tensor = tf.reshape(sequence_tensor,
                                     [batch_size * seq_length, width])
-  return tf.gather(flat_sequence_tensor, flat_positions)
+  return tf.gather(flat_sequence_tensor,
+                   modeling.flat_positions(positions, seq_length))
 
 
 class PretrainingModelFn(estimator_lib.BertModelFn):
