@@ -37,6 +37,7 @@ from tensorflow.core.framework import summary_pb2
 import checkpoints
 import modeling
 import optimization
+import seeding
 
 PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
               "float16": tf.float16}
@@ -691,7 +692,7 @@ class Estimator(object):
   def _gradients(self, features, micro_batch):
     """Per-replica loss and gradients of one micro-batch (float32, unscaled).
 
-    With --seed, dropout is stateless (modeling.dropout_seed), so a resumed run
+    With --seed, dropout is stateless (seeding.dropout_seed), so a resumed run
     draws the same masks as an uninterrupted one.
 
     Args:
@@ -704,10 +705,10 @@ class Estimator(object):
     """
     params = self._params("train", None)
     variables = self._model.trainable_variables
-    seeding = contextlib.nullcontext()
+    seeding_context = contextlib.nullcontext()
     if self.config.seed is not None:
-      seeding = modeling.dropout_seed(self._dropout_seed(micro_batch))
-    with tf.GradientTape() as tape, seeding:
+      seeding_context = seeding.dropout_seed(self._dropout_seed(micro_batch))
+    with tf.GradientTape() as tape, seeding_context:
       loss = tf.cast(self.model_fn.train_loss(self._model, features, params),
                      tf.float32)
       scaled = loss

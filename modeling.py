@@ -14,16 +14,15 @@ stream and every output are float32.
 """
 
 import collections
-import contextlib
 import copy
 import json
 import math
 import re
-import threading
 
 import tensorflow as tf
 
 import checkpoints
+import seeding
 
 _ACTIVATIONS = ("linear", "relu", "gelu", "tanh")
 
@@ -280,32 +279,9 @@ def get_activation(activation_string):
                      (act, ", ".join(_ACTIVATIONS)))
 
 
-_DROPOUT_SEED = threading.local()
-
-
-@contextlib.contextmanager
-def dropout_seed(seed):
-  """Makes `dropout` inside the block stateless, its masks a function of `seed`.
-
-  TensorFlow's stateful random ops start over when a process restarts, so a
-  resumed run would draw other masks than an uninterrupted one. Under this
-  context the i-th `dropout` call traced in the block uses
-  `stateless_fold_in(seed, i)`: the training loop passes a seed made of
-  --seed, the replica and the step, so a killed run resumes bit for bit.
-  The state is per thread, as tf.distribute runs each replica in its own.
-
-  Args:
-    seed: int32/int64 Tensor [2], the base seed.
-
-  Yields:
-    None.
-  """
-  previous = getattr(_DROPOUT_SEED, "state", None)
-  _DROPOUT_SEED.state = [seed, 0]
-  try:
-    yield
-  finally:
-    _DROPOUT_SEED.state = previous
+# The stateless dropout seed context lives in seeding.py (the training loop
+# sets it without importing a model); kept importable here.
+dropout_seed = seeding.dropout_seed
 
 
 def dropout(input_tensor, dropout_prob, noise_shape=None, select_noise=None):
@@ -330,12 +306,10 @@ def dropout(input_tensor, dropout_prob, noise_shape=None, select_noise=None):
   # tf.nn.dropout's computation, but the uniform noise is always float32: drawing
   # it in bfloat16 costs twice as much on CPU.
   shape = tf.shape(input_tensor) if noise_shape is None else noise_shape
-  state = getattr(_DROPOUT_SEED, "state", None)
-  if state is None:
+  seed = seeding.next_dropout_seed()
+  if seed is None:
     noise = tf.random.uniform(shape)
   else:
-    seed = tf.random.experimental.stateless_fold_in(state[0], state[1])
-    state[1] += 1
     noise = tf.random.stateless_uniform(shape, seed)
   if select_noise is not None:
     noise = select_noise(noise)
@@ -592,42 +566,151 @@ class LayerNorm(tf.Module):
     return layer_norm(x, self.gamma, self.beta)
 
 
-class TransformerLayer(tf.Module):
-  """One post-LN encoder layer, `<scope>` = `bert/encoder/layer_<i>`."""
+# The roles of a transformer layer's variable scopes (see `TransformerLayer`).
+LAYER_ROLES = ("query", "key", "value", "attention_output",
+               "attention_layer_norm", "intermediate", "output",
+               "output_layer_norm")
 
-  def __init__(self, scope, config, initializer):
-    """Creates the layer's 16 variables under `scope`."""
+
+def bert_layer_names(scope, index):
+  """Google's variable scopes of encoder layer `index` (role -> scope).
+
+  Args:
+    scope: the model scope, e.g. "bert".
+    index: the layer number.
+
+  Returns:
+    dict role -> scope: query -> `<scope>/encoder/layer_<i>/attention/self/
+    query`, ..., output_layer_norm -> `.../output/LayerNorm`.
+  """
+  layer = "%s/encoder/layer_%d" % (scope, index)
+  return {
+      "query": layer + "/attention/self/query",
+      "key": layer + "/attention/self/key",
+      "value": layer + "/attention/self/value",
+      "attention_output": layer + "/attention/output/dense",
+      "attention_layer_norm": layer + "/attention/output/LayerNorm",
+      "intermediate": layer + "/intermediate/dense",
+      "output": layer + "/output/dense",
+      "output_layer_norm": layer + "/output/LayerNorm",
+  }
+
+
+def layer_variable_names(names):
+  """Checkpoint names of the 16 variables of a layer with scopes `names`.
+
+  Args:
+    names: dict role -> scope (e.g. `bert_layer_names(...)`).
+
+  Returns:
+    list of names, in `LAYER_ROLES` order (kernel, bias / beta, gamma).
+  """
+  suffixes = {"attention_layer_norm": ("beta", "gamma"),
+              "output_layer_norm": ("beta", "gamma")}
+  return ["%s/%s" % (names[role], suffix) for role in LAYER_ROLES
+          for suffix in suffixes.get(role, ("kernel", "bias"))]
+
+
+def bert_embedding_names(scope):
+  """Google's names of the embedding variables (key -> name or scope).
+
+  Args:
+    scope: the model scope, e.g. "bert".
+
+  Returns:
+    dict: word_embeddings, token_type_embeddings, position_embeddings (variable
+    names) and layer_norm (the scope of its beta and gamma).
+  """
+  emb = scope + "/embeddings"
+  return {"word_embeddings": emb + "/word_embeddings",
+          "token_type_embeddings": emb + "/token_type_embeddings",
+          "position_embeddings": emb + "/position_embeddings",
+          "layer_norm": emb + "/LayerNorm"}
+
+
+def bert_variable_names(config, scope="bert"):
+  """Checkpoint names of every variable of `BertModel(config, scope=scope)`.
+
+  Computed from the same tables the model is built from, without building it
+  (reading a checkpoint's coverage of a large model costs no weights).
+
+  Args:
+    config: BertConfig.
+    scope: the model scope.
+
+  Returns:
+    list of names: embeddings, layers in order, pooler.
+  """
+  emb = bert_embedding_names(scope)
+  names = [emb["word_embeddings"], emb["token_type_embeddings"],
+           emb["position_embeddings"], emb["layer_norm"] + "/beta",
+           emb["layer_norm"] + "/gamma"]
+  for index in range(config.num_hidden_layers):
+    names += layer_variable_names(bert_layer_names(scope, index))
+  return names + [scope + "/pooler/dense/kernel", scope + "/pooler/dense/bias"]
+
+
+class TransformerLayer(tf.Module):
+  """One post-LN encoder layer (Google's `transformer_model` loop body).
+
+  The layer holds its configuration (heads, dropout rates, activation, compute
+  dtype) and takes its variable names from a table, so one class serves every
+  family's names: BERT's `bert/encoder/layer_<i>/attention/self/query`
+  (`bert_layer_names`), or another family's. A call passes the activations and
+  the mask only (nanoGPT's `Block.forward`).
+  """
+
+  def __init__(self, names, config, initializer, compute_dtype=tf.float32):
+    """Creates the layer's 16 variables.
+
+    Args:
+      names: dict role -> variable scope for every role of `LAYER_ROLES`
+        (query, key, value, attention_output, attention_layer_norm,
+        intermediate, output, output_layer_norm).
+      config: a config with hidden_size, intermediate_size,
+        num_attention_heads, hidden_act, hidden_dropout_prob and
+        attention_probs_dropout_prob (`BertConfig`).
+      initializer: function (shape) -> initial kernel values.
+      compute_dtype: dtype of the matrix multiplications.
+    """
     super().__init__(name=None)
+    missing = [role for role in LAYER_ROLES if role not in names]
+    if missing:
+      raise ValueError("TransformerLayer names lack the roles: %s" %
+                       ", ".join(missing))
     h, i = config.hidden_size, config.intermediate_size
     self.num_heads = config.num_attention_heads
     self.head_size = h // self.num_heads
-    self.query = Dense(scope + "/attention/self/query", h, h, initializer)
-    self.key = Dense(scope + "/attention/self/key", h, h, initializer)
-    self.value = Dense(scope + "/attention/self/value", h, h, initializer)
-    self.attention_output = Dense(scope + "/attention/output/dense", h, h,
+    self.hidden_dropout_prob = config.hidden_dropout_prob
+    self.attention_dropout_prob = config.attention_probs_dropout_prob
+    self.act_fn = get_activation(config.hidden_act)
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    # Attribute names fix the order of `variables` (sorted by attribute):
+    # keep them as they are, checkpoints and optimizer sums follow it.
+    self.query = Dense(names["query"], h, h, initializer)
+    self.key = Dense(names["key"], h, h, initializer)
+    self.value = Dense(names["value"], h, h, initializer)
+    self.attention_output = Dense(names["attention_output"], h, h,
                                   initializer)
-    self.attention_layer_norm = LayerNorm(scope + "/attention/output/LayerNorm", h)
-    self.intermediate = Dense(scope + "/intermediate/dense", h, i, initializer)
-    self.output_dense = Dense(scope + "/output/dense", i, h, initializer)
-    self.output_layer_norm = LayerNorm(scope + "/output/LayerNorm", h)
+    self.attention_layer_norm = LayerNorm(names["attention_layer_norm"], h)
+    self.intermediate = Dense(names["intermediate"], h, i, initializer)
+    self.output_dense = Dense(names["output"], i, h, initializer)
+    self.output_layer_norm = LayerNorm(names["output_layer_norm"], h)
 
   def _split_heads(self, x, batch_size, seq_length):
     """[batch_size * seq_length, hidden] -> [batch_size, heads, seq_length, size]."""
     x = tf.reshape(x, [batch_size, seq_length, self.num_heads, self.head_size])
     return tf.transpose(x, [0, 2, 1, 3])
 
-  def attention(self, x, batch_size, seq_length, attention_adder,
-                attention_dropout_prob, compute_dtype, query_positions=None):
+  def attention(self, x, attention_adder, attention_dropout_prob,
+                query_positions=None):
     """Multi-headed self-attention.
 
     Args:
       x: float32 [batch_size * seq_length, hidden_size].
-      batch_size: int or scalar Tensor.
-      seq_length: int or scalar Tensor.
       attention_adder: float32 [batch_size, 1, 1, seq_length]; 0 for real keys,
         -10000 for padding.
       attention_dropout_prob: dropout rate of the probabilities (0 at inference).
-      compute_dtype: dtype of the multiplications.
       query_positions: (optional) int32 [batch_size, num_queries]: attend from
         these positions only (keys and values still cover every position).
 
@@ -636,6 +719,9 @@ class TransformerLayer(tf.Module):
        [batch_size, num_heads, F, seq_length]), F = seq_length, or num_queries
       with `query_positions`.
     """
+    compute_dtype = self.compute_dtype
+    batch_size, _, _, seq_length = get_shape_list(attention_adder,
+                                                  expected_rank=4)
     x_q, num_queries, select_noise = x, seq_length, None
     if query_positions is not None:
       num_queries = get_shape_list(query_positions)[1]
@@ -663,18 +749,14 @@ class TransformerLayer(tf.Module):
                           self.num_heads * self.head_size])
     return context, probs
 
-  def __call__(self, x, batch_size, seq_length, attention_adder, act_fn,
-               hidden_dropout_prob, attention_dropout_prob, compute_dtype,
-               query_positions=None):
+  def __call__(self, x, attention_adder, training, query_positions=None):
     """Applies the layer.
 
     Args:
       x: float32 [batch_size * seq_length, hidden_size].
-      batch_size, seq_length: ints or scalar Tensors.
-      attention_adder: float32 [batch_size, 1, 1, seq_length].
-      act_fn: the intermediate activation.
-      hidden_dropout_prob, attention_dropout_prob: dropout rates (0 at inference).
-      compute_dtype: dtype of the multiplications.
+      attention_adder: float32 [batch_size, 1, 1, seq_length]; 0 for real keys,
+        -10000 for padding (batch_size and seq_length are read from it).
+      training: bool, dropout on.
       query_positions: (optional) int32 [batch_size, num_queries]: compute the
         output at these positions only. Each output row depends on its own
         position's input and on the keys and values of all positions, so the
@@ -686,11 +768,18 @@ class TransformerLayer(tf.Module):
        float32 [batch_size, num_heads, F, seq_length]), F = seq_length, or
       num_queries with `query_positions`.
     """
-    context, probs = self.attention(x, batch_size, seq_length, attention_adder,
-                                    attention_dropout_prob, compute_dtype,
-                                    query_positions)
+    compute_dtype = self.compute_dtype
+    hidden_dropout_prob = self.hidden_dropout_prob if training else 0.0
+    act_fn = self.act_fn
+    if training and act_fn is gelu:
+      # Inference keeps `gelu`: grappler fuses it into the matmul there.
+      act_fn = gelu_for_training
+    context, probs = self.attention(
+        x, attention_adder, self.attention_dropout_prob if training else 0.0,
+        query_positions)
     noise_shape, select_noise = None, None
     if query_positions is not None:
+      seq_length = get_shape_list(attention_adder, expected_rank=4)[3]
       rows = flat_positions(query_positions, seq_length)
       noise_shape = tf.shape(x)
       select_noise = lambda noise: tf.gather(noise, rows)
@@ -771,20 +860,20 @@ class BertModel(tf.Module):
     self.use_one_hot_embeddings = use_one_hot_embeddings
     self.compute_dtype = compute_dtype
     self.scope = scope
-    self._act_fn = get_activation(config.hidden_act)
     init = create_initializer(config.initializer_range)
     h = config.hidden_size
-    emb = scope + "/embeddings"
+    emb = bert_embedding_names(scope)
     self.word_embeddings = tf.Variable(init([config.vocab_size, h]),
-                                       name=emb + "/word_embeddings")
+                                       name=emb["word_embeddings"])
     self.token_type_embeddings = tf.Variable(
-        init([config.type_vocab_size, h]), name=emb + "/token_type_embeddings")
+        init([config.type_vocab_size, h]), name=emb["token_type_embeddings"])
     self.position_embeddings = tf.Variable(
         init([config.max_position_embeddings, h]),
-        name=emb + "/position_embeddings")
-    self.embedding_layer_norm = LayerNorm(emb + "/LayerNorm", h)
+        name=emb["position_embeddings"])
+    self.embedding_layer_norm = LayerNorm(emb["layer_norm"], h)
     self.layers = [
-        TransformerLayer("%s/encoder/layer_%d" % (scope, i), config, init)
+        TransformerLayer(bert_layer_names(scope, i), config, init,
+                         compute_dtype)
         for i in range(config.num_hidden_layers)
     ]
     self.pooler = Dense(scope + "/pooler/dense", h, h, init)
@@ -884,7 +973,6 @@ class BertModel(tf.Module):
     if token_type_ids is None:
       token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
     hidden_dropout = config.hidden_dropout_prob if training else 0.0
-    attention_dropout = config.attention_probs_dropout_prob if training else 0.0
 
     with tf.control_dependencies(checks):
       x = self.embeddings(input_ids, token_type_ids, use_one_hot_embeddings,
@@ -892,28 +980,9 @@ class BertModel(tf.Module):
     # Only padded keys are masked; Google's [B, F, T] mask is constant along F.
     adder = (1.0 - tf.cast(input_mask, tf.float32)) * -10000.0
     adder = tf.reshape(adder, [batch_size, 1, 1, seq_length])
-
-    act_fn = self._act_fn
-    if training and act_fn is gelu:
-      # Inference keeps `gelu`: grappler fuses it into the matmul there.
-      act_fn = gelu_for_training
-    out_shape = [batch_size, seq_length, config.hidden_size]
-    embedding_output = tf.reshape(x, out_shape)
-    all_layers, all_probs = [], []
-    for index, layer in enumerate(self.layers):
-      query_positions, layer_shape = None, out_shape
-      if output_positions is not None and index == len(self.layers) - 1:
-        # Position 0 first: the pooler reads it.
-        query_positions = tf.concat(
-            [tf.zeros([batch_size, 1], tf.int32),
-             tf.cast(output_positions, tf.int32)], axis=1)
-        layer_shape = [batch_size, get_shape_list(query_positions)[1],
-                       config.hidden_size]
-      x, probs = layer(x, batch_size, seq_length, adder, act_fn,
-                       hidden_dropout, attention_dropout, self.compute_dtype,
-                       query_positions=query_positions)
-      all_layers.append(tf.reshape(x, layer_shape))
-      all_probs.append(probs)
+    embedding_output = tf.reshape(
+        x, [batch_size, seq_length, config.hidden_size])
+    all_layers, all_probs = self._encode(x, adder, training, output_positions)
     first_token = all_layers[-1][:, 0, :]
     if output_positions is not None:
       all_layers[-1] = all_layers[-1][:, 1:, :]
@@ -929,6 +998,40 @@ class BertModel(tf.Module):
         attention_probs=all_probs if return_attention_probs else None)
     object.__setattr__(self, "_last_outputs", outputs)
     return outputs
+
+  def _encode(self, x, attention_adder, training, output_positions=None):
+    """Runs the layers on the embeddings.
+
+    Args:
+      x: float32 [batch_size * seq_length, hidden_size], the embeddings.
+      attention_adder: float32 [batch_size, 1, 1, seq_length].
+      training: dropout on.
+      output_positions: (optional) int [batch_size, num_positions]: the last
+        layer is computed at position 0 and these positions only.
+
+    Returns:
+      (list of every layer's output, float32 [batch_size, F, hidden_size]
+      (F = seq_length; for the last layer with `output_positions`
+      1 + num_positions, position 0 first), list of their attention
+      probabilities).
+    """
+    batch_size, _, _, seq_length = get_shape_list(attention_adder,
+                                                  expected_rank=4)
+    hidden_size = self.config.hidden_size
+    all_layers, all_probs = [], []
+    for index, layer in enumerate(self.layers):
+      query_positions, num_rows = None, seq_length
+      if output_positions is not None and index == len(self.layers) - 1:
+        # Position 0 first: the pooler reads it.
+        query_positions = tf.concat(
+            [tf.zeros([batch_size, 1], tf.int32),
+             tf.cast(output_positions, tf.int32)], axis=1)
+        num_rows = get_shape_list(query_positions)[1]
+      x, probs = layer(x, attention_adder, training,
+                       query_positions=query_positions)
+      all_layers.append(tf.reshape(x, [batch_size, num_rows, hidden_size]))
+      all_probs.append(probs)
+    return all_layers, all_probs
 
   def _last(self):
     if self._last_outputs is None:

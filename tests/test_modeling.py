@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from conftest import fixture_path
 import modeling
+import seeding
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 # bfloat16 has an 8-bit mantissa (relative step 2**-8 = 0.4%); on the sharp model
@@ -477,7 +478,7 @@ def test_dropout_seed_makes_masks_a_function_of_the_seed():
   assert set(np.unique(a1.numpy())) <= {0.0, 2.0}
   assert 0.4 < np.mean(a1.numpy() > 0) < 0.6
   # Outside the context dropout is TensorFlow's stateful one again.
-  assert getattr(modeling._DROPOUT_SEED, "state", None) is None
+  assert not seeding.dropout_seed_active()
 
 
 @pytest.mark.parametrize("training", [False, True])
