@@ -13,10 +13,11 @@ writes, and this module reads Google's released `bert_model.ckpt` files.
 import collections
 import os
 import re
-import uuid
 
 from absl import logging
 import tensorflow as tf
+
+import io_lib
 
 STATE_FILE = "checkpoint"
 
@@ -94,18 +95,19 @@ def save_checkpoint(variables, prefix):
   directory = os.path.dirname(prefix)
   if directory:
     tf.io.gfile.makedirs(directory)
-  tmp_dir = "%s_temp_%s" % (prefix, uuid.uuid4().hex)
+  tmp_dir = io_lib.temporary_name(prefix)
   tmp_prefix = os.path.join(tmp_dir, "part")
   names = list(named.keys())
   tensors = [_read_value(named[n]) for n in names]
-  with tf.device("/cpu:0"):
-    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
-                      shape_and_slices=[""] * len(names), tensors=tensors)
-    tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=[tmp_prefix],
-                                  destination_prefix=prefix,
-                                  delete_old_dirs=True)
-  if tf.io.gfile.exists(tmp_dir):
-    tf.io.gfile.rmtree(tmp_dir)
+  try:
+    with tf.device("/cpu:0"):
+      tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                        shape_and_slices=[""] * len(names), tensors=tensors)
+      tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=[tmp_prefix],
+                                    destination_prefix=prefix,
+                                    delete_old_dirs=True)
+  finally:
+    io_lib.remove(tmp_dir)
   return prefix
 
 
@@ -217,11 +219,7 @@ def write_state_file(directory, model_checkpoint_path, all_model_checkpoint_path
   lines = ["model_checkpoint_path: %s" % _quote(rel(model_checkpoint_path))]
   lines += ["all_model_checkpoint_paths: %s" % _quote(rel(p))
             for p in all_model_checkpoint_paths]
-  path = os.path.join(directory, STATE_FILE)
-  tmp = "%s.tmp%s" % (path, uuid.uuid4().hex)
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    f.write("\n".join(lines) + "\n")
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  io_lib.write_text(os.path.join(directory, STATE_FILE), "\n".join(lines) + "\n")
 
 
 def read_state_file(directory):

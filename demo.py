@@ -45,6 +45,8 @@ import time
 from absl import app
 from absl import flags
 
+import io_lib
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 FLAGS = flags.FLAGS
@@ -361,19 +363,6 @@ def mrpc_rows(pairs, test=False):
   return lines
 
 
-def write_text(path, text):
-  """Writes `text` to a temporary name, then renames it to `path`.
-
-  Args:
-    path: destination.
-    text: string.
-  """
-  tmp_path = path + ".tmp"
-  with open(tmp_path, "w", encoding="utf-8") as f:
-    f.write(text)
-  os.replace(tmp_path, path)
-
-
 def write_corpus_stage(directory, size):
   """Writes corpus.txt, task/*.tsv and the extract_features input.
 
@@ -386,7 +375,7 @@ def write_corpus_stage(directory, size):
   """
   documents = build_documents(size["corpus_chars"])
   pretraining, held_out = split_documents(documents)
-  write_text(os.path.join(directory, "corpus.txt"), corpus_text(pretraining))
+  io_lib.write_text(os.path.join(directory, "corpus.txt"), corpus_text(pretraining))
 
   rng = random.Random(RANDOM_SEED)
   train = sentence_pairs(pretraining, size["task_train_pairs"], rng)
@@ -399,10 +388,10 @@ def write_corpus_stage(directory, size):
                      ("dev.tsv", mrpc_rows(dev)),
                      ("test.tsv", mrpc_rows(test, test=True)),
                      ("test_labels.txt", [p[0] for p in test])):
-    write_text(os.path.join(task_dir, name), "\n".join(rows) + "\n")
+    io_lib.write_text(os.path.join(task_dir, name), "\n".join(rows) + "\n")
   features_input = ["%s ||| %s" % (a, b)
                     for _, a, b in test[:NUM_FEATURE_EXAMPLES]]
-  write_text(os.path.join(directory, "features_input.txt"),
+  io_lib.write_text(os.path.join(directory, "features_input.txt"),
              "\n".join(features_input) + "\n")
   return {
       "documents": len(pretraining),
@@ -640,7 +629,7 @@ def prepare_output_dir(output_dir, size_name, clean):
             "--size=%s or choose another --output_dir" %
             (show_path(output_dir), previous, size_name))
   os.makedirs(output_dir, exist_ok=True)
-  write_text(settings_path, json.dumps({"size": size_name}) + "\n")
+  io_lib.write_text(settings_path, json.dumps({"size": size_name}) + "\n")
 
 
 def main(_):
@@ -695,7 +684,7 @@ def main(_):
   def pretrain(directory):
     vocab_size = count_lines(os.path.join(ROOT, vocab_file))
     steps = size["pretrain_steps"]
-    write_text(os.path.join(directory, "bert_config.json"),
+    io_lib.write_text(os.path.join(directory, "bert_config.json"),
                json.dumps(bert_config(size, vocab_size), indent=2) + "\n")
     run_script("run_pretraining.py", [
         "--input_file=" + data_file,
@@ -769,7 +758,7 @@ def main(_):
              needs=["corpus", "pretrain"])
 
   summary = summarize(stages, time.time() - start)
-  write_text(os.path.join(output_dir, "summary.txt"), summary + "\n")
+  io_lib.write_text(os.path.join(output_dir, "summary.txt"), summary + "\n")
   print("\n" + summary, flush=True)
 
 

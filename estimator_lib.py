@@ -26,7 +26,6 @@ import json
 import os
 import random
 import time
-import uuid
 
 from absl import flags
 from absl import logging
@@ -35,6 +34,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 import checkpoints
+import io_lib
 import modeling
 import optimization
 import seeding
@@ -468,10 +468,7 @@ def write_eval_results(path, results):
     if isinstance(value, (tf.Tensor, tf.Variable)):
       value = value.numpy()
     lines.append("%s = %s\n" % (key, str(value)))
-  tmp = "%s.tmp%s" % (path, uuid.uuid4().hex)
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    f.write("".join(lines))
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  io_lib.write_text(path, "".join(lines))
   for line in lines:
     logging.info("  %s", line.rstrip("\n"))
 
@@ -493,11 +490,6 @@ def write_scalars(writer, step, scalars):
     for tag, value in scalars.items():
       tf.summary.write(tag, tf.constant(value, tf.float32), step=step,
                        metadata=metadata)
-
-
-def _format_duration(seconds):
-  seconds = int(max(seconds, 0))
-  return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
 class Estimator(object):
@@ -867,7 +859,7 @@ class Estimator(object):
                      "%.1f examples/sec, ETA %s)", step, max_steps, loss,
                      float(lr.numpy()), steps_per_sec,
                      steps_per_sec * examples_per_step,
-                     _format_duration(eta))
+                     io_lib.format_duration(eta))
         last_logged = step
       if (save_every and step % save_every == 0) or step >= max_steps:
         self._save(manager)

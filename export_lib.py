@@ -25,13 +25,13 @@ Command line (the encoder of a Google checkpoint as a Hub-style module):
 """
 
 import os
-import uuid
 
 from absl import app
 from absl import flags
 import tensorflow as tf
 
 import checkpoints
+import io_lib
 import modeling
 import tokenization
 
@@ -52,13 +52,12 @@ def _save_atomically(module, export_dir, signatures):
     export_dir: final directory (replaced if it exists).
     signatures: dict name -> concrete function.
   """
-  parent = os.path.dirname(os.path.abspath(export_dir))
-  tf.io.gfile.makedirs(parent)
-  tmp_dir = "%s.tmp%s" % (export_dir.rstrip("/"), uuid.uuid4().hex)
-  tf.saved_model.save(module, tmp_dir, signatures=signatures)
-  if tf.io.gfile.exists(export_dir):
-    tf.io.gfile.rmtree(export_dir)
-  tf.io.gfile.rename(tmp_dir, export_dir)
+  parent = os.path.dirname(export_dir.rstrip("/"))
+  if parent:
+    tf.io.gfile.makedirs(parent)
+  # An earlier export at export_dir is replaced, as before.
+  with io_lib.atomic_dir(export_dir, replace_existing=True) as tmp_dir:
+    tf.saved_model.save(module, tmp_dir, signatures=signatures)
 
 
 class ServingClassifier(tf.Module):

@@ -23,7 +23,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 import zipfile
 
 from absl import app
@@ -34,6 +33,7 @@ import tensorflow as tf
 
 import checkpoints
 import estimator_lib
+import io_lib
 import modeling
 import tokenization
 
@@ -559,8 +559,7 @@ class _JsonlWriter(object):
 
   def __init__(self, output_file, layer_indexes, output_token_layers):
     self.output_file = output_file
-    self._tmp = output_file + ".tmp"
-    self._writer = tf.io.gfile.GFile(self._tmp, "w")
+    self._writer = io_lib.AtomicFile(output_file, "w")
     self._layer_indexes = layer_indexes
     self._output_token_layers = output_token_layers
 
@@ -572,13 +571,10 @@ class _JsonlWriter(object):
         result.get("sentence_vector"), self._output_token_layers))
 
   def close(self):
-    self._writer.close()
-    tf.io.gfile.rename(self._tmp, self.output_file, overwrite=True)
+    self._writer.commit()
 
   def abort(self):
-    self._writer.close()
-    if tf.io.gfile.exists(self._tmp):
-      tf.io.gfile.remove(self._tmp)
+    self._writer.abort()
 
 
 class _NpzWriter(object):
@@ -629,41 +625,21 @@ class _NpzWriter(object):
     if self._row != self._num_examples:
       raise ValueError("Wrote %d of %d examples." %
                        (self._row, self._num_examples))
-    tmp = self.output_file + ".tmp"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
-                         allowZip64=True) as archive:
-      for name, array in self._arrays.items():
-        array.flush()
-        del array
-        with open(os.path.join(self._dir, name + ".npy"), "rb") as source, \
-            archive.open(name + ".npy", "w", force_zip64=True) as target:
-          shutil.copyfileobj(source, target, 1 << 22)
+    with io_lib.atomic_path(self.output_file) as tmp:
+      with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED,
+                           allowZip64=True) as archive:
+        for name, array in self._arrays.items():
+          array.flush()
+          del array
+          with open(os.path.join(self._dir, name + ".npy"), "rb") as source, \
+              archive.open(name + ".npy", "w", force_zip64=True) as target:
+            shutil.copyfileobj(source, target, 1 << 22)
     self._arrays = None
     shutil.rmtree(self._dir)
-    os.replace(tmp, self.output_file)
 
   def abort(self):
     self._arrays = None
     shutil.rmtree(self._dir, ignore_errors=True)
-
-
-class _Progress(object):
-  """Logs examples/s and an ETA every `every` examples."""
-
-  def __init__(self, total, every):
-    self.total = total
-    self.every = max(1, every)
-    self.count = 0
-    self.start = time.time()
-
-  def step(self):
-    self.count += 1
-    if self.count % self.every == 0 or self.count == self.total:
-      elapsed = time.time() - self.start
-      rate = self.count / max(elapsed, 1e-9)
-      logging.info("Extracted %d of %d examples (%.1f/s, ETA %ds).",
-                   self.count, self.total, rate,
-                   (self.total - self.count) / max(rate, 1e-9))
 
 
 class _TokensInFlight(object):
@@ -757,7 +733,8 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
                         output_token_layers, pooling)
   else:
     writer = _JsonlWriter(output_file, layer_indexes, output_token_layers)
-  progress = _Progress(num_examples, log_every_n_examples)
+  progress = io_lib.Progress(num_examples, "examples",
+                             every=log_every_n_examples)
   try:
     for chunk in _chunks(features(), chunk_size):
       in_flight = _TokensInFlight(chunk)
@@ -767,7 +744,7 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
                                                        max_seq_length)):
         unique_id = int(result["unique_id"])
         writer.write(unique_id, in_flight.pop(unique_id), result)
-        progress.step()
+        progress.add()
     if progress.count != num_examples:
       raise ValueError("Extracted %d of %d examples." %
                        (progress.count, num_examples))

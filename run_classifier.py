@@ -24,6 +24,7 @@ import tensorflow as tf
 import checkpoints
 import estimator_lib
 import export_lib
+import io_lib
 import modeling
 import optimization
 import tf_example
@@ -684,11 +685,7 @@ def read_label_file(label_file):
 
 def write_label_list(path, label_list):
   """Writes one label per line (read back by --label_file)."""
-  def write(tmp_path):
-    with tf.io.gfile.GFile(tmp_path, "w") as f:
-      f.write("".join(label + "\n" for label in label_list))
-
-  _write_atomically(path, write)
+  io_lib.write_text(path, "".join(label + "\n" for label in label_list))
 
 
 def _truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -842,13 +839,6 @@ def _serialize_features(feature):
   ])
 
 
-def _write_atomically(output_file, write_fn):
-  """Calls write_fn(temporary path), then renames the result to output_file."""
-  tmp_file = output_file + ".tmp"
-  write_fn(tmp_file)
-  tf.io.gfile.rename(tmp_file, output_file, overwrite=True)
-
-
 def file_based_convert_examples_to_features(examples,
                                             label_list,
                                             max_seq_length,
@@ -862,7 +852,7 @@ def file_based_convert_examples_to_features(examples,
   multi-label; float x 1 for regression), is_real_example (int64 x 1).
   """
 
-  def write(path):
+  with io_lib.atomic_path(output_file) as path:
     with tf.io.TFRecordWriter(path) as writer:
       for (ex_index, example) in enumerate(examples):
         if ex_index % 10000 == 0:
@@ -870,8 +860,6 @@ def file_based_convert_examples_to_features(examples,
         feature = convert_single_example(ex_index, example, label_list,
                                          max_seq_length, tokenizer, task_type)
         writer.write(_serialize_features(feature))
-
-  _write_atomically(output_file, write)
 
 
 def _label_feature_spec(task_type, num_labels):
@@ -945,21 +933,18 @@ def write_test_results(path, predictions, num_examples):
   Raises:
     ValueError: fewer predictions than real examples.
   """
-  def write(tmp_path):
-    num_written_lines = 0
-    with tf.io.gfile.GFile(tmp_path, "w") as writer:
-      for (i, prediction) in enumerate(predictions):
-        if i >= num_examples:
-          break
-        probabilities = np.atleast_1d(prediction["probabilities"])
-        writer.write("\t".join(str(p) for p in probabilities) + "\n")
-        num_written_lines += 1
+  logging.info("***** Predict results *****")
+  num_written_lines = 0
+  with io_lib.atomic_output(path) as writer:
+    for (i, prediction) in enumerate(predictions):
+      if i >= num_examples:
+        break
+      probabilities = np.atleast_1d(prediction["probabilities"])
+      writer.write("\t".join(str(p) for p in probabilities) + "\n")
+      num_written_lines += 1
     if num_written_lines != num_examples:
       raise ValueError("%s: %d predictions for %d examples" %
                        (path, num_written_lines, num_examples))
-
-  logging.info("***** Predict results *****")
-  _write_atomically(path, write)
 
 
 ## Metrics beside Google's (numpy, on the predictions of the eval set)

@@ -28,6 +28,7 @@ from absl import logging
 import tensorflow as tf
 
 import estimator_lib
+import io_lib
 import modeling
 
 
@@ -108,18 +109,7 @@ def expand_input_files(input_file):
   Raises:
     ValueError: a pattern matches no file (naming it).
   """
-  input_files = []
-  for input_pattern in input_file.split(","):
-    input_pattern = input_pattern.strip()
-    if not input_pattern:
-      continue
-    matched = tf.io.gfile.glob(input_pattern)
-    if not matched:
-      raise ValueError("--input_file: no file matches %r" % input_pattern)
-    input_files.extend(matched)
-  if not input_files:
-    raise ValueError("--input_file names no file: %r" % input_file)
-  return input_files
+  return io_lib.expand_globs(input_file, "--input_file")
 
 
 def _first_record_lengths(input_file):

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 import estimator_lib
+import io_lib
 import modeling
 import squad_evaluate
 import tf_example
@@ -720,8 +721,8 @@ class FeatureWriter(object):
     self.filename = filename
     self.is_training = is_training
     self.num_features = 0
-    self._tmp_filename = filename + ".tmp"
-    self._writer = tf.io.TFRecordWriter(self._tmp_filename)
+    self._target = io_lib.AtomicPath(filename)
+    self._writer = tf.io.TFRecordWriter(self._target.temporary)
 
   def process_feature(self, feature):
     """Writes one InputFeatures (all int64; train adds the labels)."""
@@ -740,7 +741,12 @@ class FeatureWriter(object):
 
   def close(self):
     self._writer.close()
-    tf.io.gfile.rename(self._tmp_filename, self.filename, overwrite=True)
+    self._target.commit()
+
+  def abort(self):
+    """Closes and removes the unfinished file (after an error)."""
+    self._writer.close()
+    self._target.abort()
 
 
 class SquadModel(tf.Module):
@@ -1111,9 +1117,7 @@ class _JsonObjectWriter(object):
   """
 
   def __init__(self, path):
-    self._path = path
-    self._tmp_path = path + ".tmp"
-    self._writer = tf.io.gfile.GFile(self._tmp_path, "w")
+    self._writer = io_lib.AtomicFile(path, "w")
     self._count = 0
 
   def add(self, key, value):
@@ -1127,13 +1131,10 @@ class _JsonObjectWriter(object):
   def close(self):
     """Finishes the file and moves it to its name."""
     self._writer.write("{}\n" if self._count == 0 else "\n}\n")
-    self._writer.close()
-    tf.io.gfile.rename(self._tmp_path, self._path, overwrite=True)
+    self._writer.commit()
 
   def abort(self):
-    self._writer.close()
-    if tf.io.gfile.exists(self._tmp_path):
-      tf.io.gfile.remove(self._tmp_path)
+    self._writer.abort()
 
 
 def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
@@ -1179,10 +1180,7 @@ def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
 
 def _write_json(path, obj):
   """Writes json.dumps(obj, indent=4) + "\\n" to a temporary name, renames."""
-  tmp_path = path + ".tmp"
-  with tf.io.gfile.GFile(tmp_path, "w") as writer:
-    writer.write(json.dumps(obj, indent=4) + "\n")
-  tf.io.gfile.rename(tmp_path, path, overwrite=True)
+  io_lib.write_text(path, json.dumps(obj, indent=4) + "\n")
 
 
 def write_predictions(all_examples, all_features, all_results, n_best_size,
