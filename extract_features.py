@@ -35,6 +35,7 @@ import checkpoints
 import estimator_lib
 import io_lib
 import modeling
+import text_inputs
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -215,39 +216,17 @@ def convert_example(example, seq_length, tokenizer):
   Returns:
     InputFeatures; the longer text loses tokens first when a pair is too long.
   """
-  tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = None
   if example.text_b:
     tokens_b = tokenizer.tokenize(example.text_b)
-
-  if tokens_b:
-    # Account for [CLS], [SEP], [SEP] with "- 3"
-    _truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
-  elif len(tokens_a) > seq_length - 2:
-    # Account for [CLS] and [SEP] with "- 2"
-    tokens_a = tokens_a[0:(seq_length - 2)]
-
-  # Type 0 for [CLS] A [SEP], type 1 for B [SEP].
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-  input_type_ids = [0] * len(tokens)
-  if tokens_b:
-    tokens += tokens_b + ["[SEP]"]
-    input_type_ids += [1] * (len(tokens_b) + 1)
-
-  input_ids = tokenizer.convert_tokens_to_ids(tokens)
-  # The mask has 1 for real tokens and 0 for padding tokens. Only real
-  # tokens are attended to.
-  input_mask = [1] * len(input_ids)
-  padding = seq_length - len(input_ids)
-  input_ids += [0] * padding
-  input_mask += [0] * padding
-  input_type_ids += [0] * padding
+  packed = text_inputs.pack_inputs(tokenizer, tokenizer.tokenize(example.text_a),
+                                   tokens_b, seq_length)
   return InputFeatures(
       unique_id=example.unique_id,
-      tokens=tokens,
-      input_ids=input_ids,
-      input_mask=input_mask,
-      input_type_ids=input_type_ids)
+      tokens=packed.tokens,
+      input_ids=packed.input_ids,
+      input_mask=packed.input_mask,
+      input_type_ids=packed.segment_ids)
 
 
 def _log_features(feature):
@@ -269,19 +248,6 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
       _log_features(feature)
     features.append(feature)
   return features
-
-
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Truncates a sequence pair in place to the maximum length.
-
-  The longer sequence loses its last token until the pair fits: a token of a
-  short sequence likely carries more information.
-  """
-  while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
 
 
 def parse_layers(layers, num_hidden_layers):

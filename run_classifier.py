@@ -27,6 +27,7 @@ import export_lib
 import io_lib
 import modeling
 import optimization
+import text_inputs
 import tf_example
 import tokenization
 
@@ -688,22 +689,8 @@ def write_label_list(path, label_list):
   io_lib.write_text(path, "".join(label + "\n" for label in label_list))
 
 
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Truncates a sequence pair in place to the maximum length."""
-
-  # This is a simple heuristic which will always truncate the longer sequence
-  # one token at a time. This makes more sense than truncating an equal
-  # percent of tokens from each, since if one sequence is very short then each
-  # token that's truncated likely contains more information than a longer
-  # sequence.
-  while True:
-    total_length = len(tokens_a) + len(tokens_b)
-    if total_length <= max_length:
-      break
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
+# Google's name for the pair truncation rule.
+_truncate_seq_pair = text_inputs.truncate_seq_pair
 
 
 def _label_id(example, label_list, task_type):
@@ -753,45 +740,13 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
         label_id=label_id,
         is_real_example=False)
 
-  tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = None
   if example.text_b:
     tokens_b = tokenizer.tokenize(example.text_b)
-
-  if tokens_b:
-    # Modifies `tokens_a` and `tokens_b` in place so that the total length is
-    # less than the specified length. Account for [CLS], [SEP], [SEP] with
-    # "- 3".
-    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
-  else:
-    # Account for [CLS] and [SEP] with "- 2".
-    if len(tokens_a) > max_seq_length - 2:
-      tokens_a = tokens_a[0:(max_seq_length - 2)]
-
-  # The convention in BERT is:
-  # (a) For sequence pairs:
-  #  tokens:   [CLS] is this jack ##son ##ville ? [SEP] no it is not . [SEP]
-  #  type_ids: 0     0  0    0    0     0       0 0     1  1  1  1   1 1
-  # (b) For single sequences:
-  #  tokens:   [CLS] the dog is hairy . [SEP]
-  #  type_ids: 0     0   0   0  0     0 0
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-  segment_ids = [0] * len(tokens)
-  if tokens_b:
-    tokens += tokens_b + ["[SEP]"]
-    segment_ids += [1] * (len(tokens_b) + 1)
-
-  input_ids = tokenizer.convert_tokens_to_ids(tokens)
-
-  # The mask has 1 for real tokens and 0 for padding tokens. Only real
-  # tokens are attended to.
-  input_mask = [1] * len(input_ids)
-
-  # Zero-pad up to the sequence length.
-  padding = [0] * (max_seq_length - len(input_ids))
-  input_ids += padding
-  input_mask += padding
-  segment_ids += padding
+  packed = text_inputs.pack_inputs(tokenizer, tokenizer.tokenize(example.text_a),
+                                   tokens_b, max_seq_length)
+  tokens, input_ids = packed.tokens, packed.input_ids
+  input_mask, segment_ids = packed.input_mask, packed.segment_ids
 
   label_id = _label_id(example, label_list, task_type)
   if ex_index < 5:

@@ -27,6 +27,7 @@ import estimator_lib
 import io_lib
 import modeling
 import squad_evaluate
+import text_inputs
 import tf_example
 import tokenization
 
@@ -439,16 +440,9 @@ class _DocTokenizer(object):
   def __call__(self, doc_tokens):
     """Returns (tok_to_orig_index, orig_to_tok_index, all_doc_tokens)."""
     if doc_tokens is not self._doc_tokens:
-      tok_to_orig_index = []
-      orig_to_tok_index = []
-      all_doc_tokens = []
-      for (i, token) in enumerate(doc_tokens):
-        orig_to_tok_index.append(len(all_doc_tokens))
-        for sub_token in self._tokenizer.tokenize(token):
-          tok_to_orig_index.append(i)
-          all_doc_tokens.append(sub_token)
+      pieces = text_inputs.tokenize_words(self._tokenizer, doc_tokens)
       self._doc_tokens = doc_tokens
-      self._result = (tok_to_orig_index, orig_to_tok_index, all_doc_tokens)
+      self._result = (pieces.piece_to_word, pieces.word_starts, pieces.pieces)
     return self._result
 
 
@@ -516,29 +510,20 @@ def _example_features(example, example_index, unique_id, tokenizer,
   max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
   doc_spans = _doc_spans(len(all_doc_tokens), max_tokens_for_doc, doc_stride)
 
+  # The window's tokens follow [CLS] query [SEP].
+  doc_offset = len(query_tokens) + 2
   for (doc_span_index, doc_span) in enumerate(doc_spans):
-    tokens = ["[CLS]"] + query_tokens + ["[SEP]"]
-    segment_ids = [0] * len(tokens)
     token_to_orig_map = {}
     token_is_max_context = {}
     for i in range(doc_span.length):
       split_token_index = doc_span.start + i
-      token_to_orig_map[len(tokens)] = tok_to_orig_index[split_token_index]
-      token_is_max_context[len(tokens)] = _check_is_max_context(
+      token_to_orig_map[doc_offset + i] = tok_to_orig_index[split_token_index]
+      token_is_max_context[doc_offset + i] = _check_is_max_context(
           doc_spans, doc_span_index, split_token_index)
-      tokens.append(all_doc_tokens[split_token_index])
-      segment_ids.append(1)
-    tokens.append("[SEP]")
-    segment_ids.append(1)
-
-    input_ids = tokenizer.convert_tokens_to_ids(tokens)
-    # The mask has 1 for real tokens and 0 for padding tokens. Only real
-    # tokens are attended to.
-    input_mask = [1] * len(input_ids)
-    padding = max_seq_length - len(input_ids)
-    input_ids += [0] * padding
-    input_mask += [0] * padding
-    segment_ids += [0] * padding
+    packed = text_inputs.pack_inputs(
+        tokenizer, query_tokens,
+        all_doc_tokens[doc_span.start:doc_span.start + doc_span.length],
+        max_seq_length)
 
     start_position = None
     end_position = None
@@ -547,7 +532,6 @@ def _example_features(example, example_index, unique_id, tokenizer,
       doc_start = doc_span.start
       doc_end = doc_span.start + doc_span.length - 1
       if tok_start_position >= doc_start and tok_end_position <= doc_end:
-        doc_offset = len(query_tokens) + 2
         start_position = tok_start_position - doc_start + doc_offset
         end_position = tok_end_position - doc_start + doc_offset
       else:
@@ -561,12 +545,12 @@ def _example_features(example, example_index, unique_id, tokenizer,
         unique_id=unique_id,
         example_index=example_index,
         doc_span_index=doc_span_index,
-        tokens=tokens,
+        tokens=packed.tokens,
         token_to_orig_map=token_to_orig_map,
         token_is_max_context=token_is_max_context,
-        input_ids=input_ids,
-        input_mask=input_mask,
-        segment_ids=segment_ids,
+        input_ids=packed.input_ids,
+        input_mask=packed.input_mask,
+        segment_ids=packed.segment_ids,
         start_position=start_position,
         end_position=end_position,
         is_impossible=example.is_impossible)
