@@ -91,7 +91,7 @@ class BertConfig(object):
     if "vocab_size" not in json_object:
       raise ValueError("BertConfig needs `vocab_size`; the config has only: %s" %
                        ", ".join(sorted(json_object)))
-    config = BertConfig(vocab_size=None)
+    config = cls(vocab_size=None)
     for (key, value) in json_object.items():
       config.__dict__[key] = value
     return config

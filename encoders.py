@@ -1,0 +1,334 @@
+# coding=utf-8
+"""The registry of encoder families: where every script gets its model and
+tokenizer.
+
+A family is a small class plus a name table (bert4keras's `variable_mapping()`
+idea): its config class and how to read the config file, how to build the
+model (a tf.Module with the family's checkpoint names), its tokenizer, and the
+checkpoint names of the encoder. Only "bert" is registered here; a new family
+(ALBERT) is a new `EncoderFamily` subclass passed to `register`, see
+ARCHITECTURE.md ("How to add a model family").
+
+Scripts choose a family with `--encoder_family` (default "auto": detected from
+the config file, see `detect_family`) and build through an `EncoderSpec`
+(family + config). A TF Hub style encoder module is the other source of an
+encoder: `hub_encoder(handle)`.
+
+The encoder contract every task relies on: `model(input_ids, input_mask=None,
+token_type_ids=None, training=None, ...)` returns outputs with
+`pooled_output` [B, H], `sequence_output` [B, S, H], `all_encoder_layers`,
+and (families) `embedding_output` [B, S, E], `embedding_table` [V, E]; and
+`model.config.hidden_size` is H.
+"""
+
+import collections
+import json
+import os
+
+import tensorflow as tf
+
+import modeling
+import tokenization
+
+AUTO = "auto"
+
+
+class EncoderFamily(object):
+  """One model family: config, model, tokenizer, checkpoint names."""
+
+  # The family's name (--encoder_family) and its config flag.
+  name = None
+  config_file_flag = "bert_config_file"
+  config_class = None
+
+  def config_from_dict(self, values):
+    """The family's config from a dict (e.g. a parsed config file)."""
+    return self.config_class.from_dict(values)
+
+  def load_config(self, path):
+    """Reads the config file; errors name the file."""
+    return self.config_class.from_json_file(path)
+
+  def create_model(self, config, is_training=False,
+                   use_one_hot_embeddings=False, compute_dtype=tf.float32,
+                   scope=None):
+    """-> the encoder (a tf.Module whose variables carry checkpoint names)."""
+    raise NotImplementedError
+
+  def create_tokenizer(self, vocab_file=None, do_lower_case=True,
+                       spm_model_file=None):
+    """-> the family's tokenizer (tokenize, convert_tokens_to_ids, vocab)."""
+    raise NotImplementedError
+
+  def variable_names(self, config):
+    """-> list of the encoder's checkpoint names (without building it)."""
+    raise NotImplementedError
+
+  def matches(self, config_dict):
+    """Whether a parsed config file is one of this family's."""
+    raise NotImplementedError
+
+
+class BertFamily(EncoderFamily):
+  """Google's BERT: BertConfig, BertModel, FullTokenizer (WordPiece)."""
+
+  name = "bert"
+  config_file_flag = "bert_config_file"
+  config_class = modeling.BertConfig
+
+  # Keys that other families' configs have and BERT's never do.
+  FOREIGN_KEYS = ("embedding_size", "num_hidden_groups", "inner_group_num")
+
+  def create_model(self, config, is_training=False,
+                   use_one_hot_embeddings=False, compute_dtype=tf.float32,
+                   scope=None):
+    return modeling.BertModel(config, is_training=is_training,
+                              use_one_hot_embeddings=use_one_hot_embeddings,
+                              scope=scope, compute_dtype=compute_dtype)
+
+  def create_tokenizer(self, vocab_file=None, do_lower_case=True,
+                       spm_model_file=None):
+    if spm_model_file:
+      raise ValueError("BERT's tokenizer is WordPiece: it takes --vocab_file, "
+                       "not a SentencePiece model (%s)." % spm_model_file)
+    return tokenization.FullTokenizer(vocab_file=vocab_file,
+                                      do_lower_case=do_lower_case)
+
+  def variable_names(self, config):
+    return modeling.bert_variable_names(config)
+
+  def matches(self, config_dict):
+    return not any(key in config_dict for key in self.FOREIGN_KEYS)
+
+
+_FAMILIES = collections.OrderedDict()
+
+
+def register(family):
+  """Adds an EncoderFamily instance to the registry (by `family.name`)."""
+  _FAMILIES[family.name] = family
+  return family
+
+
+def family_names():
+  """Names of the registered families, in registration order."""
+  return list(_FAMILIES)
+
+
+def get_family(name):
+  """The registered family `name`.
+
+  Raises:
+    ValueError: naming the registered families.
+  """
+  if name not in _FAMILIES:
+    raise ValueError("Unknown --encoder_family=%s (registered: %s)" %
+                     (name, ", ".join(family_names())))
+  return _FAMILIES[name]
+
+
+def _read_config_dict(config_path):
+  """The parsed config file, or None when it is not a readable JSON object."""
+  try:
+    with tf.io.gfile.GFile(config_path, "r") as f:
+      values = json.loads(f.read())
+  except (ValueError, tf.errors.OpError, OSError):
+    return None
+  return values if isinstance(values, dict) else None
+
+
+def detect_family(config_path):
+  """The family whose config file `config_path` is.
+
+  The families are asked in reverse registration order and the first whose
+  `matches` accepts the parsed file wins: BERT, registered first, takes any
+  config that no later (more specific) family claims. A file that cannot be
+  parsed gets BERT, whose `load_config` then names the problem.
+
+  Raises:
+    ValueError: no registered family matches (naming the file and the keys
+      that do not fit).
+  """
+  values = _read_config_dict(config_path)
+  if values is None:
+    return next(iter(_FAMILIES.values()))
+  for family in reversed(list(_FAMILIES.values())):
+    if family.matches(values):
+      return family
+  foreign = sorted(k for k in values if k in BertFamily.FOREIGN_KEYS)
+  raise ValueError(
+      "%s is not the config of a registered encoder family (%s)%s." %
+      (config_path, ", ".join(family_names()),
+       (": it has %s, ALBERT's keys" % ", ".join(foreign)) if foreign
+       else ""))
+
+
+def family_for_config(config):
+  """The registered family whose config class `config` is an instance of."""
+  for family in reversed(list(_FAMILIES.values())):
+    if type(config) is family.config_class:  # pylint: disable=unidiomatic-typecheck
+      return family
+  for family in reversed(list(_FAMILIES.values())):
+    if isinstance(config, family.config_class):
+      return family
+  raise ValueError("No registered encoder family has the config class %s." %
+                   type(config).__name__)
+
+
+def load_config(config_path, family_name=AUTO):
+  """Reads a config file with its family.
+
+  Args:
+    config_path: the config file (e.g. --bert_config_file).
+    family_name: a registered family, or "auto" / None to detect it.
+
+  Returns:
+    (EncoderFamily, config).
+  """
+  if family_name in (None, "", AUTO):
+    family = detect_family(config_path)
+  else:
+    family = get_family(family_name)
+  return family, family.load_config(config_path)
+
+
+class EncoderSpec(object):
+  """What a task builds its encoder from: a family and its config."""
+
+  def __init__(self, family, config):
+    """Args: family: EncoderFamily; config: its config object."""
+    self.family = family
+    self.config = config
+
+  @classmethod
+  def from_config(cls, config):
+    """The spec of a config object of any registered family."""
+    return cls(family_for_config(config), config)
+
+  def create(self, compute_dtype=tf.float32, use_one_hot_embeddings=False,
+             is_training=False):
+    """Builds the encoder (call inside the strategy's scope).
+
+    Args:
+      compute_dtype: dtype of the matrix multiplications.
+      use_one_hot_embeddings: one-hot embedding lookups (TPUs).
+      is_training: the model's default for `training`.
+    """
+    return self.family.create_model(
+        self.config, is_training=is_training,
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        compute_dtype=compute_dtype)
+
+
+register(BertFamily())
+
+
+# ------------------------------------------------------------------ TF Hub
+
+
+def load_hub_module(handle):
+  """Loads a TF Hub style BERT encoder module: the one place modules load.
+
+  Today a local SavedModel directory in the TF Hub BERT encoder convention
+  with a `tokenization_info` signature (what export_lib writes).
+
+  Args:
+    handle: SavedModel directory.
+
+  Returns:
+    (module, vocab_file path, do_lower_case bool).
+
+  Raises:
+    ValueError: no SavedModel there, or not a BERT encoder module.
+  """
+  if not tf.io.gfile.exists(os.path.join(handle, "saved_model.pb")):
+    raise ValueError("%s: no saved_model.pb (--bert_hub_module_handle must be "
+                     "a local SavedModel directory)" % handle)
+  module = tf.saved_model.load(handle)
+  info = module.signatures.get("tokenization_info")
+  if info is None:
+    raise ValueError("%s: the module has no tokenization_info signature" %
+                     handle)
+  values = info()
+  vocab_file = values["vocab_file"].numpy().decode("utf-8")
+  do_lower_case = bool(values["do_lower_case"].numpy())
+  return module, vocab_file, do_lower_case
+
+
+class HubEncoderConfig(object):
+  """What is known of a hub module's shape: its hidden size."""
+
+  def __init__(self, hidden_size):
+    self.hidden_size = hidden_size
+
+
+class HubEncoder(tf.Module):
+  """A loaded TF Hub BERT encoder module behind BertModel's call API."""
+
+  def __init__(self, module):
+    """Wraps `module` (called as module(dict of inputs, training=...))."""
+    super().__init__(name=None)
+    self.module = module
+    # A loaded SavedModel is no tf.Module: list its variables here so that
+    # training, checkpoints and `self.variables` see them.
+    self.module_variables = list(module.variables)
+    probe = self(tf.zeros([1, 2], tf.int32), tf.ones([1, 2], tf.int32),
+                 tf.zeros([1, 2], tf.int32), training=False)
+    self.config = HubEncoderConfig(int(probe.pooled_output.shape[-1]))
+
+  def __call__(self, input_ids, input_mask=None, token_type_ids=None,
+               training=False):
+    """Runs the module.
+
+    Args:
+      input_ids, input_mask, token_type_ids: int [batch_size, seq_length].
+      training: dropout on.
+
+    Returns:
+      modeling.BertOutputs with sequence_output, pooled_output and
+      all_encoder_layers (the module's encoder_outputs).
+    """
+    input_ids = tf.cast(input_ids, tf.int32)
+    if input_mask is None:
+      input_mask = tf.ones_like(input_ids)
+    if token_type_ids is None:
+      token_type_ids = tf.zeros_like(input_ids)
+    outputs = self.module(
+        {"input_word_ids": input_ids,
+         "input_mask": tf.cast(input_mask, tf.int32),
+         "input_type_ids": tf.cast(token_type_ids, tf.int32)},
+        training=training)
+    return modeling.BertOutputs(
+        sequence_output=outputs["sequence_output"],
+        pooled_output=outputs["pooled_output"],
+        all_encoder_layers=outputs.get("encoder_outputs"),
+        embedding_output=None, embedding_table=None)
+
+
+class HubEncoderSpec(object):
+  """An EncoderSpec for a TF Hub module: `create` loads it."""
+
+  def __init__(self, handle, family_name="bert"):
+    """Args: handle: the module; family_name: the family of its tokenizer."""
+    self.handle = handle
+    self.family = get_family(family_name)
+    self.config = None
+
+  def create(self, compute_dtype=tf.float32, use_one_hot_embeddings=False,
+             is_training=False):
+    """Loads the module (inside the strategy's scope); the module's own
+    dtype and embedding lookup are used."""
+    del compute_dtype, use_one_hot_embeddings, is_training
+    module, _, _ = load_hub_module(self.handle)
+    return HubEncoder(module)
+
+  def create_tokenizer(self):
+    """The tokenizer the module's tokenization_info describes."""
+    _, vocab_file, do_lower_case = load_hub_module(self.handle)
+    return self.family.create_tokenizer(vocab_file=vocab_file,
+                                        do_lower_case=do_lower_case)
+
+
+def hub_encoder(handle):
+  """The encoder spec of a TF Hub style module (`--bert_hub_module_handle`)."""
+  return HubEncoderSpec(handle)

@@ -1,0 +1,318 @@
+# coding=utf-8
+"""The task heads on top of an encoder, with Google's variable names.
+
+Each head reads only what every encoder family returns (`pooled_output`
+[B, H], `sequence_output` [B, S, H], `embedding_table` [V, E]), so a head
+works on BERT and on ALBERT alike:
+
+* `ClassifierHead`: `output_weights` [C, H], `output_bias` [C] (no scope, as
+  Google's run_classifier); `classifier_outputs` gives the loss and the
+  outputs of a classification, multi-label or regression task.
+* `SpanHead`: `cls/squad/output_weights` [2, H], `cls/squad/output_bias` [2]
+  (SQuAD start / end logits); `span_loss`.
+* `MaskedLMHead`: `cls/predictions/transform/dense` [H, E],
+  `cls/predictions/transform/LayerNorm` [E], `cls/predictions/output_bias`
+  [V], the output layer tied to the [V, E] word embeddings; E is read from
+  the embedding table, so E != H (ALBERT) works; `masked_lm_output`.
+* `SentenceRelationHead`: `cls/seq_relationship/output_weights` [2, H] and
+  `output_bias` [2]: BERT's next-sentence prediction and ALBERT's sentence
+  order prediction; `sentence_relation_output`.
+
+A token-classification head (tagging) belongs here too.
+"""
+
+import tensorflow as tf
+
+import modeling
+
+# The kinds of classifier task (run_classifier's --task_name / --multi_label).
+CLASSIFICATION = "classification"
+MULTI_LABEL = "multi_label"
+REGRESSION = "regression"
+TASK_TYPES = (CLASSIFICATION, MULTI_LABEL, REGRESSION)
+
+
+def _scoped(scope, name):
+  return "%s/%s" % (scope, name) if scope else name
+
+
+class ClassifierHead(tf.Module):
+  """Google's classifier layer over the pooled output: logits [B, C]."""
+
+  def __init__(self, num_labels, hidden_size, dropout_prob=0.1,
+               initializer_range=0.02, scope=""):
+    """Creates `output_weights` [num_labels, hidden_size] and `output_bias`.
+
+    Args:
+      num_labels: number of outputs (1 for regression).
+      hidden_size: width of the pooled output.
+      dropout_prob: dropout on the pooled output in training (Google's
+        keep_prob 0.9).
+      initializer_range: stddev of the truncated normal weights (Google
+        hard-codes 0.02, whatever the config says).
+      scope: variable scope ("" for Google's top-level names).
+    """
+    super().__init__(name=None)
+    self.dropout_prob = dropout_prob
+    self.output_weights = tf.Variable(
+        modeling.create_initializer(initializer_range)(
+            [num_labels, hidden_size]),
+        name=_scoped(scope, "output_weights"))
+    self.output_bias = tf.Variable(tf.zeros([num_labels]),
+                                   name=_scoped(scope, "output_bias"))
+
+  def __call__(self, pooled_output, training=False):
+    """Logits of the pooled output.
+
+    Args:
+      pooled_output: float32 [batch_size, hidden_size].
+      training: apply dropout.
+
+    Returns:
+      float32 [batch_size, num_labels].
+    """
+    if training:
+      pooled_output = modeling.dropout(pooled_output, self.dropout_prob)
+    logits = tf.matmul(pooled_output, self.output_weights, transpose_b=True)
+    return tf.nn.bias_add(logits, self.output_bias)
+
+
+def classifier_probabilities(logits, task_type=CLASSIFICATION):
+  """The outputs a classifier reports for its logits.
+
+  Args:
+    logits: float32 [batch_size, num_labels].
+    task_type: CLASSIFICATION, MULTI_LABEL or REGRESSION.
+
+  Returns:
+    softmax [batch_size, num_labels] (classification), sigmoid
+    [batch_size, num_labels] (multi-label) or the score [batch_size]
+    (regression).
+  """
+  if task_type == REGRESSION:
+    return logits[:, 0]
+  if task_type == MULTI_LABEL:
+    return tf.sigmoid(logits)
+  return tf.nn.softmax(logits, axis=-1)
+
+
+def classifier_outputs(logits, labels, task_type=CLASSIFICATION):
+  """Loss and outputs of a classifier head for each task type.
+
+  Args:
+    logits: float32 [batch_size, num_labels].
+    labels: [batch_size] int (classification), [batch_size, num_labels] 0/1
+      (multi-label) or [batch_size] float (regression).
+    task_type: CLASSIFICATION, MULTI_LABEL or REGRESSION.
+
+  Returns:
+    (per_example_loss [batch_size], `classifier_probabilities`): softmax
+    cross-entropy (Google's), mean binary cross-entropy over the labels
+    (multi-label) or the squared error (regression).
+  """
+  probabilities = classifier_probabilities(logits, task_type)
+  if task_type == REGRESSION:
+    return tf.square(probabilities - tf.cast(labels, tf.float32)), probabilities
+  if task_type == MULTI_LABEL:
+    per_label = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.float32), logits=logits)
+    return tf.reduce_mean(per_label, axis=-1), probabilities
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  one_hot_labels = tf.one_hot(labels, depth=logits.shape[-1], dtype=tf.float32)
+  per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+  return per_example_loss, probabilities
+
+
+class SpanHead(tf.Module):
+  """Google's SQuAD head: start and end logits of every position."""
+
+  def __init__(self, hidden_size, initializer_range=0.02, scope="cls/squad"):
+    """Creates `cls/squad/output_weights` [2, hidden_size], `output_bias` [2].
+
+    Args:
+      hidden_size: width of the sequence output.
+      initializer_range: stddev (Google hard-codes 0.02).
+      scope: variable scope.
+    """
+    super().__init__(name=None)
+    self.output_weights = tf.Variable(
+        modeling.create_initializer(initializer_range)([2, hidden_size]),
+        name=scope + "/output_weights")
+    self.output_bias = tf.Variable(tf.zeros([2]), name=scope + "/output_bias")
+
+  def __call__(self, sequence_output):
+    """Start and end logits.
+
+    Args:
+      sequence_output: float32 [batch_size, seq_length, hidden_size].
+
+    Returns:
+      (start_logits, end_logits): float32 [batch_size, seq_length] each; the
+      question and padding positions are not masked (Google's behaviour).
+    """
+    batch_size, seq_length, hidden_size = modeling.get_shape_list(
+        sequence_output, expected_rank=3)
+    matrix = tf.reshape(sequence_output, [batch_size * seq_length, hidden_size])
+    logits = tf.matmul(matrix, self.output_weights, transpose_b=True)
+    logits = tf.nn.bias_add(logits, self.output_bias)
+    logits = tf.reshape(logits, [batch_size, seq_length, 2])
+    return logits[:, :, 0], logits[:, :, 1]
+
+
+def span_loss(logits, positions):
+  """Mean cross-entropy of the true positions (Google's compute_loss).
+
+  Args:
+    logits: float32 [batch_size, seq_length].
+    positions: int [batch_size].
+
+  Returns:
+    float32 scalar.
+  """
+  seq_length = modeling.get_shape_list(logits)[1]
+  one_hot_positions = tf.one_hot(positions, depth=seq_length, dtype=tf.float32)
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs, axis=-1))
+
+
+class MaskedLMHead(tf.Module):
+  """Google's `cls/predictions` variables: transform dense, LayerNorm, bias."""
+
+  def __init__(self, hidden_size, embedding_size, vocab_size, hidden_act="gelu",
+               initializer_range=0.02):
+    """Creates the variables.
+
+    Args:
+      hidden_size: H, width of the encoder output.
+      embedding_size: E, width of the word embeddings the output is tied to
+        (H for BERT; see `tied_to`).
+      vocab_size: V.
+      hidden_act: activation after the transform (the config's).
+      initializer_range: stddev of the transform kernel.
+    """
+    super().__init__(name="cls_predictions")
+    self.hidden_size = hidden_size
+    self.vocab_size = vocab_size
+    self.act_fn = modeling.get_activation(hidden_act)
+    init = modeling.create_initializer(initializer_range)
+    scope = "cls/predictions/transform"
+    # Attribute names fix the variables' order (checkpoints, optimizer).
+    self.transform = modeling.Dense(scope + "/dense", hidden_size,
+                                    embedding_size, init)
+    self.layer_norm = modeling.LayerNorm(scope + "/LayerNorm", embedding_size)
+    self.output_bias = tf.Variable(tf.zeros([vocab_size]),
+                                   name="cls/predictions/output_bias")
+
+  @classmethod
+  def tied_to(cls, embedding_table, hidden_size, hidden_act="gelu",
+              initializer_range=0.02):
+    """A head for an encoder whose word embedding table is `embedding_table`.
+
+    Args:
+      embedding_table: the [V, E] word embedding variable; V and E are read
+        from its shape.
+      hidden_size, hidden_act, initializer_range: the encoder config's.
+    """
+    vocab_size, embedding_size = embedding_table.shape.as_list()
+    return cls(hidden_size, embedding_size, vocab_size, hidden_act,
+               initializer_range)
+
+
+def gather_indexes(sequence_tensor, positions):
+  """Gathers the vectors at the specific positions over a minibatch.
+
+  Args:
+    sequence_tensor: [batch_size, seq_length, width].
+    positions: int32 [batch_size, num_positions].
+
+  Returns:
+    [batch_size * num_positions, width].
+  """
+  sequence_shape = modeling.get_shape_list(sequence_tensor, expected_rank=3)
+  batch_size, seq_length, width = sequence_shape
+  flat_sequence_tensor = tf.reshape(sequence_tensor,
+                                    [batch_size * seq_length, width])
+  return tf.gather(flat_sequence_tensor,
+                   modeling.flat_positions(positions, seq_length))
+
+
+def masked_lm_output(head, input_tensor, embedding_table, label_ids,
+                     label_weights, compute_dtype=tf.float32):
+  """Loss and log probabilities of the masked LM (Google's formulas).
+
+  Args:
+    head: MaskedLMHead.
+    input_tensor: float32 [batch_size, num_predictions, hidden_size] (or
+      [batch_size * num_predictions, hidden_size]): the encoder output at the
+      masked positions.
+    embedding_table: [vocab_size, embedding_size], the word embeddings (the
+      output layer is tied to them).
+    label_ids: int32 [batch_size, num_predictions].
+    label_weights: float32 [batch_size, num_predictions], 0 for padding.
+    compute_dtype: dtype of the two matrix multiplications.
+
+  Returns:
+    (loss scalar, per_example_loss [batch_size * num_predictions], log_probs
+    [batch_size * num_predictions, vocab_size]), float32.
+  """
+  input_tensor = tf.reshape(input_tensor, [-1, head.hidden_size])
+  input_tensor = head.transform(input_tensor, compute_dtype)
+  if head.act_fn is not None:
+    input_tensor = head.act_fn(input_tensor)
+  input_tensor = head.layer_norm(input_tensor)
+
+  logits = tf.matmul(tf.cast(input_tensor, compute_dtype),
+                     tf.cast(embedding_table, compute_dtype), transpose_b=True)
+  logits = tf.cast(logits, tf.float32) + head.output_bias
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+
+  label_ids = tf.reshape(label_ids, [-1])
+  label_weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
+  one_hot_labels = tf.one_hot(label_ids, depth=head.vocab_size,
+                              dtype=tf.float32)
+
+  # The padding predictions (weight 0) still have a loss; the weights remove
+  # them from the mean. 1e-5 keeps an all-padding batch finite (Google's).
+  per_example_loss = -tf.reduce_sum(log_probs * one_hot_labels, axis=[-1])
+  numerator = tf.reduce_sum(label_weights * per_example_loss)
+  denominator = tf.reduce_sum(label_weights) + 1e-5
+  loss = numerator / denominator
+  return loss, per_example_loss, log_probs
+
+
+class SentenceRelationHead(tf.Module):
+  """Google's `cls/seq_relationship` variables ([2, H] weights, [2] bias).
+
+  BERT's next-sentence prediction (label 0 = B follows A, 1 = random) and
+  ALBERT's sentence-order prediction use the same head and names.
+  """
+
+  def __init__(self, hidden_size, initializer_range=0.02):
+    super().__init__(name="cls_seq_relationship")
+    init = modeling.create_initializer(initializer_range)
+    self.output_weights = tf.Variable(
+        init([2, hidden_size]), name="cls/seq_relationship/output_weights")
+    self.output_bias = tf.Variable(tf.zeros([2]),
+                                   name="cls/seq_relationship/output_bias")
+
+
+def sentence_relation_output(head, pooled_output, labels):
+  """Loss and log probabilities of the sentence relation (NSP / SOP).
+
+  Args:
+    head: SentenceRelationHead.
+    pooled_output: float32 [batch_size, hidden_size].
+    labels: int32 [batch_size] or [batch_size, 1].
+
+  Returns:
+    (loss scalar, per_example_loss [batch_size], log_probs [batch_size, 2]).
+  """
+  logits = tf.matmul(tf.cast(pooled_output, tf.float32), head.output_weights,
+                     transpose_b=True)
+  logits = logits + head.output_bias
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  labels = tf.reshape(labels, [-1])
+  one_hot_labels = tf.one_hot(labels, depth=2, dtype=tf.float32)
+  per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+  loss = tf.reduce_mean(per_example_loss)
+  return loss, per_example_loss, log_probs

@@ -1,0 +1,132 @@
+# coding=utf-8
+"""The tests' one tiny-model harness: config, checkpoint, vocabulary, and one
+way to run a script's main (in process or as a subprocess).
+
+Every test that needs a small BERT takes it from here (keras-hub's shared
+backbone test harness is the model), overriding only what it tests.
+"""
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from absl import flags
+
+from conftest import fixture_path
+from conftest import ROOT
+import checkpoints
+import encoders
+import modeling
+
+FLAGS = flags.FLAGS
+
+# A 2-layer, hidden-32 BERT over Google's uncased vocabulary (30522 ids), so
+# Google's fixtures (records, SQuAD, GLUE) feed it as they are.
+TINY_CONFIG = {
+    "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "intermediate_size": 37,
+    "max_position_embeddings": 64, "type_vocab_size": 2,
+}
+VOCAB = fixture_path("vocab_uncased.txt")
+
+
+def tiny_config(**overrides):
+  """A modeling.BertConfig of TINY_CONFIG with `overrides`."""
+  return modeling.BertConfig.from_dict(dict(TINY_CONFIG, **overrides))
+
+
+def write_config(path, **overrides):
+  """Writes TINY_CONFIG with `overrides` as JSON; returns the file's path.
+
+  Args:
+    path: a directory (the file is its bert_config.json) or a .json path.
+    **overrides: config values to change.
+  """
+  path = str(path)
+  if not path.endswith(".json"):
+    path = os.path.join(path, "bert_config.json")
+  with open(path, "w") as f:
+    json.dump(dict(TINY_CONFIG, **overrides), f)
+  return path
+
+
+def tiny_encoder(**overrides):
+  """A freshly initialised tiny BertModel (from the registry)."""
+  return encoders.EncoderSpec.from_config(tiny_config(**overrides)).create()
+
+
+def save_checkpoint(module, directory, name="init.ckpt"):
+  """Writes `module`'s variables as a TF1 checkpoint; returns its prefix."""
+  return checkpoints.save_checkpoint(module, os.path.join(str(directory),
+                                                          name))
+
+
+def google_model_dir(directory, **overrides):
+  """A directory laid out like Google's released zips: bert_config.json,
+  vocab.txt and bert_model.ckpt of a fresh tiny model.
+
+  Returns:
+    dict: bert_config_file, vocab_file, init_checkpoint.
+  """
+  os.makedirs(str(directory), exist_ok=True)
+  config_file = write_config(directory, **overrides)
+  vocab_file = os.path.join(str(directory), "vocab.txt")
+  shutil.copyfile(VOCAB, vocab_file)
+  model = tiny_encoder(**overrides)
+  return {"bert_config_file": config_file, "vocab_file": vocab_file,
+          "init_checkpoint": save_checkpoint(model, directory,
+                                             "bert_model.ckpt")}
+
+
+def run_main(main, *args, **flag_values):
+  """Parses flags, runs a script's `main` in this process, resets the flags.
+
+  Every flag starts from its default (another runner imported into the same
+  process may have defined a flag first, with its own default: pass
+  max_seq_length, learning_rate and the like explicitly).
+
+  Args:
+    main: the script's main(argv).
+    *args: command-line words ("--do_train", "--max_seq_length=64").
+    **flag_values: more flags, given as name=value.
+  """
+  argv = ["prog"] + list(args) + ["--%s=%s" % item
+                                  for item in flag_values.items()]
+  FLAGS.unparse_flags()
+  FLAGS(argv)
+  try:
+    main(None)
+  finally:
+    FLAGS.unparse_flags()
+
+
+def run_script(script, args, timeout=300):
+  """Runs a script of the repository as a subprocess; it must succeed.
+
+  Args:
+    script: file name, e.g. "run_pretraining.py".
+    args: list of command-line words.
+    timeout: seconds.
+
+  Returns:
+    its output (stdout and stderr).
+  """
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + args,
+                        cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, timeout=timeout)
+  out = proc.stdout.decode("utf-8", "replace")
+  assert proc.returncode == 0, out[-4000:]
+  return out
+
+
+def read_eval_results(path):
+  """Google's eval_results.txt as an OrderedDict key -> value string."""
+  with open(path) as f:
+    lines = f.read().splitlines()
+  pairs = [line.split(" = ") for line in lines]
+  assert all(len(p) == 2 for p in pairs), lines
+  return collections.OrderedDict((k, v) for k, v in pairs)
