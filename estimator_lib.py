@@ -6,6 +6,7 @@ runners here keep that shape: `model_fn_builder(...)` returns a `ModelFn`, and
 `input_fn_builder(...)` returns `input_fn(params)`; an `Estimator` trains,
 evaluates and predicts with them under a `tf.distribute` strategy chosen from
 the flags (default, MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy).
+The loop knows no model: a ModelFn builds it (task_lib's tasks do).
 
 What the loop owns:
 * `iterations_per_loop` steps run inside one compiled call (a `tf.function`
@@ -13,7 +14,7 @@ What the loop owns:
 * TF1 name-based checkpoints in Google's layout through `checkpoints.py`
   (`model.ckpt-<step>`, weights + `<var>/adam_m|adam_v` + `global_step`),
   resumed from the newest one in `model_dir`, or a warm start from
-  `init_checkpoint` (weights only, as Google);
+  `warm_start_from` (weights only, as Google's --init_checkpoint);
 * gradient accumulation, mixed precision (dynamic loss scaling for float16),
   XLA, TensorBoard summaries and progress logs with an ETA, and a seed that
   makes runs repeatable (also across a kill and restart: the input pipeline
@@ -35,7 +36,6 @@ from tensorflow.core.framework import summary_pb2
 
 import checkpoints
 import io_lib
-import modeling
 import optimization
 import seeding
 
@@ -309,10 +309,9 @@ class ModelFn(object):
 
   Each method receives `params`: the Estimator's params plus `batch_size`
   (per replica), `compute_dtype`, `use_tpu`, `seed`, `mode` ("train", "eval" or
-  "predict") and `num_replicas`.
+  "predict") and `num_replicas`. The warm start is the Estimator's
+  (`warm_start_from`), not the ModelFn's.
   """
-
-  init_checkpoint = None
 
   def create_model(self, params):
     """-> tf.Module holding every variable (Google names); called once inside
@@ -334,45 +333,6 @@ class ModelFn(object):
   def predictions(self, model, features, params):
     """dict name -> tensor with a leading batch dimension."""
     raise NotImplementedError
-
-
-class BertModelFn(ModelFn):
-  """A ModelFn holding the arguments of Google's `model_fn_builder`s.
-
-  The runners' model functions differ in the model and the losses; the
-  optimizer (Google's `create_optimizer` arguments) and the warm start are
-  common, so they live here.
-  """
-
-  def __init__(self, bert_config, init_checkpoint, learning_rate,
-               num_train_steps, num_warmup_steps, use_tpu,
-               use_one_hot_embeddings, optimizer="adamw"):
-    """Stores Google's model_fn_builder arguments.
-
-    Args:
-      bert_config: modeling.BertConfig.
-      init_checkpoint: warm-start checkpoint prefix or None.
-      learning_rate: float, peak learning rate.
-      num_train_steps: int, where the linear decay reaches 0.
-      num_warmup_steps: int.
-      use_tpu: bool.
-      use_one_hot_embeddings: bool.
-      optimizer: "adamw" or "lamb".
-    """
-    self.bert_config = bert_config
-    self.init_checkpoint = init_checkpoint
-    self.learning_rate = learning_rate
-    self.num_train_steps = num_train_steps
-    self.num_warmup_steps = num_warmup_steps
-    self.use_tpu = use_tpu
-    self.use_one_hot_embeddings = use_one_hot_embeddings
-    self.optimizer = optimizer
-
-  def create_optimizer(self, params):
-    """Google's optimizer and schedule (optimization.create_optimizer)."""
-    return optimization.create_optimizer(
-        None, self.learning_rate, self.num_train_steps, self.num_warmup_steps,
-        self.use_tpu, optimizer=self.optimizer)
 
 
 def decode_records(records, name_to_features, keep_int64=()):
@@ -492,11 +452,28 @@ def write_scalars(writer, step, scalars):
                        metadata=metadata)
 
 
+def warm_start(model, checkpoint_path):
+  """Warm start: the trainable weights of `model` found in the checkpoint.
+
+  As Google's `init_from_checkpoint`: variables the checkpoint lacks keep
+  their initial values (a new head), optimizer slots and the step start
+  fresh; every variable loaded is logged with `*INIT_FROM_CKPT*`.
+
+  Args:
+    model: tf.Module.
+    checkpoint_path: a checkpoint prefix (or a directory with a state file).
+  """
+  logging.info("Warm start (weights only) from %s", checkpoint_path)
+  checkpoints.restore(model.trainable_variables, checkpoint_path,
+                      allow_missing=True, log=True)
+
+
 class Estimator(object):
   """train / evaluate / predict for a ModelFn under a tf.distribute strategy."""
 
   def __init__(self, model_fn, config, params=None, train_batch_size=None,
-               eval_batch_size=None, predict_batch_size=None):
+               eval_batch_size=None, predict_batch_size=None,
+               warm_start_from=None):
     """Creates the estimator (the model is built lazily on first use).
 
     Args:
@@ -506,8 +483,11 @@ class Estimator(object):
       train_batch_size, eval_batch_size, predict_batch_size: global batch sizes
         (over all replicas, and for training over all accumulation
         micro-batches), as Google's flags.
+      warm_start_from: a checkpoint whose weights start a model_dir without
+        a checkpoint (Google's --init_checkpoint; see `warm_start`).
     """
     self.model_fn = model_fn
+    self.warm_start_from = warm_start_from
     self.config = config
     self.params = dict(params or {})
     self.train_batch_size = train_batch_size
@@ -614,12 +594,9 @@ class Estimator(object):
                                              len(missing),
                                              ", ".join(missing[:5])))
       return path
-    init = self.model_fn.init_checkpoint
-    if init:
-      logging.info("Warm start (weights only) from %s", init)
-      checkpoints.restore(self._model.trainable_variables, init,
-                          allow_missing=True, log=True)
-      return init
+    if self.warm_start_from:
+      warm_start(self._model, self.warm_start_from)
+      return self.warm_start_from
     return None
 
   def _save(self, manager):
@@ -780,6 +757,44 @@ class Estimator(object):
 
     return train_loop
 
+  def _loop_report(self, step, loss, lr, timing):
+    """TensorBoard scalars and the progress log after a loop of steps.
+
+    Args:
+      step: global step after the loop.
+      loss: float, the loop's last loss.
+      lr: float, the learning rate of its last update.
+      timing: dict with start, start_step, last, last_step, max_steps,
+        last_logged (updated here).
+
+    Raises:
+      FloatingPointError: the loss is not finite.
+    """
+    now = time.time()
+    steps_per_sec = (step - timing["last_step"]) / max(now - timing["last"],
+                                                       1e-9)
+    timing["last"], timing["last_step"] = now, step
+    if not np.isfinite(loss):
+      raise FloatingPointError("Loss is %s at step %d." % (loss, step))
+    examples_per_step = self.train_batch_size
+    scalars = {"loss": loss, "learning_rate": lr,
+               "global_step/sec": steps_per_sec,
+               "examples/sec": steps_per_sec * examples_per_step}
+    if self._loss_scale is not None:
+      scalars["loss_scale"] = float(self._loss_scale.loss_scale.numpy())
+    write_scalars(self._writer(), step, scalars)
+    max_steps = timing["max_steps"]
+    if (step - timing["last_logged"] >= (self.config.log_every_n_steps or 1)
+        or step >= max_steps):
+      overall = (step - timing["start_step"]) / max(now - timing["start"],
+                                                    1e-9)
+      eta = (max_steps - step) / max(overall, 1e-9)
+      logging.info("step %d/%d loss = %.6g lr = %.3g (%.2f steps/sec, "
+                   "%.1f examples/sec, ETA %s)", step, max_steps, loss, lr,
+                   steps_per_sec, steps_per_sec * examples_per_step,
+                   io_lib.format_duration(eta))
+      timing["last_logged"] = step
+
   def train(self, input_fn, max_steps):
     """Trains until global_step == max_steps, resuming from model_dir.
 
@@ -810,21 +825,18 @@ class Estimator(object):
       logging.info("Skipping the %d micro-batches per replica consumed before "
                    "step %d.", skip, start)
     dataset = self._distribute(input_fn, "train", per_replica, skip)
-    iterator = iter(dataset)
-    train_loop = self._make_train_loop(iterator)
+    train_loop = self._make_train_loop(iter(dataset))
     manager = checkpoints.CheckpointManager(
         self.model_dir, max_to_keep=config.keep_checkpoint_max)
     save_every = config.save_checkpoints_steps or 0
-    examples_per_step = self.train_batch_size
     logging.info("***** Running training *****")
     logging.info("  global batch = %d (%d replicas x %d per replica x %d "
-                 "accumulation steps), steps %d -> %d", examples_per_step,
+                 "accumulation steps), steps %d -> %d", self.train_batch_size,
                  config.num_replicas, per_replica, accum, start, max_steps)
-    writer = self._writer()
-    t_start = time.time()
-    t_last, step_last = t_start, start
+    now = time.time()
+    timing = dict(start=now, start_step=start, last=now, last_step=start,
+                  max_steps=max_steps, last_logged=start)
     step = start
-    last_logged = start
     while step < max_steps:
       n = min(config.iterations_per_loop, max_steps - step)
       if save_every:
@@ -838,32 +850,11 @@ class Estimator(object):
                      "%d).", step, max_steps)
         self._save(manager)
         break
-      loss = float(loss.numpy())
       step = int(self._global_step.numpy())
-      now = time.time()
-      steps_per_sec = (step - step_last) / max(now - t_last, 1e-9)
-      t_last, step_last = now, step
-      if not np.isfinite(loss):
-        raise FloatingPointError("Loss is %s at step %d." % (loss, step))
-      scalars = {"loss": loss, "learning_rate": float(lr.numpy()),
-                 "global_step/sec": steps_per_sec,
-                 "examples/sec": steps_per_sec * examples_per_step}
-      if self._loss_scale is not None:
-        scalars["loss_scale"] = float(self._loss_scale.loss_scale.numpy())
-      write_scalars(writer, step, scalars)
-      if (step - last_logged >= (config.log_every_n_steps or 1) or
-          step >= max_steps):
-        overall = (step - start) / max(now - t_start, 1e-9)
-        eta = (max_steps - step) / max(overall, 1e-9)
-        logging.info("step %d/%d loss = %.6g lr = %.3g (%.2f steps/sec, "
-                     "%.1f examples/sec, ETA %s)", step, max_steps, loss,
-                     float(lr.numpy()), steps_per_sec,
-                     steps_per_sec * examples_per_step,
-                     io_lib.format_duration(eta))
-        last_logged = step
+      self._loop_report(step, float(loss.numpy()), float(lr.numpy()), timing)
       if (save_every and step % save_every == 0) or step >= max_steps:
         self._save(manager)
-    writer.flush()
+    self._writer().flush()
     return self
 
   # ---------------------------------------------------------------- eval
@@ -881,8 +872,8 @@ class Estimator(object):
     """
     self._build(training=False)
     if self._restore(checkpoint_path) is None:
-      logging.warning("No checkpoint in %s and no init_checkpoint: the %s uses "
-                      "freshly initialised weights.", self.model_dir, mode)
+      logging.warning("No checkpoint in %s and no warm start: the %s uses "
+                      "the weights the ModelFn created.", self.model_dir, mode)
     flag = mode + "_batch_size"
     per_replica = self._per_replica_batch_size(getattr(self, flag), flag)
     return (self._params(mode, per_replica),

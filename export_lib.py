@@ -31,6 +31,7 @@ from absl import flags
 import tensorflow as tf
 
 import checkpoints
+import heads
 import io_lib
 import modeling
 import tokenization
@@ -81,12 +82,7 @@ class ServingClassifier(tf.Module):
     """-> {"probabilities": float32 [batch, num_labels] ([batch] regression)}.
     """
     logits = self.model(input_ids, input_mask, segment_ids, training=False)
-    if self.task_type == "regression":
-      probabilities = logits[:, 0]
-    elif self.task_type == "multi_label":
-      probabilities = tf.sigmoid(logits)
-    else:
-      probabilities = tf.nn.softmax(logits, axis=-1)
+    probabilities = heads.classifier_probabilities(logits, self.task_type)
     return {"probabilities": probabilities}
 
 

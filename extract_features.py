@@ -31,17 +31,13 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-import checkpoints
+import encoders
 import estimator_lib
 import io_lib
-import modeling
+import task_lib
 import text_inputs
-import tokenization
 
 FLAGS = flags.FLAGS
-
-
-
 
 estimator_lib.define_flag(flags.DEFINE_string, "input_file", None, "")
 
@@ -49,32 +45,14 @@ estimator_lib.define_flag(flags.DEFINE_string, "output_file", None, "")
 
 estimator_lib.define_flag(flags.DEFINE_string, "layers", "-1,-2,-3,-4", "")
 
-estimator_lib.define_flag(
-    flags.DEFINE_string, "bert_config_file", None,
-    "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.")
-
-estimator_lib.define_flag(
-    flags.DEFINE_integer, "max_seq_length", 128,
-    "The maximum total input sequence length after WordPiece tokenization. "
-    "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.")
-
-estimator_lib.define_flag(flags.DEFINE_string, "init_checkpoint", None,
-        "Initial checkpoint (usually from a pre-trained BERT model).")
-
-estimator_lib.define_flag(flags.DEFINE_string, "vocab_file", None,
-        "The vocabulary file that the BERT model was trained on.")
-
-estimator_lib.define_flag(
-    flags.DEFINE_bool, "do_lower_case", True,
-    "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.")
-
 estimator_lib.define_flag(flags.DEFINE_integer, "batch_size", 32, "Batch size for predictions.")
 
-# use_tpu, master, num_tpu_cores (Google's) and the shared runtime flags.
-estimator_lib.define_flags()
+# bert_config_file, max_seq_length, init_checkpoint, vocab_file,
+# do_lower_case, encoder_family, Google's TPU flags (use_tpu, master,
+# num_tpu_cores, ...) and the shared runtime flags.
+task_lib.define_shared_flags(
+    ["encoder_family", "bert_config_file", "max_seq_length",
+     "init_checkpoint", "vocab_file", "do_lower_case"])
 
 estimator_lib.define_flag(
     flags.DEFINE_bool, "use_one_hot_embeddings", False,
@@ -278,10 +256,14 @@ def parse_layers(layers, num_hidden_layers):
   return layer_indexes
 
 
-def _check_checkpoint_covers(variables, init_checkpoint):
+def _check_checkpoint_covers(names, init_checkpoint):
   """Raises ValueError naming the variables `init_checkpoint` lacks.
 
   Extraction with a partly random model would silently give junk.
+
+  Args:
+    names: the model's checkpoint names (EncoderFamily.variable_names).
+    init_checkpoint: the checkpoint prefix.
   """
   if not init_checkpoint:
     raise ValueError("--init_checkpoint is required.")
@@ -291,8 +273,7 @@ def _check_checkpoint_covers(variables, init_checkpoint):
   except (tf.errors.NotFoundError, ValueError) as e:
     raise ValueError("--init_checkpoint=%s: cannot read a checkpoint there "
                      "(%s)." % (init_checkpoint, e)) from None
-  missing = [checkpoints.variable_name(v) for v in variables
-             if checkpoints.variable_name(v) not in shapes]
+  missing = [name for name in names if name not in shapes]
   if missing:
     raise ValueError(
         "--init_checkpoint=%s lacks %d variable(s) of the model, e.g. %s; is "
@@ -324,23 +305,19 @@ def sentence_vector(outputs, input_mask, pooling, pooling_layer):
 class FeatureExtractorFn(estimator_lib.ModelFn):
   """Prediction-only ModelFn: the chosen encoder layers and pooling."""
 
-  def __init__(self, bert_config, init_checkpoint, layer_indexes,
-               use_one_hot_embeddings, pooling="none", pooling_layer=-1):
-    self.bert_config = bert_config
-    self.init_checkpoint = init_checkpoint
+  def __init__(self, encoder_spec, layer_indexes, use_one_hot_embeddings,
+               pooling="none", pooling_layer=-1):
+    """Args: encoder_spec: encoders.EncoderSpec; the rest as the flags."""
+    self.encoder_spec = encoder_spec
     self.layer_indexes = layer_indexes
     self.use_one_hot_embeddings = use_one_hot_embeddings
     self.pooling = pooling
     self.pooling_layer = pooling_layer
 
   def create_model(self, params):
-    model = modeling.BertModel(
-        self.bert_config,
-        is_training=False,
-        use_one_hot_embeddings=self.use_one_hot_embeddings,
-        compute_dtype=params.get("compute_dtype", tf.float32))
-    _check_checkpoint_covers(model.variables, self.init_checkpoint)
-    return model
+    return self.encoder_spec.create(
+        compute_dtype=params.get("compute_dtype", tf.float32),
+        use_one_hot_embeddings=self.use_one_hot_embeddings)
 
   def predictions(self, model, features, params):
     outputs = model(features["input_ids"], input_mask=features["input_mask"],
@@ -361,7 +338,8 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
 
   Args:
     bert_config: `modeling.BertConfig`.
-    init_checkpoint: the checkpoint to extract with (every variable needed).
+    init_checkpoint: the checkpoint to extract with (every variable needed;
+      the ModelFn loads it into the model it creates, as Google's did).
     layer_indexes: encoder layers to output (may be empty with pooling).
     use_tpu: unused (the strategy comes from the flags); Google's argument.
     use_one_hot_embeddings: one-hot embedding lookup.
@@ -369,8 +347,12 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
     pooling_layer: layer of cls/mean pooling.
   """
   del use_tpu
-  return FeatureExtractorFn(bert_config, init_checkpoint, layer_indexes,
-                            use_one_hot_embeddings, pooling, pooling_layer)
+  spec = encoders.EncoderSpec.from_config(bert_config)
+  _check_checkpoint_covers(spec.family.variable_names(bert_config),
+                           init_checkpoint)
+  return task_lib.with_warm_start(
+      FeatureExtractorFn(spec, layer_indexes, use_one_hot_embeddings, pooling,
+                         pooling_layer), init_checkpoint)
 
 
 def input_fn_builder(features, seq_length):
@@ -648,8 +630,8 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
   Args:
     input_file: text, one example per line ("a" or "a ||| b").
     output_file: JSON lines or .npz (see output_format).
-    bert_config: `modeling.BertConfig`.
-    tokenizer: FullTokenizer.
+    bert_config: the config of a registered family (`modeling.BertConfig`).
+    tokenizer: the family's tokenizer (FullTokenizer).
     init_checkpoint: the model's checkpoint.
     layer_indexes: list of int, encoder layers to output.
     max_seq_length: padded length.
@@ -679,6 +661,9 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
         (max_seq_length, bert_config.max_position_embeddings))
   if not output_token_layers:
     layer_indexes = []
+  spec = encoders.EncoderSpec.from_config(bert_config)
+  _check_checkpoint_covers(spec.family.variable_names(bert_config),
+                           init_checkpoint)
 
   def features():
     for example in iter_examples(input_file):
@@ -688,11 +673,11 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
       yield feature
 
   estimator = estimator_lib.Estimator(
-      model_fn=model_fn_builder(bert_config, init_checkpoint, layer_indexes,
-                                run_config.use_tpu, use_one_hot_embeddings,
-                                pooling, pooling_layer),
+      model_fn=FeatureExtractorFn(spec, layer_indexes, use_one_hot_embeddings,
+                                  pooling, pooling_layer),
       config=run_config,
-      predict_batch_size=batch_size)
+      predict_batch_size=batch_size,
+      warm_start_from=init_checkpoint)
   if output_format == "npz":
     writer = _NpzWriter(output_file, num_examples, max_seq_length,
                         bert_config.hidden_size, layer_indexes,
@@ -739,11 +724,12 @@ def _chunks(items, chunk_size):
 def main(_):
   logging.set_verbosity(logging.INFO)
 
-  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  family, bert_config = encoders.load_config(FLAGS.bert_config_file,
+                                             FLAGS.encoder_family)
   layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
 
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+  tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,
+                                      do_lower_case=FLAGS.do_lower_case)
 
   # No model_dir: the weights come from --init_checkpoint only.
   run_config = estimator_lib.run_config_from_flags(FLAGS, None)

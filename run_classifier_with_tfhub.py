@@ -6,15 +6,17 @@ SavedModel in the TF Hub BERT encoder convention (inputs input_word_ids,
 input_mask, input_type_ids; outputs pooled_output, sequence_output,
 encoder_outputs) with a `tokenization_info` signature, e.g. one written by
 `export_lib.export_hub_encoder`; --bert_hub_module_handle is its local
-directory, loaded with tf.saved_model.load (no tensorflow_hub needed). Every
-run_classifier flag is inherited, as in Google's script; vocab_file,
+directory, loaded by encoders.hub_encoder (no tensorflow_hub needed). Every
+run_classifier flag is defined, as in Google's script; vocab_file,
 do_lower_case, bert_config_file and init_checkpoint are ignored (the tokenizer
 and the weights come from the module).
 
-Google's quirks kept: --do_predict alone is rejected (one of --do_train /
---do_eval must be set), the tasks are cola, mnli and mrpc, and on a TPU the
-last partial eval batch is dropped and the test set is cut to a multiple of
---predict_batch_size.
+It runs the classification task (tasks/classification.py) over the hub
+encoder, with the data path of Google's script: Google's quirks kept:
+--do_predict alone is rejected (one of --do_train / --do_eval must be set),
+the tasks are cola, mnli and mrpc, the training and dev features are held in
+memory, and on a TPU the last partial eval batch is dropped and the test set
+is cut to a multiple of --predict_batch_size.
 """
 
 import os
@@ -24,9 +26,11 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+import encoders
 import estimator_lib
-import export_lib
-import run_classifier
+import task_lib
+from tasks import classification
+from tasks import classification_data
 
 FLAGS = flags.FLAGS
 
@@ -35,9 +39,20 @@ flags.DEFINE_string(
     "Handle for the BERT TF-Hub module: a local SavedModel directory in the "
     "TF Hub BERT encoder convention (see export_lib.py).")
 
+# Every flag of run_classifier.py, as Google's script imports them.
+task_lib.define_finetuning_flags()
+classification.define_flags()
 
-class HubClassifier(tf.Module):
-  """A loaded encoder module + run_classifier's ClassifierHead."""
+# Google's tasks of this script.
+HUB_PROCESSORS = {
+    "cola": classification_data.ColaProcessor,
+    "mnli": classification_data.MnliProcessor,
+    "mrpc": classification_data.MrpcProcessor,
+}
+
+
+class HubClassifier(classification.ClassifierModel):
+  """A loaded encoder module + the ClassifierHead."""
 
   def __init__(self, bert_hub_module_handle, num_labels):
     """Loads the module and creates output_weights / output_bias.
@@ -46,29 +61,8 @@ class HubClassifier(tf.Module):
       bert_hub_module_handle: SavedModel directory.
       num_labels: number of labels.
     """
-    super().__init__(name=None)
-    self.encoder, _, _ = export_lib.load_hub_encoder(bert_hub_module_handle)
-    # A loaded SavedModel is no tf.Module: list its variables here so that
-    # training, checkpoints and `self.variables` see them.
-    self.encoder_variables = list(self.encoder.variables)
-    hidden_size = self._pooled(tf.zeros([1, 2], tf.int32),
-                               tf.ones([1, 2], tf.int32),
-                               tf.zeros([1, 2], tf.int32), False).shape[-1]
-    self.head = run_classifier.ClassifierHead(num_labels, hidden_size)
-
-  def _pooled(self, input_ids, input_mask, segment_ids, training):
-    """pooled_output [batch_size, hidden_size] of the module."""
-    outputs = self.encoder(
-        {"input_word_ids": input_ids, "input_mask": input_mask,
-         "input_type_ids": segment_ids}, training=training)
-    return outputs["pooled_output"]
-
-  def __call__(self, input_ids, input_mask, segment_ids, training=False):
-    """Logits [batch_size, num_labels] (int32 [batch_size, seq] inputs)."""
-    pooled = self._pooled(tf.cast(input_ids, tf.int32),
-                          tf.cast(input_mask, tf.int32),
-                          tf.cast(segment_ids, tf.int32), training)
-    return self.head(pooled, training=training)
+    super().__init__(encoders.hub_encoder(bert_hub_module_handle).create(),
+                     num_labels)
 
 
 def create_model(is_training, input_ids, input_mask, segment_ids, labels,
@@ -89,48 +83,87 @@ def create_model(is_training, input_ids, input_mask, segment_ids, labels,
   """
   if model is None:
     model = HubClassifier(bert_hub_module_handle, num_labels)
-  logits = model(input_ids, input_mask, segment_ids, training=is_training)
-  per_example_loss, probabilities = run_classifier.head_outputs(logits, labels)
-  return (tf.reduce_mean(per_example_loss), per_example_loss, logits,
-          probabilities)
-
-
-class HubModelFn(run_classifier.ClassifierModelFn):
-  """run_classifier's ModelFn on a HubClassifier."""
-
-  def __init__(self, num_labels, learning_rate, num_train_steps,
-               num_warmup_steps, use_tpu, bert_hub_module_handle,
-               optimizer="adamw"):
-    super().__init__(None, num_labels, None, learning_rate, num_train_steps,
-                     num_warmup_steps, use_tpu, False, optimizer=optimizer)
-    self.bert_hub_module_handle = bert_hub_module_handle
-
-  def create_model(self, params):
-    return HubClassifier(self.bert_hub_module_handle, self.num_labels)
+  return classification.classify(model, is_training, input_ids, input_mask,
+                                 segment_ids, labels)
 
 
 def model_fn_builder(num_labels, learning_rate, num_train_steps,
                      num_warmup_steps, use_tpu, bert_hub_module_handle,
                      optimizer="adamw"):
   """Returns the `estimator_lib.ModelFn` (Google's name and arguments)."""
-  return HubModelFn(num_labels, learning_rate, num_train_steps,
-                    num_warmup_steps, use_tpu, bert_hub_module_handle,
-                    optimizer)
+  task = classification.ClassificationTask(
+      task_lib.RunSettings(learning_rate=learning_rate, use_tpu=use_tpu,
+                           optimizer=optimizer),
+      encoders.hub_encoder(bert_hub_module_handle), num_labels)
+  task.set_schedule(num_train_steps, num_warmup_steps)
+  return task
 
 
 def create_tokenizer_from_hub_module(bert_hub_module_handle):
   """Get the vocab file and casing info from the Hub module."""
-  return export_lib.create_tokenizer_from_hub_module(bert_hub_module_handle)
+  return encoders.hub_encoder(bert_hub_module_handle).create_tokenizer()
+
+
+class HubClassificationTask(classification.ClassificationTask):
+  """The classification task with the data path of Google's hub script."""
+
+  def _input_fn(self, examples, is_training, drop_remainder):
+    """An input_fn over the examples' features held in memory."""
+    features = classification.convert_examples_to_features(
+        examples, self.label_list, self.max_seq_length, self.tokenizer)
+    return classification.input_fn_builder(
+        features=features, seq_length=self.max_seq_length,
+        is_training=is_training, drop_remainder=drop_remainder)
+
+  def train_input_fn(self):
+    examples = self.train_examples()
+    input_fn = self._input_fn(examples, True, True)
+    logging.info("***** Running training *****")
+    logging.info("  Num examples = %d", len(examples))
+    logging.info("  Batch size = %d", self.settings.train_batch_size)
+    logging.info("  Num steps = %d", self.num_train_steps)
+    return input_fn
+
+  def eval_input(self):
+    settings = self.settings
+    examples = self.processor.get_dev_examples(self.data_dir)
+    input_fn = self._input_fn(examples, False, settings.use_tpu)
+    logging.info("***** Running evaluation *****")
+    logging.info("  Num examples = %d", len(examples))
+    logging.info("  Batch size = %d", settings.eval_batch_size)
+    # This tells the estimator to run through the entire set. However, if
+    # running eval on the TPU, you will need to specify the number of steps.
+    eval_steps = None
+    if settings.use_tpu:
+      # Eval will be slightly WRONG on the TPU because it will truncate
+      # the last batch.
+      eval_steps = int(len(examples) / settings.eval_batch_size)
+    return input_fn, eval_steps
+
+  def evaluate(self, estimator, eval_input):
+    """Google's four keys only (no predict pass)."""
+    return task_lib.Task.evaluate(self, estimator, eval_input)
+
+  def predict(self, estimator):
+    settings = self.settings
+    examples = self.processor.get_test_examples(self.data_dir)
+    if settings.use_tpu:
+      # Discard batch remainder if running on TPU
+      n = len(examples)
+      examples = examples[:(n - n % settings.predict_batch_size)]
+    predict_file, _ = self.record_file(examples, "predict")
+    logging.info("***** Running prediction*****")
+    logging.info("  Num examples = %d", len(examples))
+    logging.info("  Batch size = %d", settings.predict_batch_size)
+    result = estimator.predict(
+        input_fn=self.input_fn(predict_file, False, settings.use_tpu))
+    classification.write_test_results(
+        os.path.join(settings.output_dir, "test_results.tsv"), result,
+        len(examples))
 
 
 def main(_):
   logging.set_verbosity(logging.INFO)
-
-  processors = {
-      "cola": run_classifier.ColaProcessor,
-      "mnli": run_classifier.MnliProcessor,
-      "mrpc": run_classifier.MrpcProcessor,
-  }
 
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
@@ -138,102 +171,26 @@ def main(_):
   tf.io.gfile.makedirs(FLAGS.output_dir)
 
   task_name = FLAGS.task_name.lower()
-
-  if task_name not in processors:
+  if task_name not in HUB_PROCESSORS:
     raise ValueError("Task not found: %s" % (task_name))
-
-  processor = processors[task_name]()
-
+  processor = HUB_PROCESSORS[task_name]()
   label_list = processor.get_labels()
 
-  tokenizer = create_tokenizer_from_hub_module(FLAGS.bert_hub_module_handle)
+  encoder = encoders.hub_encoder(FLAGS.bert_hub_module_handle)
+  tokenizer = encoder.create_tokenizer()
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
-
-  train_examples, num_train_steps, num_warmup_steps = (
-      run_classifier.training_schedule(processor))
-
-  model_fn = model_fn_builder(
-      num_labels=len(label_list),
-      learning_rate=FLAGS.learning_rate,
-      num_train_steps=num_train_steps,
-      num_warmup_steps=num_warmup_steps,
-      use_tpu=FLAGS.use_tpu,
-      bert_hub_module_handle=FLAGS.bert_hub_module_handle,
-      optimizer=FLAGS.optimizer)
-
-  estimator = run_classifier.make_estimator(model_fn, run_config)
-
-  if FLAGS.do_train:
-    train_features = run_classifier.convert_examples_to_features(
-        train_examples, label_list, FLAGS.max_seq_length, tokenizer)
-    logging.info("***** Running training *****")
-    logging.info("  Num examples = %d", len(train_examples))
-    logging.info("  Batch size = %d", FLAGS.train_batch_size)
-    logging.info("  Num steps = %d", num_train_steps)
-    train_input_fn = run_classifier.input_fn_builder(
-        features=train_features,
-        seq_length=FLAGS.max_seq_length,
-        is_training=True,
-        drop_remainder=True)
-    estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
-
-  if FLAGS.do_eval:
-    eval_examples = processor.get_dev_examples(FLAGS.data_dir)
-    eval_features = run_classifier.convert_examples_to_features(
-        eval_examples, label_list, FLAGS.max_seq_length, tokenizer)
-
-    logging.info("***** Running evaluation *****")
-    logging.info("  Num examples = %d", len(eval_examples))
-    logging.info("  Batch size = %d", FLAGS.eval_batch_size)
-
-    # This tells the estimator to run through the entire set.
-    eval_steps = None
-    # However, if running eval on the TPU, you will need to specify the
-    # number of steps.
-    if FLAGS.use_tpu:
-      # Eval will be slightly WRONG on the TPU because it will truncate
-      # the last batch.
-      eval_steps = int(len(eval_examples) / FLAGS.eval_batch_size)
-
-    eval_drop_remainder = True if FLAGS.use_tpu else False
-    eval_input_fn = run_classifier.input_fn_builder(
-        features=eval_features,
-        seq_length=FLAGS.max_seq_length,
-        is_training=False,
-        drop_remainder=eval_drop_remainder)
-
-    result = estimator.evaluate(input_fn=eval_input_fn, steps=eval_steps)
-    logging.info("***** Eval results *****")
-    estimator_lib.write_eval_results(
-        os.path.join(FLAGS.output_dir, "eval_results.txt"), result)
-
-  if FLAGS.do_predict:
-    predict_examples = processor.get_test_examples(FLAGS.data_dir)
-    if FLAGS.use_tpu:
-      # Discard batch remainder if running on TPU
-      n = len(predict_examples)
-      predict_examples = predict_examples[:(n - n % FLAGS.predict_batch_size)]
-
-    predict_file = os.path.join(FLAGS.output_dir, "predict.tf_record")
-    run_classifier.file_based_convert_examples_to_features(
-        predict_examples, label_list, FLAGS.max_seq_length, tokenizer,
-        predict_file)
-
-    logging.info("***** Running prediction*****")
-    logging.info("  Num examples = %d", len(predict_examples))
-    logging.info("  Batch size = %d", FLAGS.predict_batch_size)
-
-    predict_input_fn = run_classifier.file_based_input_fn_builder(
-        input_file=predict_file,
-        seq_length=FLAGS.max_seq_length,
-        is_training=False,
-        drop_remainder=FLAGS.use_tpu)
-
-    result = estimator.predict(input_fn=predict_input_fn)
-    run_classifier.write_test_results(
-        os.path.join(FLAGS.output_dir, "test_results.tsv"), result,
-        len(predict_examples))
+  settings = task_lib.settings_from_flags(FLAGS)
+  # As Google's script: the weights come from the module; no evaluation
+  # during training, no export.
+  settings.init_checkpoint = None
+  settings.eval_every_steps = 0
+  settings.export_dir = None
+  task = HubClassificationTask(
+      settings, encoder, len(label_list), processor=processor,
+      label_list=label_list, tokenizer=tokenizer, data_dir=FLAGS.data_dir,
+      max_seq_length=FLAGS.max_seq_length)
+  task_lib.run(task, settings, run_config)
 
 
 if __name__ == "__main__":

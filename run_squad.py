@@ -8,66 +8,48 @@ file as they are made, results are turned into answers as they arrive), the
 official SQuAD metrics are computed when the predict file has answers, and a
 SQuAD 2.0 question whose n-best holds only the null answer is answered "" where
 Google's code crashes.
-"""
 
-import collections
-import json
-import math
-import os
-import random
-import time
+This script is the command line: its flags, the encoder from the registry
+(encoders.py), the SQuAD task (tasks/squad.py) and the driver (task_lib.run).
+Google's importable names stay here.
+"""
 
 from absl import app
 from absl import flags
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
+import encoders
 import estimator_lib
-import io_lib
-import modeling
-import squad_evaluate
-import text_inputs
-import tf_example
+import heads
+import task_lib
 import tokenization
+from tasks import squad
+# Google's names, from where they live now.
+from tasks.squad import convert_examples_to_features
+from tasks.squad import FeatureWriter
+from tasks.squad import input_fn_builder
+from tasks.squad import InputFeatures
+from tasks.squad import RawResult
+from tasks.squad import shuffle_train_examples
+from tasks.squad import SquadExample
+from tasks.squad import SquadFormatError
+from tasks.squad import write_squad_metrics
 
 FLAGS = flags.FLAGS
 
+# bert_config_file, vocab_file, output_dir, init_checkpoint, do_lower_case,
+# max_seq_length, do_train/do_predict, batch sizes, learning_rate,
+# num_train_epochs, warmup_proportion, save_checkpoints_steps,
+# iterations_per_loop, Google's TPU flags and the runtime flags.
+task_lib.define_finetuning_flags(omit=("do_eval", "eval_batch_size"),
+                                 max_seq_length=384)
 
-
-
-## Required parameters
-estimator_lib.define_flag(
-    flags.DEFINE_string, "bert_config_file", None,
-    "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.")
-
-estimator_lib.define_flag(flags.DEFINE_string, "vocab_file", None,
-        "The vocabulary file that the BERT model was trained on.")
-
-estimator_lib.define_flag(flags.DEFINE_string, "output_dir", None,
-        "The output directory where the model checkpoints will be written.")
-
-## Other parameters
 estimator_lib.define_flag(flags.DEFINE_string, "train_file", None,
         "SQuAD json for training. E.g., train-v1.1.json")
 
 estimator_lib.define_flag(flags.DEFINE_string, "predict_file", None,
         "SQuAD json for predictions. E.g., dev-v1.1.json or test-v1.1.json")
-
-estimator_lib.define_flag(flags.DEFINE_string, "init_checkpoint", None,
-        "Initial checkpoint (usually from a pre-trained BERT model).")
-
-estimator_lib.define_flag(
-    flags.DEFINE_bool, "do_lower_case", True,
-    "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.")
-
-estimator_lib.define_flag(
-    flags.DEFINE_integer, "max_seq_length", 384,
-    "The maximum total input sequence length after WordPiece tokenization. "
-    "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.")
 
 estimator_lib.define_flag(
     flags.DEFINE_integer, "doc_stride", 128,
@@ -79,34 +61,6 @@ estimator_lib.define_flag(
     "The maximum number of tokens for the question. Questions longer than "
     "this will be truncated to this length.")
 
-estimator_lib.define_flag(flags.DEFINE_bool, "do_train", False, "Whether to run training.")
-
-estimator_lib.define_flag(flags.DEFINE_bool, "do_predict", False,
-        "Whether to run eval on the dev set.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "train_batch_size", 32,
-        "Total batch size for training.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "predict_batch_size", 8,
-        "Total batch size for predictions.")
-
-estimator_lib.define_flag(flags.DEFINE_float, "learning_rate", 5e-5,
-        "The initial learning rate for Adam.")
-
-estimator_lib.define_flag(flags.DEFINE_float, "num_train_epochs", 3.0,
-        "Total number of training epochs to perform.")
-
-estimator_lib.define_flag(
-    flags.DEFINE_float, "warmup_proportion", 0.1,
-    "Proportion of training to perform linear learning rate warmup for. "
-    "E.g., 0.1 = 10% of training.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "save_checkpoints_steps", 1000,
-        "How often to save the model checkpoint.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "iterations_per_loop", 1000,
-        "How many steps to make in each estimator call.")
-
 estimator_lib.define_flag(
     flags.DEFINE_integer, "n_best_size", 20,
     "The total number of n-best predictions to generate in the "
@@ -117,10 +71,6 @@ estimator_lib.define_flag(
     "The maximum length of an answer that can be generated. This is needed "
     "because the start and end predictions are not conditioned on one "
     "another.")
-
-# Google's TPU flags (use_tpu, tpu_name, tpu_zone, gcp_project, master,
-# num_tpu_cores) and the new runtime flags, shared by every runner.
-estimator_lib.define_flags()
 
 estimator_lib.define_flag(
     flags.DEFINE_bool, "verbose_logging", False,
@@ -135,8 +85,8 @@ estimator_lib.define_flag(
     "If null_score - best_non_null is greater than the threshold predict "
     "null.")
 
-# The first feature's unique id, as Google's.
-_FIRST_UNIQUE_ID = 1000000000
+
+compute_span_loss = heads.span_loss
 
 
 def _flag_value(name, value):
@@ -151,1020 +101,15 @@ def _flag_value(name, value):
   return FLAGS[name].value
 
 
-class SquadExample(object):
-  """A single training/test example for simple sequence classification.
-
-     For examples without an answer, the start and end position are -1.
-  """
-
-  def __init__(self,
-               qas_id,
-               question_text,
-               doc_tokens,
-               orig_answer_text=None,
-               start_position=None,
-               end_position=None,
-               is_impossible=False):
-    self.qas_id = qas_id
-    self.question_text = question_text
-    self.doc_tokens = doc_tokens
-    self.orig_answer_text = orig_answer_text
-    self.start_position = start_position
-    self.end_position = end_position
-    self.is_impossible = is_impossible
-
-  def __str__(self):
-    return self.__repr__()
-
-  def __repr__(self):
-    s = "qas_id: %s" % tokenization.printable_text(self.qas_id)
-    s += ", question_text: %s" % (
-        tokenization.printable_text(self.question_text))
-    s += ", doc_tokens: [%s]" % (" ".join(self.doc_tokens))
-    # As Google's: the positions are shown only when start_position is truthy.
-    if self.start_position:
-      s += ", start_position: %d" % self.start_position
-      s += ", end_position: %d" % self.end_position
-      s += ", is_impossible: %r" % self.is_impossible
-    return s
-
-
-class InputFeatures(object):
-  """A single set of features of data (one window of one example)."""
-
-  def __init__(self,
-               unique_id,
-               example_index,
-               doc_span_index,
-               tokens,
-               token_to_orig_map,
-               token_is_max_context,
-               input_ids,
-               input_mask,
-               segment_ids,
-               start_position=None,
-               end_position=None,
-               is_impossible=None):
-    self.unique_id = unique_id
-    self.example_index = example_index
-    self.doc_span_index = doc_span_index
-    self.tokens = tokens
-    self.token_to_orig_map = token_to_orig_map
-    self.token_is_max_context = token_is_max_context
-    self.input_ids = input_ids
-    self.input_mask = input_mask
-    self.segment_ids = segment_ids
-    self.start_position = start_position
-    self.end_position = end_position
-    self.is_impossible = is_impossible
-
-
-class SquadFormatError(ValueError):
-  """The input file is not in SQuAD's JSON layout."""
-
-
-def _squad_field(obj, key, kind, input_file, where):
-  """Returns obj[key] after checking that it exists and has type `kind`.
-
-  Args:
-    obj: a JSON object (dict) of the SQuAD file.
-    key: the field name.
-    kind: a type or tuple of types the value must have.
-    input_file: the file name, for the error message.
-    where: the JSON path of `obj` (e.g. "data[0].paragraphs[3]").
-
-  Raises:
-    SquadFormatError: naming the file and the JSON path of the culprit.
-  """
-  if not isinstance(obj, dict):
-    raise SquadFormatError(
-        "%s: %s is not a JSON object; this is not a SQuAD file "
-        "(data -> paragraphs -> context, qas)." % (input_file, where))
-  if key not in obj:
-    raise SquadFormatError(
-        "%s: %s has no field %r; this is not a SQuAD file "
-        "(data -> paragraphs -> context, qas -> id, question, answers)." %
-        (input_file, where, key))
-  value = obj[key]
-  if not isinstance(value, kind):
-    raise SquadFormatError(
-        "%s: %s.%s is a %s, expected %s." %
-        (input_file, where, key, type(value).__name__,
-         kind.__name__ if isinstance(kind, type) else
-         " or ".join(k.__name__ for k in kind)))
-  return value
-
-
-def load_squad_json(input_file):
-  """Reads a SQuAD JSON file and returns its "data" list.
-
-  Args:
-    input_file: path of the file (any tf.io.gfile path).
-
-  Returns:
-    the list under the top-level "data" key.
-
-  Raises:
-    SquadFormatError: the file is missing, is not JSON or has no "data" list.
-  """
-  if not tf.io.gfile.exists(input_file):
-    raise SquadFormatError("SQuAD file %s does not exist." % input_file)
-  with tf.io.gfile.GFile(input_file, "r") as reader:
-    text = reader.read()
-  if not text.strip():
-    raise SquadFormatError("SQuAD file %s is empty." % input_file)
-  try:
-    dataset = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise SquadFormatError("%s is not valid JSON: %s" % (input_file, e)) from e
-  return _squad_field(dataset, "data", list, input_file, "the top level")
-
-
-def _is_whitespace(c):
-  """Google's SQuAD whitespace: only these five characters split words."""
-  return c == " " or c == "\t" or c == "\r" or c == "\n" or ord(c) == 0x202F
-
-
-def _split_paragraph(paragraph_text):
-  """Splits a context on whitespace, keeping the character -> word map.
-
-  Args:
-    paragraph_text: the context string.
-
-  Returns:
-    (doc_tokens, char_to_word_offset): the words, and for every character of
-    the context the index of its word (whitespace maps to the previous word,
-    -1 before the first).
-  """
-  doc_tokens = []
-  char_to_word_offset = []
-  prev_is_whitespace = True
-  for c in paragraph_text:
-    if _is_whitespace(c):
-      prev_is_whitespace = True
-    else:
-      if prev_is_whitespace:
-        doc_tokens.append(c)
-      else:
-        doc_tokens[-1] += c
-      prev_is_whitespace = False
-    char_to_word_offset.append(len(doc_tokens) - 1)
-  return doc_tokens, char_to_word_offset
-
-
 def read_squad_examples(input_file, is_training, version_2_with_negative=None):
-  """Read a SQuAD json file into a list of SquadExample.
+  """Read a SQuAD json file into a list of SquadExample (Google's name).
 
-  Args:
-    input_file: the SQuAD JSON file.
-    is_training: read the answer (exactly one per answerable question) and
-      skip, with a warning, questions whose answer is not found in the context.
-    version_2_with_negative: read `is_impossible` (training only). Defaults to
-      the flag --version_2_with_negative.
-
-  Returns:
-    list of SquadExample, in file order. Questions of one paragraph share one
-    `doc_tokens` list.
-
-  Raises:
-    SquadFormatError: the file is not in SQuAD layout (names file and field).
-    ValueError: a training question without exactly one answer.
+  `version_2_with_negative` defaults to the flag; see
+  tasks.squad.read_squad_examples.
   """
-  version_2_with_negative = _flag_value("version_2_with_negative",
-                                        version_2_with_negative)
-  input_data = load_squad_json(input_file)
-
-  examples = []
-  num_skipped = 0
-  for entry_index, entry in enumerate(input_data):
-    entry_where = "data[%d]" % entry_index
-    paragraphs = _squad_field(entry, "paragraphs", list, input_file,
-                              entry_where)
-    for paragraph_index, paragraph in enumerate(paragraphs):
-      where = "%s.paragraphs[%d]" % (entry_where, paragraph_index)
-      paragraph_text = _squad_field(paragraph, "context", str, input_file,
-                                    where)
-      qas = _squad_field(paragraph, "qas", list, input_file, where)
-      doc_tokens, char_to_word_offset = _split_paragraph(paragraph_text)
-
-      for qa_index, qa in enumerate(qas):
-        qa_where = "%s.qas[%d]" % (where, qa_index)
-        qas_id = _squad_field(qa, "id", (str, int), input_file, qa_where)
-        question_text = _squad_field(qa, "question", str, input_file,
-                                     qa_where)
-        start_position = None
-        end_position = None
-        orig_answer_text = None
-        is_impossible = False
-        if is_training:
-          if version_2_with_negative:
-            if "is_impossible" not in qa:
-              raise SquadFormatError(
-                  "%s: %s (id %s) has no field 'is_impossible', required with "
-                  "--version_2_with_negative (is this a SQuAD 1.1 file?)." %
-                  (input_file, qa_where, qas_id))
-            is_impossible = qa["is_impossible"]
-          answers = _squad_field(qa, "answers", list, input_file, qa_where)
-          if len(answers) != 1 and not is_impossible:
-            raise ValueError(
-                "For training, each question should have exactly 1 answer: "
-                "%s: %s (id %s) has %d." %
-                (input_file, qa_where, qas_id, len(answers)))
-          if not is_impossible:
-            answer_where = qa_where + ".answers[0]"
-            orig_answer_text = _squad_field(answers[0], "text", str,
-                                            input_file, answer_where)
-            answer_offset = _squad_field(answers[0], "answer_start", int,
-                                         input_file, answer_where)
-            answer_end = answer_offset + len(orig_answer_text) - 1
-            if not (0 <= answer_offset < len(char_to_word_offset) and
-                    0 <= answer_end < len(char_to_word_offset)):
-              # Google's code crashes here with an IndexError.
-              logging.warning(
-                  "%s: %s (id %s): answer_start %d is outside its context "
-                  "(%d characters); skipping the question.", input_file,
-                  qa_where, qas_id, answer_offset, len(char_to_word_offset))
-              num_skipped += 1
-              continue
-            start_position = char_to_word_offset[answer_offset]
-            end_position = char_to_word_offset[answer_end]
-            # Only answers whose text can be recovered from the words are
-            # kept (Unicode whitespace that str.split knows and
-            # _is_whitespace does not is the usual reason), so in training
-            # mode not every question gives an example.
-            actual_text = " ".join(doc_tokens[start_position:(end_position +
-                                                              1)])
-            cleaned_answer_text = " ".join(
-                tokenization.whitespace_tokenize(orig_answer_text))
-            if actual_text.find(cleaned_answer_text) == -1:
-              logging.warning("Could not find answer: '%s' vs. '%s'",
-                              actual_text, cleaned_answer_text)
-              num_skipped += 1
-              continue
-          else:
-            start_position = -1
-            end_position = -1
-            orig_answer_text = ""
-
-        examples.append(
-            SquadExample(
-                qas_id=qas_id,
-                question_text=question_text,
-                doc_tokens=doc_tokens,
-                orig_answer_text=orig_answer_text,
-                start_position=start_position,
-                end_position=end_position,
-                is_impossible=is_impossible))
-
-  if num_skipped:
-    logging.warning("%s: skipped %d question(s) whose answer was not found.",
-                    input_file, num_skipped)
-  return examples
-
-
-_DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
-
-
-class _DocTokenizer(object):
-  """WordPiece-tokenises the words of a context, remembering the last one.
-
-  The questions of a paragraph share one `doc_tokens` list, so tokenising it
-  once per paragraph instead of once per question gives the same tokens.
-  """
-
-  def __init__(self, tokenizer):
-    self._tokenizer = tokenizer
-    self._doc_tokens = None
-    self._result = None
-
-  def __call__(self, doc_tokens):
-    """Returns (tok_to_orig_index, orig_to_tok_index, all_doc_tokens)."""
-    if doc_tokens is not self._doc_tokens:
-      pieces = text_inputs.tokenize_words(self._tokenizer, doc_tokens)
-      self._doc_tokens = doc_tokens
-      self._result = (pieces.piece_to_word, pieces.word_starts, pieces.pieces)
-    return self._result
-
-
-def _doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
-  """Sliding windows over a document.
-
-  Args:
-    num_doc_tokens: number of WordPieces in the document.
-    max_tokens_for_doc: the largest window.
-    doc_stride: how far the next window starts after this one (at most a
-      window length).
-
-  Returns:
-    list of _DocSpan(start, length); empty for an empty document.
-  """
-  doc_spans = []
-  start_offset = 0
-  while start_offset < num_doc_tokens:
-    length = min(num_doc_tokens - start_offset, max_tokens_for_doc)
-    doc_spans.append(_DocSpan(start=start_offset, length=length))
-    if start_offset + length == num_doc_tokens:
-      break
-    start_offset += min(length, doc_stride)
-  return doc_spans
-
-
-def _example_features(example, example_index, unique_id, tokenizer,
-                      doc_tokenizer, max_seq_length, doc_stride,
-                      max_query_length, is_training, log):
-  """Yields the InputFeatures (one per window) of one example.
-
-  Args:
-    example: a SquadExample.
-    example_index: its index in the list of examples.
-    unique_id: the unique id of its first feature; the next ones count up.
-    tokenizer: a FullTokenizer.
-    doc_tokenizer: a _DocTokenizer over the same tokenizer.
-    max_seq_length, doc_stride, max_query_length, is_training: as in
-      convert_examples_to_features.
-    log: log the features in detail.
-  """
-  query_tokens = tokenizer.tokenize(example.question_text)
-  if len(query_tokens) > max_query_length:
-    query_tokens = query_tokens[0:max_query_length]
-
-  tok_to_orig_index, orig_to_tok_index, all_doc_tokens = doc_tokenizer(
-      example.doc_tokens)
-
-  tok_start_position = None
-  tok_end_position = None
-  if is_training and example.is_impossible:
-    tok_start_position = -1
-    tok_end_position = -1
-  if is_training and not example.is_impossible:
-    tok_start_position = orig_to_tok_index[example.start_position]
-    if example.end_position < len(example.doc_tokens) - 1:
-      tok_end_position = orig_to_tok_index[example.end_position + 1] - 1
-    else:
-      tok_end_position = len(all_doc_tokens) - 1
-    (tok_start_position, tok_end_position) = _improve_answer_span(
-        all_doc_tokens, tok_start_position, tok_end_position, tokenizer,
-        example.orig_answer_text)
-
-  # The -3 accounts for [CLS], [SEP] and [SEP]
-  max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
-  doc_spans = _doc_spans(len(all_doc_tokens), max_tokens_for_doc, doc_stride)
-
-  # The window's tokens follow [CLS] query [SEP].
-  doc_offset = len(query_tokens) + 2
-  for (doc_span_index, doc_span) in enumerate(doc_spans):
-    token_to_orig_map = {}
-    token_is_max_context = {}
-    for i in range(doc_span.length):
-      split_token_index = doc_span.start + i
-      token_to_orig_map[doc_offset + i] = tok_to_orig_index[split_token_index]
-      token_is_max_context[doc_offset + i] = _check_is_max_context(
-          doc_spans, doc_span_index, split_token_index)
-    packed = text_inputs.pack_inputs(
-        tokenizer, query_tokens,
-        all_doc_tokens[doc_span.start:doc_span.start + doc_span.length],
-        max_seq_length)
-
-    start_position = None
-    end_position = None
-    if is_training and not example.is_impossible:
-      # A window that does not hold the whole answer points at [CLS].
-      doc_start = doc_span.start
-      doc_end = doc_span.start + doc_span.length - 1
-      if tok_start_position >= doc_start and tok_end_position <= doc_end:
-        start_position = tok_start_position - doc_start + doc_offset
-        end_position = tok_end_position - doc_start + doc_offset
-      else:
-        start_position = 0
-        end_position = 0
-    if is_training and example.is_impossible:
-      start_position = 0
-      end_position = 0
-
-    feature = InputFeatures(
-        unique_id=unique_id,
-        example_index=example_index,
-        doc_span_index=doc_span_index,
-        tokens=packed.tokens,
-        token_to_orig_map=token_to_orig_map,
-        token_is_max_context=token_is_max_context,
-        input_ids=packed.input_ids,
-        input_mask=packed.input_mask,
-        segment_ids=packed.segment_ids,
-        start_position=start_position,
-        end_position=end_position,
-        is_impossible=example.is_impossible)
-    if log:
-      _log_feature(feature, is_training)
-    yield feature
-    unique_id += 1
-
-
-def _log_feature(feature, is_training):
-  """Logs one feature in detail (Google does it for the first 20 examples)."""
-  logging.info("*** Example ***")
-  logging.info("unique_id: %s", feature.unique_id)
-  logging.info("example_index: %s", feature.example_index)
-  logging.info("doc_span_index: %s", feature.doc_span_index)
-  logging.info("tokens: %s", " ".join(feature.tokens))
-  logging.info("token_to_orig_map: %s", " ".join(
-      "%d:%d" % item for item in feature.token_to_orig_map.items()))
-  logging.info("token_is_max_context: %s", " ".join(
-      "%d:%s" % item for item in feature.token_is_max_context.items()))
-  logging.info("input_ids: %s", " ".join(str(x) for x in feature.input_ids))
-  logging.info("input_mask: %s", " ".join(str(x) for x in feature.input_mask))
-  logging.info("segment_ids: %s",
-               " ".join(str(x) for x in feature.segment_ids))
-  if is_training and feature.is_impossible:
-    logging.info("impossible example")
-  if is_training and not feature.is_impossible:
-    answer_text = " ".join(
-        feature.tokens[feature.start_position:(feature.end_position + 1)])
-    logging.info("start_position: %d", feature.start_position)
-    logging.info("end_position: %d", feature.end_position)
-    logging.info("answer: %s", answer_text)
-
-
-def _iter_features(examples, tokenizer, max_seq_length, doc_stride,
-                   max_query_length, is_training, log_examples=20):
-  """Yields the InputFeatures of all examples in order (unique ids from 1e9).
-
-  Args:
-    examples, tokenizer, max_seq_length, doc_stride, max_query_length,
-      is_training: as convert_examples_to_features.
-    log_examples: the features of this many first examples are logged in
-      detail (Google logs 20); 0 also turns the progress log off.
-  """
-  doc_tokenizer = _DocTokenizer(tokenizer)
-  unique_id = _FIRST_UNIQUE_ID
-  start_time = time.time()
-  for (example_index, example) in enumerate(examples):
-    if log_examples and example_index and example_index % 10000 == 0:
-      logging.info("Converted %d of %d examples to %d features (%.0f/s).",
-                   example_index, len(examples),
-                   unique_id - _FIRST_UNIQUE_ID,
-                   example_index / max(time.time() - start_time, 1e-9))
-    for feature in _example_features(example, example_index, unique_id,
-                                     tokenizer, doc_tokenizer, max_seq_length,
-                                     doc_stride, max_query_length,
-                                     is_training,
-                                     example_index < log_examples):
-      yield feature
-      unique_id += 1
-
-
-def convert_examples_to_features(examples, tokenizer, max_seq_length,
-                                 doc_stride, max_query_length, is_training,
-                                 output_fn):
-  """Converts examples to windowed features, handing each to `output_fn`.
-
-  Args:
-    examples: list of SquadExample.
-    tokenizer: a tokenization.FullTokenizer.
-    max_seq_length: length of every feature ([CLS] query [SEP] doc [SEP] and
-      padding).
-    doc_stride: distance between the starts of consecutive windows.
-    max_query_length: questions are cut to this many WordPieces.
-    is_training: compute start/end positions (0 when the window misses the
-      answer or the question is impossible).
-    output_fn: called with every InputFeatures, in order.
-  """
-  for feature in _iter_features(examples, tokenizer, max_seq_length,
-                                doc_stride, max_query_length, is_training):
-    output_fn(feature)
-
-
-def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer,
-                         orig_answer_text):
-  """Returns tokenized answer spans that better match the annotated answer.
-
-  The annotation is projected to whole words, so "(1895-1943)." is the
-  answer word when the annotator marked "1895"; after WordPiece tokenisation
-  the tokens "( 1895 - 1943 ) ." contain a sub-span equal to the tokenised
-  answer. The first such sub-span (start ascending, end descending) wins;
-  without one the word span is kept.
-
-  Args:
-    doc_tokens: the document's WordPieces.
-    input_start, input_end: the answer's WordPiece span (inclusive).
-    tokenizer: the FullTokenizer.
-    orig_answer_text: the annotated answer text.
-
-  Returns:
-    (start, end) WordPiece indexes.
-  """
-  tok_answer_text = " ".join(tokenizer.tokenize(orig_answer_text))
-  for new_start in range(input_start, input_end + 1):
-    for new_end in range(input_end, new_start - 1, -1):
-      text_span = " ".join(doc_tokens[new_start:(new_end + 1)])
-      if text_span == tok_answer_text:
-        return (new_start, new_end)
-  return (input_start, input_end)
-
-
-def _check_is_max_context(doc_spans, cur_span_index, position):
-  """Whether window `cur_span_index` is the 'max context' one for a token.
-
-  A token inside several windows belongs to the one where it has the most
-  context: the largest min(left context, right context) + 0.01 * window
-  length (the first such window on a tie).
-
-  Args:
-    doc_spans: list of _DocSpan.
-    cur_span_index: the window asked about.
-    position: the token's index in the document.
-
-  Returns:
-    bool.
-  """
-  best_score = None
-  best_span_index = None
-  for (span_index, doc_span) in enumerate(doc_spans):
-    end = doc_span.start + doc_span.length - 1
-    if position < doc_span.start or position > end:
-      continue
-    num_left_context = position - doc_span.start
-    num_right_context = end - position
-    score = min(num_left_context, num_right_context) + 0.01 * doc_span.length
-    if best_score is None or score > best_score:
-      best_score = score
-      best_span_index = span_index
-  return cur_span_index == best_span_index
-
-
-class FeatureWriter(object):
-  """Writes InputFeatures to a TFRecord file as tf.train.Example.
-
-  Features are serialized in Google's order (tf_example), so the records are
-  byte for byte those of Google's run_squad.py.
-
-  The records go to a temporary name that close() renames to `filename`.
-  """
-
-  def __init__(self, filename, is_training):
-    self.filename = filename
-    self.is_training = is_training
-    self.num_features = 0
-    self._target = io_lib.AtomicPath(filename)
-    self._writer = tf.io.TFRecordWriter(self._target.temporary)
-
-  def process_feature(self, feature):
-    """Writes one InputFeatures (all int64; train adds the labels)."""
-    self.num_features += 1
-    values = collections.OrderedDict()
-    values["unique_ids"] = [feature.unique_id]
-    values["input_ids"] = feature.input_ids
-    values["input_mask"] = feature.input_mask
-    values["segment_ids"] = feature.segment_ids
-    if self.is_training:
-      values["start_positions"] = [feature.start_position]
-      values["end_positions"] = [feature.end_position]
-      values["is_impossible"] = [1 if feature.is_impossible else 0]
-    self._writer.write(tf_example.serialize_example(
-        [(name, v, False) for name, v in values.items()]))
-
-  def close(self):
-    self._writer.close()
-    self._target.commit()
-
-  def abort(self):
-    """Closes and removes the unfinished file (after an error)."""
-    self._writer.close()
-    self._target.abort()
-
-
-class SquadModel(tf.Module):
-  """BertModel + the SQuAD span head (`cls/squad/output_weights`, `_bias`)."""
-
-  def __init__(self, bert_config, use_one_hot_embeddings=False,
-               compute_dtype=tf.float32):
-    """Creates the variables.
-
-    Args:
-      bert_config: `modeling.BertConfig`.
-      use_one_hot_embeddings: one-hot embedding lookup (TPUs).
-      compute_dtype: dtype of the encoder's matrix multiplications.
-    """
-    super().__init__(name=None)
-    self.bert = modeling.BertModel(
-        bert_config, use_one_hot_embeddings=use_one_hot_embeddings,
-        compute_dtype=compute_dtype)
-    # Google hard-codes stddev 0.02 here, whatever initializer_range says.
-    self.output_weights = tf.Variable(
-        modeling.create_initializer(0.02)([2, bert_config.hidden_size]),
-        name="cls/squad/output_weights")
-    self.output_bias = tf.Variable(tf.zeros([2]), name="cls/squad/output_bias")
-
-  def __call__(self, input_ids, input_mask, segment_ids, training=False):
-    """Start and end logits of every position.
-
-    Args:
-      input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
-      training: dropout in the encoder (the head has none, as Google's).
-
-    Returns:
-      (start_logits, end_logits): float32 [batch_size, seq_length] each; the
-      question and padding positions are not masked (Google's behaviour).
-    """
-    final_hidden = self.bert(input_ids, input_mask=input_mask,
-                             token_type_ids=segment_ids,
-                             training=training).sequence_output
-    batch_size, seq_length, hidden_size = modeling.get_shape_list(
-        final_hidden, expected_rank=3)
-    final_hidden_matrix = tf.reshape(final_hidden,
-                                     [batch_size * seq_length, hidden_size])
-    logits = tf.matmul(final_hidden_matrix, self.output_weights,
-                       transpose_b=True)
-    logits = tf.nn.bias_add(logits, self.output_bias)
-    logits = tf.reshape(logits, [batch_size, seq_length, 2])
-    return logits[:, :, 0], logits[:, :, 1]
-
-
-def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
-                 use_one_hot_embeddings):
-  """Google's create_model: a new SquadModel run once on the inputs.
-
-  Args:
-    bert_config: `modeling.BertConfig`.
-    is_training: dropout on.
-    input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
-    use_one_hot_embeddings: one-hot embedding lookup.
-
-  Returns:
-    (start_logits, end_logits) float32 [batch_size, seq_length].
-  """
-  model = SquadModel(bert_config, use_one_hot_embeddings)
-  return model(input_ids, input_mask, segment_ids, training=is_training)
-
-
-def compute_span_loss(logits, positions):
-  """Mean cross-entropy of the true positions.
-
-  Args:
-    logits: float32 [batch_size, seq_length].
-    positions: int [batch_size].
-
-  Returns:
-    float32 scalar.
-  """
-  seq_length = modeling.get_shape_list(logits)[1]
-  one_hot_positions = tf.one_hot(positions, depth=seq_length, dtype=tf.float32)
-  log_probs = tf.nn.log_softmax(logits, axis=-1)
-  return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs, axis=-1))
-
-
-class SquadModelFn(estimator_lib.BertModelFn):
-  """Fine-tuning and prediction of a SquadModel (no eval mode, as Google's)."""
-
-  def create_model(self, params):
-    return SquadModel(self.bert_config, self.use_one_hot_embeddings,
-                      compute_dtype=params.get("compute_dtype", tf.float32))
-
-  def train_loss(self, model, features, params):
-    """(start loss + end loss) / 2, as Google's."""
-    start_logits, end_logits = model(features["input_ids"],
-                                     features["input_mask"],
-                                     features["segment_ids"], training=True)
-    start_loss = compute_span_loss(start_logits, features["start_positions"])
-    end_loss = compute_span_loss(end_logits, features["end_positions"])
-    return (start_loss + end_loss) / 2.0
-
-  def eval_metrics(self, model, features, params):
-    raise ValueError("run_squad has no eval mode (as Google's): use "
-                     "--do_predict, which scores the predictions.")
-
-  def predictions(self, model, features, params):
-    start_logits, end_logits = model(features["input_ids"],
-                                     features["input_mask"],
-                                     features["segment_ids"], training=False)
-    return {
-        "unique_ids": features["unique_ids"],
-        "start_logits": start_logits,
-        "end_logits": end_logits,
-    }
-
-
-def model_fn_builder(bert_config, init_checkpoint, learning_rate,
-                     num_train_steps, num_warmup_steps, use_tpu,
-                     use_one_hot_embeddings, optimizer="adamw"):
-  """Returns the `estimator_lib.ModelFn` of SQuAD (Google's name and args).
-
-  Args:
-    bert_config: `modeling.BertConfig`.
-    init_checkpoint: warm-start checkpoint (weights only) or None.
-    learning_rate: peak learning rate.
-    num_train_steps, num_warmup_steps: the schedule (None when predicting).
-    use_tpu: passed on to create_optimizer.
-    use_one_hot_embeddings: one-hot embedding lookup.
-    optimizer: "adamw" (Google's) or "lamb".
-  """
-  return SquadModelFn(bert_config, init_checkpoint, learning_rate,
-                      num_train_steps, num_warmup_steps, use_tpu,
-                      use_one_hot_embeddings, optimizer=optimizer)
-
-
-def input_fn_builder(input_file, seq_length, is_training, drop_remainder):
-  """Creates an `input_fn` over a FeatureWriter file (Google's name and args).
-
-  Args:
-    input_file: TFRecord path.
-    seq_length: max_seq_length the file was written with.
-    is_training: read the labels; repeat and shuffle (buffer 100), as Google's.
-    drop_remainder: drop the last partial batch.
-
-  Returns:
-    input_fn(params) -> tf.data.Dataset of dicts: unique_ids [batch_size],
-    input_ids, input_mask, segment_ids [batch_size, seq_length] and for
-    training start_positions, end_positions [batch_size], all int32.
-  """
-  name_to_features = {
-      "unique_ids": tf.io.FixedLenFeature([], tf.int64),
-      "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-      "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
-      "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-  }
-  if is_training:
-    name_to_features["start_positions"] = tf.io.FixedLenFeature([], tf.int64)
-    name_to_features["end_positions"] = tf.io.FixedLenFeature([], tf.int64)
-
-  # unique_ids stay int64: they start at 1e9 and would overflow int32 after
-  # about 1.1e9 features.
-  return estimator_lib.record_input_fn_builder(
-      input_file, name_to_features, is_training, drop_remainder,
-      keep_int64=("unique_ids",))
-
-
-RawResult = collections.namedtuple("RawResult",
-                                   ["unique_id", "start_logits", "end_logits"])
-
-_PrelimPrediction = collections.namedtuple(
-    "PrelimPrediction",
-    ["feature_index", "start_index", "end_index", "start_logit", "end_logit"])
-
-_NbestPrediction = collections.namedtuple(
-    "NbestPrediction", ["text", "start_logit", "end_logit"])
-
-# The null_odds.json value of a question whose n-best holds only the null
-# answer (Google's code crashes there): Google's own "large and positive" null
-# score, so that any sensible threshold predicts "".
-_ONLY_NULL_SCORE_DIFF = 1000000.0
-
-
-def _get_best_indexes(logits, n_best_size):
-  """Indexes of the `n_best_size` largest logits, largest first.
-
-  Ties keep the lower index first (Python's stable sort, as Google's).
-
-  Args:
-    logits: float64 array [seq_length].
-    n_best_size: how many.
-
-  Returns:
-    list of int.
-  """
-  order = np.argsort(-logits, kind="stable")
-  return [int(i) for i in order[:n_best_size]]
-
-
-def _compute_softmax(scores):
-  """Compute softmax probability over raw logits (Python floats)."""
-  if not scores:
-    return []
-  max_score = max(scores)
-  exp_scores = [math.exp(score - max_score) for score in scores]
-  total_sum = 0.0
-  for x in exp_scores:
-    total_sum += x
-  return [x / total_sum for x in exp_scores]
-
-
-def _as_logits(values):
-  """Logits as a float64 array: float32 model outputs become Python floats
-  (float64) before any arithmetic, as in Google's main()."""
-  return np.asarray(values, dtype=np.float64).reshape(-1)
-
-
-def _predict_example(example, features, results, n_best_size,
-                     max_answer_length, do_lower_case,
-                     version_2_with_negative, null_score_diff_threshold,
-                     verbose_logging):
-  """Turns the logits of one example's windows into its answer.
-
-  Args:
-    example: a SquadExample.
-    features: its InputFeatures, in window order.
-    results: the RawResult of each feature (same order).
-    n_best_size, max_answer_length, do_lower_case, version_2_with_negative,
-      null_score_diff_threshold, verbose_logging: as write_predictions.
-
-  Returns:
-    (prediction text, n-best list of OrderedDicts, score_diff or None (v1)).
-  """
-  prelim_predictions = []
-  # The null score of the example is its lowest window null score.
-  score_null = 1000000  # large and positive
-  min_null_feature_index = 0
-  null_start_logit = 0
-  null_end_logit = 0
-  for (feature_index, (feature, result)) in enumerate(zip(features, results)):
-    start_logits = _as_logits(result.start_logits)
-    end_logits = _as_logits(result.end_logits)
-    start_indexes = _get_best_indexes(start_logits, n_best_size)
-    end_indexes = _get_best_indexes(end_logits, n_best_size)
-    if version_2_with_negative:
-      feature_null_score = float(start_logits[0]) + float(end_logits[0])
-      if feature_null_score < score_null:
-        score_null = feature_null_score
-        min_null_feature_index = feature_index
-        null_start_logit = float(start_logits[0])
-        null_end_logit = float(end_logits[0])
-    num_tokens = len(feature.tokens)
-    for start_index in start_indexes:
-      for end_index in end_indexes:
-        # Spans in the question, the padding, across a window's context or
-        # too long are thrown out.
-        if start_index >= num_tokens or end_index >= num_tokens:
-          continue
-        if (start_index not in feature.token_to_orig_map or
-            end_index not in feature.token_to_orig_map):
-          continue
-        if not feature.token_is_max_context.get(start_index, False):
-          continue
-        if end_index < start_index:
-          continue
-        if end_index - start_index + 1 > max_answer_length:
-          continue
-        prelim_predictions.append(
-            _PrelimPrediction(
-                feature_index=feature_index,
-                start_index=start_index,
-                end_index=end_index,
-                start_logit=float(start_logits[start_index]),
-                end_logit=float(end_logits[end_index])))
-
-  if version_2_with_negative:
-    prelim_predictions.append(
-        _PrelimPrediction(
-            feature_index=min_null_feature_index,
-            start_index=0,
-            end_index=0,
-            start_logit=null_start_logit,
-            end_logit=null_end_logit))
-  prelim_predictions = sorted(
-      prelim_predictions,
-      key=lambda x: (x.start_logit + x.end_logit),
-      reverse=True)
-
-  seen_predictions = set()
-  nbest = []
-  for pred in prelim_predictions:
-    if len(nbest) >= n_best_size:
-      break
-    if pred.start_index > 0:  # a non-null prediction
-      feature = features[pred.feature_index]
-      final_text = _span_text(example, feature, pred.start_index,
-                              pred.end_index, do_lower_case, verbose_logging)
-      if final_text in seen_predictions:
-        continue
-    else:
-      final_text = ""
-    seen_predictions.add(final_text)
-    nbest.append(
-        _NbestPrediction(
-            text=final_text,
-            start_logit=pred.start_logit,
-            end_logit=pred.end_logit))
-
-  if version_2_with_negative and "" not in seen_predictions:
-    nbest.append(
-        _NbestPrediction(
-            text="", start_logit=null_start_logit, end_logit=null_end_logit))
-  # In very rare edge cases there is no valid prediction at all.
-  if not nbest:
-    nbest.append(_NbestPrediction(text="empty", start_logit=0.0, end_logit=0.0))
-
-  total_scores = [entry.start_logit + entry.end_logit for entry in nbest]
-  best_non_null_entry = None
-  for entry in nbest:
-    if entry.text:
-      best_non_null_entry = entry
-      break
-  probs = _compute_softmax(total_scores)
-
-  nbest_json = []
-  for (i, entry) in enumerate(nbest):
-    output = collections.OrderedDict()
-    output["text"] = entry.text
-    output["probability"] = probs[i]
-    output["start_logit"] = entry.start_logit
-    output["end_logit"] = entry.end_logit
-    nbest_json.append(output)
-
-  if not version_2_with_negative:
-    return nbest_json[0]["text"], nbest_json, None
-  if best_non_null_entry is None:
-    # Every n-best entry is the null answer: Google's code crashes here.
-    logging.warning(
-        "Question %s has no valid non-null answer span; predicting \"\".",
-        example.qas_id)
-    return "", nbest_json, _ONLY_NULL_SCORE_DIFF
-  # Predict "" iff the null score - the score of best non-null > threshold.
-  score_diff = score_null - best_non_null_entry.start_logit - (
-      best_non_null_entry.end_logit)
-  if score_diff > null_score_diff_threshold:
-    return "", nbest_json, score_diff
-  return best_non_null_entry.text, nbest_json, score_diff
-
-
-def _span_text(example, feature, start_index, end_index, do_lower_case,
-               verbose_logging):
-  """The original text of the WordPiece span [start_index, end_index]."""
-  tok_tokens = feature.tokens[start_index:(end_index + 1)]
-  orig_doc_start = feature.token_to_orig_map[start_index]
-  orig_doc_end = feature.token_to_orig_map[end_index]
-  orig_tokens = example.doc_tokens[orig_doc_start:(orig_doc_end + 1)]
-  # De-tokenize WordPieces that have been split off, then clean whitespace.
-  tok_text = " ".join(tok_tokens)
-  tok_text = tok_text.replace(" ##", "")
-  tok_text = tok_text.replace("##", "")
-  tok_text = " ".join(tok_text.strip().split())
-  orig_text = " ".join(orig_tokens)
-  return get_final_text(tok_text, orig_text, do_lower_case,
-                        verbose_logging=verbose_logging)
-
-
-class _JsonObjectWriter(object):
-  """Writes `json.dumps(OrderedDict, indent=4) + "\\n"` one item at a time.
-
-  The bytes equal those of dumping the whole dict at once, without holding
-  it; the file appears under its name only when complete.
-  """
-
-  def __init__(self, path):
-    self._writer = io_lib.AtomicFile(path, "w")
-    self._count = 0
-
-  def add(self, key, value):
-    """Appends one item."""
-    # Dumping a one-item dict gives the key the same treatment as json.dumps
-    # of the whole dict ("{\n    <item>\n}").
-    item = json.dumps({key: value}, indent=4)[2:-2]
-    self._writer.write(("{\n" if self._count == 0 else ",\n") + item)
-    self._count += 1
-
-  def close(self):
-    """Finishes the file and moves it to its name."""
-    self._writer.write("{}\n" if self._count == 0 else "\n}\n")
-    self._writer.commit()
-
-  def abort(self):
-    self._writer.abort()
-
-
-def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
-                             do_lower_case, output_prediction_file,
-                             output_nbest_file, output_null_log_odds_file,
-                             version_2_with_negative,
-                             null_score_diff_threshold, verbose_logging):
-  """Writes the prediction files from a stream of examples and their logits.
-
-  Args:
-    example_groups: iterable of (SquadExample, [InputFeatures],
-      [RawResult]) in example order.
-    Others: as write_predictions.
-
-  Returns:
-    (predictions, null_odds): OrderedDicts qas_id -> answer text and
-    qas_id -> score_diff (empty for SQuAD 1.1), for the metrics.
-  """
-  logging.info("Writing predictions to: %s", output_prediction_file)
-  logging.info("Writing nbest to: %s", output_nbest_file)
-  all_predictions = collections.OrderedDict()
-  scores_diff_json = collections.OrderedDict()
-  nbest_writer = _JsonObjectWriter(output_nbest_file)
-  try:
-    for example, features, results in example_groups:
-      text, nbest_json, score_diff = _predict_example(
-          example, features, results, n_best_size, max_answer_length,
-          do_lower_case, version_2_with_negative, null_score_diff_threshold,
-          verbose_logging)
-      all_predictions[example.qas_id] = text
-      if version_2_with_negative:
-        scores_diff_json[example.qas_id] = score_diff
-      nbest_writer.add(example.qas_id, nbest_json)
-  except BaseException:
-    nbest_writer.abort()
-    raise
-  nbest_writer.close()
-  _write_json(output_prediction_file, all_predictions)
-  if version_2_with_negative:
-    _write_json(output_null_log_odds_file, scores_diff_json)
-  return all_predictions, scores_diff_json
-
-
-def _write_json(path, obj):
-  """Writes json.dumps(obj, indent=4) + "\\n" to a temporary name, renames."""
-  io_lib.write_text(path, json.dumps(obj, indent=4) + "\n")
+  return squad.read_squad_examples(
+      input_file, is_training,
+      _flag_value("version_2_with_negative", version_2_with_negative))
 
 
 def write_predictions(all_examples, all_features, all_results, n_best_size,
@@ -1174,125 +119,77 @@ def write_predictions(all_examples, all_features, all_results, n_best_size,
                       null_score_diff_threshold=None, verbose_logging=None):
   """Write final predictions to the json file and log-odds of null if needed.
 
-  Args:
-    all_examples: list of SquadExample.
-    all_features: their InputFeatures (any order of examples; windows of one
-      example in order).
-    all_results: RawResult per feature (any order); the logits are lists or
-      arrays [max_seq_length].
-    n_best_size: n-best entries per question (also the number of start and
-      end indexes considered per window).
-    max_answer_length: longest answer in WordPieces.
-    do_lower_case: as the tokenizer, for get_final_text.
-    output_prediction_file: predictions.json (qas_id -> text).
-    output_nbest_file: nbest_predictions.json.
-    output_null_log_odds_file: null_odds.json (SQuAD 2.0 only).
-    version_2_with_negative, null_score_diff_threshold, verbose_logging:
-      default to the flags of the same names.
-
-  Returns:
-    (predictions, null_odds) as written (null_odds empty for SQuAD 1.1).
+  The last three arguments default to the flags of the same names; see
+  tasks.squad.write_predictions.
   """
-  version_2_with_negative = _flag_value("version_2_with_negative",
-                                        version_2_with_negative)
-  null_score_diff_threshold = _flag_value("null_score_diff_threshold",
-                                          null_score_diff_threshold)
-  verbose_logging = _flag_value("verbose_logging", verbose_logging)
-
-  example_index_to_features = collections.defaultdict(list)
-  for feature in all_features:
-    example_index_to_features[feature.example_index].append(feature)
-  unique_id_to_result = {}
-  for result in all_results:
-    unique_id_to_result[result.unique_id] = result
-
-  def example_groups():
-    for (example_index, example) in enumerate(all_examples):
-      features = example_index_to_features[example_index]
-      results = []
-      for feature in features:
-        if feature.unique_id not in unique_id_to_result:
-          raise ValueError("No result for feature unique_id %d (question %s)" %
-                           (feature.unique_id, example.qas_id))
-        results.append(unique_id_to_result[feature.unique_id])
-      yield example, features, results
-
-  return _write_prediction_stream(
-      example_groups(), n_best_size, max_answer_length, do_lower_case,
-      output_prediction_file, output_nbest_file, output_null_log_odds_file,
-      version_2_with_negative, null_score_diff_threshold, verbose_logging)
-
-
-def _strip_spaces(text):
-  """Removes spaces; returns (text without spaces, its index -> text index)."""
-  ns_chars = []
-  ns_to_s_map = collections.OrderedDict()
-  for (i, c) in enumerate(text):
-    if c == " ":
-      continue
-    ns_to_s_map[len(ns_chars)] = i
-    ns_chars.append(c)
-  return "".join(ns_chars), ns_to_s_map
+  return squad.write_predictions(
+      all_examples, all_features, all_results, n_best_size,
+      max_answer_length, do_lower_case, output_prediction_file,
+      output_nbest_file, output_null_log_odds_file,
+      _flag_value("version_2_with_negative", version_2_with_negative),
+      _flag_value("null_score_diff_threshold", null_score_diff_threshold),
+      _flag_value("verbose_logging", verbose_logging))
 
 
 def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=None):
   """Project the tokenized prediction back to the original text.
 
-  `pred_text` is normalised (lower-cased, accents stripped, punctuation split
-  off), `orig_text` is the whole original words it came from ("steve smith"
-  from "Steve Smith's"). The original is BasicTokenized the same way; when
-  both agree character for character once spaces are removed, the matching
-  part of `orig_text` is returned ("Steve Smith"), otherwise `orig_text`.
+  `verbose_logging` defaults to the flag; see tasks.squad.get_final_text.
+  """
+  return squad.get_final_text(pred_text, orig_text, do_lower_case,
+                              _flag_value("verbose_logging", verbose_logging))
 
-  Args:
-    pred_text: the detokenised WordPiece span.
-    orig_text: the original words joined by spaces.
-    do_lower_case: as the tokenizer.
-    verbose_logging: log why the alignment failed; defaults to the flag.
+
+class SquadModel(squad.SpanModel):
+  """BertModel + the SQuAD span head (`cls/squad/output_weights`, `_bias`)."""
+
+  def __init__(self, bert_config, use_one_hot_embeddings=False,
+               compute_dtype=tf.float32):
+    """Creates the variables.
+
+    Args:
+      bert_config: a config of a registered family (`modeling.BertConfig`).
+      use_one_hot_embeddings: one-hot embedding lookup (TPUs).
+      compute_dtype: dtype of the encoder's matrix multiplications.
+    """
+    super().__init__(encoders.EncoderSpec.from_config(bert_config).create(
+        compute_dtype=compute_dtype,
+        use_one_hot_embeddings=use_one_hot_embeddings))
+
+
+def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
+                 use_one_hot_embeddings):
+  """Google's create_model: a new SquadModel run once on the inputs.
 
   Returns:
-    str.
+    (start_logits, end_logits) float32 [batch_size, seq_length].
   """
-  verbose_logging = _flag_value("verbose_logging", verbose_logging)
-  tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
-  tok_text = " ".join(tokenizer.tokenize(orig_text))
+  model = SquadModel(bert_config, use_one_hot_embeddings)
+  return model(input_ids, input_mask, segment_ids, training=is_training)
 
-  start_position = tok_text.find(pred_text)
-  if start_position == -1:
-    if verbose_logging:
-      logging.info("Unable to find text: '%s' in '%s'", pred_text, orig_text)
-    return orig_text
-  end_position = start_position + len(pred_text) - 1
 
-  (orig_ns_text, orig_ns_to_s_map) = _strip_spaces(orig_text)
-  (tok_ns_text, tok_ns_to_s_map) = _strip_spaces(tok_text)
-  if len(orig_ns_text) != len(tok_ns_text):
-    if verbose_logging:
-      logging.info("Length not equal after stripping spaces: '%s' vs '%s'",
-                   orig_ns_text, tok_ns_text)
-    return orig_text
+def model_fn_builder(bert_config, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings, optimizer="adamw"):
+  """Returns the `estimator_lib.ModelFn` of SQuAD (Google's name and args).
 
-  # Characters are aligned one to one once spaces are gone.
-  tok_s_to_ns_map = {s: ns for (ns, s) in tok_ns_to_s_map.items()}
-
-  orig_start_position = None
-  if start_position in tok_s_to_ns_map:
-    orig_start_position = orig_ns_to_s_map.get(tok_s_to_ns_map[start_position])
-  if orig_start_position is None:
-    if verbose_logging:
-      logging.info("Couldn't map start position")
-    return orig_text
-
-  orig_end_position = None
-  if end_position in tok_s_to_ns_map:
-    orig_end_position = orig_ns_to_s_map.get(tok_s_to_ns_map[end_position])
-  if orig_end_position is None:
-    if verbose_logging:
-      logging.info("Couldn't map end position")
-    return orig_text
-
-  return orig_text[orig_start_position:(orig_end_position + 1)]
-
+  Args:
+    bert_config: `modeling.BertConfig`.
+    init_checkpoint: warm-start checkpoint (weights only) or None; the
+      ModelFn loads it into the model it creates, as Google's model_fn did.
+    learning_rate: peak learning rate.
+    num_train_steps, num_warmup_steps: the schedule (None when predicting).
+    use_tpu: passed on to create_optimizer.
+    use_one_hot_embeddings: one-hot embedding lookup.
+    optimizer: "adamw" (Google's) or "lamb".
+  """
+  task = squad.SquadTask(
+      task_lib.RunSettings(learning_rate=learning_rate, use_tpu=use_tpu,
+                           optimizer=optimizer),
+      encoders.EncoderSpec.from_config(bert_config),
+      use_one_hot_embeddings=use_one_hot_embeddings)
+  task.set_schedule(num_train_steps, num_warmup_steps)
+  return task_lib.with_warm_start(task, init_checkpoint)
 
 
 def validate_flags_or_throw(bert_config):
@@ -1324,225 +221,34 @@ def validate_flags_or_throw(bert_config):
         "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
 
 
-def shuffle_train_examples(examples):
-  """Shuffles the training examples in place as Google's main() does.
-
-  Pre-shuffling spares a very large shuffle buffer in input_fn; the seed is
-  Google's, so the training records come out in Google's order.
-  """
-  rng = random.Random(12345)
-  rng.shuffle(examples)
-
-
-def _raw_result(prediction):
-  """A RawResult from one Estimator.predict dict (float32 logits kept)."""
-  return RawResult(
-      unique_id=int(prediction["unique_ids"]),
-      start_logits=prediction["start_logits"],
-      end_logits=prediction["end_logits"])
-
-
-def _group_results(examples, features, predictions, num_features):
-  """Pairs each example with its features and their prediction results.
-
-  Features are produced again (deterministically) instead of being kept from
-  the conversion, and results are taken from the stream as needed, so memory
-  holds one example's worth (plus results that arrive out of order).
-
-  Args:
-    examples: list of SquadExample.
-    features: iterator over their InputFeatures, in order.
-    predictions: iterator of Estimator.predict dicts.
-    num_features: how many features there are (for progress and errors).
-
-  Yields:
-    (example, [InputFeatures], [RawResult]).
-  """
-  pending = {}
-  num_results = 0
-  start_time = time.time()
-
-  def result_of(unique_id):
-    nonlocal num_results
-    while unique_id not in pending:
-      try:
-        prediction = next(predictions)
-      except StopIteration:
-        raise ValueError(
-            "Prediction stopped after %d of %d features (no result for "
-            "unique_id %d)." % (num_results, num_features, unique_id)) from None
-      result = _raw_result(prediction)
-      pending[result.unique_id] = result
-      num_results += 1
-      if num_results % 1000 == 0:
-        elapsed = time.time() - start_time
-        logging.info("Processing example: %d of %d (%.1f/s)", num_results,
-                     num_features, num_results / max(elapsed, 1e-9))
-    return pending.pop(unique_id)
-
-  next_feature = next(features, None)
-  for (example_index, example) in enumerate(examples):
-    group = []
-    while (next_feature is not None and
-           next_feature.example_index == example_index):
-      group.append(next_feature)
-      next_feature = next(features, None)
-    yield example, group, [result_of(f.unique_id) for f in group]
-
-
-def write_squad_metrics(predict_file, predictions, null_odds, output_file,
-                        version_2_with_negative):
-  """Scores predictions with the official SQuAD metrics, if there are answers.
-
-  Args:
-    predict_file: the SQuAD JSON predicted on.
-    predictions: dict qas_id -> text.
-    null_odds: dict qas_id -> score_diff (SQuAD 2.0), used as the official
-      script's --na-prob-file.
-    output_file: eval_results.txt (Google's `key = value` lines).
-    version_2_with_negative: v2.0 metrics instead of v1.1.
-
-  Returns:
-    the metrics dict, or None when the file has no answers (a test set).
-  """
-  dataset = load_squad_json(predict_file)
-  if not squad_evaluate.has_gold_answers(dataset):
-    logging.info("%s has no answers: no metrics.", predict_file)
-    return None
-  if version_2_with_negative:
-    result = squad_evaluate.evaluate_v2(dataset, predictions, null_odds)
-  else:
-    unanswerable = squad_evaluate.first_unanswerable(dataset)
-    if unanswerable is not None:
-      logging.warning(
-          "No metrics: question %s of %s has no answer, and SQuAD 1.1 metrics "
-          "need one per question; for SQuAD 2.0 data pass "
-          "--version_2_with_negative.", unanswerable, predict_file)
-      return None
-    result = squad_evaluate.evaluate_v1(dataset, predictions)
-  logging.info("***** Eval results (official SQuAD metrics) *****")
-  estimator_lib.write_eval_results(output_file, result)
-  return result
-
-
 def main(_):
   logging.set_verbosity(logging.INFO)
 
-  bert_config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  family, bert_config = encoders.load_config(FLAGS.bert_config_file,
+                                             FLAGS.encoder_family)
 
   validate_flags_or_throw(bert_config)
 
   tf.io.gfile.makedirs(FLAGS.output_dir)
 
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+  tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,
+                                      do_lower_case=FLAGS.do_lower_case)
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
 
-  train_examples = None
-  num_train_steps = None
-  num_warmup_steps = None
-  if FLAGS.do_train:
-    train_examples = read_squad_examples(
-        input_file=FLAGS.train_file, is_training=True)
-    if not train_examples:
-      raise ValueError("--train_file=%s has no usable question." %
-                       FLAGS.train_file)
-    # As Google's: counted in questions, not in windows.
-    num_train_steps = int(
-        len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
-    num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
-    shuffle_train_examples(train_examples)
-
-  model_fn = model_fn_builder(
-      bert_config=bert_config,
-      init_checkpoint=FLAGS.init_checkpoint,
-      learning_rate=FLAGS.learning_rate,
-      num_train_steps=num_train_steps,
-      num_warmup_steps=num_warmup_steps,
-      use_tpu=FLAGS.use_tpu,
-      use_one_hot_embeddings=FLAGS.use_tpu,
-      optimizer=FLAGS.optimizer)
-
-  estimator = estimator_lib.Estimator(
-      model_fn=model_fn,
-      config=run_config,
-      train_batch_size=FLAGS.train_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size)
-
-  if FLAGS.do_train:
-    # The features go through a file to keep them out of memory.
-    train_writer = FeatureWriter(
-        filename=os.path.join(FLAGS.output_dir, "train.tf_record"),
-        is_training=True)
-    convert_examples_to_features(
-        examples=train_examples,
-        tokenizer=tokenizer,
-        max_seq_length=FLAGS.max_seq_length,
-        doc_stride=FLAGS.doc_stride,
-        max_query_length=FLAGS.max_query_length,
-        is_training=True,
-        output_fn=train_writer.process_feature)
-    train_writer.close()
-
-    logging.info("***** Running training *****")
-    logging.info("  Num orig examples = %d", len(train_examples))
-    logging.info("  Num split examples = %d", train_writer.num_features)
-    logging.info("  Batch size = %d", FLAGS.train_batch_size)
-    logging.info("  Num steps = %d", num_train_steps)
-    del train_examples
-
-    train_input_fn = input_fn_builder(
-        input_file=train_writer.filename,
-        seq_length=FLAGS.max_seq_length,
-        is_training=True,
-        drop_remainder=True)
-    estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
-
-  if FLAGS.do_predict:
-    eval_examples = read_squad_examples(
-        input_file=FLAGS.predict_file, is_training=False)
-
-    eval_writer = FeatureWriter(
-        filename=os.path.join(FLAGS.output_dir, "eval.tf_record"),
-        is_training=False)
-    feature_args = dict(
-        examples=eval_examples,
-        tokenizer=tokenizer,
-        max_seq_length=FLAGS.max_seq_length,
-        doc_stride=FLAGS.doc_stride,
-        max_query_length=FLAGS.max_query_length,
-        is_training=False)
-    convert_examples_to_features(output_fn=eval_writer.process_feature,
-                                 **feature_args)
-    eval_writer.close()
-
-    logging.info("***** Running predictions *****")
-    logging.info("  Num orig examples = %d", len(eval_examples))
-    logging.info("  Num split examples = %d", eval_writer.num_features)
-    logging.info("  Batch size = %d", FLAGS.predict_batch_size)
-
-    predict_input_fn = input_fn_builder(
-        input_file=eval_writer.filename,
-        seq_length=FLAGS.max_seq_length,
-        is_training=False,
-        drop_remainder=False)
-    groups = _group_results(
-        eval_examples, _iter_features(log_examples=0, **feature_args),
-        iter(estimator.predict(predict_input_fn)), eval_writer.num_features)
-
-    predictions, null_odds = _write_prediction_stream(
-        groups, FLAGS.n_best_size, FLAGS.max_answer_length,
-        FLAGS.do_lower_case,
-        os.path.join(FLAGS.output_dir, "predictions.json"),
-        os.path.join(FLAGS.output_dir, "nbest_predictions.json"),
-        os.path.join(FLAGS.output_dir, "null_odds.json"),
-        FLAGS.version_2_with_negative, FLAGS.null_score_diff_threshold,
-        FLAGS.verbose_logging)
-
-    write_squad_metrics(FLAGS.predict_file, predictions, null_odds,
-                        os.path.join(FLAGS.output_dir, "eval_results.txt"),
-                        FLAGS.version_2_with_negative)
+  task = squad.SquadTask(
+      task_lib.settings_from_flags(FLAGS),
+      encoders.EncoderSpec(family, bert_config), tokenizer=tokenizer,
+      train_file=FLAGS.train_file, predict_file=FLAGS.predict_file,
+      max_seq_length=FLAGS.max_seq_length, doc_stride=FLAGS.doc_stride,
+      max_query_length=FLAGS.max_query_length, n_best_size=FLAGS.n_best_size,
+      max_answer_length=FLAGS.max_answer_length,
+      do_lower_case=FLAGS.do_lower_case,
+      version_2_with_negative=FLAGS.version_2_with_negative,
+      null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+      verbose_logging=FLAGS.verbose_logging,
+      use_one_hot_embeddings=FLAGS.use_tpu)
+  task_lib.run(task, task.settings, run_config)
 
 
 if __name__ == "__main__":

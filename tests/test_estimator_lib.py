@@ -128,10 +128,10 @@ def test_warm_start_loads_weights_only(tmp_path, caplog):
   prefix = tf.train.latest_checkpoint(str(tmp_path / "source"))
 
   model_fn = loop_worker.make_model_fn()
-  model_fn.init_checkpoint = prefix
   config = estimator_lib.RunConfig(str(tmp_path / "target"),
                                    iterations_per_loop=1)
-  est = estimator_lib.Estimator(model_fn, config, train_batch_size=8)
+  est = estimator_lib.Estimator(model_fn, config, train_batch_size=8,
+                                warm_start_from=prefix)
   logging.set_verbosity(logging.INFO)
   with caplog.at_level("INFO"):
     est.train(loop_worker.input_fn, max_steps=1)

@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 
-from absl import flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,44 +11,28 @@ import tensorflow as tf
 from conftest import ROOT
 from conftest import fixture_path
 import checkpoints
-import modeling
+import harness
 import run_squad
 import squad_evaluate
+from tasks import squad
 import tokenization
 from test_run_squad import parse_records
 from test_run_squad import read_examples
 
-FLAGS = flags.FLAGS
-
-# A tiny model over the real uncased vocabulary (30522 ids) so that Google's
-# SQuAD fixture can be fed as it is.
-TINY_CONFIG = {
-    "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-    "max_position_embeddings": 64, "type_vocab_size": 2,
-    "initializer_range": 0.02,
-}
-
 
 def run_main(tmp_path, version, *extra):
-  config_file = tmp_path / "bert_config.json"
-  config_file.write_text(json.dumps(TINY_CONFIG))
+  config_file = harness.write_config(tmp_path)
   output_dir = tmp_path / "out"
-  squad = fixture_path("squad", "squad-%s.json" % version)
-  argv = [
-      "run_squad.py",
-      "--vocab_file=" + fixture_path("vocab_uncased.txt"),
-      "--bert_config_file=" + str(config_file),
+  squad_file = fixture_path("squad", "squad-%s.json" % version)
+  harness.run_main(
+      run_squad.main,
+      "--vocab_file=" + harness.VOCAB,
+      "--bert_config_file=" + config_file,
       "--output_dir=" + str(output_dir),
-      "--train_file=" + squad, "--predict_file=" + squad,
+      "--train_file=" + squad_file, "--predict_file=" + squad_file,
       "--max_seq_length=64", "--doc_stride=24", "--max_query_length=16",
       "--n_best_size=5", "--max_answer_length=10", "--train_batch_size=8",
-      "--predict_batch_size=8", "--learning_rate=1e-3", "--seed=1",
-  ] + list(extra)
-  with flagsaver.flagsaver():
-    FLAGS(argv)
-    run_squad.main(None)
+      "--predict_batch_size=8", "--learning_rate=1e-3", "--seed=1", *extra)
   return output_dir
 
 
@@ -72,12 +54,12 @@ def test_train_and_predict_end_to_end(tmp_path):
 
   # The streamed predictions equal write_predictions over logits computed
   # here from the saved checkpoint.
-  tokenizer = tokenization.FullTokenizer(fixture_path("vocab_uncased.txt"))
+  tokenizer = tokenization.FullTokenizer(harness.VOCAB)
   examples = read_examples("v1.1", False)
   features = []
   run_squad.convert_examples_to_features(examples, tokenizer, 64, 24, 16,
                                          False, features.append)
-  model = run_squad.SquadModel(modeling.BertConfig.from_dict(TINY_CONFIG))
+  model = run_squad.SquadModel(harness.tiny_config())
   checkpoints.restore(model.variables, checkpoint)
   results = []
   for i in range(0, len(features), 8):  # the predict batch size
@@ -195,8 +177,8 @@ class CountingPredictions(object):
 def eval_features(version):
   """(examples, a function making their eval features afresh)."""
   examples = read_examples(version, False)
-  tokenizer = tokenization.FullTokenizer(fixture_path("vocab_uncased.txt"))
-  return examples, lambda: run_squad._iter_features(
+  tokenizer = tokenization.FullTokenizer(harness.VOCAB)
+  return examples, lambda: squad._iter_features(
       examples, tokenizer, 64, 24, 16, False, log_examples=0)
 
 
@@ -204,7 +186,7 @@ def test_results_are_consumed_as_a_stream():
   examples, make_features = eval_features("v1.1")
   features = list(make_features())
   stream = CountingPredictions(features)
-  groups = run_squad._group_results(examples, make_features(), iter(stream),
+  groups = squad._group_results(examples, make_features(), iter(stream),
                                     len(features))
   seen = 0
   for example, group, results in groups:
@@ -224,7 +206,7 @@ def test_results_out_of_order_and_missing():
   for start in range(0, len(features), 8):
     batch = list(range(start, min(start + 8, len(features))))
     order += batch[4:] + batch[:4]
-  groups = run_squad._group_results(
+  groups = squad._group_results(
       examples, make_features(), iter(CountingPredictions(features, order)),
       len(features))
   ids = [r.unique_id for _, _, results in groups for r in results]
@@ -234,7 +216,7 @@ def test_results_out_of_order_and_missing():
   truncated.rows = truncated.rows[:-1]
   with pytest.raises(ValueError, match="stopped after %d of %d" %
                      (len(features) - 1, len(features))):
-    list(run_squad._group_results(examples, make_features(),
+    list(squad._group_results(examples, make_features(),
                                   iter(truncated), len(features)))
 
 
@@ -246,10 +228,10 @@ def test_streamed_prediction_files_byte_identical(tmp_path):
   stream = ({"unique_ids": u, "start_logits": s, "end_logits": e}
             for u, s, e in zip(data["unique_ids"], data["start_logits"],
                                data["end_logits"]))
-  groups = run_squad._group_results(examples, make_features(), stream,
+  groups = squad._group_results(examples, make_features(), stream,
                                     len(data["unique_ids"]))
   names = ["predictions.json", "nbest_predictions.json", "null_odds.json"]
-  run_squad._write_prediction_stream(
+  squad._write_prediction_stream(
       groups, 5, 10, True, *[str(tmp_path / n) for n in names],
       version_2_with_negative=True, null_score_diff_threshold=0.0,
       verbose_logging=False)
