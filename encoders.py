@@ -262,7 +262,7 @@ class HubEncoderConfig(object):
     self.hidden_size = hidden_size
 
 
-class HubEncoder(tf.Module):
+class HubModuleEncoder(tf.Module):
   """A loaded TF Hub BERT encoder module behind BertModel's call API."""
 
   def __init__(self, module):
@@ -320,7 +320,7 @@ class HubEncoderSpec(object):
     dtype and embedding lookup are used."""
     del compute_dtype, use_one_hot_embeddings, is_training
     module, _, _ = load_hub_module(self.handle)
-    return HubEncoder(module)
+    return HubModuleEncoder(module)
 
   def create_tokenizer(self):
     """The tokenizer the module's tokenization_info describes."""

@@ -31,10 +31,10 @@ from absl import flags
 import tensorflow as tf
 
 import checkpoints
+import encoders
 import heads
 import io_lib
-import modeling
-import tokenization
+import task_lib
 
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 HUB_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
@@ -198,52 +198,29 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case):
   return export_dir
 
 
-def load_hub_encoder(handle):
-  """Loads a module written by `export_hub_encoder` (a local path).
-
-  Args:
-    handle: SavedModel directory.
-
-  Returns:
-    (module, vocab_file path, do_lower_case bool).
-
-  Raises:
-    ValueError: no SavedModel there, or not a BERT encoder module.
-  """
-  if not tf.io.gfile.exists(os.path.join(handle, "saved_model.pb")):
-    raise ValueError("%s: no saved_model.pb (--bert_hub_module_handle must be "
-                     "a local SavedModel directory)" % handle)
-  module = tf.saved_model.load(handle)
-  info = module.signatures.get("tokenization_info")
-  if info is None:
-    raise ValueError("%s: the module has no tokenization_info signature" %
-                     handle)
-  values = info()
-  vocab_file = values["vocab_file"].numpy().decode("utf-8")
-  do_lower_case = bool(values["do_lower_case"].numpy())
-  return module, vocab_file, do_lower_case
+# The hub module loader is encoders.load_hub_module (one place loads
+# modules); this name stays for users of this module.
+load_hub_encoder = encoders.load_hub_module
 
 
 def create_tokenizer_from_hub_module(handle):
-  """The FullTokenizer described by a module's tokenization_info."""
-  _, vocab_file, do_lower_case = load_hub_encoder(handle)
-  return tokenization.FullTokenizer(vocab_file=vocab_file,
-                                    do_lower_case=do_lower_case)
+  """The tokenizer described by a module's tokenization_info."""
+  return encoders.hub_encoder(handle).create_tokenizer()
 
 
 def main(_):
   f = flags.FLAGS
-  config = modeling.BertConfig.from_json_file(f.bert_config_file)
-  model = modeling.BertModel(config)
+  spec = encoders.EncoderSpec(*encoders.load_config(f.bert_config_file,
+                                                    f.encoder_family))
+  model = spec.create()
   checkpoints.restore(model, f.init_checkpoint, allow_missing=False)
   export_hub_encoder(model, f.export_dir, f.vocab_file, f.do_lower_case)
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("bert_config_file", None, "BERT config JSON file.")
-  flags.DEFINE_string("init_checkpoint", None, "Checkpoint with the weights.")
-  flags.DEFINE_string("vocab_file", None, "The model's vocabulary file.")
-  flags.DEFINE_bool("do_lower_case", True, "The tokenizer's casing.")
+  task_lib.define_shared_flags(["encoder_family", "bert_config_file",
+                                "init_checkpoint", "vocab_file",
+                                "do_lower_case"])
   flags.DEFINE_string("export_dir", None, "Where to write the module.")
   for name in ("bert_config_file", "init_checkpoint", "vocab_file",
                "export_dir"):

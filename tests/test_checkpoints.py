@@ -8,13 +8,12 @@ import tensorflow as tf
 
 from conftest import fixture_path
 import checkpoints
+import harness
 import modeling
 
 
 def tiny_config():
-  return modeling.BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
-                             num_attention_heads=4, intermediate_size=37,
-                             max_position_embeddings=64, type_vocab_size=2)
+  return harness.tiny_config(vocab_size=99)
 
 
 def training_state(model):

@@ -10,15 +10,15 @@ from tensorflow.core.protobuf import saved_model_pb2
 from conftest import fixture_path
 import checkpoints
 import export_lib
+import harness
 import modeling
 import run_classifier
 import run_classifier_with_tfhub
+from harness import read_eval_results
+from harness import run_main
 from test_run_classifier_main import common_flags
-from test_run_classifier_main import read_eval_results
 from test_run_classifier_main import read_tsv_floats
-from test_run_classifier_main import run_main
 from test_run_classifier_main import save_random_classifier
-from test_run_classifier_main import TINY_CONFIG
 
 
 def _graph_ops(export_dir):
@@ -119,7 +119,7 @@ def test_not_a_module_is_named(tmp_path):
 def test_run_classifier_with_tfhub(tmp_path):
   """Google's tfhub runner on a module exported here: train, eval, predict."""
   tf.random.set_seed(0)
-  encoder = modeling.BertModel(modeling.BertConfig.from_dict(TINY_CONFIG))
+  encoder = harness.tiny_encoder()
   module_dir = str(tmp_path / "hub")
   export_lib.export_hub_encoder(encoder, module_dir,
                                 fixture_path("vocab_uncased.txt"), True)
@@ -152,3 +152,24 @@ def test_tfhub_rejects_predict_only(tmp_path):
     run_main(run_classifier_with_tfhub.main,
              **common_flags(tmp_path, task_name="mrpc", do_predict=True,
                             bert_hub_module_handle=str(tmp_path)))
+
+
+def test_export_lib_command_line(tmp_path):
+  """`python export_lib.py` on a Google-layout model directory: the module
+  loads with the checkpoint's weights and the directory's vocabulary."""
+  model_dir = harness.google_model_dir(tmp_path / "model")
+  module_dir = str(tmp_path / "module")
+  harness.run_script("export_lib.py", [
+      "--bert_config_file=" + model_dir["bert_config_file"],
+      "--init_checkpoint=" + model_dir["init_checkpoint"],
+      "--vocab_file=" + model_dir["vocab_file"], "--do_lower_case=False",
+      "--export_dir=" + module_dir])
+  module, vocab_file, do_lower_case = export_lib.load_hub_encoder(module_dir)
+  assert do_lower_case is False
+  with open(vocab_file, "rb") as f, open(harness.VOCAB, "rb") as g:
+    assert f.read() == g.read()
+  reader = tf.train.load_checkpoint(model_dir["init_checkpoint"])
+  weights = {v.name: v.numpy() for v in module.variables}
+  np.testing.assert_array_equal(
+      weights["bert/pooler/dense/kernel:0"],
+      reader.get_tensor("bert/pooler/dense/kernel"))

@@ -8,18 +8,16 @@ them back into text lines, which the script must tokenise into the same ids.
 import collections
 import json
 
-from absl import flags
-from absl.testing import flagsaver
 import numpy as np
 import pytest
 
 from conftest import fixture_path
 import estimator_lib
 import extract_features
+import harness
 import modeling
 import tokenization
 
-FLAGS = flags.FLAGS
 SEQ_LENGTH = 16
 
 
@@ -216,16 +214,12 @@ def test_value_formatting_edge_cases():
 
 def test_main_command_line(setup, expected):
   output_file = str(setup["tmp_path"] / "cli.jsonl")
-  argv = [
-      "extract_features.py", "--input_file=" + setup["input_file"],
+  harness.run_main(
+      extract_features.main, "--input_file=" + setup["input_file"],
       "--output_file=" + output_file, "--vocab_file=" + setup["vocab_file"],
       "--bert_config_file=" + setup["bert_config_file"],
       "--init_checkpoint=" + setup["init_checkpoint"], "--layers=-2",
-      "--max_seq_length=16", "--batch_size=8", "--pooling=cls",
-  ]
-  with flagsaver.flagsaver():
-    FLAGS(argv)
-    extract_features.main(None)
+      "--max_seq_length=16", "--batch_size=8", "--pooling=cls")
   lines = read_jsonl(output_file)
   assert list(lines[1]) == ["linex_index", "features", "sentence_vector"]
   np.testing.assert_allclose(

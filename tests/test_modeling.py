@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
+import harness
 import modeling
 import seeding
 
@@ -26,11 +27,8 @@ MODELS = ["", "sharp"]
 
 
 def tiny_config(**kwargs):
-  values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2,
-                num_attention_heads=4, intermediate_size=37,
-                max_position_embeddings=64, type_vocab_size=2)
-  values.update(kwargs)
-  return modeling.BertConfig(**values)
+  kwargs.setdefault("vocab_size", 99)
+  return harness.tiny_config(**kwargs)
 
 
 def load_model(sub, **kwargs):
@@ -533,3 +531,92 @@ def test_output_positions_equal_the_gathered_full_output(training):
     eval_last = tf.gather(model(ids, mask, types).sequence_output, positions,
                           batch_dims=1)
     assert np.abs(part_last - eval_last).max() > 1e-2
+
+
+# ALBERT's names for one (shared) layer, as issue 13 lists them.
+ALBERT_LAYER = "bert/encoder/transformer/group_0/inner_group_0"
+ALBERT_NAMES = {
+    "query": ALBERT_LAYER + "/attention_1/self/query",
+    "key": ALBERT_LAYER + "/attention_1/self/key",
+    "value": ALBERT_LAYER + "/attention_1/self/value",
+    "attention_output": ALBERT_LAYER + "/attention_1/output/dense",
+    "attention_layer_norm": ALBERT_LAYER + "/LayerNorm",
+    "intermediate": ALBERT_LAYER + "/ffn_1/intermediate/dense",
+    "output": ALBERT_LAYER + "/ffn_1/intermediate/output/dense",
+    "output_layer_norm": ALBERT_LAYER + "/LayerNorm_1",
+}
+
+
+def test_bert_layer_names_are_googles():
+  assert modeling.layer_variable_names(modeling.bert_layer_names("bert", 1)) == [
+      "bert/encoder/layer_1/attention/self/query/kernel",
+      "bert/encoder/layer_1/attention/self/query/bias",
+      "bert/encoder/layer_1/attention/self/key/kernel",
+      "bert/encoder/layer_1/attention/self/key/bias",
+      "bert/encoder/layer_1/attention/self/value/kernel",
+      "bert/encoder/layer_1/attention/self/value/bias",
+      "bert/encoder/layer_1/attention/output/dense/kernel",
+      "bert/encoder/layer_1/attention/output/dense/bias",
+      "bert/encoder/layer_1/attention/output/LayerNorm/beta",
+      "bert/encoder/layer_1/attention/output/LayerNorm/gamma",
+      "bert/encoder/layer_1/intermediate/dense/kernel",
+      "bert/encoder/layer_1/intermediate/dense/bias",
+      "bert/encoder/layer_1/output/dense/kernel",
+      "bert/encoder/layer_1/output/dense/bias",
+      "bert/encoder/layer_1/output/LayerNorm/beta",
+      "bert/encoder/layer_1/output/LayerNorm/gamma"]
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_transformer_layer_takes_its_names_from_the_table(training):
+  """A layer under ALBERT's names computes what Google's BERT layer 0 does
+  with the same weights (dropout masks included): the table changes the
+  names only."""
+  model = load_model("sharp")
+  bert_layer = model.layers[0]
+  layer = modeling.TransformerLayer(ALBERT_NAMES, model.config,
+                                    modeling.create_initializer(0.02))
+  assert sorted(v.name[:-2] for v in layer.variables) == sorted(
+      modeling.layer_variable_names(ALBERT_NAMES))
+  by_name = {v.name[:-2]: v for v in bert_layer.variables}
+  bert_names = modeling.layer_variable_names(
+      modeling.bert_layer_names("bert", 0))
+  for name, bert_name in zip(modeling.layer_variable_names(ALBERT_NAMES),
+                             bert_names):
+    [v] = [v for v in layer.variables if v.name[:-2] == name]
+    v.assign(by_name[bert_name])
+  rng = np.random.RandomState(0)
+  exp = expected("sharp")
+  batch_size, seq_length = exp["input_ids"].shape
+  x = tf.constant(rng.randn(batch_size * seq_length, 32), tf.float32)
+  mask = tf.constant(exp["input_mask"], tf.float32)
+  adder = tf.reshape((1.0 - mask) * -10000.0, [batch_size, 1, 1, seq_length])
+  outputs = []
+  for module in (bert_layer, layer):
+    with seeding.dropout_seed(tf.constant([4, 2], tf.int64)):
+      outputs.append(module(x, adder, training))
+  np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
+  np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+  if training:  # The layer's own dropout rates were applied.
+    eval_out, _ = layer(x, adder, False)
+    assert np.abs(outputs[1][0] - eval_out).max() > 1e-3
+
+
+def test_transformer_layer_needs_every_role():
+  names = dict(ALBERT_NAMES)
+  del names["output_layer_norm"]
+  with pytest.raises(ValueError, match="lack the roles: output_layer_norm"):
+    modeling.TransformerLayer(names, tiny_config(),
+                              modeling.create_initializer(0.02))
+
+
+def test_transformer_layer_holds_its_compute_dtype():
+  layer = modeling.TransformerLayer(ALBERT_NAMES, tiny_config(),
+                                    modeling.create_initializer(0.02),
+                                    compute_dtype=tf.bfloat16)
+  x = tf.ones([2 * 3, 32])
+  adder = tf.zeros([2, 1, 1, 3])
+  out, probs = layer(x, adder, training=False)
+  assert out.dtype == tf.float32 and probs.dtype == tf.float32
+  context, _ = layer.attention(x, adder, 0.0)
+  assert context.dtype == tf.bfloat16

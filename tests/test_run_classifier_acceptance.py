@@ -23,11 +23,11 @@ import pytest
 from conftest import fixture_path
 import create_pretraining_data
 import demo
+from harness import read_eval_results
+from harness import run_main
+from harness import write_config
 import run_classifier
 import run_pretraining
-from test_run_classifier_main import read_eval_results
-from test_run_classifier_main import run_main
-from test_run_classifier_main import write_config
 
 VOCAB = fixture_path("vocab_uncased.txt")
 SEQ = 64

@@ -6,57 +6,17 @@ the new features (multi-label, regression, eval during training with the best
 checkpoint kept, SavedModel export).
 """
 
-import json
 import os
 
-from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
-import checkpoints
-import modeling
+import harness
+from harness import read_eval_results
+from harness import run_main
 import run_classifier
-
-FLAGS = flags.FLAGS
-
-TINY_CONFIG = {
-    "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "intermediate_size": 37,
-    "max_position_embeddings": 64, "type_vocab_size": 2,
-}
-
-
-def write_config(directory, **overrides):
-  """A tiny bert_config.json in `directory`; returns its path."""
-  config = dict(TINY_CONFIG, **overrides)
-  path = os.path.join(str(directory), "bert_config.json")
-  with open(path, "w") as f:
-    json.dump(config, f)
-  return path
-
-
-def run_main(main, **flag_values):
-  """Parses `flag_values` as command-line flags, runs main, resets the flags.
-
-  Every test passes max_seq_length and learning_rate explicitly: another
-  runner imported into the same process may have redefined their defaults.
-  """
-  argv = ["prog"]
-  for name, value in flag_values.items():
-    argv.append("--%s=%s" % (name, value))
-  FLAGS.unparse_flags()
-  FLAGS(argv)
-  try:
-    main(None)
-  finally:
-    FLAGS.unparse_flags()
-
-
-def read_eval_results(path):
-  with open(path) as f:
-    return {k: v for k, v in (line.rstrip("\n").split(" = ") for line in f)}
 
 
 def read_tsv_floats(path):
@@ -68,8 +28,8 @@ def read_tsv_floats(path):
 def common_flags(tmp_path, **extra):
   values = dict(
       data_dir=fixture_path("classifier", "mrpc"),
-      vocab_file=fixture_path("vocab_uncased.txt"),
-      bert_config_file=write_config(tmp_path),
+      vocab_file=harness.VOCAB,
+      bert_config_file=harness.write_config(tmp_path),
       output_dir=str(tmp_path / "out"),
       max_seq_length=32,
       learning_rate=1e-3,
@@ -82,10 +42,8 @@ def common_flags(tmp_path, **extra):
 def save_random_classifier(directory, num_labels, seed=0):
   """A checkpoint of a freshly initialised tiny BertClassifier."""
   tf.random.set_seed(seed)
-  model = run_classifier.BertClassifier(
-      modeling.BertConfig.from_dict(TINY_CONFIG), num_labels)
-  return checkpoints.save_checkpoint(model, os.path.join(str(directory),
-                                                         "init.ckpt"))
+  model = run_classifier.BertClassifier(harness.tiny_config(), num_labels)
+  return harness.save_checkpoint(model, directory)
 
 
 def test_mrpc_main_records_and_formats(tmp_path):
@@ -210,25 +168,15 @@ def test_googles_readme_mrpc_command_line_runs_unchanged(tmp_path):
   """Google's README command, flag for flag (lower-case `true` included), on
   a directory laid out like Google's released zip and GLUE's MRPC folder."""
   bert_base_dir = tmp_path / "uncased_L-2_H-32_A-4"
-  bert_base_dir.mkdir()
-  config_file = write_config(bert_base_dir, max_position_embeddings=128)
-  with open(fixture_path("vocab_uncased.txt"), "rb") as f:
-    (bert_base_dir / "vocab.txt").write_bytes(f.read())
-  model = modeling.BertModel(modeling.BertConfig.from_json_file(config_file))
-  checkpoints.save_checkpoint(model, str(bert_base_dir / "bert_model.ckpt"))
+  harness.google_model_dir(bert_base_dir, max_position_embeddings=128)
   glue_dir = os.path.dirname(fixture_path("classifier", "mrpc"))
   output_dir = str(tmp_path / "mrpc_output") + "/"
   command = (GOOGLE_README_MRPC.replace("\\\n", " ")
              .replace("$GLUE_DIR/MRPC", os.path.join(glue_dir, "mrpc"))
              .replace("$BERT_BASE_DIR", str(bert_base_dir))
              .replace("/tmp/mrpc_output/", output_dir))
-  argv = command.split()[1:]
-  FLAGS.unparse_flags()
-  FLAGS(argv)
-  try:
-    run_classifier.main(None)
-  finally:
-    FLAGS.unparse_flags()
+  # python run_classifier.py --task_name=MRPC ...
+  run_main(run_classifier.main, *command.split()[2:])
   results = read_eval_results(os.path.join(output_dir, "eval_results.txt"))
   num_train = len(run_classifier.MrpcProcessor().get_train_examples(
       fixture_path("classifier", "mrpc")))

@@ -20,8 +20,10 @@ from conftest import fixture_path
 from conftest import ROOT
 import checkpoints
 import estimator_lib
+import harness
 import modeling
 import run_pretraining
+import seeding
 import tokenization
 
 A_BASE = fixture_path("pretraining_data", "a_base.tfrecord")
@@ -32,35 +34,14 @@ EVAL_KEYS = ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
 
 def tiny_config(path, vocab_size=30522, dropout=0.1):
   """Writes a 2-layer, hidden-32 bert_config.json; returns its path."""
-  config = {"vocab_size": vocab_size, "hidden_size": 32,
-            "num_hidden_layers": 2, "num_attention_heads": 2,
-            "intermediate_size": 64, "hidden_act": "gelu",
-            "hidden_dropout_prob": dropout,
-            "attention_probs_dropout_prob": dropout,
-            "max_position_embeddings": 128, "type_vocab_size": 2,
-            "initializer_range": 0.02}
-  with open(path, "w") as f:
-    json.dump(config, f)
-  return str(path)
+  return harness.write_config(
+      path, vocab_size=vocab_size, num_attention_heads=2,
+      intermediate_size=64, hidden_dropout_prob=dropout,
+      attention_probs_dropout_prob=dropout, max_position_embeddings=128)
 
 
-def run_script(script, flags, timeout=300):
-  """Runs one of the repository's scripts; returns its output (must succeed)."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + flags,
-                        cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, timeout=timeout)
-  out = proc.stdout.decode("utf-8", "replace")
-  assert proc.returncode == 0, out[-4000:]
-  return out
-
-
-def read_eval_results(path):
-  with open(path) as f:
-    lines = f.read().splitlines()
-  pairs = [line.split(" = ") for line in lines]
-  assert all(len(p) == 2 for p in pairs), lines
-  return collections.OrderedDict((k, v) for k, v in pairs)
+run_script = harness.run_script
+read_eval_results = harness.read_eval_results
 
 
 # ----------------------------------------------------------- heads vs Google
@@ -125,7 +106,7 @@ def test_last_layer_at_masked_positions_gives_the_full_loss_and_gradients():
 
   @tf.function
   def loss_and_grads(full):
-    with tf.GradientTape() as tape, modeling.dropout_seed(
+    with tf.GradientTape() as tape, seeding.dropout_seed(
         tf.constant([3, 5], tf.int64)):
       if full:
         loss = _full_sequence_loss(model, features, training=True)
