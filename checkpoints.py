@@ -219,7 +219,8 @@ def write_state_file(directory, model_checkpoint_path, all_model_checkpoint_path
   lines = ["model_checkpoint_path: %s" % _quote(rel(model_checkpoint_path))]
   lines += ["all_model_checkpoint_paths: %s" % _quote(rel(p))
             for p in all_model_checkpoint_paths]
-  io_lib.write_text(os.path.join(directory, STATE_FILE), "\n".join(lines) + "\n")
+  io_lib.write_text(os.path.join(directory, STATE_FILE),
+                    "\n".join(lines) + "\n")
 
 
 def read_state_file(directory):

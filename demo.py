@@ -375,7 +375,8 @@ def write_corpus_stage(directory, size):
   """
   documents = build_documents(size["corpus_chars"])
   pretraining, held_out = split_documents(documents)
-  io_lib.write_text(os.path.join(directory, "corpus.txt"), corpus_text(pretraining))
+  io_lib.write_text(os.path.join(directory, "corpus.txt"),
+                    corpus_text(pretraining))
 
   rng = random.Random(RANDOM_SEED)
   train = sentence_pairs(pretraining, size["task_train_pairs"], rng)
@@ -632,6 +633,147 @@ def prepare_output_dir(output_dir, size_name, clean):
   io_lib.write_text(settings_path, json.dumps({"size": size_name}) + "\n")
 
 
+def corpus_stage(directory, size):
+  """Stage corpus: the text, the sentence-pair task, the features input."""
+  figures = write_corpus_stage(directory, size)
+  say("corpus: " + ", ".join("%s %s" % kv for kv in figures.items()))
+
+
+def vocab_stage(directory, size, corpus_file):
+  """Stage vocab: learn_vocab.py on the corpus."""
+  run_script("learn_vocab.py", [
+      "--input_file=" + corpus_file,
+      "--output_file=" + show_path(os.path.join(directory, "vocab.txt")),
+      "--vocab_size=%d" % size["vocab_size"],
+      "--num_unused=99",
+      "--do_lower_case=True",
+      "--stats_file=" + show_path(os.path.join(directory, "stats.json")),
+  ])
+
+
+def pretraining_data_stage(directory, size, corpus_file, vocab_file):
+  """Stage pretraining_data: create_pretraining_data.py."""
+  run_script("create_pretraining_data.py", [
+      "--input_file=" + corpus_file,
+      "--output_file=" + show_path(os.path.join(directory,
+                                                "pretraining.tfrecord")),
+      "--vocab_file=" + vocab_file,
+      "--do_lower_case=True",
+      "--max_seq_length=%d" % size["max_seq_length"],
+      "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
+      "--dupe_factor=%d" % size["dupe_factor"],
+      "--random_seed=%d" % RANDOM_SEED,
+  ])
+
+
+def pretrain_stage(directory, size, vocab_file, data_file):
+  """Stage pretrain: bert_config.json, then run_pretraining.py."""
+  vocab_size = count_lines(os.path.join(ROOT, vocab_file))
+  steps = size["pretrain_steps"]
+  io_lib.write_text(os.path.join(directory, "bert_config.json"),
+                    json.dumps(bert_config(size, vocab_size), indent=2) + "\n")
+  run_script("run_pretraining.py", [
+      "--input_file=" + data_file,
+      "--output_dir=" + show_path(directory),
+      "--bert_config_file=" + show_path(os.path.join(directory,
+                                                     "bert_config.json")),
+      "--do_train=True",
+      "--do_eval=True",
+      "--train_batch_size=%d" % size["pretrain_batch_size"],
+      "--eval_batch_size=%d" % size["pretrain_batch_size"],
+      "--max_seq_length=%d" % size["max_seq_length"],
+      "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
+      "--num_train_steps=%d" % size["pretrain_steps"],
+      "--num_warmup_steps=%d" % (size["pretrain_steps"] // 10),
+      "--learning_rate=%g" % size["pretrain_learning_rate"],
+      # Checkpoints and progress lines every few hundred steps, so that an
+      # interrupted run resumes and a user sees it move.
+      "--save_checkpoints_steps=%d" % checkpoint_steps(steps),
+      "--iterations_per_loop=%d" % progress_steps(steps),
+      "--max_eval_steps=%d" % size["max_eval_steps"],
+      "--seed=%d" % RANDOM_SEED,
+  ])
+
+
+def finetune_stage(directory, size, paths):
+  """Stage finetune: run_classifier.py on the task from the pretrained model.
+
+  Args:
+    directory: the stage's directory.
+    size: the SIZES entry.
+    paths: dict with corpus_dir, vocab_file, config_file, checkpoint.
+  """
+  run_script("run_classifier.py", [
+      "--task_name=MRPC",
+      "--data_dir=" + show_path(os.path.join(paths["corpus_dir"], "task")),
+      "--vocab_file=" + paths["vocab_file"],
+      "--bert_config_file=" + paths["config_file"],
+      "--init_checkpoint=" + paths["checkpoint"](),
+      "--do_lower_case=True",
+      "--do_train=True",
+      "--do_eval=True",
+      "--do_predict=True",
+      "--max_seq_length=%d" % size["finetune_seq_length"],
+      "--train_batch_size=%d" % size["finetune_batch_size"],
+      "--eval_batch_size=%d" % size["finetune_batch_size"],
+      "--predict_batch_size=%d" % size["finetune_batch_size"],
+      "--learning_rate=%g" % size["finetune_learning_rate"],
+      "--num_train_epochs=%g" % size["finetune_epochs"],
+      "--iterations_per_loop=50",
+      "--output_dir=" + show_path(directory),
+      "--seed=%d" % RANDOM_SEED,
+  ])
+
+
+def features_stage(directory, size, paths):
+  """Stage features: extract_features.py with the pretrained model."""
+  run_script("extract_features.py", [
+      "--input_file=" + show_path(os.path.join(paths["corpus_dir"],
+                                               "features_input.txt")),
+      "--output_file=" + show_path(os.path.join(directory,
+                                                "features.jsonl")),
+      "--vocab_file=" + paths["vocab_file"],
+      "--bert_config_file=" + paths["config_file"],
+      "--init_checkpoint=" + paths["checkpoint"](),
+      "--do_lower_case=True",
+      "--layers=-1,-2",
+      "--max_seq_length=%d" % size["finetune_seq_length"],
+      "--batch_size=8",
+  ])
+
+
+def run_stages(stages, size):
+  """Runs every stage in order (each skipped when complete or impossible)."""
+  corpus_dir = stages.path("corpus")
+  corpus_file = show_path(os.path.join(corpus_dir, "corpus.txt"))
+  vocab_file = show_path(os.path.join(stages.path("vocab"), "vocab.txt"))
+  data_file = show_path(os.path.join(stages.path("pretraining_data"),
+                                     "pretraining.tfrecord"))
+  paths = {
+      "corpus_dir": corpus_dir, "vocab_file": vocab_file,
+      "config_file": show_path(os.path.join(stages.path("pretrain"),
+                                            "bert_config.json")),
+      # Called when the stage runs: the pretrain stage writes it.
+      "checkpoint": lambda: show_path(latest_checkpoint(
+          stages.path("pretrain"))),
+  }
+  stages.run("corpus", [], lambda d: corpus_stage(d, size))
+  stages.run("vocab", ["learn_vocab.py"],
+             lambda d: vocab_stage(d, size, corpus_file), needs=["corpus"])
+  stages.run("pretraining_data", ["create_pretraining_data.py"],
+             lambda d: pretraining_data_stage(d, size, corpus_file,
+                                              vocab_file), needs=["vocab"])
+  stages.run("pretrain", ["run_pretraining.py"],
+             lambda d: pretrain_stage(d, size, vocab_file, data_file),
+             needs=["pretraining_data"])
+  stages.run("finetune", ["run_classifier.py"],
+             lambda d: finetune_stage(d, size, paths),
+             needs=["corpus", "pretrain"])
+  stages.run("features", ["extract_features.py"],
+             lambda d: features_stage(d, size, paths),
+             needs=["corpus", "pretrain"])
+
+
 def main(_):
   size = SIZES[FLAGS.size]
   output_dir = os.path.abspath(FLAGS.output_dir)
@@ -639,124 +781,7 @@ def main(_):
   stages = Stages(output_dir)
   start = time.time()
   say("output under %s (--size=%s)" % (show_path(output_dir), FLAGS.size))
-
-  def corpus(directory):
-    figures = write_corpus_stage(directory, size)
-    say("corpus: " + ", ".join("%s %s" % kv for kv in figures.items()))
-
-  stages.run("corpus", [], corpus)
-  corpus_dir = stages.path("corpus")
-  corpus_file = show_path(os.path.join(corpus_dir, "corpus.txt"))
-  vocab_file = show_path(os.path.join(stages.path("vocab"), "vocab.txt"))
-
-  def vocab(directory):
-    run_script("learn_vocab.py", [
-        "--input_file=" + corpus_file,
-        "--output_file=" + show_path(os.path.join(directory, "vocab.txt")),
-        "--vocab_size=%d" % size["vocab_size"],
-        "--num_unused=99",
-        "--do_lower_case=True",
-        "--stats_file=" + show_path(os.path.join(directory, "stats.json")),
-    ])
-
-  stages.run("vocab", ["learn_vocab.py"], vocab, needs=["corpus"])
-  data_file = show_path(os.path.join(stages.path("pretraining_data"),
-                                     "pretraining.tfrecord"))
-
-  def pretraining_data(directory):
-    run_script("create_pretraining_data.py", [
-        "--input_file=" + corpus_file,
-        "--output_file=" + show_path(os.path.join(directory,
-                                                  "pretraining.tfrecord")),
-        "--vocab_file=" + vocab_file,
-        "--do_lower_case=True",
-        "--max_seq_length=%d" % size["max_seq_length"],
-        "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
-        "--dupe_factor=%d" % size["dupe_factor"],
-        "--random_seed=%d" % RANDOM_SEED,
-    ])
-
-  stages.run("pretraining_data", ["create_pretraining_data.py"],
-             pretraining_data, needs=["vocab"])
-  config_file = show_path(os.path.join(stages.path("pretrain"),
-                                       "bert_config.json"))
-
-  def pretrain(directory):
-    vocab_size = count_lines(os.path.join(ROOT, vocab_file))
-    steps = size["pretrain_steps"]
-    io_lib.write_text(os.path.join(directory, "bert_config.json"),
-               json.dumps(bert_config(size, vocab_size), indent=2) + "\n")
-    run_script("run_pretraining.py", [
-        "--input_file=" + data_file,
-        "--output_dir=" + show_path(directory),
-        "--bert_config_file=" + show_path(os.path.join(directory,
-                                                       "bert_config.json")),
-        "--do_train=True",
-        "--do_eval=True",
-        "--train_batch_size=%d" % size["pretrain_batch_size"],
-        "--eval_batch_size=%d" % size["pretrain_batch_size"],
-        "--max_seq_length=%d" % size["max_seq_length"],
-        "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
-        "--num_train_steps=%d" % size["pretrain_steps"],
-        "--num_warmup_steps=%d" % (size["pretrain_steps"] // 10),
-        "--learning_rate=%g" % size["pretrain_learning_rate"],
-        # Checkpoints and progress lines every few hundred steps, so that an
-        # interrupted run resumes and a user sees it move.
-        "--save_checkpoints_steps=%d" % checkpoint_steps(steps),
-        "--iterations_per_loop=%d" % progress_steps(steps),
-        "--max_eval_steps=%d" % size["max_eval_steps"],
-        "--seed=%d" % RANDOM_SEED,
-    ])
-
-  stages.run("pretrain", ["run_pretraining.py"], pretrain,
-             needs=["pretraining_data"])
-
-  def pretrained_checkpoint():
-    return show_path(latest_checkpoint(stages.path("pretrain")))
-
-  def finetune(directory):
-    run_script("run_classifier.py", [
-        "--task_name=MRPC",
-        "--data_dir=" + show_path(os.path.join(corpus_dir, "task")),
-        "--vocab_file=" + vocab_file,
-        "--bert_config_file=" + config_file,
-        "--init_checkpoint=" + pretrained_checkpoint(),
-        "--do_lower_case=True",
-        "--do_train=True",
-        "--do_eval=True",
-        "--do_predict=True",
-        "--max_seq_length=%d" % size["finetune_seq_length"],
-        "--train_batch_size=%d" % size["finetune_batch_size"],
-        "--eval_batch_size=%d" % size["finetune_batch_size"],
-        "--predict_batch_size=%d" % size["finetune_batch_size"],
-        "--learning_rate=%g" % size["finetune_learning_rate"],
-        "--num_train_epochs=%g" % size["finetune_epochs"],
-        "--iterations_per_loop=50",
-        "--output_dir=" + show_path(directory),
-        "--seed=%d" % RANDOM_SEED,
-    ])
-
-  stages.run("finetune", ["run_classifier.py"], finetune,
-             needs=["corpus", "pretrain"])
-
-  def features(directory):
-    run_script("extract_features.py", [
-        "--input_file=" + show_path(os.path.join(corpus_dir,
-                                                 "features_input.txt")),
-        "--output_file=" + show_path(os.path.join(directory,
-                                                  "features.jsonl")),
-        "--vocab_file=" + vocab_file,
-        "--bert_config_file=" + config_file,
-        "--init_checkpoint=" + pretrained_checkpoint(),
-        "--do_lower_case=True",
-        "--layers=-1,-2",
-        "--max_seq_length=%d" % size["finetune_seq_length"],
-        "--batch_size=8",
-    ])
-
-  stages.run("features", ["extract_features.py"], features,
-             needs=["corpus", "pretrain"])
-
+  run_stages(stages, size)
   summary = summarize(stages, time.time() - start)
   io_lib.write_text(os.path.join(output_dir, "summary.txt"), summary + "\n")
   print("\n" + summary, flush=True)

@@ -166,7 +166,8 @@ def detect_family(config_path):
 def family_for_config(config):
   """The registered family whose config class `config` is an instance of."""
   for family in reversed(list(_FAMILIES.values())):
-    if type(config) is family.config_class:  # pylint: disable=unidiomatic-typecheck
+    # The exact class first: a subclass's family wins over its base's.
+    if config.__class__ is family.config_class:
       return family
   for family in reversed(list(_FAMILIES.values())):
     if isinstance(config, family.config_class):

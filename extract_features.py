@@ -25,7 +25,6 @@ import tempfile
 import threading
 import zipfile
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
@@ -194,11 +193,11 @@ def convert_example(example, seq_length, tokenizer):
   Returns:
     InputFeatures; the longer text loses tokens first when a pair is too long.
   """
+  tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = None
   if example.text_b:
     tokens_b = tokenizer.tokenize(example.text_b)
-  packed = text_inputs.pack_inputs(tokenizer, tokenizer.tokenize(example.text_a),
-                                   tokens_b, seq_length)
+  packed = text_inputs.pack_inputs(tokenizer, tokens_a, tokens_b, seq_length)
   return InputFeatures(
       unique_id=example.unique_id,
       tokens=packed.tokens,
@@ -315,9 +314,8 @@ class FeatureExtractorFn(estimator_lib.ModelFn):
     self.pooling_layer = pooling_layer
 
   def create_model(self, params):
-    return self.encoder_spec.create(
-        compute_dtype=params.get("compute_dtype", tf.float32),
-        use_one_hot_embeddings=self.use_one_hot_embeddings)
+    return task_lib.create_encoder(self.encoder_spec, params,
+                                   self.use_one_hot_embeddings)
 
   def predictions(self, model, features, params):
     outputs = model(features["input_ids"], input_mask=features["input_mask"],
@@ -620,6 +618,24 @@ class _TokensInFlight(object):
     return len(self._pending)
 
 
+def _check_outputs(bert_config, layer_indexes, max_seq_length, pooling,
+                   pooling_layer, output_token_layers):
+  """Raises ValueError naming the flag when the outputs asked for cannot be
+  made (see `extract` for the arguments)."""
+  if not output_token_layers and pooling == "none":
+    raise ValueError("--output_token_layers=false needs --pooling: there "
+                     "would be nothing to write.")
+  if output_token_layers and not layer_indexes:
+    raise ValueError("--layers is empty.")
+  if pooling in ("cls", "mean"):
+    parse_layers(str(pooling_layer), bert_config.num_hidden_layers)
+  if max_seq_length > bert_config.max_position_embeddings:
+    raise ValueError(
+        "--max_seq_length=%d is longer than the model's "
+        "max_position_embeddings (%d)." %
+        (max_seq_length, bert_config.max_position_embeddings))
+
+
 def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
             layer_indexes, max_seq_length, batch_size, run_config,
             use_one_hot_embeddings=False, pooling="none", pooling_layer=-1,
@@ -647,18 +663,8 @@ def extract(input_file, output_file, bert_config, tokenizer, init_checkpoint,
     the number of examples written.
   """
   num_examples = count_lines(input_file)
-  if not output_token_layers and pooling == "none":
-    raise ValueError("--output_token_layers=false needs --pooling: there "
-                     "would be nothing to write.")
-  if output_token_layers and not layer_indexes:
-    raise ValueError("--layers is empty.")
-  if pooling in ("cls", "mean"):
-    parse_layers(str(pooling_layer), bert_config.num_hidden_layers)
-  if max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
-        "--max_seq_length=%d is longer than the model's "
-        "max_position_embeddings (%d)." %
-        (max_seq_length, bert_config.max_position_embeddings))
+  _check_outputs(bert_config, layer_indexes, max_seq_length, pooling,
+                 pooling_layer, output_token_layers)
   if not output_token_layers:
     layer_indexes = []
   spec = encoders.EncoderSpec.from_config(bert_config)
@@ -743,9 +749,5 @@ def main(_):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("input_file")
-  flags.mark_flag_as_required("vocab_file")
-  flags.mark_flag_as_required("bert_config_file")
-  flags.mark_flag_as_required("init_checkpoint")
-  flags.mark_flag_as_required("output_file")
-  app.run(main)
+  task_lib.app_main(main, ["input_file", "vocab_file", "bert_config_file",
+                           "init_checkpoint", "output_file"])

@@ -16,7 +16,6 @@ driver (task_lib.run). Google's importable names stay here.
 
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -194,9 +193,5 @@ def main(_):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("data_dir")
-  flags.mark_flag_as_required("task_name")
-  flags.mark_flag_as_required("vocab_file")
-  flags.mark_flag_as_required("bert_config_file")
-  flags.mark_flag_as_required("output_dir")
-  app.run(main)
+  task_lib.app_main(main, ["data_dir", "task_name", "vocab_file",
+                           "bert_config_file", "output_dir"])

@@ -21,7 +21,6 @@ is cut to a multiple of --predict_batch_size.
 
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -194,8 +193,5 @@ def main(_):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("data_dir")
-  flags.mark_flag_as_required("task_name")
-  flags.mark_flag_as_required("bert_hub_module_handle")
-  flags.mark_flag_as_required("output_dir")
-  app.run(main)
+  task_lib.app_main(main, ["data_dir", "task_name", "bert_hub_module_handle",
+                           "output_dir"])

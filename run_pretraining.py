@@ -20,7 +20,6 @@ precision, XLA, accumulation) estimator_lib.py, driven by task_lib.run.
 Google's importable names stay here.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -203,7 +202,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("input_file")
-  flags.mark_flag_as_required("bert_config_file")
-  flags.mark_flag_as_required("output_dir")
-  app.run(main)
+  task_lib.app_main(main, ["input_file", "bert_config_file", "output_dir"])

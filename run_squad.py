@@ -14,7 +14,6 @@ This script is the command line: its flags, the encoder from the registry
 Google's importable names stay here.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -252,7 +251,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("vocab_file")
-  flags.mark_flag_as_required("bert_config_file")
-  flags.mark_flag_as_required("output_dir")
-  app.run(main)
+  task_lib.app_main(main, ["vocab_file", "bert_config_file", "output_dir"])

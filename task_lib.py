@@ -18,6 +18,7 @@ reads them in main into a `RunSettings` passed down as an argument.
 import collections
 import os
 
+from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -160,6 +161,38 @@ def epoch_schedule(num_examples, train_batch_size, num_train_epochs,
   return num_train_steps, int(num_train_steps * warmup_proportion)
 
 
+def create_encoder(encoder_spec, params, use_one_hot_embeddings=False):
+  """A ModelFn's encoder: `encoder_spec` at the loop's compute dtype.
+
+  Args:
+    encoder_spec: encoders.EncoderSpec (or a hub encoder spec).
+    params: the ModelFn's params (`compute_dtype`, float32 when absent).
+    use_one_hot_embeddings: one-hot embedding lookups (Google: on TPUs).
+  """
+  return encoder_spec.create(
+      compute_dtype=params.get("compute_dtype", tf.float32),
+      use_one_hot_embeddings=use_one_hot_embeddings)
+
+
+class TaskModel(tf.Module):
+  """An encoder plus a task's heads: what a Task's create_model returns."""
+
+  def __init__(self, encoder, name=None):
+    """Holds `encoder` (encoders.py's contract); subclasses add heads.
+
+    Variables are listed by attribute name: `encoder` sorts before the heads'
+    attributes (`head`, `masked_lm`, ...), so the encoder's come first in
+    checkpoints and in the optimizer's order, as Google's graph had them.
+    """
+    super().__init__(name=name)
+    self.encoder = encoder
+
+  @property
+  def bert(self):
+    """The encoder (its name in Google-style code)."""
+    return self.encoder
+
+
 class Task(estimator_lib.ModelFn):
   """A ModelFn plus its data, outputs and schedule (subclass it).
 
@@ -180,11 +213,25 @@ class Task(estimator_lib.ModelFn):
   # trains nothing instead; its task says so).
   zero_steps_is_error = True
 
-  def __init__(self, settings):
-    """Args: settings: RunSettings."""
+  def __init__(self, settings, encoder_spec=None,
+               use_one_hot_embeddings=False):
+    """Creates the task.
+
+    Args:
+      settings: RunSettings.
+      encoder_spec: encoders.EncoderSpec the model's encoder comes from.
+      use_one_hot_embeddings: one-hot embedding lookups (Google: on TPUs).
+    """
     self.settings = settings
+    self.encoder_spec = encoder_spec
+    self.use_one_hot_embeddings = use_one_hot_embeddings
     self.num_train_steps = None
     self.num_warmup_steps = None
+
+  def create_encoder(self, params):
+    """The encoder of create_model (see `create_encoder`)."""
+    return create_encoder(self.encoder_spec, params,
+                          self.use_one_hot_embeddings)
 
   def set_schedule(self, num_train_steps, num_warmup_steps):
     """The schedule of create_optimizer (set by the driver)."""
@@ -370,6 +417,13 @@ def export(task, estimator, settings):
   checkpoints.restore(model, checkpoint_path, allow_missing=False, log=False)
   task.export(model, settings.export_dir)
   logging.info("Exported the model to %s", settings.export_dir)
+
+
+def app_main(main, required_flags):
+  """A script's `if __name__ == "__main__":` body: required flags, app.run."""
+  for name in required_flags:
+    flags.mark_flag_as_required(name)
+  app.run(main)
 
 
 def run(task, settings, run_config):

@@ -631,7 +631,7 @@ def convert_examples_to_features(examples, label_list, max_seq_length,
 ## Model and task
 
 
-class ClassifierModel(tf.Module):
+class ClassifierModel(task_lib.TaskModel):
   """An encoder + heads.ClassifierHead; every variable has its Google name."""
 
   def __init__(self, encoder, num_labels):
@@ -642,15 +642,8 @@ class ClassifierModel(tf.Module):
         `config.hidden_size`), e.g. a BertModel or a hub module.
       num_labels: number of outputs (1 for regression).
     """
-    super().__init__(name=None)
-    # Attribute names fix the variables' order: the encoder's, then the head's.
-    self.encoder = encoder
+    super().__init__(encoder)
     self.head = heads.ClassifierHead(num_labels, encoder.config.hidden_size)
-
-  @property
-  def bert(self):
-    """The encoder (its name in Google-style code)."""
-    return self.encoder
 
   def __call__(self, input_ids, input_mask, segment_ids, training=False):
     """Logits.
@@ -701,11 +694,9 @@ class ClassificationTask(task_lib.Task):
         (not needed for the model alone: Google's model_fn_builder).
       multi_label_threshold: decision threshold of multi-label metrics.
     """
-    super().__init__(settings)
-    self.encoder_spec = encoder_spec
+    super().__init__(settings, encoder_spec, use_one_hot_embeddings)
     self.num_labels = num_labels
     self.task_type = task_type
-    self.use_one_hot_embeddings = use_one_hot_embeddings
     self.processor = processor
     self.label_list = label_list
     self.tokenizer = tokenizer
@@ -717,10 +708,7 @@ class ClassificationTask(task_lib.Task):
   # ------------------------------------------------------------- model
 
   def create_model(self, params):
-    encoder = self.encoder_spec.create(
-        compute_dtype=params.get("compute_dtype", tf.float32),
-        use_one_hot_embeddings=self.use_one_hot_embeddings)
-    return ClassifierModel(encoder, self.num_labels)
+    return ClassifierModel(self.create_encoder(params), self.num_labels)
 
   def _run(self, model, features, params):
     """(per_example_loss, probabilities, is_real_example float32)."""
@@ -795,27 +783,35 @@ class ClassificationTask(task_lib.Task):
     logging.info("  Num steps = %d", self.num_train_steps)
     return self.input_fn(train_file, True, True)
 
-  def eval_input(self):
-    """The dev records; on a TPU padded to whole batches (weight 0)."""
-    settings = self.settings
-    examples = self.processor.get_dev_examples(self.data_dir)
-    # TPU requires a fixed batch size for all batches, therefore the number
-    # of examples must be a multiple of the batch size, or else examples
-    # will get dropped. So we pad with fake examples which are ignored
-    # later on. These do NOT count towards the metric (weight 0.0).
-    eval_file, num_records = self.record_file(
-        examples, "eval",
-        settings.eval_batch_size if settings.use_tpu else None)
-    logging.info("***** Running evaluation *****")
+  def _split_input(self, examples, name, batch_size, title):
+    """Records of a dev or test split; on a TPU padded to whole batches.
+
+    TPU requires a fixed batch size for all batches, therefore the number of
+    examples must be a multiple of the batch size, or else examples will get
+    dropped. So we pad with fake examples which are ignored later on. These
+    do NOT count towards the metric (weight 0.0).
+
+    Returns:
+      (input_fn, number of records).
+    """
+    use_tpu = self.settings.use_tpu
+    path, num_records = self.record_file(examples, name,
+                                         batch_size if use_tpu else None)
+    logging.info("***** %s *****", title)
     logging.info("  Num examples = %d (%d actual, %d padding)", num_records,
                  len(examples), num_records - len(examples))
-    logging.info("  Batch size = %d", settings.eval_batch_size)
-    # This tells the estimator to run through the entire set; on the TPU
-    # the number of steps is given.
-    eval_steps = None
-    if settings.use_tpu:
-      eval_steps = num_records // settings.eval_batch_size
-    return self.input_fn(eval_file, False, settings.use_tpu), eval_steps
+    logging.info("  Batch size = %d", batch_size)
+    return self.input_fn(path, False, use_tpu), num_records
+
+  def eval_input(self):
+    """The dev records; on the TPU the number of steps is given."""
+    batch_size = self.settings.eval_batch_size
+    input_fn, num_records = self._split_input(
+        self.processor.get_dev_examples(self.data_dir), "eval", batch_size,
+        "Running evaluation")
+    # None tells the estimator to run through the entire set.
+    eval_steps = num_records // batch_size if self.settings.use_tpu else None
+    return input_fn, eval_steps
 
   def evaluate(self, estimator, eval_input):
     """Google's keys (evaluate()) plus the richer metrics (a predict pass)."""
@@ -828,19 +824,13 @@ class ClassificationTask(task_lib.Task):
 
   def predict(self, estimator):
     """test_results.tsv of the test split (TPU padding dropped)."""
-    settings = self.settings
     examples = self.processor.get_test_examples(self.data_dir)
-    predict_file, num_records = self.record_file(
-        examples, "predict",
-        settings.predict_batch_size if settings.use_tpu else None)
-    logging.info("***** Running prediction*****")
-    logging.info("  Num examples = %d (%d actual, %d padding)", num_records,
-                 len(examples), num_records - len(examples))
-    logging.info("  Batch size = %d", settings.predict_batch_size)
-    result = estimator.predict(
-        input_fn=self.input_fn(predict_file, False, settings.use_tpu))
-    write_test_results(os.path.join(settings.output_dir, "test_results.tsv"),
-                       result, len(examples))
+    input_fn, _ = self._split_input(examples, "predict",
+                                    self.settings.predict_batch_size,
+                                    "Running prediction")
+    write_test_results(
+        os.path.join(self.settings.output_dir, "test_results.tsv"),
+        estimator.predict(input_fn=input_fn), len(examples))
 
   def export(self, model, export_dir):
     export_lib.export_classifier(model, export_dir, self.task_type)

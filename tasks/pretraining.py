@@ -159,7 +159,7 @@ def input_fn_builder(input_files,
 # ------------------------------------------------------------------- model
 
 
-class PretrainingModel(tf.Module):
+class PretrainingModel(task_lib.TaskModel):
   """An encoder plus the two pre-training heads (all of Google's variables)."""
 
   def __init__(self, encoder, compute_dtype=tf.float32):
@@ -170,23 +170,16 @@ class PretrainingModel(tf.Module):
         its [V, E] word embeddings, `get_embedding_table()`).
       compute_dtype: dtype of the heads' matrix multiplications.
     """
-    super().__init__(name="bert_pretraining")
+    super().__init__(encoder, name="bert_pretraining")
     config = encoder.config
     self.config = config
     self.compute_dtype = tf.as_dtype(compute_dtype)
-    # Attribute names fix the variables' order: encoder, masked_lm,
-    # next_sentence (checkpoints, optimizer).
-    self.encoder = encoder
+    # Variables in attribute order: encoder, masked_lm, next_sentence.
     self.masked_lm = heads.MaskedLMHead.tied_to(
         encoder.get_embedding_table(), config.hidden_size, config.hidden_act,
         config.initializer_range)
     self.next_sentence = heads.SentenceRelationHead(config.hidden_size,
                                                     config.initializer_range)
-
-  @property
-  def bert(self):
-    """The encoder (its name in Google-style code)."""
-    return self.encoder
 
   @property
   def bert_config(self):
@@ -284,20 +277,14 @@ class PretrainingTask(task_lib.Task):
       max_seq_length, max_predictions_per_seq: the records' lengths.
       use_one_hot_embeddings: one-hot embedding lookups (TPUs).
     """
-    super().__init__(settings)
-    self.encoder_spec = encoder_spec
+    super().__init__(settings, encoder_spec, use_one_hot_embeddings)
     self.input_files = input_files
     self.max_seq_length = max_seq_length
     self.max_predictions_per_seq = max_predictions_per_seq
-    self.use_one_hot_embeddings = use_one_hot_embeddings
 
   def create_model(self, params):
-    compute_dtype = params.get("compute_dtype", tf.float32)
-    return PretrainingModel(
-        self.encoder_spec.create(
-            compute_dtype=compute_dtype,
-            use_one_hot_embeddings=self.use_one_hot_embeddings),
-        compute_dtype=compute_dtype)
+    return PretrainingModel(self.create_encoder(params),
+                            params.get("compute_dtype", tf.float32))
 
   def train_loss(self, model, features, params):
     return model(features, training=params["mode"] == "train")["total_loss"]

@@ -25,7 +25,6 @@ import tensorflow as tf
 import estimator_lib
 import heads
 import io_lib
-import modeling
 import squad_evaluate
 import task_lib
 import text_inputs
@@ -663,21 +662,14 @@ class FeatureWriter(object):
     self._target.abort()
 
 
-class SpanModel(tf.Module):
+class SpanModel(task_lib.TaskModel):
   """An encoder + heads.SpanHead (`cls/squad/output_weights`, `_bias`)."""
 
   def __init__(self, encoder):
     """Creates the head on `encoder` (encoders.py's contract)."""
-    super().__init__(name=None)
-    # Attribute names fix the variables' order: the encoder's, then the head's.
-    self.encoder = encoder
+    super().__init__(encoder)
     # Google hard-codes stddev 0.02 here, whatever initializer_range says.
     self.head = heads.SpanHead(encoder.config.hidden_size)
-
-  @property
-  def bert(self):
-    """The encoder (its name in Google-style code)."""
-    return self.encoder
 
   def __call__(self, input_ids, input_mask, segment_ids, training=False):
     """Start and end logits of every position.
@@ -1269,9 +1261,7 @@ class SquadTask(task_lib.Task):
       tokenizer: the encoder family's tokenizer (not needed for the model
         alone).
     """
-    super().__init__(settings)
-    self.encoder_spec = encoder_spec
-    self.use_one_hot_embeddings = use_one_hot_embeddings
+    super().__init__(settings, encoder_spec, use_one_hot_embeddings)
     self.tokenizer = tokenizer
     self.train_file = train_file
     self.predict_file = predict_file
@@ -1289,9 +1279,7 @@ class SquadTask(task_lib.Task):
   # ------------------------------------------------------------- model
 
   def create_model(self, params):
-    return SpanModel(self.encoder_spec.create(
-        compute_dtype=params.get("compute_dtype", tf.float32),
-        use_one_hot_embeddings=self.use_one_hot_embeddings))
+    return SpanModel(self.create_encoder(params))
 
   def train_loss(self, model, features, params):
     """(start loss + end loss) / 2, as Google's."""

@@ -1,8 +1,8 @@
 """heads.py: Google's variable names and shapes, and the masked-LM head with
 an embedding width E different from the hidden size H (ALBERT's case),
 against an independent NumPy computation. The heads on BERT's own outputs are
-checked against Google's in test_run_pretraining.py, test_run_classifier_model.py
-and test_run_squad_main.py."""
+checked against Google's in test_run_pretraining.py,
+test_run_classifier_model.py and test_run_squad_main.py."""
 
 import numpy as np
 import tensorflow as tf
