@@ -139,13 +139,11 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
     task_type: (new) CLASSIFICATION, MULTI_LABEL or REGRESSION.
     optimizer: (new) "adamw" or "lamb".
   """
-  task = classification.ClassificationTask(
-      task_lib.RunSettings(learning_rate=learning_rate, use_tpu=use_tpu,
-                           optimizer=optimizer),
-      encoders.EncoderSpec.from_config(bert_config), num_labels, task_type,
-      use_one_hot_embeddings)
-  task.set_schedule(num_train_steps, num_warmup_steps)
-  return task_lib.with_warm_start(task, init_checkpoint)
+  return task_lib.google_model_fn(
+      classification.ClassificationTask, bert_config, init_checkpoint,
+      learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+      use_one_hot_embeddings, optimizer, num_labels=num_labels,
+      task_type=task_type)
 
 
 def main(_):

@@ -157,13 +157,10 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
     use_one_hot_embeddings: bool.
     optimizer: "adamw" or "lamb".
   """
-  task = pretraining.PretrainingTask(
-      task_lib.RunSettings(learning_rate=learning_rate, use_tpu=use_tpu,
-                           optimizer=optimizer),
-      encoders.EncoderSpec.from_config(bert_config),
-      use_one_hot_embeddings=use_one_hot_embeddings)
-  task.set_schedule(num_train_steps, num_warmup_steps)
-  return task_lib.with_warm_start(task, init_checkpoint)
+  return task_lib.google_model_fn(
+      pretraining.PretrainingTask, bert_config, init_checkpoint,
+      learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+      use_one_hot_embeddings, optimizer)
 
 
 def main(_):

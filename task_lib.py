@@ -24,6 +24,7 @@ from absl import logging
 import tensorflow as tf
 
 import checkpoints
+import encoders
 import estimator_lib
 import optimization
 
@@ -328,6 +329,35 @@ def with_warm_start(model_fn, init_checkpoint):
   if not init_checkpoint:
     return model_fn
   return WarmStartedModelFn(model_fn, init_checkpoint)
+
+
+def google_model_fn(task_class, bert_config, init_checkpoint, learning_rate,
+                    num_train_steps, num_warmup_steps, use_tpu,
+                    use_one_hot_embeddings, optimizer="adamw", **task_args):
+  """What Google's `model_fn_builder(...)` names return: a task's ModelFn.
+
+  Args:
+    task_class: the Task subclass.
+    bert_config: a config of a registered encoder family.
+    init_checkpoint: warm start (weights only), loaded by the ModelFn into the
+      model it creates, as Google's model_fn did; or None.
+    learning_rate, num_train_steps, num_warmup_steps, use_tpu: Google's
+      create_optimizer arguments (the schedule may be None when not
+      training).
+    use_one_hot_embeddings: one-hot embedding lookups.
+    optimizer: "adamw" or "lamb".
+    **task_args: more arguments of `task_class`.
+
+  Returns:
+    an estimator_lib.ModelFn.
+  """
+  task = task_class(
+      RunSettings(learning_rate=learning_rate, use_tpu=use_tpu,
+                  optimizer=optimizer),
+      encoders.EncoderSpec.from_config(bert_config),
+      use_one_hot_embeddings=use_one_hot_embeddings, **task_args)
+  task.set_schedule(num_train_steps, num_warmup_steps)
+  return with_warm_start(task, init_checkpoint)
 
 
 def make_estimator(task, settings, run_config):
