@@ -302,10 +302,6 @@ class WarmStartedModelFn(estimator_lib.ModelFn):
     self.model_fn = model_fn
     self.init_checkpoint = init_checkpoint
 
-  def __getattr__(self, name):
-    # Everything else (task_type, num_train_steps, ...) is the ModelFn's.
-    return getattr(self.__dict__["model_fn"], name)
-
   def create_model(self, params):
     model = self.model_fn.create_model(params)
     estimator_lib.warm_start(model, self.init_checkpoint)
