@@ -351,13 +351,14 @@ class Progress(object):
       message = "%d%s %s" % (
           self.count, "" if self.total is None else " of %d" % self.total,
           self.unit)
-    stats = "%.1f %s/s" % (rate, self.unit)
+    text = message
     if self.total:
       eta = (self.total - self.count) / rate if rate > 0 else float("inf")
-      stats = "%.1f%%, %s, ETA %s" % (
-          100.0 * self.count / self.total, stats,
+      text += " (%.1f%%, %.1f %s/s, ETA %s)" % (
+          100.0 * self.count / self.total, rate, self.unit,
           format_duration(eta) if eta != float("inf") else "?")
-    text = "%s (%s)" % (message, stats)
+    elif self.count:
+      text += " (%.1f %s/s)" % (rate, self.unit)
     if self.label:
       text = "[%s %.0f s] %s" % (self.label, elapsed, text)
     return text

@@ -154,9 +154,13 @@ def test_progress_by_time_with_a_label_and_a_message(monkeypatch):
   progress.update("wrote 50", 50)
   assert lines == ["[create_pretraining_data 5 s] wrote 50 (25.0%, 10.0 "
                    "instances/s, ETA 0:00:15)"]
+  # A message alone (no count yet, no total) is written as it is.
+  untimed = io_lib.Progress(every_seconds=0.0, write=lines.append)
+  untimed.update("read a.txt")
+  assert lines[-1] == "read a.txt"
   silent = io_lib.Progress(total=1, enabled=False, write=lines.append)
   silent.add()
-  assert len(lines) == 1
+  assert len(lines) == 2
 
 
 def test_no_tensorflow_import(tmp_path):
