@@ -117,6 +117,7 @@ def test_strong_transitions_override_emissions():
 def test_gradient_matches_finite_differences():
   emissions, transitions, tags = random_case(5, 5, 7, 3)
 
+  @tf.function
   def loss(emissions, transitions):
     return -tf.reduce_sum(crf.crf_log_likelihood(
         emissions, tf.constant(tags), MASK, transitions))
