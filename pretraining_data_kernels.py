@@ -523,34 +523,10 @@ def serialize_records(input_ids, input_mask, segment_ids, lm_positions, lm_ids,
   Returns:
     the number of bytes written.
   """
-  at = 0
-  weights_offset = header_index[5, weight_bytes.shape[1], 0]
-  weights_header = header_index[5, weight_bytes.shape[1], 1]
-  for n in range(input_ids.shape[0]):
-    body = (entry_size(input_ids[n], 0, header_index) +
-            entry_size(input_mask[n], 1, header_index) +
-            entry_size(segment_ids[n], 2, header_index) +
-            entry_size(lm_positions[n], 3, header_index) +
-            entry_size(lm_ids[n], 4, header_index) +
-            weights_header + weight_bytes.shape[1] +
-            entry_size(next_sentence_labels[n], 6, header_index))
-    length_at = at
-    at = put_uint(out, at, 1 + varint_size(body) + body, 8)
-    at = put_uint(out, at, masked_crc(crc_tables, out, length_at, at), 4)
-    data_at = at
-    out[at] = 0x0A  # Example.features
-    at = put_varint(out, at + 1, body)
-    at = put_entry(out, at, input_ids[n], 0, headers, header_index)
-    at = put_entry(out, at, input_mask[n], 1, headers, header_index)
-    at = put_entry(out, at, segment_ids[n], 2, headers, header_index)
-    at = put_entry(out, at, lm_positions[n], 3, headers, header_index)
-    at = put_entry(out, at, lm_ids[n], 4, headers, header_index)
-    at = put_bytes(out, at, headers, weights_offset, weights_header)
-    at = put_bytes(out, at, weight_bytes[n], 0, weight_bytes.shape[1])
-    at = put_entry(out, at, next_sentence_labels[n], 6, headers,
-                    header_index)
-    at = put_uint(out, at, masked_crc(crc_tables, out, data_at, at), 4)
-  return at
+  return serialize_examples((input_ids, input_mask, segment_ids,
+                             lm_positions, lm_ids, next_sentence_labels), 5,
+                            weight_bytes, headers, header_index, crc_tables,
+                            out)
 
 
 @kernel

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert import tokenization
+from literal_pretraining_data import truncate_seq_pair  # ALBERT's = BERT's
 import tf_example
 
 _SPECIAL = set('!"#$%&"()*+,-./:;?@[\\]^_`{|}~') | {
@@ -55,16 +56,6 @@ def read_documents(input_files, tokenizer, f):
         if tokens:
           documents[-1].append(tokens)
   return [d for d in documents if d]
-
-
-def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
-  """Drops tokens off the front or back of the longer list (ties: B)."""
-  while len(tokens_a) + len(tokens_b) > max_num_tokens:
-    longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
-    if rng.random() < 0.5:
-      del longer[0]
-    else:
-      longer.pop()
 
 
 def draw_ngram_set(cand_index_set, used, num_to_predict, ngrams, pvals):

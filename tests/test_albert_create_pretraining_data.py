@@ -29,6 +29,7 @@ from conftest import ROOT, fixture_path
 import create_pretraining_data as cpd
 import literal_albert_pretraining_data as literal
 import pretraining_data_kernels as kernels
+import tf_example
 import tokenization
 
 DATA = fixture_path("albert", "pretraining_data")
@@ -233,23 +234,32 @@ def test_numpy_generator_syncs_with_the_global_one():
   assert np.random.random_sample() == expected
 
 
-def test_general_serializer_writes_berts_records():
-  vocabulary = cpd.Vocabulary(tokenization.load_vocab(WORDPIECE_VOCAB),
-                              WORDPIECE_VOCAB)
-  encoder = cpd.RecordEncoder(None, vocabulary, 8, 3)
-  rng = np.random.RandomState(0)
-  features = {name: rng.randint(0, 300000, size=(4, 8 if i < 3 else 3))
-              for i, name in enumerate(cpd.FEATURE_NAMES)}
-  features["masked_lm_weights"] = rng.rand(4, 3).astype(np.float32)
-  features["next_sentence_labels"] = rng.randint(0, 2, size=(4, 1))
-  expected = encoder.records(features)
-  ints = tuple(np.ascontiguousarray(features[n], dtype=np.int64)
-               for n in cpd.FEATURE_NAMES if n != "masked_lm_weights")
-  out = np.empty(len(expected) + 100, np.uint8)
+@pytest.mark.parametrize("float_slot", [0, 2, 4])
+def test_serialize_examples_matches_protobuf_bytes(tmp_path, float_slot):
+  # Any feature order, the float feature anywhere: each framed record reads
+  # back through TensorFlow as tf_example.serialize_example's bytes.
+  rng = np.random.RandomState(float_slot)
+  names = ["f%d" % i for i in range(5)]
+  widths = [7, 3, 1, 5, 2]
+  values = [rng.randint(0, 2**34, size=(3, w)) for w in widths]
+  values[float_slot] = rng.rand(3, widths[float_slot]).astype(np.float32)
+  headers, index = tf_example.feature_header_table(
+      names, (names[float_slot],), 5 * max(widths))
+  ints = tuple(np.ascontiguousarray(v, dtype=np.int64)
+               for k, v in enumerate(values) if k != float_slot)
+  out = np.empty(10000, np.uint8)
   size = kernels.serialize_examples(
-      ints, 5, features["masked_lm_weights"].view(np.uint8), encoder.headers,
-      encoder.header_index, encoder.crc_tables, out)
-  assert out[:size].tobytes() == expected
+      ints, float_slot, values[float_slot].view(np.uint8),
+      np.frombuffer(headers, np.uint8), np.array(index, np.int64),
+      kernels.crc32c_tables(), out)
+  path = tmp_path / "x.tfrecord"
+  path.write_bytes(out[:size].tobytes())
+  raw = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+  assert len(raw) == 3
+  for row, record in enumerate(raw):
+    assert record == tf_example.serialize_example(
+        [(name, v[row].tolist(), k == float_slot)
+         for k, (name, v) in enumerate(zip(names, values))])
 
 
 # Random corpora and flags against the literal implementation.
