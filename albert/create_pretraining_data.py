@@ -224,6 +224,70 @@ def create_float_feature(values):
 truncate_seq_pair = bert_data.truncate_seq_pair
 
 
+def _flag(name, value, default):
+  """value, else ALBERT's flag `name` when parsed, else ALBERT's default."""
+  if value is not None:
+    return value
+  if name in FLAGS and FLAGS.is_parsed():
+    return FLAGS[name].value
+  return default
+
+
+def create_masked_lm_predictions(tokens, masked_lm_prob,
+                                 max_predictions_per_seq, vocab_words, rng,
+                                 do_whole_word_mask=None, ngram=None,
+                                 favor_shorter_ngram=None, do_permutation=None,
+                                 spm_model_file=None):
+  """ALBERT's create_masked_lm_predictions, with ALBERT's draws.
+
+  Draws from `rng` and from numpy's global generator exactly as ALBERT's
+  function does and leaves both where ALBERT's leaves them. The keyword
+  settings default to ALBERT's flags (read as ALBERT does when parsed).
+
+  Args:
+    tokens: list of str, `[CLS] ... [SEP] ...`.
+    masked_lm_prob: float.
+    max_predictions_per_seq: int.
+    vocab_words: list of str, the random replacements.
+    rng: random.Random.
+    do_whole_word_mask, ngram, favor_shorter_ngram, do_permutation: ALBERT's
+      flags (None: the flag, or ALBERT's default True, 3, True, False).
+    spm_model_file: truthy for SentencePiece pieces (None: the flag).
+
+  Returns:
+    (output_tokens, masked_lm_positions, masked_lm_labels, token_boundary).
+  """
+  whole_words = _flag("do_whole_word_mask", do_whole_word_mask, True)
+  permute = _flag("do_permutation", do_permutation, False)
+  cdf = albert_kernels.ngram_cdf(_flag("ngram", ngram, 3), _flag(
+      "favor_shorter_ngram", favor_shorter_ngram, True))
+  spm = _flag("spm_model_file", spm_model_file, None)
+  corpus, vocabulary = bert_data._string_corpus([[tokens]], vocab_words)  # pylint: disable=protected-access
+  starts = np.array([is_start_piece(t, spm_model_file=spm or "") or
+                     t in ("[CLS]", "[SEP]") for t in tokens], np.uint8)
+  ids = np.array(corpus.token_ids, np.int64)
+  width = 2 * max(1, len(tokens))
+  positions, new_ids = np.zeros(width, np.int64), np.zeros(width, np.int64)
+  num_to_predict = 0 if masked_lm_prob == 0 else min(
+      max_predictions_per_seq,
+      max(1, int(round(len(tokens) * masked_lm_prob))))
+  generator = kernels.MersenneTwister(rng)
+  numpy_generator = albert_kernels.NumpyMersenneTwister.from_global()
+  count = albert_kernels.ngram_mask(
+      generator.mt, generator.pos, numpy_generator.mt, numpy_generator.pos,
+      ids, starts, len(tokens), num_to_predict, bool(whole_words),
+      bool(permute), cdf, vocabulary.vocab["[CLS]"], vocabulary.vocab["[SEP]"],
+      vocabulary.random_word_ids, vocabulary.mask_id,
+      np.zeros(6 * len(tokens) + 1, np.int64), positions, new_ids)
+  generator.sync(rng)
+  numpy_generator.sync_global()
+  output = list(tokens)
+  for position, new_id in zip(positions[:count], new_ids[:count]):
+    output[position] = vocabulary.inv_vocab[int(new_id)]
+  return (output, positions[:count].tolist(),
+          [tokens[p] for p in positions[:count]], starts.tolist())
+
+
 class Vocabulary(bert_data.Vocabulary):
   """BERT's id tables plus whether each vocabulary entry starts a word."""
 

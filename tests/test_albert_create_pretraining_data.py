@@ -408,3 +408,41 @@ def test_run_leaves_the_callers_generators_alone(tmp_path):
   assert random.getstate() == state
   assert np.random.get_state()[1].tolist() == np_state[1].tolist()
   assert np.random.get_state()[2] == np_state[2]
+
+
+# ALBERT's importable function.
+
+
+@settings(max_examples=60, deadline=None)
+@given(words=st.lists(st.sampled_from(
+    ["▁the", "cat", "▁", "s", "&&", ",", "1", "▁(", "é", "the", "##s", "un",
+     "##able", "[MASK]"]), min_size=1, max_size=25),
+       split=st.integers(1, 24), seed=st.integers(0, 2**32 - 1),
+       masked_lm_prob=st.sampled_from([0.0, 0.15, 0.5, 1.0]),
+       max_predictions=st.integers(1, 8), whole_words=st.booleans(),
+       ngram=st.integers(1, 4), favor_shorter=st.booleans(),
+       permute=st.booleans(), use_spm=st.booleans())
+def test_create_masked_lm_predictions_is_alberts(
+    words, split, seed, masked_lm_prob, max_predictions, whole_words, ngram,
+    favor_shorter, permute, use_spm):
+  split = min(split, len(words))
+  tokens = ["[CLS]"] + words[:split] + ["[SEP]"] + words[split:] + ["[SEP]"]
+  vocab_words = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "cat", "▁the", "cat"]
+  f = dict(do_whole_word_mask=whole_words, masked_lm_prob=masked_lm_prob,
+           max_predictions_per_seq=max_predictions, ngram=ngram,
+           favor_shorter_ngram=favor_shorter, do_permutation=permute)
+  rng, expected_rng = random.Random(seed), random.Random(seed)
+  np.random.seed(seed)
+  expected = literal.masked_lm_predictions(tokens, vocab_words, expected_rng,
+                                           f, use_spm)
+  expected_np = np.random.get_state()
+  np.random.seed(seed)
+  ours = acpd.create_masked_lm_predictions(
+      tokens, masked_lm_prob, max_predictions, vocab_words, rng,
+      do_whole_word_mask=whole_words, ngram=ngram,
+      favor_shorter_ngram=favor_shorter, do_permutation=permute,
+      spm_model_file="x.model" if use_spm else "")
+  assert ours == tuple(expected)
+  assert rng.getstate() == expected_rng.getstate()
+  assert np.random.get_state()[1].tolist() == expected_np[1].tolist()
+  assert np.random.get_state()[2] == expected_np[2]
