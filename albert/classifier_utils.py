@@ -90,11 +90,14 @@ def _task_files(folder, dev=("dev.tsv", "dev"), test=("test.tsv", "test")):
 class DataProcessor(run_classifier.DataProcessor):
   """Base class of ALBERT's processors: `process_text` on every field.
 
-  Subclasses set `split_files` (see `_task_files`) and implement
+  Subclasses set `labels` and `split_files` (see `_task_files`) and implement
   `_example_from_row(i, row, set_type, column)` as the shared
   DataProcessor documents; `get_train_examples(data_dir)` and friends read
   the files.
   """
+
+  # The task's labels, in ALBERT's order (their ids are the positions).
+  labels = None
 
   def __init__(self, use_spm, do_lower_case):
     """Constructs a DataProcessor.
@@ -108,6 +111,12 @@ class DataProcessor(run_classifier.DataProcessor):
     super(DataProcessor, self).__init__()
     self.use_spm = use_spm
     self.do_lower_case = do_lower_case
+
+  def get_labels(self):
+    """The task's labels (ALBERT's lists; STS-B: [None])."""
+    if self.labels is None:
+      raise NotImplementedError()
+    return list(self.labels)
 
   def process_text(self, text):
     """ALBERT's normalisation of one field of the data files.
@@ -146,10 +155,7 @@ class MnliProcessor(DataProcessor):
 
   split_files = _task_files("MNLI", ("dev_matched.tsv", "dev_matched"),
                             ("test_matched.tsv", "test"))
-
-  def get_labels(self):
-    """See base class."""
-    return ["contradiction", "entailment", "neutral"]
+  labels = ["contradiction", "entailment", "neutral"]
 
   def _example_from_row(self, i, row, set_type, column):
     """guid: the processed index column (ALBERT's GLUE submission id)."""
@@ -171,10 +177,7 @@ class MrpcProcessor(DataProcessor):
   """Processor for the MRPC data set (GLUE version)."""
 
   split_files = _task_files("MRPC")
-
-  def get_labels(self):
-    """See base class."""
-    return ["0", "1"]
+  labels = ["0", "1"]
 
   def _example_from_row(self, i, row, set_type, column):
     """guid "<set_type>-<i>"; in test the id column, not processed."""
@@ -190,10 +193,7 @@ class ColaProcessor(DataProcessor):
   """Processor for the CoLA data set (GLUE version)."""
 
   split_files = _task_files("CoLA")
-
-  def get_labels(self):
-    """See base class."""
-    return ["0", "1"]
+  labels = ["0", "1"]
 
   def _example_from_row(self, i, row, set_type, column):
     """Only the test file has a header; its guid is the id column."""
@@ -209,10 +209,7 @@ class Sst2Processor(DataProcessor):
   """Processor for the SST-2 data set (GLUE version)."""
 
   split_files = _task_files("SST-2")
-
-  def get_labels(self):
-    """See base class."""
-    return ["0", "1"]
+  labels = ["0", "1"]
 
   def _example_from_row(self, i, row, set_type, column):
     """Train/dev: sentence, label; test: index, sentence."""
@@ -229,10 +226,7 @@ class StsbProcessor(DataProcessor):
 
   task_type = run_classifier.REGRESSION
   split_files = _task_files("STS-B")
-
-  def get_labels(self):
-    """See base class: ALBERT's [None] (one output, no label names)."""
-    return [None]
+  labels = [None]  # one output, no label names
 
   def _example_from_row(self, i, row, set_type, column):
     """Score: float of the last column (0 in test)."""
@@ -252,10 +246,7 @@ class QqpProcessor(DataProcessor):
   """Processor for the QQP data set (GLUE version)."""
 
   split_files = _task_files("QQP")
-
-  def get_labels(self):
-    """See base class."""
-    return ["0", "1"]
+  labels = ["0", "1"]
 
   def _example_from_row(self, i, row, set_type, column):
     """guid: the id column; train/dev rows without 6 columns are skipped."""
@@ -293,10 +284,7 @@ class QnliProcessor(_IndexPairProcessor):
                             ("test.tsv", "test_matched"))
   test_label = "entailment"
   test_set_type = "test_matched"
-
-  def get_labels(self):
-    """See base class."""
-    return ["entailment", "not_entailment"]
+  labels = ["entailment", "not_entailment"]
 
 
 class RteProcessor(_IndexPairProcessor):
@@ -304,10 +292,7 @@ class RteProcessor(_IndexPairProcessor):
 
   split_files = _task_files("RTE")
   test_label = "entailment"
-
-  def get_labels(self):
-    """See base class."""
-    return ["entailment", "not_entailment"]
+  labels = ["entailment", "not_entailment"]
 
 
 class WnliProcessor(_IndexPairProcessor):
@@ -315,10 +300,7 @@ class WnliProcessor(_IndexPairProcessor):
 
   split_files = _task_files("WNLI")
   test_label = "0"
-
-  def get_labels(self):
-    """See base class."""
-    return ["0", "1"]
+  labels = ["0", "1"]
 
 
 class AXProcessor(_IndexPairProcessor):
@@ -327,10 +309,7 @@ class AXProcessor(_IndexPairProcessor):
   split_files = {"test": (os.path.join("diagnostic", "diagnostic.tsv"),
                           "test")}
   test_label = "contradiction"
-
-  def get_labels(self):
-    """See base class."""
-    return ["contradiction", "entailment", "neutral"]
+  labels = ["contradiction", "entailment", "neutral"]
 
 
 # ALBERT's run_classifier.py task names (plus "ax", whose processor ALBERT

@@ -972,6 +972,34 @@ def _nbest_json(nbest):
   return nbest_json
 
 
+def _nbest_of_examples(result_dict, all_examples, all_features, all_results,
+                       n_best_size, output_prediction_file, output_nbest_file):
+  """Yields (example index, example, n-best list) of every example.
+
+  Args:
+    result_dict: filled by accumulate_predictions_v1 or _v2.
+    all_examples: list of SquadExample.
+    all_features: list of InputFeatures.
+    all_results: list of results (only checked against the features).
+    n_best_size: int.
+    output_prediction_file: path (logged).
+    output_nbest_file: path (logged).
+
+  Yields:
+    (int, SquadExample, list of _NbestPrediction, possibly empty).
+  """
+  logging.info("Writing predictions to: %s", output_prediction_file)
+  logging.info("Writing nbest to: %s", output_nbest_file)
+  example_index_to_features, _ = _features_by_example(all_features,
+                                                      all_results)
+  for example_index, example in enumerate(all_examples):
+    features = example_index_to_features[example_index]
+    yield example_index, example, _nbest(
+        example, features,
+        _prelim_predictions(result_dict[example_index], features),
+        n_best_size)
+
+
 def write_predictions_v1(result_dict, all_examples, all_features,
                          all_results, n_best_size, max_answer_length,
                          output_prediction_file, output_nbest_file):
@@ -994,16 +1022,11 @@ def write_predictions_v1(result_dict, all_examples, all_features,
     OrderedDict qas_id -> predicted text.
   """
   del max_answer_length  # ALBERT's signature.
-  logging.info("Writing predictions to: %s", output_prediction_file)
-  logging.info("Writing nbest to: %s", output_nbest_file)
-  example_index_to_features, _ = _features_by_example(all_features,
-                                                      all_results)
   all_predictions = collections.OrderedDict()
   all_nbest_json = collections.OrderedDict()
-  for example_index, example in enumerate(all_examples):
-    features = example_index_to_features[example_index]
-    nbest = _nbest(example, features, _prelim_predictions(
-        result_dict[example_index], features), n_best_size)
+  for _, example, nbest in _nbest_of_examples(
+      result_dict, all_examples, all_features, all_results, n_best_size,
+      output_prediction_file, output_nbest_file):
     if not nbest:
       nbest.append(_NbestPrediction("empty", 0.0, 0.0))
     nbest_json = _nbest_json(nbest)
@@ -1042,17 +1065,12 @@ def write_predictions_v2(result_dict, cls_dict, all_examples, all_features,
     (OrderedDict qas_id -> text, OrderedDict qas_id -> score_diff).
   """
   del max_answer_length  # ALBERT's signature.
-  logging.info("Writing predictions to: %s", output_prediction_file)
-  logging.info("Writing nbest to: %s", output_nbest_file)
-  example_index_to_features, _ = _features_by_example(all_features,
-                                                      all_results)
   all_predictions = collections.OrderedDict()
   all_nbest_json = collections.OrderedDict()
   scores_diff_json = collections.OrderedDict()
-  for example_index, example in enumerate(all_examples):
-    features = example_index_to_features[example_index]
-    nbest = _nbest(example, features, _prelim_predictions(
-        result_dict[example_index], features), n_best_size)
+  for example_index, example, nbest in _nbest_of_examples(
+      result_dict, all_examples, all_features, all_results, n_best_size,
+      output_prediction_file, output_nbest_file):
     if not nbest:
       nbest.append(_NbestPrediction("", -1e6, -1e6))
     all_nbest_json[example.qas_id] = _nbest_json(nbest)

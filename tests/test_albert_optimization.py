@@ -18,7 +18,8 @@ import checkpoints
 import optimization
 from albert import lamb_optimizer
 from albert import optimization as albert_optimization
-from test_optimization import _golden_loss, _make_variables, _problem
+import test_optimization
+from test_optimization import _make_variables, _problem
 
 NUM_STEPS = 10
 # run name -> (optimizer, poly_power, start_warmup_step) of its call.
@@ -138,19 +139,6 @@ def _albert_optimizer(name, learning_rate):
   return albert_optimization.AdamWeightDecayOptimizer(learning_rate, **kwargs)
 
 
-def _assert_state(npz, variables, opt, step, rtol, atol):
-  """Variables and slots after `step` equal the recorded ones."""
-  for spec, var in zip(_problem()["variables"], variables):
-    key = spec["npz_key"]
-    for what, actual in (("values", var),
-                         ("adam_m", opt.get_slot(var, "adam_m")),
-                         ("adam_v", opt.get_slot(var, "adam_v"))):
-      np.testing.assert_allclose(
-          actual.numpy(), npz["%s.%s" % (what, key)][step], rtol=rtol,
-          atol=atol,
-          err_msg="%s of %s after step %d" % (what, spec["name"], step))
-
-
 def _set_state(npz, variables, opt, step):
   """Loads the recorded variables and slots after `step` (-1: initial)."""
   for spec, var in zip(_problem()["variables"], variables):
@@ -180,7 +168,8 @@ def test_step_in_isolation_matches_albert(name, suffix):
     grads = [tf.constant(npz["grads." + k][step]) for k in keys]
     opt.apply_gradients(zip(grads, variables),
                         learning_rate=npz["learning_rate"][step])
-    _assert_state(npz, variables, opt, step, rtol=1e-6, atol=1e-7)
+    test_optimization._assert_state(_problem(), npz, variables, opt, step,  # pylint: disable=protected-access
+                                    rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
@@ -212,47 +201,24 @@ def test_exclusions_match_albert(name):
           opt.exclude_from_layer_adaptation, var_name)) == adapts, var_name
 
 
-class _Trainer(object):
-  """ALBERT's create_optimizer call of one run on the golden problem."""
-
-  def __init__(self, name, npz):
-    self.npz = npz
-    self.variables = _make_variables(_problem(), npz)
-    self.global_step = optimization.create_global_step()
-    optimizer, poly_power, start = RUNS[name]
-    self.opt = albert_optimization.create_optimizer(
-        None, init_lr=0.1, num_train_steps=NUM_STEPS, num_warmup_steps=3,
-        use_tpu=False, optimizer=optimizer, poly_power=poly_power,
-        start_warmup_step=start)
-    self.opt.create_slots(self.variables)
-    self.train_step = tf.function(self._train_step)
-
-  def _train_step(self):
-    with tf.GradientTape() as tape:
-      loss = _golden_loss(self.variables, _data())
-    grads = tape.gradient(loss, self.variables)
-    return self.opt.apply_step(grads, self.variables, self.global_step), loss
-
-  def train(self, steps):
-    """Runs `steps`, checking every state; returns the learning rates."""
-    learning_rates = []
-    for step in steps:
-      assert int(self.global_step.numpy()) == step
-      lr, loss = self.train_step()
-      learning_rates.append(lr.numpy())
-      np.testing.assert_allclose(loss.numpy(), self.npz["loss"][step],
-                                 rtol=1e-5)
-      _assert_state(self.npz, self.variables, self.opt, step, rtol=1e-5,
-                    atol=1e-6)
-    assert int(self.global_step.numpy()) == steps[-1] + 1
-    return learning_rates
+def _trainer(name, npz):
+  """test_optimization's trainer with ALBERT's create_optimizer call."""
+  optimizer, poly_power, start = RUNS[name]
+  opt = albert_optimization.create_optimizer(
+      None, init_lr=0.1, num_train_steps=NUM_STEPS, num_warmup_steps=3,
+      use_tpu=False, optimizer=optimizer, poly_power=poly_power,
+      start_warmup_step=start)
+  # ALBERT's arrays, plus the problem's data (stored with BERT's fixture).
+  arrays = dict(npz)
+  arrays.update((k, v) for k, v in _data().items() if k.startswith("data."))
+  return test_optimization._Trainer(_problem(), arrays, opt)  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("name", ["lamb", "adamw"])
 def test_end_to_end_matches_albert_pre_increment(name):
   """Gradient, clipping, schedule lr(global_step), update: 10 steps."""
   npz = _load(name + "_lr_pre_increment.npz")
-  learning_rates = _Trainer(name, npz).train(range(NUM_STEPS))
+  learning_rates = _trainer(name, npz).train(range(NUM_STEPS))
   np.testing.assert_allclose(learning_rates, npz["learning_rate"], rtol=1e-6)
 
 
@@ -265,7 +231,7 @@ def test_poly_power_and_start_end_to_end_after_the_refused_step():
   """
   npz = _load("lamb_poly2_start1_lr_pre_increment.npz")
   assert npz["learning_rate"][0] < 0
-  trainer = _Trainer("lamb_poly2_start1", npz)
+  trainer = _trainer("lamb_poly2_start1", npz)
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match="--start_warmup_step=1"):
     trainer.train_step()

@@ -11,7 +11,6 @@ reference: other texts against a literal reading of ALBERT's alignment
 
 import collections
 import gzip
-import hashlib
 import json
 
 import numpy as np
@@ -20,6 +19,7 @@ import tensorflow as tf
 
 from conftest import fixture_path
 import literal_albert_squad
+from test_albert_classifier_data import canonical_sha256
 import run_squad
 from albert import squad_utils
 from albert import tokenization
@@ -110,16 +110,6 @@ def test_features_equal_alberts(data, version, split):
     got = _as_json(feature)
     for key in want:
       assert got[key] == want[key], (feature.unique_id, key)
-
-
-def canonical_sha256(path, tmp_path):
-  """sha256 of the records re-serialized with sorted keys (see README)."""
-  with tf.io.TFRecordWriter(tmp_path) as writer:
-    for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():
-      writer.write(tf.train.Example.FromString(raw).SerializeToString(
-          deterministic=True))
-  with open(tmp_path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()
 
 
 @pytest.mark.parametrize("version,split", SPLITS)
