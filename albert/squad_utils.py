@@ -243,6 +243,7 @@ def _read_question(qa, paragraph_text, is_training, input_file, where):
     SquadExample.
   """
   def field(obj, key, kind, path=where):
+    """obj[key], checked to be a `kind` (SquadFormatError naming `path`)."""
     return run_squad._squad_field(obj, key, kind, input_file, path)  # pylint: disable=protected-access
 
   qas_id = field(qa, "id", (str, int))
@@ -756,9 +757,11 @@ def raw_result_v2(prediction):
     RawResultV2 with Python ints and floats.
   """
   def floats(name):
+    """prediction[name] as a list of Python floats."""
     return [float(x) for x in np.asarray(prediction[name]).flat]
 
   def ints(name):
+    """prediction[name] as a list of Python ints."""
     return [int(x) for x in np.asarray(prediction[name]).flat]
 
   return RawResultV2(
@@ -772,6 +775,13 @@ def raw_result_v2(prediction):
 
 def _features_by_example(all_features, all_results):
   """(example index -> its features, unique_id -> result).
+
+  Args:
+    all_features: list of InputFeatures (eval: example_index set).
+    all_results: list of RawResult or RawResultV2.
+
+  Returns:
+    (defaultdict int -> list of InputFeatures, dict int -> result).
 
   Raises:
     ValueError: a feature has no result.
@@ -958,7 +968,15 @@ def _nbest(example, features, prelim_predictions, n_best_size):
 
 
 def _nbest_json(nbest):
-  """nbest_predictions.json's list for one example (ALBERT's keys)."""
+  """nbest_predictions.json's list for one example (ALBERT's keys).
+
+  Args:
+    nbest: non-empty list of _NbestPrediction.
+
+  Returns:
+    list of OrderedDict text, probability (softmax of start + end log
+    probs over the list), start_log_prob, end_log_prob.
+  """
   probs = run_squad._compute_softmax(  # pylint: disable=protected-access
       [entry.start_log_prob + entry.end_log_prob for entry in nbest])
   nbest_json = []
@@ -1115,6 +1133,7 @@ def evaluate_v2(result_dict, cls_dict, prediction_json, eval_examples,
     predictions, no-answer threshold 1.0) and null_score_diff_threshold.
   """
   def write(threshold):
+    """write_predictions_v2 with `threshold`."""
     return write_predictions_v2(
         result_dict, cls_dict, eval_examples, eval_features, all_results,
         n_best_size, max_answer_length, output_prediction_file,
