@@ -478,7 +478,7 @@ def test_every_word_is_predicted_once(word_specs, max_seq_length, stride):
 def test_log_feature(tokenizer, caplog):
   sentence = td.Sentence(["Huggingface"], ["B-ORG"], "t.txt", [1])
   [feature] = td.sentence_features(sentence, 0, tokenizer, {"B-ORG": 0}, 6, 2)
-  with caplog.at_level(std_logging.INFO):
+  with caplog.at_level(std_logging.INFO, logger="absl"):
     td.log_feature(feature)
   messages = [r.getMessage() for r in caplog.records]
   assert "tokens: [CLS] hugging ##face [SEP]" in messages
