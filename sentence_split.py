@@ -26,10 +26,12 @@ Known limits (what a larger system would add): text without capitals
 initial or dotted abbreviation that really ends a sentence ("... the U.S.
 The next ...") is not cut.
 
-Libraries compared (README, create_pretraining_data.py section): pysbd and
-sentencex give the same or worse results on these cases and are 10x to 100x
-slower, which matters because splitting runs in the one process that feeds
-the tokenizing workers.
+Libraries compared on tests/test_sentence_split.py's cases and 1 MB of
+English (README, create_pretraining_data.py section): sentencex 1.0.32
+splits 23 of the 27 as written there at 18 MB/s, pysbd 0.3.4 21 at 0.06
+MB/s; these rules split all 27 at about 50 MB/s. Speed matters: splitting
+runs in the one process that feeds the tokenizing workers. No dependency is
+added.
 """
 
 import re
