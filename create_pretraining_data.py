@@ -766,6 +766,29 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   return arrays, permutation
 
 
+def empty_features(n, max_seq_length, max_predictions_per_seq):
+  """Zero-filled arrays of the seven features of n records.
+
+  Args:
+    n: int.
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+
+  Returns:
+    OrderedDict name -> [n, length] array in FEATURE_NAMES order
+    (masked_lm_weights float32, the others int64).
+  """
+  seq, preds = max_seq_length, max_predictions_per_seq
+  return collections.OrderedDict([
+      ("input_ids", np.zeros((n, seq), np.int64)),
+      ("input_mask", np.zeros((n, seq), np.int64)),
+      ("segment_ids", np.zeros((n, seq), np.int64)),
+      ("masked_lm_positions", np.zeros((n, preds), np.int64)),
+      ("masked_lm_ids", np.zeros((n, preds), np.int64)),
+      ("masked_lm_weights", np.zeros((n, preds), np.float32)),
+      ("next_sentence_labels", np.zeros((n, 1), np.int64))])
+
+
 def feature_headers(feature_names, max_seq_length, max_predictions_per_seq):
   """The serialized map-entry header of each feature for each payload size.
 
@@ -839,16 +862,7 @@ class RecordEncoder(object):
       OrderedDict name -> [n, length] array (masked_lm_weights float32, the
       others int64).
     """
-    n = len(index)
-    seq, preds = self.seq, self.preds
-    features = collections.OrderedDict([
-        ("input_ids", np.zeros((n, seq), np.int64)),
-        ("input_mask", np.zeros((n, seq), np.int64)),
-        ("segment_ids", np.zeros((n, seq), np.int64)),
-        ("masked_lm_positions", np.zeros((n, preds), np.int64)),
-        ("masked_lm_ids", np.zeros((n, preds), np.int64)),
-        ("masked_lm_weights", np.zeros((n, preds), np.float32)),
-        ("next_sentence_labels", np.zeros((n, 1), np.int64))])
+    features = empty_features(len(index), self.seq, self.preds)
     kernels.fill_features(arrays["rows"][index], arrays["positions"][index],
                    arrays["ids"][index], self.corpus.token_ids,
                    self.vocabulary.cls_id, self.vocabulary.sep_id,
@@ -943,16 +957,7 @@ class FeatureEncoder(object):
     Returns:
       OrderedDict name -> [n, length] array of the written features.
     """
-    n = len(index)
-    seq, preds = self.seq, self.preds
-    every = collections.OrderedDict([
-        ("input_ids", np.zeros((n, seq), np.int64)),
-        ("input_mask", np.zeros((n, seq), np.int64)),
-        ("segment_ids", np.zeros((n, seq), np.int64)),
-        ("masked_lm_positions", np.zeros((n, preds), np.int64)),
-        ("masked_lm_ids", np.zeros((n, preds), np.int64)),
-        ("masked_lm_weights", np.zeros((n, preds), np.float32)),
-        ("next_sentence_labels", np.zeros((n, 1), np.int64))])
+    every = empty_features(len(index), self.seq, self.preds)
     instances = (arrays["rows"][index], arrays["positions"][index],
                  arrays["ids"][index], self.corpus.token_ids,
                  self.vocabulary.cls_id, self.vocabulary.sep_id)

@@ -171,16 +171,23 @@ def test_size_unique_and_order(english_vocab):
   assert letters and all("##" + c in tokens for c in letters)
 
 
-def test_held_out_unk_share_and_pieces(english_vocab):
-  vocab_path, stats, held_out, _ = english_vocab
+def held_out_counts(vocab_path, lines):
+  """(words, WordPieces, [UNK] words) of `lines`, counted with FullTokenizer.
+  """
   tokenizer = tokenization.FullTokenizer(vocab_path, do_lower_case=True)
   words = unk = pieces = 0
-  for line in held_out:
+  for line in lines:
     for word in tokenizer.basic_tokenizer.tokenize(line):
       split = tokenizer.wordpiece_tokenizer.tokenize(word)
       words += 1
       pieces += len(split)
       unk += split == ["[UNK]"]
+  return words, pieces, unk
+
+
+def test_held_out_unk_share_and_pieces(english_vocab):
+  vocab_path, stats, held_out, _ = english_vocab
+  words, pieces, unk = held_out_counts(vocab_path, held_out)
   assert words > 5000
   assert unk / words < 0.005
   assert pieces / words < 1.3
@@ -318,14 +325,7 @@ def domain_lines():
 
 def figures(vocab_path, lines):
   """Held-out [UNK] share and pieces per word, counted here."""
-  tokenizer = tokenization.FullTokenizer(vocab_path, do_lower_case=True)
-  words = pieces = unk = 0
-  for line in lines:
-    for word in tokenizer.basic_tokenizer.tokenize(line):
-      split = tokenizer.wordpiece_tokenizer.tokenize(word)
-      words += 1
-      pieces += len(split)
-      unk += split == ["[UNK]"]
+  words, pieces, unk = held_out_counts(vocab_path, lines)
   return unk / words, pieces / words
 
 
