@@ -713,7 +713,7 @@ class PackedInstanceMaker(InstanceMaker):
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
                    do_whole_word_mask, generator, progress=None,
-                   seconds=None, pack_sentences=False):
+                   seconds=None, maker=None):
   """Google's create_training_instances after reading: every instance.
 
   Args:
@@ -728,7 +728,9 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     generator: a kernels.MersenneTwister, advanced as Google's rng would be.
     progress: a _Progress or None.
     seconds: a dict, or None; gets the time spent shuffling the final list.
-    pack_sentences: masked-LM-only instances (PackedInstanceMaker's).
+    maker: what makes the instances of a run of documents (an object with
+      InstanceMaker's `make`, drawing from `generator`); None: an
+      InstanceMaker of the settings above (ALBERT passes its own).
 
   Returns:
     (dict of instance arrays in creation order (see InstanceMaker),
@@ -737,10 +739,10 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   num_documents = corpus.num_documents
   order = np.arange(num_documents, dtype=np.int64)
   kernels.shuffle(generator.mt, generator.pos, order, num_documents)
-  maker_class = PackedInstanceMaker if pack_sentences else InstanceMaker
-  maker = maker_class(corpus, vocabulary, max_seq_length, short_seq_prob,
-                      masked_lm_prob, max_predictions_per_seq,
-                      do_whole_word_mask, generator)
+  if maker is None:
+    maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
+                          masked_lm_prob, max_predictions_per_seq,
+                          do_whole_word_mask, generator)
   blocks = []
   count = 0
   for dupe in range(dupe_factor):
@@ -1258,12 +1260,16 @@ def write_split(corpus, vocabulary, output_files, settings, reporter=None,
   static = settings["masking"] == "static"
   max_predictions = settings["max_predictions_per_seq"] if static else 0
   packed = not settings["next_sentence_prediction"]
+  generator = kernels.MersenneTwister(random.Random(settings["random_seed"]))
+  instance_settings = (
+      settings["max_seq_length"], settings["short_seq_prob"],
+      settings["masked_lm_prob"], max_predictions,
+      settings["do_whole_word_mask"], generator)
+  maker = (PackedInstanceMaker if packed else InstanceMaker)(
+      corpus, vocabulary, *instance_settings)
   arrays, permutation = make_instances(
       corpus, vocabulary, settings["max_seq_length"], settings["dupe_factor"],
-      settings["short_seq_prob"], settings["masked_lm_prob"], max_predictions,
-      settings["do_whole_word_mask"],
-      kernels.MersenneTwister(random.Random(settings["random_seed"])),
-      reporter, draw_seconds, pack_sentences=packed)
+      *instance_settings[1:], reporter, draw_seconds, maker=maker)
   seconds["draw_instances"] = time.perf_counter() - tick
   seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
   if static and not packed:
