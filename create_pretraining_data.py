@@ -19,6 +19,13 @@ default upb backend, orders the features differently in every process).
 
 Without numba the kernels run as the plain Python they are written in: the
 same files, about 75x slower.
+
+For continued (domain) pretraining, beyond Google's defaults: documents one
+per line or JSON object (--input_format, cut into sentences by
+sentence_split.py), whole documents held out into --eval_output_file,
+masked-LM-only records packed from one document
+(--next_sentence_prediction=False) and unmasked records written once for
+masks drawn at training time (--masking=dynamic, dynamic_masking.py).
 """
 
 import collections
