@@ -32,8 +32,8 @@ from absl import flags
 import tensorflow as tf
 
 import checkpoints
+import hub_lib
 import modeling
-import tokenization
 
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 HUB_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
@@ -204,21 +204,21 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case):
 
 
 def load_hub_encoder(handle):
-  """Loads a module written by `export_hub_encoder` (a local path).
+  """Loads a module written by `export_hub_encoder`.
+
+  (`hub_lib.load_encoder` reads every BERT module format.)
 
   Args:
-    handle: SavedModel directory.
+    handle: SavedModel directory, URL or gs:// handle (hub_lib).
 
   Returns:
     (module, vocab_file path, do_lower_case bool).
 
   Raises:
-    ValueError: no SavedModel there, or not a BERT encoder module.
+    ValueError: the handle cannot be resolved (hub_lib.HandleError), or the
+      module has no tokenization_info signature.
   """
-  if not tf.io.gfile.exists(os.path.join(handle, "saved_model.pb")):
-    raise ValueError("%s: no saved_model.pb (--bert_hub_module_handle must be "
-                     "a local SavedModel directory)" % handle)
-  module = tf.saved_model.load(handle)
+  module = tf.saved_model.load(hub_lib.resolve_handle(handle))
   info = module.signatures.get("tokenization_info")
   if info is None:
     raise ValueError("%s: the module has no tokenization_info signature" %
@@ -230,10 +230,8 @@ def load_hub_encoder(handle):
 
 
 def create_tokenizer_from_hub_module(handle):
-  """The FullTokenizer described by a module's tokenization_info."""
-  _, vocab_file, do_lower_case = load_hub_encoder(handle)
-  return tokenization.FullTokenizer(vocab_file=vocab_file,
-                                    do_lower_case=do_lower_case)
+  """The FullTokenizer described by a module (any format, see hub_lib)."""
+  return hub_lib.create_tokenizer(handle)
 
 
 def main(_):
