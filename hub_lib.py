@@ -45,6 +45,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
 
 from absl import logging
@@ -103,8 +104,9 @@ def _one_line(error):
 
 def _cache_remedy(handle):
   """The offline remedy of a remote handle: the cache folder to fill."""
+  # tensorflow_hub's choice: $TFHUB_CACHE_DIR, else <temp dir>/tfhub_modules.
   cache_dir = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(
-      os.environ.get("TMPDIR", "/tmp"), "tfhub_modules")
+      tempfile.gettempdir(), "tfhub_modules")
   return ("offline, pass a local module directory instead, or put the "
           "module's files in %s (the folder tensorflow_hub uses for this "
           "handle under TFHUB_CACHE_DIR=%s)" %
@@ -149,7 +151,12 @@ def resolve_handle(handle):
           "TF Hub module %r: no such directory (pass a SavedModel directory "
           "or a URL handle such as https://tfhub.dev/google/"
           "bert_uncased_L-12_H-768_A-12/1)." % handle)
-  if not tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+  try:
+    found = tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
+  except tf.errors.OpError as e:  # e.g. a gs:// path, offline
+    raise HandleError("TF Hub module %r: cannot read %s (%s); %s." %
+                      (handle, path, _one_line(e), _cache_remedy(handle)))
+  if not found:
     raise HandleError(
         "TF Hub module %r: %s holds no saved_model.pb, so it is not a "
         "SavedModel (an incomplete download or copy?)." % (handle, path))
