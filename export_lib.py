@@ -512,6 +512,7 @@ def _masked_lm_head(config):
 
 
 def main(_):
+  """Exports --init_checkpoint's encoder (and head, and preprocessor)."""
   f = flags.FLAGS
   config = modeling.BertConfig.from_json_file(f.bert_config_file)
   model = modeling.BertModel(config)

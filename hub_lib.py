@@ -48,6 +48,7 @@ import shutil
 import tempfile
 import uuid
 
+from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -65,6 +66,21 @@ KIND_TF1 = "tf1"
 # Handles with a scheme ("https://tfhub.dev/...", "gs://bucket/x.tar.gz") go
 # to tensorflow_hub; anything else is a local directory.
 _REMOTE_HANDLE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+# tensorflow_hub's own flags. Google's run_classifier_with_tfhub.py imported
+# tensorflow_hub at the top, so its command lines may pass them; they are
+# defined here (overridable) so that they parse before tensorflow_hub is
+# imported, which then redefines them (see _import_hub).
+_HUB_FLAGS = (
+    ("tfhub_cache_dir", "Where tensorflow_hub caches downloaded modules (as "
+     "the TFHUB_CACHE_DIR environment variable, which wins)."),
+    ("tfhub_model_load_format", "COMPRESSED, UNCOMPRESSED or AUTO (as the "
+     "TFHUB_MODEL_LOAD_FORMAT environment variable, which wins)."),
+)
+for _name, _help in _HUB_FLAGS:
+  if _name not in flags.FLAGS:
+    flags.DEFINE_string(_name, None, _help, allow_override=True)
 
 
 class HandleError(ValueError):
@@ -85,7 +101,13 @@ def cache_folder_name(handle):
 
 
 def _import_hub(handle):
-  """Imports tensorflow_hub, or raises HandleError saying how to install it."""
+  """Imports tensorflow_hub, or raises HandleError saying how to install it.
+
+  The first import replaces the stand-ins of its flags by its own: values
+  given on the command line are carried over.
+  """
+  given = {n: flags.FLAGS[n].value for n, _ in _HUB_FLAGS
+           if n in flags.FLAGS and flags.FLAGS[n].present}
   try:
     import tensorflow_hub  # pylint: disable=g-import-not-at-top
   except ImportError as e:
@@ -93,6 +115,9 @@ def _import_hub(handle):
         "TF Hub handle %r needs the tensorflow_hub package, which failed to "
         "import (%s); install requirements.txt, or pass a local module "
         "directory." % (handle, _one_line(e)))
+  for name, value in given.items():
+    if not flags.FLAGS[name].present:
+      flags.FLAGS[name].parse(value)
   return tensorflow_hub
 
 
@@ -694,6 +719,7 @@ def _load_tf1(handle, path):
   values = {n: reader.get_tensor(n) for n in shapes}
 
   def reference(input_ids, input_mask, segment_ids):
+    """The module's own `tokens` signature: (pooled, sequence)."""
     outputs = tokens(input_ids=tf.constant(input_ids),
                      input_mask=tf.constant(input_mask),
                      segment_ids=tf.constant(segment_ids))

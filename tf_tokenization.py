@@ -333,6 +333,7 @@ class BertTextTokenizer(tf.Module):
     emitted = emitted.write(0, tf.zeros([num_words], tf.bool))
 
     def step(i, position, active, failed, ids, emitted):
+      """One piece of every active word: the longest at its position."""
       index = tf.where(active, first + position, sentinel)
       length = tf.gather(best_length, index)
       emit = active & (length > 0)

@@ -10,12 +10,15 @@ pointed at a closed port.
 
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
+from conftest import ROOT
 import checkpoints
 import hub_lib
 import modeling
@@ -38,10 +41,12 @@ CONFIG_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers",
 
 
 def hub_fixture(*parts):
+  """Path under tests/fixtures/hub/."""
   return fixture_path("hub", *parts)
 
 
 def _expected():
+  """Google's outputs on the modules' probe batch (expected.npz)."""
   return np.load(hub_fixture("expected.npz"))
 
 
@@ -126,6 +131,7 @@ def test_name_mapping_is_the_modules_real_one():
 
 
 def _hub_flags(tmp_path, handle, out="out", **extra):
+  """run_classifier_with_tfhub flags for MRPC at max_seq_length 32."""
   values = dict(
       data_dir=fixture_path("classifier", "mrpc"), task_name="mrpc",
       bert_hub_module_handle=handle, output_dir=str(tmp_path / out),
@@ -238,6 +244,9 @@ def _make_cache(directory):
 
 
 def test_url_handles_resolve_from_the_cache_offline(tmp_path, monkeypatch):
+  """With the modules in TFHUB_CACHE_DIR and the network cut off, the two
+  tfhub.dev handles load and the TF1 one runs as tf1/ does; the cache is
+  left as it was."""
   cache = tmp_path / "cache"
   cache.mkdir()
   listing = _make_cache(cache)
@@ -257,6 +266,9 @@ def test_url_handles_resolve_from_the_cache_offline(tmp_path, monkeypatch):
 
 
 def test_unresolvable_handle_fails_first_in_one_line(tmp_path, monkeypatch):
+  """An empty cache, no network: one line naming the handle, the reason and
+  the cache folder to fill, before --output_dir exists; nothing left in the
+  cache."""
   cache = tmp_path / "empty_cache"
   cache.mkdir()
   _offline(monkeypatch, cache)
@@ -273,3 +285,28 @@ def test_unresolvable_handle_fails_first_in_one_line(tmp_path, monkeypatch):
   assert os.listdir(str(cache)) == []
   with pytest.raises(hub_lib.HandleError, match="no such directory"):
     hub_lib.load_encoder(str(tmp_path / "missing"))
+
+
+GOOGLE_FLAG_SCRIPT = """
+import sys
+from absl import flags
+import hub_lib
+assert "tensorflow_hub" not in sys.modules
+flags.FLAGS(["prog", "--tfhub_cache_dir=" + sys.argv[1]])
+print(hub_lib.resolve_handle(sys.argv[2]))
+"""
+
+
+def test_googles_tfhub_cache_dir_flag(tmp_path):
+  """--tfhub_cache_dir (Google's script imported tensorflow_hub, which
+  defines it) parses and works though tensorflow_hub is imported lazily."""
+  cache = tmp_path / "cache"
+  cache.mkdir()
+  _make_cache(cache)
+  env = dict(os.environ, PYTHONPATH=ROOT, https_proxy="http://127.0.0.1:9",
+             HTTPS_PROXY="http://127.0.0.1:9", no_proxy="", NO_PROXY="")
+  env.pop("TFHUB_CACHE_DIR", None)
+  result = subprocess.run(
+      [sys.executable, "-c", GOOGLE_FLAG_SCRIPT, str(cache), TF2_HANDLE],
+      env=env, capture_output=True, text=True, timeout=600, check=True)
+  assert result.stdout.split() == [str(cache / CACHE_FOLDERS[TF2_HANDLE][0])]

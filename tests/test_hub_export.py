@@ -22,6 +22,7 @@ import tf_tokenization
 
 
 def _cases():
+  """(cases of cases.jsonl, their inputs as UTF-8 bytes)."""
   with open(fixture_path("tokenization", "cases.jsonl"),
             encoding="utf-8") as f:
     cases = [json.loads(line) for line in f]
@@ -33,6 +34,7 @@ def _cases():
 
 
 def _mismatches(cases, got, key, field):
+  """(id, category, note) of the cases where `got` differs from Google's."""
   return [(c["id"], c["category"], c["note"]) for c, g in zip(cases, got)
           if g != c[key][field]]
 
@@ -58,6 +60,7 @@ def test_character_tables_follow_python():
   """Spot checks of the tables against Python's own str methods."""
   tables = tf_tokenization.character_tables()
   def bits(char):
+    """The class bits of a character."""
     index = np.searchsorted(tables.starts, ord(char), side="right") - 1
     return tables.classes[index]
   assert bits("\u2028") == tf_tokenization.SEPARATOR  # str.split() splits
@@ -68,6 +71,7 @@ def test_character_tables_follow_python():
   assert bits("A") & tf_tokenization.CASED
   keys = list(tables.map_keys)
   def mapped(char):
+    """What lower-casing and accent stripping make of a character."""
     i = keys.index(ord(char))
     return "".join(map(chr, tables.map_values[
         tables.map_splits[i]:tables.map_splits[i + 1]]))
@@ -77,6 +81,7 @@ def test_character_tables_follow_python():
 
 
 def _mrpc_test_pairs():
+  """(text_a, text_b) lists of the MRPC test split (Google's columns)."""
   with open(fixture_path("classifier", "mrpc", "test.tsv"),
             encoding="utf-8") as f:
     rows = list(csv.reader(f, delimiter="\t", quotechar=None))[1:]
