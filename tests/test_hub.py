@@ -163,7 +163,8 @@ def _check_run_at_rate_zero(out_dir):
 def test_runner_on_each_format(tmp_path, name):
   """run_classifier_with_tfhub.py end to end on each format: Google's
   features and numbers at learning rate 0; training moves the encoder, and
-  the fine-tuned encoder is written under Google's names."""
+  the fine-tuned encoder is written under Google's names (for Model
+  Garden's module, run_classifier.py then predicts as the hub run did)."""
   handle = hub_fixture(name)
   run_main(run_classifier_with_tfhub.main,
            **_hub_flags(tmp_path, handle, "zero", learning_rate=0.0,
@@ -197,24 +198,23 @@ def test_runner_on_each_format(tmp_path, name):
   assert config.num_attention_heads == 4 and config.vocab_size == 99
   with open(os.path.join(google, "vocab.txt")) as f:
     assert f.read() == open(hub_fixture("vocab.txt")).read()
+  if name == "official_tf2":
+    _check_google_model_in_run_classifier(tmp_path, out)
 
 
-def test_fine_tuned_official_module_loads_in_run_classifier(tmp_path):
+def _check_google_model_in_run_classifier(tmp_path, hub_out):
   """The name mapping round-trips: the google_model/ written after
-  fine-tuning Model Garden's module gives run_classifier.py (Google's
-  names) the hub run's predictions."""
-  run_main(run_classifier_with_tfhub.main,
-           **_hub_flags(tmp_path, hub_fixture("official_tf2"), "hub",
-                        learning_rate=1e-2, num_train_epochs=0.4))
-  google = tmp_path / "hub" / "google_model"
+  fine-tuning gives run_classifier.py (Google's names and shapes) the hub
+  run's predictions."""
+  google = os.path.join(hub_out, "google_model")
   run_main(run_classifier.main,
            data_dir=fixture_path("classifier", "mrpc"), task_name="mrpc",
-           vocab_file=str(google / "vocab.txt"),
-           bert_config_file=str(google / "bert_config.json"),
-           init_checkpoint=str(google / "bert_model.ckpt"),
+           vocab_file=os.path.join(google, "vocab.txt"),
+           bert_config_file=os.path.join(google, "bert_config.json"),
+           init_checkpoint=os.path.join(google, "bert_model.ckpt"),
            output_dir=str(tmp_path / "google"), max_seq_length=32,
            learning_rate=1e-2, do_predict=True)
-  hub_results = read_tsv_floats(str(tmp_path / "hub" / "test_results.tsv"))
+  hub_results = read_tsv_floats(os.path.join(hub_out, "test_results.tsv"))
   google_results = read_tsv_floats(
       str(tmp_path / "google" / "test_results.tsv"))
   np.testing.assert_allclose(google_results, hub_results, atol=1e-5)
