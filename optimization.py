@@ -299,7 +299,7 @@ def _unfused(product, zero):
 # fuse), a sixth of a BERT-Base training step on a CPU; fused, it reads param,
 # grad, m and v once and writes param, m and v in place. Same ops, same
 # rounding as `_compute_update` (see `_unfused`): bit-identical results.
-@tf.function(jit_compile=True, autograph=False)
+# Compiled per optimizer (`AdamWeightDecayOptimizer._fused_step`).
 def _fused_adam_weight_decay(param, grad, m, v, learning_rate, grad_scale,
                              zero, beta_1, beta_2, epsilon, weight_decay_rate):
   """Assigns Google's AdamWeightDecay step to `param`, `m` and `v`.
@@ -388,6 +388,12 @@ class AdamWeightDecayOptimizer(tf.Module):
     """
     super(AdamWeightDecayOptimizer, self).__init__(name=name)
     self.fused_update = fused_update
+    # One compiled step per optimizer, not per process: a process-wide trace
+    # keeps weak references to the first variables it updated when they are
+    # variables restored from a SavedModel (TF Hub modules), and fails once
+    # they are gone ("referencing variables which have been deleted").
+    self._fused_step = tf.function(_fused_adam_weight_decay,
+                                   jit_compile=True, autograph=False)
     self.learning_rate = learning_rate
     self.weight_decay_rate = weight_decay_rate
     self.beta_1 = beta_1
@@ -575,7 +581,7 @@ class AdamWeightDecayOptimizer(tf.Module):
           decay = (self.weight_decay_rate
                    if self._do_use_weight_decay(param_name) else 0.0)
           # A tensor rate: a Python float would compile a kernel per value.
-          return tf.group(_fused_adam_weight_decay(
+          return tf.group(self._fused_step(
               param, grad, m, v, tf.cast(learning_rate, tf.float32),
               grad_scale, tf.constant(0), self.beta_1, self.beta_2,
               self.epsilon, decay))

@@ -1,15 +1,16 @@
 # coding=utf-8
 """BERT fine-tuning runner with a TF Hub style encoder module.
 
-Google's run_classifier_with_tfhub.py for TensorFlow 2. The encoder is a
-SavedModel in the TF Hub BERT encoder convention (inputs input_word_ids,
-input_mask, input_type_ids; outputs pooled_output, sequence_output,
-encoder_outputs) with a `tokenization_info` signature, e.g. one written by
-`export_lib.export_hub_encoder`; --bert_hub_module_handle is its local
-directory, loaded with tf.saved_model.load (no tensorflow_hub needed). Every
-run_classifier flag is inherited, as in Google's script; vocab_file,
-do_lower_case, bert_config_file and init_checkpoint are ignored (the tokenizer
-and the weights come from the module).
+Google's run_classifier_with_tfhub.py for TensorFlow 2.
+--bert_hub_module_handle is a local directory or a URL / gs:// handle
+(resolved by tensorflow_hub, so TFHUB_CACHE_DIR works offline) of any BERT
+encoder module: Google's TF1 Hub modules, Model Garden's TF2 modules (dict or
+list API) or the project's export (see hub_lib.py). Every run_classifier flag
+is inherited, as in Google's script; vocab_file, do_lower_case,
+bert_config_file and init_checkpoint are ignored (the tokenizer and the
+weights come from the module). After training, the fine-tuned BERT encoder is
+also written under Google's names to <output_dir>/google_model/ (see
+hub_lib.write_google_model).
 
 Google's quirks kept: --do_predict alone is rejected (one of --do_train /
 --do_eval must be set), the tasks are cola, mnli and mrpc, and on a TPU the
@@ -25,15 +26,15 @@ from absl import logging
 import tensorflow as tf
 
 import estimator_lib
-import export_lib
+import hub_lib
 import run_classifier
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string(
     "bert_hub_module_handle", None,
-    "Handle for the BERT TF-Hub module: a local SavedModel directory in the "
-    "TF Hub BERT encoder convention (see export_lib.py).")
+    "Handle for the BERT TF-Hub module: a local module directory or a URL / "
+    "gs:// handle (TF1 Hub format, TF2 dict or list API; see hub_lib.py).")
 
 
 class HubClassifier(tf.Module):
@@ -43,14 +44,11 @@ class HubClassifier(tf.Module):
     """Loads the module and creates output_weights / output_bias.
 
     Args:
-      bert_hub_module_handle: SavedModel directory.
+      bert_hub_module_handle: module directory or handle (hub_lib).
       num_labels: number of labels.
     """
     super().__init__(name=None)
-    self.encoder, _, _ = export_lib.load_hub_encoder(bert_hub_module_handle)
-    # A loaded SavedModel is no tf.Module: list its variables here so that
-    # training, checkpoints and `self.variables` see them.
-    self.encoder_variables = list(self.encoder.variables)
+    self.encoder = hub_lib.load_encoder(bert_hub_module_handle)
     hidden_size = self._pooled(tf.zeros([1, 2], tf.int32),
                                tf.ones([1, 2], tf.int32),
                                tf.zeros([1, 2], tf.int32), False).shape[-1]
@@ -58,10 +56,7 @@ class HubClassifier(tf.Module):
 
   def _pooled(self, input_ids, input_mask, segment_ids, training):
     """pooled_output [batch_size, hidden_size] of the module."""
-    outputs = self.encoder(
-        {"input_word_ids": input_ids, "input_mask": input_mask,
-         "input_type_ids": segment_ids}, training=training)
-    return outputs["pooled_output"]
+    return self.encoder(input_ids, input_mask, segment_ids, training)[0]
 
   def __call__(self, input_ids, input_mask, segment_ids, training=False):
     """Logits [batch_size, num_labels] (int32 [batch_size, seq] inputs)."""
@@ -120,7 +115,7 @@ def model_fn_builder(num_labels, learning_rate, num_train_steps,
 
 def create_tokenizer_from_hub_module(bert_hub_module_handle):
   """Get the vocab file and casing info from the Hub module."""
-  return export_lib.create_tokenizer_from_hub_module(bert_hub_module_handle)
+  return hub_lib.create_tokenizer(bert_hub_module_handle)
 
 
 def main(_):
@@ -135,6 +130,9 @@ def main(_):
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
 
+  # Resolving the handle (a download) may fail: before any output exists.
+  tokenizer = create_tokenizer_from_hub_module(FLAGS.bert_hub_module_handle)
+
   tf.io.gfile.makedirs(FLAGS.output_dir)
 
   task_name = FLAGS.task_name.lower()
@@ -145,8 +143,6 @@ def main(_):
   processor = processors[task_name]()
 
   label_list = processor.get_labels()
-
-  tokenizer = create_tokenizer_from_hub_module(FLAGS.bert_hub_module_handle)
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
 
@@ -177,6 +173,10 @@ def main(_):
         is_training=True,
         drop_remainder=True)
     estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
+    encoder = estimator.model.encoder
+    if encoder.bert_config is not None and run_config.is_chief:
+      hub_lib.write_google_model(encoder, estimator.latest_checkpoint(),
+                                 os.path.join(FLAGS.output_dir, "google_model"))
 
   if FLAGS.do_eval:
     eval_examples = processor.get_dev_examples(FLAGS.data_dir)
