@@ -19,6 +19,13 @@ default upb backend, orders the features differently in every process).
 
 Without numba the kernels run as the plain Python they are written in: the
 same files, about 75x slower.
+
+For continued (domain) pretraining, beyond Google's defaults: documents one
+per line or JSON object (--input_format, cut into sentences by
+sentence_split.py), whole documents held out into --eval_output_file,
+masked-LM-only records packed from one document
+(--next_sentence_prediction=False) and unmasked records written once for
+masks drawn at training time (--masking=dynamic, dynamic_masking.py).
 """
 
 import collections
@@ -37,6 +44,7 @@ from absl import logging
 import numpy as np
 
 import pretraining_data_kernels as kernels
+import sentence_split
 import tf_example
 import tokenization
 
@@ -83,6 +91,43 @@ flags.DEFINE_integer(
     "num_workers", None,
     "Processes that tokenize the input, and threads that encode the records "
     "(default: all cores). The output does not depend on it.")
+
+flags.DEFINE_enum(
+    "input_format", "sentences", ["sentences", "lines", "jsonl"],
+    "sentences: Google's, one sentence per line, a blank line between "
+    "documents. lines: one document (or paragraph) per line, split into "
+    "sentences by sentence_split.py. jsonl: one JSON object per line, the "
+    "document's text under --text_key, split likewise.")
+
+flags.DEFINE_string("text_key", "text",
+                    "With --input_format=jsonl: the key of the text.")
+
+flags.DEFINE_string(
+    "eval_output_file", None,
+    "Output file(s) of held-out documents (comma-separated like "
+    "--output_file), written with the same flags; whole documents, chosen "
+    "from --random_seed, none of them in --output_file.")
+
+flags.DEFINE_float(
+    "eval_fraction", None,
+    "Share of the documents held out for --eval_output_file (default 0.01).")
+
+flags.DEFINE_integer(
+    "eval_documents", None,
+    "Number of documents held out for --eval_output_file (instead of "
+    "--eval_fraction).")
+
+flags.DEFINE_bool(
+    "next_sentence_prediction", True,
+    "False: masked-LM-only records, each [CLS] A [SEP] with A contiguous "
+    "sentences of one document up to max_seq_length, segment ids 0, no "
+    "next_sentence_labels.")
+
+flags.DEFINE_enum(
+    "masking", "static", ["static", "dynamic"],
+    "static: Google's, masks drawn here, dupe_factor copies. dynamic: each "
+    "sequence written once, unmasked (no masked_lm_* features); the "
+    "training input pipeline draws the masks (dynamic_masking.py).")
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
@@ -243,7 +288,7 @@ def expand_input_files(input_file):
   return input_files
 
 
-def _decoded_lines(input_files):
+def _decoded_lines(input_files, errors="strict"):
   """Yields (path, list of lines) blocks of the inputs.
 
   Lines are split as Google's tf.gfile readline splits them: every "\\r" is
@@ -252,6 +297,8 @@ def _decoded_lines(input_files):
 
   Args:
     input_files: list of paths.
+    errors: "strict", or "ignore" to drop invalid UTF-8 bytes (ALBERT's
+      --input_file_mode=rb).
 
   Raises:
     ValueError: a file is missing or is not UTF-8 (naming file and line).
@@ -274,7 +321,7 @@ def _decoded_lines(input_files):
           data, rest = data[:cut], data[cut:]
         data = data.replace(b"\r", b"")
         try:
-          text = data.decode("utf-8")
+          text = data.decode("utf-8", errors)
         except UnicodeDecodeError as e:
           line = line_number + data.count(b"\n", 0, e.start)
           column = e.start - data.rfind(b"\n", 0, e.start)
@@ -292,19 +339,126 @@ def _decoded_lines(input_files):
           break
 
 
-def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
+def _numbered_blocks(input_files, decode_errors="strict"):
+  """Yields (path, number of the block's first line, lines) of the inputs.
+
+  Args:
+    input_files: list of paths.
+    decode_errors: see _decoded_lines.
+  """
+  for path in input_files:
+    line_number = 1
+    for _, lines in _decoded_lines([path], decode_errors):
+      yield path, line_number, lines
+      line_number += len(lines)
+
+
+def _json_text(line, text_key, path, line_number):
+  """The text under `text_key` of one JSON-lines line.
+
+  Args:
+    line: str, one JSON object.
+    text_key: the key of the text.
+    path: the file (for messages).
+    line_number: the line (for messages).
+
+  Returns:
+    str.
+
+  Raises:
+    ValueError: naming the file and line.
+  """
+  try:
+    record = json.loads(line)
+  except ValueError as e:
+    raise ValueError("Input file %s, line %d is not valid JSON (%s)" %
+                     (path, line_number, e)) from e
+  if not isinstance(record, dict) or text_key not in record:
+    raise ValueError(
+        "Input file %s, line %d has no %r key (--text_key); it holds %s" % (
+            path, line_number, text_key,
+            "the keys %s" % sorted(record)[:10] if isinstance(record, dict)
+            else "a JSON %s" % type(record).__name__))
+  text = record[text_key]
+  if not isinstance(text, str):
+    raise ValueError("Input file %s, line %d: %r is a JSON %s, not a string" %
+                     (path, line_number, text_key, type(text).__name__))
+  return text
+
+
+def document_sentences(lines, document, input_format, path="", first_line=1,
+                       text_key="text", prepare_line=None):
+  """The sentences of a block of input lines, and their documents.
+
+  Args:
+    lines: list of str, a block of one input file.
+    document: the index of the current document (Google's format: the one
+      the first line continues).
+    input_format: "sentences" (a blank line ends a document), "lines" (a
+      line is a document) or "jsonl" (a line is a JSON document).
+    path: the file (for messages).
+    first_line: the number of the block's first line (for messages).
+    text_key: the key of the text in a JSON line.
+    prepare_line: function str -> str applied to each sentence instead of
+      Google's str.strip() (ALBERT: preprocess_text); in Google's format an
+      empty result ends the document.
+
+  Returns:
+    (sentences, their document indices, the document index after the
+    block). Document indices only grow; documents without sentences are
+    simply not there.
+
+  Raises:
+    ValueError: a JSON line is not an object with a string under text_key.
+  """
+  texts = []
+  text_documents = []
+  for offset, line in enumerate(lines):
+    if input_format == "sentences":
+      line = line.strip() if prepare_line is None else prepare_line(line)
+      if line:
+        texts.append(line)
+        text_documents.append(document)
+      else:
+        document += 1
+      continue
+    if not line.strip():
+      continue
+    if input_format == "jsonl":
+      sentences = sentence_split.split_sentences(
+          _json_text(line, text_key, path, first_line + offset))
+    else:
+      sentences = sentence_split.split_line(line)
+    if prepare_line is not None:
+      sentences = [s for s in map(prepare_line, sentences) if s]
+    texts.extend(sentences)
+    text_documents.extend([document] * len(sentences))
+    document += 1
+  return texts, text_documents, document
+
+
+def read_corpus(input_files, tokenizer, num_workers=None, progress=None,
+                prepare_line=None, decode_errors="strict",
+                input_format="sentences", text_key="text"):
   """Reads and tokenizes the input files into documents, as Google does.
 
   A line whose strip() is empty ends the current document; any other line is
   tokenized and, if it gives at least one token, appended to the current
   document. A file boundary is not a document boundary. Empty documents are
-  dropped.
+  dropped. With input_format "lines" or "jsonl", each line is a document
+  instead, cut into sentences (see document_sentences).
 
   Args:
     input_files: list of paths.
     tokenizer: a tokenization.FullTokenizer.
     num_workers: tokenizing processes (None: all cores).
     progress: a _Progress or None.
+    prepare_line: function str -> str applied to each line instead of
+      Google's str.strip() (ALBERT: preprocess_text); an empty result ends
+      the document.
+    decode_errors: see _decoded_lines.
+    input_format: "sentences", "lines" or "jsonl".
+    text_key: the key of the text in JSON lines.
 
   Returns:
     a Corpus.
@@ -318,16 +472,11 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
   bytes_read = 0
   total_bytes = sum(os.path.getsize(p) for p in input_files
                     if os.path.exists(p))
-  for path, lines in _decoded_lines(input_files):
-    texts = []
-    text_documents = []
-    for line in lines:
-      line = line.strip()
-      if line:
-        texts.append(line)
-        text_documents.append(document)
-      else:
-        document += 1
+  for path, first_line, lines in _numbered_blocks(input_files,
+                                                   decode_errors):
+    texts, text_documents, document = document_sentences(
+        lines, document, input_format, path, first_line, text_key,
+        prepare_line)
     try:
       ids, lengths = tokenizer.tokenize_batch_ids(texts,
                                                   num_workers=num_workers)
@@ -354,6 +503,82 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
   return Corpus(token_ids, sentence_starts.astype(np.int64),
                 document_starts.astype(np.int64))
 
+
+
+def _mix64(values):
+  """splitmix64's finalizer: a bijection of uint64 values (wrapping)."""
+  with np.errstate(over="ignore"):
+    values = (values ^ (values >> np.uint64(30))) * np.uint64(
+        0xBF58476D1CE4E5B9)
+    values = (values ^ (values >> np.uint64(27))) * np.uint64(
+        0x94D049BB133111EB)
+  return values ^ (values >> np.uint64(31))
+
+
+def held_out_documents(num_documents, random_seed, eval_fraction=None,
+                       eval_documents=None):
+  """The documents held out for evaluation, chosen from the seed.
+
+  Document d gets the key mix(mix(seed) + d) (mix: splitmix64's finalizer,
+  a bijection, so no two keys are equal); the documents with the smallest
+  keys are held out. The choice depends only on the seed and the number of
+  documents (not on Python's or numpy's generators, and it leaves Google's
+  draws untouched); two seeds give unrelated choices.
+
+  Args:
+    num_documents: documents of the input (in input order).
+    random_seed: int.
+    eval_fraction: share of the documents to hold out (rounded, at least
+      one), or None.
+    eval_documents: number of documents to hold out, or None (then
+      eval_fraction, default 0.01).
+
+  Returns:
+    int64 [k] the held-out document indices, sorted.
+
+  Raises:
+    ValueError: no document would be left for training.
+  """
+  if eval_documents is None:
+    fraction = 0.01 if eval_fraction is None else eval_fraction
+    count = max(1, int(round(fraction * num_documents)))
+    if count >= num_documents:
+      raise ValueError(
+          "--eval_fraction=%r holds out %d of the %d documents of the input, "
+          "which leaves none for training" % (fraction, count, num_documents))
+  else:
+    count = eval_documents
+    if count >= num_documents:
+      raise ValueError(
+          "--eval_documents=%d must be less than the %d documents of the "
+          "input (at least one must stay for training)" % (count,
+                                                           num_documents))
+  base = _mix64(np.array([random_seed % (1 << 64)], np.uint64))[0]
+  with np.errstate(over="ignore"):
+    keys = _mix64(np.arange(num_documents, dtype=np.uint64) + base)
+  return np.sort(np.argpartition(keys, count - 1)[:count]).astype(np.int64)
+
+
+def select_documents(corpus, keep):
+  """A Corpus of some of the documents of `corpus`, in the same order.
+
+  Args:
+    corpus: a Corpus.
+    keep: bool [documents].
+
+  Returns:
+    a Corpus (its own copy of the kept tokens).
+  """
+  sentences_per_document = np.diff(corpus.document_starts)
+  sentence_lengths = np.diff(corpus.sentence_starts)
+  kept_sentences = np.repeat(keep, sentences_per_document)
+  token_ids = corpus.token_ids[np.repeat(kept_sentences, sentence_lengths)]
+  sentence_starts = np.concatenate(
+      [[0], np.cumsum(sentence_lengths[kept_sentences])])
+  document_starts = np.concatenate(
+      [[0], np.cumsum(sentences_per_document[keep])])
+  return Corpus(token_ids, sentence_starts.astype(np.int64),
+                document_starts.astype(np.int64))
 
 
 def num_to_predict_table(max_seq_length, max_predictions_per_seq,
@@ -461,10 +686,56 @@ class InstanceMaker(object):
     return positions[:count].tolist(), ids[:count].tolist()
 
 
+class PackedInstanceMaker(InstanceMaker):
+  """Masked-LM-only instances `[CLS] A [SEP]`: kernels.packed_instances.
+
+  A is packed with contiguous sentences of one document up to
+  max_seq_length - 2 tokens (short_seq_prob does not apply: sequences are
+  filled, as in masked-LM-only pretraining).
+  """
+
+  def __init__(self, corpus, vocabulary, max_seq_length, *args):
+    """As InstanceMaker's, with room for one more token in A."""
+    super().__init__(corpus, vocabulary, max_seq_length, *args)
+    self.max_num_tokens = max_seq_length - 2
+
+  def make(self, order, first_document, end_document):
+    """The instances of documents first..end-1 of the shuffled list.
+
+    Args:
+      order: int64 [documents] the shuffled list.
+      first_document: int.
+      end_document: int.
+
+    Returns:
+      dict with "rows", "positions" and "ids" (see InstanceMaker).
+    """
+    corpus = self.corpus
+    shuffled = order[first_document:end_document]
+    tokens = (corpus.sentence_starts[corpus.document_starts[shuffled + 1]] -
+              corpus.sentence_starts[corpus.document_starts[shuffled]])
+    capacity = int((2 * tokens // (self.max_num_tokens + 1) + 1).sum())
+    rows = np.empty((capacity, 6), np.int64)
+    positions = np.empty((capacity, self.max_predictions_per_seq),
+                         self.position_dtype)
+    ids = np.empty((capacity, self.max_predictions_per_seq),
+                   corpus.token_ids.dtype)
+    vocabulary = self.vocabulary
+    count = kernels.packed_instances(
+        self.generator.mt, self.generator.pos, corpus.token_ids,
+        corpus.sentence_starts, corpus.document_starts, order,
+        first_document, end_document, self.max_num_tokens,
+        self.num_to_predict, self.do_whole_word_mask, vocabulary.is_subword,
+        vocabulary.random_word_ids, vocabulary.mask_id,
+        np.empty(2 * self.max_num_tokens + 1, np.int64), rows, positions, ids)
+    return dict(rows=rows[:count].copy(), positions=positions[:count].copy(),
+                ids=ids[:count].copy())
+
+
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
                    do_whole_word_mask, generator, progress=None,
-                   seconds=None):
+                   seconds=None, maker=None):
   """Google's create_training_instances after reading: every instance.
 
   Args:
@@ -479,6 +750,9 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     generator: a kernels.MersenneTwister, advanced as Google's rng would be.
     progress: a _Progress or None.
     seconds: a dict, or None; gets the time spent shuffling the final list.
+    maker: what makes the instances of a run of documents (an object with
+      InstanceMaker's `make`, drawing from `generator`); None: an
+      InstanceMaker of the settings above (ALBERT passes its own).
 
   Returns:
     (dict of instance arrays in creation order (see InstanceMaker),
@@ -487,9 +761,10 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   num_documents = corpus.num_documents
   order = np.arange(num_documents, dtype=np.int64)
   kernels.shuffle(generator.mt, generator.pos, order, num_documents)
-  maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
-                        masked_lm_prob, max_predictions_per_seq,
-                        do_whole_word_mask, generator)
+  if maker is None:
+    maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
+                          masked_lm_prob, max_predictions_per_seq,
+                          do_whole_word_mask, generator)
   blocks = []
   count = 0
   for dupe in range(dupe_factor):
@@ -513,6 +788,63 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   if seconds is not None:
     seconds["final_shuffle"] = time.perf_counter() - tick
   return arrays, permutation
+
+
+def empty_features(n, max_seq_length, max_predictions_per_seq):
+  """Zero-filled arrays of the seven features of n records.
+
+  Args:
+    n: int.
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+
+  Returns:
+    OrderedDict name -> [n, length] array in FEATURE_NAMES order
+    (masked_lm_weights float32, the others int64).
+  """
+  seq, preds = max_seq_length, max_predictions_per_seq
+  return collections.OrderedDict([
+      ("input_ids", np.zeros((n, seq), np.int64)),
+      ("input_mask", np.zeros((n, seq), np.int64)),
+      ("segment_ids", np.zeros((n, seq), np.int64)),
+      ("masked_lm_positions", np.zeros((n, preds), np.int64)),
+      ("masked_lm_ids", np.zeros((n, preds), np.int64)),
+      ("masked_lm_weights", np.zeros((n, preds), np.float32)),
+      ("next_sentence_labels", np.zeros((n, 1), np.int64))])
+
+
+def feature_headers(feature_names, max_seq_length, max_predictions_per_seq):
+  """The serialized map-entry header of each feature for each payload size.
+
+  Args:
+    feature_names: names in the order they are written (masked_lm_weights
+      is a float_list, the others int64_lists).
+    max_seq_length: int.
+    max_predictions_per_seq: int.
+
+  Returns:
+    (headers, header_index, record_bound): uint8 bytes of every header;
+    int64 [features, largest payload + 1, 2] the (offset, length) in
+    `headers` of a feature's header for a payload of that many bytes; an
+    upper bound of the bytes of one framed record.
+  """
+  # Varints of values below 2**35 take at most 5 bytes.
+  largest = 5 * max(max_seq_length, max_predictions_per_seq)
+  header_index = np.zeros((len(feature_names), largest + 1, 2), np.int64)
+  chunks = []
+  offset = 0
+  for feature, name in enumerate(feature_names):
+    for size in range(largest + 1):
+      header = tf_example.feature_header(name, size,
+                                         name == "masked_lm_weights")
+      header_index[feature, size] = (offset, len(header))
+      chunks.append(header)
+      offset += len(header)
+  headers = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+  record_bound = (22 + int(header_index[:, :, 1].max()) * len(feature_names) +
+                  5 * (3 * max_seq_length + 2 * max_predictions_per_seq + 1) +
+                  4 * max_predictions_per_seq)
+  return headers, header_index, record_bound
 
 
 class RecordEncoder(object):
@@ -540,25 +872,8 @@ class RecordEncoder(object):
     self.seq = max_seq_length
     self.preds = max_predictions_per_seq
     self.crc_tables = kernels.crc32c_tables()
-    # Varints of values below 2**35 take at most 5 bytes.
-    largest = 5 * max(max_seq_length, max_predictions_per_seq)
-    self.header_index = np.zeros((len(FEATURE_NAMES), largest + 1, 2),
-                                 np.int64)
-    chunks = []
-    offset = 0
-    for feature, name in enumerate(FEATURE_NAMES):
-      for size in range(largest + 1):
-        header = tf_example.feature_header(name, size,
-                                           name == "masked_lm_weights")
-        self.header_index[feature, size] = (offset, len(header))
-        chunks.append(header)
-        offset += len(header)
-    self.headers = np.frombuffer(b"".join(chunks), dtype=np.uint8)
-    self.record_bound = (22 + int(self.header_index[:, :, 1].max()) *
-                         len(FEATURE_NAMES) +
-                         5 * (3 * max_seq_length + 2 *
-                              max_predictions_per_seq + 1) +
-                         4 * max_predictions_per_seq)
+    self.headers, self.header_index, self.record_bound = feature_headers(
+        FEATURE_NAMES, max_seq_length, max_predictions_per_seq)
 
   def features(self, arrays, index):
     """The seven features of some instances.
@@ -571,16 +886,7 @@ class RecordEncoder(object):
       OrderedDict name -> [n, length] array (masked_lm_weights float32, the
       others int64).
     """
-    n = len(index)
-    seq, preds = self.seq, self.preds
-    features = collections.OrderedDict([
-        ("input_ids", np.zeros((n, seq), np.int64)),
-        ("input_mask", np.zeros((n, seq), np.int64)),
-        ("segment_ids", np.zeros((n, seq), np.int64)),
-        ("masked_lm_positions", np.zeros((n, preds), np.int64)),
-        ("masked_lm_ids", np.zeros((n, preds), np.int64)),
-        ("masked_lm_weights", np.zeros((n, preds), np.float32)),
-        ("next_sentence_labels", np.zeros((n, 1), np.int64))])
+    features = empty_features(len(index), self.seq, self.preds)
     kernels.fill_features(arrays["rows"][index], arrays["positions"][index],
                    arrays["ids"][index], self.corpus.token_ids,
                    self.vocabulary.cls_id, self.vocabulary.sep_id,
@@ -610,6 +916,117 @@ class RecordEncoder(object):
     size = kernels.serialize_records(*ints[:5], weight_bytes, ints[5],
                                      self.headers, self.header_index,
                                      self.crc_tables, out)
+    return out[:size].tobytes()
+
+
+def record_features(next_sentence_prediction=True, masking="static"):
+  """The features of each record, in the order they are written.
+
+  Args:
+    next_sentence_prediction: False for masked-LM-only records (no
+      next_sentence_labels).
+    masking: "static" (the masked_lm_* features) or "dynamic" (none: the
+      training pipeline masks).
+
+  Returns:
+    tuple of names, a sub-sequence of FEATURE_NAMES.
+  """
+  names = ["input_ids", "input_mask", "segment_ids"]
+  if masking == "static":
+    names += ["masked_lm_positions", "masked_lm_ids", "masked_lm_weights"]
+  if next_sentence_prediction:
+    names.append("next_sentence_labels")
+  return tuple(names)
+
+
+class FeatureEncoder(object):
+  """Records holding some of the seven features (see record_features).
+
+  Each feature is encoded as RecordEncoder encodes it (kernels.
+  serialize_layout), so a record with all seven is Google's, byte for byte;
+  RecordEncoder stays the path of Google's layout.
+  """
+
+  def __init__(self, corpus, vocabulary, max_seq_length,
+               max_predictions_per_seq, feature_names, packed=False):
+    """Precomputes the headers.
+
+    Args:
+      corpus: the Corpus the instances refer to.
+      vocabulary: a Vocabulary.
+      max_seq_length: int.
+      max_predictions_per_seq: columns of the instances' masked positions
+        (0 when nothing is masked).
+      feature_names: the features written, in FEATURE_NAMES order.
+      packed: the instances are `[CLS] A [SEP]` (PackedInstanceMaker's).
+    """
+    self.corpus = corpus
+    self.vocabulary = vocabulary
+    self.seq = max_seq_length
+    self.preds = max_predictions_per_seq
+    self.feature_names = tuple(feature_names)
+    self.packed = packed
+    self.crc_tables = kernels.crc32c_tables()
+    self.is_float = np.array([n == "masked_lm_weights" for n in feature_names])
+    self.headers, self.header_index, self.record_bound = feature_headers(
+        self.feature_names, max_seq_length, max_predictions_per_seq)
+
+  def features(self, arrays, index):
+    """The features of some instances, as RecordEncoder.features.
+
+    Args:
+      arrays: instance arrays (see InstanceMaker).
+      index: int [n] the rows to take, in this order.
+
+    Returns:
+      OrderedDict name -> [n, length] array of the written features.
+    """
+    every = empty_features(len(index), self.seq, self.preds)
+    instances = (arrays["rows"][index], arrays["positions"][index],
+                 arrays["ids"][index], self.corpus.token_ids,
+                 self.vocabulary.cls_id, self.vocabulary.sep_id)
+    if self.packed:
+      kernels.fill_packed_features(*instances, *[
+          every[name] for name in FEATURE_NAMES if name not in (
+              "segment_ids", "next_sentence_labels")])
+    else:
+      kernels.fill_features(*instances, *every.values())
+    return collections.OrderedDict(
+        (name, every[name]) for name in self.feature_names)
+
+  def records(self, features):
+    """Serialized, TFRecord-framed records of features.
+
+    Args:
+      features: OrderedDict as `features` returns.
+
+    Returns:
+      bytes: the records one after the other.
+
+    Raises:
+      ValueError: a feature has a negative value.
+    """
+    ints, weights, columns = [], [], []
+    int_width = float_width = 0
+    for name in self.feature_names:
+      values = features[name]
+      if name == "masked_lm_weights":
+        weights.append(np.ascontiguousarray(values, "<f4").view(np.uint8))
+        columns.append((float_width, float_width + weights[-1].shape[1]))
+        float_width = columns[-1][1]
+        continue
+      if values.size and values.min() < 0:
+        raise ValueError("Feature %s has a negative value" % name)
+      ints.append(values)
+      columns.append((int_width, int_width + values.shape[1]))
+      int_width = columns[-1][1]
+    n = len(features["input_ids"])
+    out = np.empty(n * self.record_bound, np.uint8)
+    size = kernels.serialize_layout(
+        np.ascontiguousarray(np.concatenate(ints, axis=1), np.int64),
+        weights[0] if weights else np.zeros((n, 0), np.uint8),
+        np.array(columns, np.int64), self.is_float, self.headers,
+        self.header_index, self.crc_tables, out)
     return out[:size].tobytes()
 
 
@@ -757,38 +1174,51 @@ def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
 
 
 
-def run(input_files, output_files, vocab_file, do_lower_case=True,
-        do_whole_word_mask=False, max_seq_length=128,
-        max_predictions_per_seq=20, random_seed=12345, dupe_factor=10,
-        masked_lm_prob=0.15, short_seq_prob=0.1, num_workers=None,
-        log_examples=True, progress=True):
-  """The whole script: read, make instances, write records and sidecars.
+def check_domain_settings(input_format, masking, output_files,
+                          eval_output_files, eval_fraction, eval_documents):
+  """Raises ValueError naming the flag when a new flag's value cannot work.
 
   Args:
-    input_files: list of input paths (already expanded).
-    output_files: list of output paths.
-    vocab_file: vocabulary path.
-    do_lower_case: bool.
-    do_whole_word_mask: bool.
-    max_seq_length: int.
-    max_predictions_per_seq: int.
-    random_seed: int.
-    dupe_factor: int.
-    masked_lm_prob: float.
-    short_seq_prob: float.
-    num_workers: tokenizing processes and encoding threads (None: all
-      cores).
-    log_examples: log the first 20 instances as Google does.
-    progress: report progress on stderr.
-
-  Returns:
-    dict with num_instances and seconds (a breakdown by stage).
-
-  Raises:
-    ValueError: bad flags, unreadable or unusable input.
+    input_format: "sentences", "lines" or "jsonl".
+    masking: "static" or "dynamic".
+    output_files: list of paths.
+    eval_output_files: list of paths, or None.
+    eval_fraction: float or None.
+    eval_documents: int or None.
   """
-  check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
-                 short_seq_prob, dupe_factor)
+  if input_format not in ("sentences", "lines", "jsonl"):
+    raise ValueError("--input_format=%r must be sentences, lines or jsonl" %
+                     input_format)
+  if masking not in ("static", "dynamic"):
+    raise ValueError("--masking=%r must be static or dynamic" % masking)
+  if eval_fraction is not None and eval_documents is not None:
+    raise ValueError("--eval_fraction and --eval_documents: give one or the "
+                     "other, not both")
+  if not eval_output_files:
+    for name, value in (("eval_fraction", eval_fraction),
+                        ("eval_documents", eval_documents)):
+      if value is not None:
+        raise ValueError("--%s=%r needs --eval_output_file" % (name, value))
+    return
+  if eval_fraction is not None and not 0.0 < eval_fraction < 1.0:
+    raise ValueError("--eval_fraction=%r must be strictly between 0 and 1" %
+                     eval_fraction)
+  if eval_documents is not None and eval_documents < 1:
+    raise ValueError("--eval_documents=%d must be >= 1" % eval_documents)
+  both = set(map(os.path.abspath, output_files)) & set(
+      map(os.path.abspath, eval_output_files))
+  if both:
+    raise ValueError("--eval_output_file: %s is also an --output_file" %
+                     sorted(both)[0])
+
+
+def _check_outputs(output_files, num_workers):
+  """Refuses missing output directories and a bad --num_workers.
+
+  Args:
+    output_files: list of paths (training and held-out).
+    num_workers: int or None.
+  """
   if num_workers is not None and num_workers < 1:
     raise ValueError("--num_workers=%d must be >= 1" % num_workers)
   for output_file in output_files:
@@ -800,40 +1230,77 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
     logging.warning("numba is not installed: the instance and record kernels "
                     "run as plain Python, about 75x slower (slower than "
                     "Google's script). pip install numba")
-  reporter = _Progress(progress)
-  seconds = collections.OrderedDict()
-  tick = time.perf_counter()
+
+
+def _read_input(input_files, vocab_file, do_lower_case, num_workers, reporter,
+                input_format, text_key):
+  """Reads the vocabulary and the corpus.
+
+  Returns:
+    (Vocabulary, Corpus).
+
+  Raises:
+    ValueError: the input holds no text that gives tokens.
+  """
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file,
                                          do_lower_case=do_lower_case)
   vocabulary = Vocabulary(tokenizer.vocab, vocab_file)
   try:
-    corpus = read_corpus(input_files, tokenizer, num_workers, reporter)
+    corpus = read_corpus(input_files, tokenizer, num_workers, reporter,
+                         input_format=input_format, text_key=text_key)
   finally:
     tokenizer.close()  # the worker processes are not needed any more
   if corpus.num_documents == 0:
     raise ValueError("The input files (%s) hold no text that gives tokens" %
                      ", ".join(input_files))
-  seconds["read_and_tokenize"] = time.perf_counter() - tick
+  return vocabulary, corpus
+
+
+def write_split(corpus, vocabulary, output_files, settings, reporter=None,
+                log_examples=False, num_workers=None):
+  """Makes the instances of a corpus and writes their records and sidecars.
+
+  Args:
+    corpus: a Corpus.
+    vocabulary: a Vocabulary.
+    output_files: list of paths.
+    settings: the sidecar dict (max_seq_length, max_predictions_per_seq,
+      do_whole_word_mask, random_seed, dupe_factor, masked_lm_prob,
+      short_seq_prob, next_sentence_prediction, masking, ...).
+    reporter: a _Progress or None.
+    log_examples: log the first 20 instances as Google does.
+    num_workers: encoding threads (None: all cores).
+
+  Returns:
+    (number of records, OrderedDict of seconds by stage).
+  """
+  seconds = collections.OrderedDict()
   tick = time.perf_counter()
-  reporter.restart()
+  if reporter:
+    reporter.restart()
   draw_seconds = collections.OrderedDict()
+  static = settings["masking"] == "static"
+  max_predictions = settings["max_predictions_per_seq"] if static else 0
+  packed = not settings["next_sentence_prediction"]
+  generator = kernels.MersenneTwister(random.Random(settings["random_seed"]))
+  instance_settings = (
+      settings["max_seq_length"], settings["short_seq_prob"],
+      settings["masked_lm_prob"], max_predictions,
+      settings["do_whole_word_mask"], generator)
+  maker = (PackedInstanceMaker if packed else InstanceMaker)(
+      corpus, vocabulary, *instance_settings)
   arrays, permutation = make_instances(
-      corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
-      masked_lm_prob, max_predictions_per_seq, do_whole_word_mask,
-      kernels.MersenneTwister(random.Random(random_seed)), reporter,
-      draw_seconds)
+      corpus, vocabulary, settings["max_seq_length"], settings["dupe_factor"],
+      *instance_settings[1:], reporter, draw_seconds, maker=maker)
   seconds["draw_instances"] = time.perf_counter() - tick
   seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
-  encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
-                          max_predictions_per_seq)
-  settings = dict(
-      max_seq_length=max_seq_length,
-      max_predictions_per_seq=max_predictions_per_seq,
-      vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
-      do_lower_case=bool(do_lower_case),
-      do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
-      dupe_factor=dupe_factor, masked_lm_prob=masked_lm_prob,
-      short_seq_prob=short_seq_prob)
+  if static and not packed:
+    encoder = RecordEncoder(corpus, vocabulary, settings["max_seq_length"],
+                            max_predictions)
+  else:
+    encoder = FeatureEncoder(
+        corpus, vocabulary, settings["max_seq_length"], max_predictions,
+        record_features(not packed, settings["masking"]), packed=packed)
   logging.info("*** Writing to output files ***")
   for output_file in output_files:
     logging.info("  %s", output_file)
@@ -841,14 +1308,118 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
     first = encoder.features(arrays, permutation[:20])
     for row in range(len(first["input_ids"])):
       _log_example(vocabulary, first, row)
-  reporter.restart()
+  if reporter:
+    reporter.restart()
   write_seconds = write_records(
       lambda index: encoder.records(encoder.features(arrays, index)),
       permutation, output_files, settings, reporter,
       num_threads=num_workers or tokenization._available_cores())  # pylint: disable=protected-access
   seconds["encode_and_write"] = write_seconds["encode_and_write"]
   seconds["  of which encoding (CPU s, all threads)"] = write_seconds["encode"]
-  return dict(num_instances=len(permutation), seconds=seconds)
+  return len(permutation), seconds
+
+
+def _held_out_splits(corpus, held_out, settings, output_files,
+                     eval_output_files):
+  """The training and held-out corpora, with their outputs and sidecars.
+
+  Args:
+    corpus: a Corpus.
+    held_out: int64 [k] the held-out documents (held_out_documents).
+    settings: the sidecar dict.
+    output_files: list of paths.
+    eval_output_files: list of paths.
+
+  Returns:
+    [(result key prefix, Corpus, output files, sidecar dict)] for the
+    training and the held-out documents.
+  """
+  keep = np.zeros(corpus.num_documents, bool)
+  keep[held_out] = True
+  settings = dict(settings, held_out_documents=len(held_out))
+  return [("", select_documents(corpus, ~keep), output_files,
+           dict(settings, split="train")),
+          ("eval_", select_documents(corpus, keep), eval_output_files,
+           dict(settings, split="eval"))]
+
+
+def run(input_files, output_files, vocab_file, do_lower_case=True,
+        do_whole_word_mask=False, max_seq_length=128,
+        max_predictions_per_seq=20, random_seed=12345, dupe_factor=10,
+        masked_lm_prob=0.15, short_seq_prob=0.1, num_workers=None,
+        log_examples=True, progress=True, input_format="sentences",
+        text_key="text", eval_output_files=None, eval_fraction=None,
+        eval_documents=None, next_sentence_prediction=True,
+        masking="static"):
+  """The whole script: read, make instances, write records and sidecars.
+
+  Args:
+    input_files: list of input paths (already expanded).
+    output_files: list of output paths.
+    vocab_file: vocabulary path.
+    do_lower_case, do_whole_word_mask, max_seq_length,
+    max_predictions_per_seq, random_seed, dupe_factor, masked_lm_prob,
+    short_seq_prob: Google's flags (dupe_factor is 1 with dynamic masking).
+    num_workers: tokenizing processes and encoding threads (None: all
+      cores).
+    log_examples: log the first 20 instances as Google does.
+    progress: report progress on stderr.
+    input_format, text_key, next_sentence_prediction, masking: the flags.
+    eval_output_files: list of paths for held-out documents, or None.
+    eval_fraction, eval_documents: how many documents to hold out.
+
+  Returns:
+    dict with num_instances, seconds (a breakdown by stage) and, with
+    eval_output_files, eval_num_instances and held_out_documents (indices
+    of the input's documents, in input order).
+
+  Raises:
+    ValueError: bad flags, unreadable or unusable input.
+  """
+  check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
+                 short_seq_prob, dupe_factor)
+  check_domain_settings(input_format, masking, output_files,
+                        eval_output_files, eval_fraction, eval_documents)
+  _check_outputs(list(output_files) + list(eval_output_files or []),
+                 num_workers)
+  reporter = _Progress(progress)
+  tick = time.perf_counter()
+  vocabulary, corpus = _read_input(input_files, vocab_file, do_lower_case,
+                                   num_workers, reporter, input_format,
+                                   text_key)
+  seconds = collections.OrderedDict(
+      read_and_tokenize=time.perf_counter() - tick)
+  settings = dict(
+      max_seq_length=max_seq_length,
+      max_predictions_per_seq=max_predictions_per_seq,
+      vocab_sha256=vocab_sha256(vocab_file), vocab_size=vocabulary.size,
+      do_lower_case=bool(do_lower_case),
+      do_whole_word_mask=bool(do_whole_word_mask), random_seed=random_seed,
+      dupe_factor=dupe_factor if masking == "static" else 1,
+      masked_lm_prob=masked_lm_prob, short_seq_prob=short_seq_prob,
+      input_format=input_format,
+      next_sentence_prediction=bool(next_sentence_prediction),
+      masking=masking)
+  if input_format == "jsonl":
+    settings["text_key"] = text_key
+  result = {}
+  splits = [("", corpus, output_files, settings)]
+  if eval_output_files:
+    held_out = held_out_documents(corpus.num_documents, random_seed,
+                                  eval_fraction, eval_documents)
+    splits = _held_out_splits(corpus, held_out, settings, output_files,
+                              eval_output_files)
+    del corpus  # the two splits are copies
+    result["held_out_documents"] = held_out
+  for prefix, split_corpus, outputs, split_settings in splits:
+    split_settings["documents"] = int(split_corpus.num_documents)
+    count, split_seconds = write_split(
+        split_corpus, vocabulary, outputs, split_settings, reporter,
+        log_examples and not prefix, num_workers)
+    result[prefix + "num_instances"] = count
+    seconds.update((prefix + k, v) for k, v in split_seconds.items())
+  result["seconds"] = seconds
+  return result
 
 
 # Google's functions, with Google's signatures, on top of the code above.
@@ -1116,6 +1687,12 @@ def main(_):
     logging.info("*** Reading from input files ***")
     for input_file in input_files:
       logging.info("  %s", input_file)
+    if (FLAGS.masking == "dynamic" and FLAGS["dupe_factor"].present and
+        FLAGS.dupe_factor != 1):
+      raise ValueError(
+          "--dupe_factor=%d does nothing with --masking=dynamic: each "
+          "sequence is written once and masked anew at training time" %
+          FLAGS.dupe_factor)
     run(input_files, FLAGS.output_file.split(","), FLAGS.vocab_file,
         do_lower_case=FLAGS.do_lower_case,
         do_whole_word_mask=FLAGS.do_whole_word_mask,
@@ -1123,7 +1700,14 @@ def main(_):
         max_predictions_per_seq=FLAGS.max_predictions_per_seq,
         random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
         masked_lm_prob=FLAGS.masked_lm_prob,
-        short_seq_prob=FLAGS.short_seq_prob, num_workers=FLAGS.num_workers)
+        short_seq_prob=FLAGS.short_seq_prob, num_workers=FLAGS.num_workers,
+        input_format=FLAGS.input_format, text_key=FLAGS.text_key,
+        eval_output_files=(FLAGS.eval_output_file.split(",")
+                           if FLAGS.eval_output_file else None),
+        eval_fraction=FLAGS.eval_fraction,
+        eval_documents=FLAGS.eval_documents,
+        next_sentence_prediction=FLAGS.next_sentence_prediction,
+        masking=FLAGS.masking)
   except ValueError as e:  # bad flags or input: the message says which
     sys.exit("create_pretraining_data.py: error: %s" % e)
 

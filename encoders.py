@@ -11,8 +11,8 @@ ARCHITECTURE.md ("How to add a model family").
 
 Scripts choose a family with `--encoder_family` (default "auto": detected from
 the config file, see `detect_family`) and build through an `EncoderSpec`
-(family + config). A TF Hub style encoder module is the other source of an
-encoder: `hub_encoder(handle)`.
+(family + config). A TF Hub BERT encoder module (any format hub_lib reads) is
+the other source of an encoder: `hub_encoder(handle)`.
 
 The encoder contract every task relies on: `model(input_ids, input_mask=None,
 token_type_ids=None, training=None, ...)` returns outputs with
@@ -23,7 +23,6 @@ and (families) `embedding_output` [B, S, E], `embedding_table` [V, E]; and
 
 import collections
 import json
-import os
 
 import tensorflow as tf
 
@@ -227,55 +226,27 @@ register(BertFamily())
 # ------------------------------------------------------------------ TF Hub
 
 
-def load_hub_module(handle):
-  """Loads a TF Hub style BERT encoder module: the one place modules load.
-
-  Today a local SavedModel directory in the TF Hub BERT encoder convention
-  with a `tokenization_info` signature (what export_lib writes).
-
-  Args:
-    handle: SavedModel directory.
-
-  Returns:
-    (module, vocab_file path, do_lower_case bool).
-
-  Raises:
-    ValueError: no SavedModel there, or not a BERT encoder module.
-  """
-  if not tf.io.gfile.exists(os.path.join(handle, "saved_model.pb")):
-    raise ValueError("%s: no saved_model.pb (--bert_hub_module_handle must be "
-                     "a local SavedModel directory)" % handle)
-  module = tf.saved_model.load(handle)
-  info = module.signatures.get("tokenization_info")
-  if info is None:
-    raise ValueError("%s: the module has no tokenization_info signature" %
-                     handle)
-  values = info()
-  vocab_file = values["vocab_file"].numpy().decode("utf-8")
-  do_lower_case = bool(values["do_lower_case"].numpy())
-  return module, vocab_file, do_lower_case
-
-
 class HubEncoderConfig(object):
-  """What is known of a hub module's shape: its hidden size."""
+  """What is known of a hub module's shape when it has no BERT config."""
 
   def __init__(self, hidden_size):
     self.hidden_size = hidden_size
 
 
 class HubModuleEncoder(tf.Module):
-  """A loaded TF Hub BERT encoder module behind BertModel's call API."""
+  """A TF Hub BERT encoder module (hub_lib.LoadedEncoder, any format) behind
+  the model contract of this registry (BertModel's call API and `config`)."""
 
-  def __init__(self, module):
-    """Wraps `module` (called as module(dict of inputs, training=...))."""
+  def __init__(self, loaded):
+    """Wraps `loaded`: a hub_lib.LoadedEncoder."""
     super().__init__(name=None)
-    self.module = module
-    # A loaded SavedModel is no tf.Module: list its variables here so that
-    # training, checkpoints and `self.variables` see them.
-    self.module_variables = list(module.variables)
-    probe = self(tf.zeros([1, 2], tf.int32), tf.ones([1, 2], tf.int32),
-                 tf.zeros([1, 2], tf.int32), training=False)
-    self.config = HubEncoderConfig(int(probe.pooled_output.shape[-1]))
+    self.loaded = loaded
+    config = loaded.bert_config
+    if config is None:
+      probe = self(tf.zeros([1, 2], tf.int32), tf.ones([1, 2], tf.int32),
+                   tf.zeros([1, 2], tf.int32), training=False)
+      config = HubEncoderConfig(int(probe.pooled_output.shape[-1]))
+    self.config = config
 
   def __call__(self, input_ids, input_mask=None, token_type_ids=None,
                training=False):
@@ -286,33 +257,28 @@ class HubModuleEncoder(tf.Module):
       training: dropout on.
 
     Returns:
-      modeling.BertOutputs with sequence_output, pooled_output and
-      all_encoder_layers (the module's encoder_outputs).
+      modeling.BertOutputs with sequence_output and pooled_output (the
+      other fields None: modules do not all have them).
     """
     input_ids = tf.cast(input_ids, tf.int32)
     if input_mask is None:
       input_mask = tf.ones_like(input_ids)
     if token_type_ids is None:
       token_type_ids = tf.zeros_like(input_ids)
-    outputs = self.module(
-        {"input_word_ids": input_ids,
-         "input_mask": tf.cast(input_mask, tf.int32),
-         "input_type_ids": tf.cast(token_type_ids, tf.int32)},
-        training=training)
+    pooled, sequence = self.loaded(input_ids, tf.cast(input_mask, tf.int32),
+                                   tf.cast(token_type_ids, tf.int32),
+                                   training=training)
     return modeling.BertOutputs(
-        sequence_output=outputs["sequence_output"],
-        pooled_output=outputs["pooled_output"],
-        all_encoder_layers=outputs.get("encoder_outputs"),
-        embedding_output=None, embedding_table=None)
+        sequence_output=sequence, pooled_output=pooled,
+        all_encoder_layers=None, embedding_output=None, embedding_table=None)
 
 
 class HubEncoderSpec(object):
-  """An EncoderSpec for a TF Hub module: `create` loads it."""
+  """An EncoderSpec for a TF Hub module: hub_lib resolves and reads it."""
 
-  def __init__(self, handle, family_name="bert"):
-    """Args: handle: the module; family_name: the family of its tokenizer."""
+  def __init__(self, handle):
+    """Args: handle: a local module directory, a URL or a gs:// handle."""
     self.handle = handle
-    self.family = get_family(family_name)
     self.config = None
 
   def create(self, compute_dtype=tf.float32, use_one_hot_embeddings=False,
@@ -320,16 +286,17 @@ class HubEncoderSpec(object):
     """Loads the module (inside the strategy's scope); the module's own
     dtype and embedding lookup are used."""
     del compute_dtype, use_one_hot_embeddings, is_training
-    module, _, _ = load_hub_module(self.handle)
-    return HubModuleEncoder(module)
+    # hub_lib builds the models and tokenizers of the modules it reads
+    # through this registry, so it is imported here, not at the top.
+    import hub_lib  # pylint: disable=g-import-not-at-top
+    return HubModuleEncoder(hub_lib.load_encoder(self.handle))
 
   def create_tokenizer(self):
-    """The tokenizer the module's tokenization_info describes."""
-    _, vocab_file, do_lower_case = load_hub_module(self.handle)
-    return self.family.create_tokenizer(vocab_file=vocab_file,
-                                        do_lower_case=do_lower_case)
+    """The tokenizer the module describes (any format, see hub_lib)."""
+    import hub_lib  # pylint: disable=g-import-not-at-top
+    return hub_lib.create_tokenizer(self.handle)
 
 
 def hub_encoder(handle):
-  """The encoder spec of a TF Hub style module (`--bert_hub_module_handle`)."""
+  """The encoder spec of a TF Hub module (`--bert_hub_module_handle`)."""
   return HubEncoderSpec(handle)

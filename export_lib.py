@@ -13,28 +13,40 @@ TF Hub style reuse.
   [batch, seq, hidden] per layer). It carries its vocabulary as an asset
   (`module.vocab_file`) and `module.do_lower_case`, and a
   `tokenization_info` signature like Google's TF1 Hub modules, so the
-  tokenizer can be built from the module alone (`load_hub_encoder`).
+  tokenizer can be built from the module alone (`load_hub_encoder`), and
+  `regularization_losses` (empty) like Model Garden's modules. With a
+  masked-LM head it also has Model Garden's `mlm` subobject (`mlm_logits`).
+* `export_preprocessor`: the matching preprocessing model, as TF Hub's BERT
+  preprocessors: `preprocessor(sentences)`, `preprocessor.tokenize` and
+  `preprocessor.bert_pack_inputs`, with Google's tokens (core TensorFlow
+  ops, see tf_tokenization.py).
 
-Both are written to a temporary directory and renamed when complete.
+All are written to a temporary directory and renamed when complete. The
+encoder side is BERT's today (an ALBERT export would pass its own model with
+the same call API; the preprocessor is WordPiece's).
 
-Command line (the encoder of a Google checkpoint as a Hub-style module):
+Command line (the encoder of a Google checkpoint as a Hub-style module, with
+the masked-LM head and the preprocessing model):
 
   python export_lib.py --bert_config_file=.../bert_config.json \
     --init_checkpoint=.../bert_model.ckpt --vocab_file=.../vocab.txt \
-    --do_lower_case=True --export_dir=/tmp/bert_hub_module
+    --do_lower_case=True --export_dir=/tmp/bert_hub_module --with_mlm \
+    --preprocessor_dir=/tmp/bert_preprocess
 """
 
 import os
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 
 import checkpoints
 import encoders
 import heads
+import hub_lib
 import io_lib
+import modeling
 import task_lib
+import tf_tokenization
 
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 HUB_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
@@ -69,7 +81,7 @@ class ServingClassifier(tf.Module):
 
     Args:
       model: callable (input_ids, input_mask, segment_ids, training) ->
-        logits [batch, num_labels] (run_classifier.BertClassifier).
+        logits [batch, num_labels] (tasks.classification.ClassifierModel).
       task_type: "classification" (softmax), "multi_label" (sigmoid) or
         "regression" (the score).
     """
@@ -92,7 +104,7 @@ def export_classifier(model, export_dir, task_type="classification"):
   The signature takes any sequence length up to max_position_embeddings.
 
   Args:
-    model: run_classifier.BertClassifier (weights loaded).
+    model: tasks.classification.ClassifierModel (weights loaded).
     export_dir: output directory.
     task_type: see ServingClassifier.
 
@@ -108,19 +120,24 @@ def export_classifier(model, export_dir, task_type="classification"):
 class HubEncoder(tf.Module):
   """A BertModel in the TF Hub BERT encoder convention."""
 
-  # TF Hub's SavedModel convention: the loaded object has `variables` and
-  # `trainable_variables` attributes (a loaded SavedModel has no tf.Module
-  # properties). Plain class attributes so that instances can set lists.
+  # TF Hub's SavedModel convention: the loaded object has `variables`,
+  # `trainable_variables` and `regularization_losses` (callables; none here,
+  # as in Model Garden's modules) attributes (a loaded SavedModel has no
+  # tf.Module properties). Plain class attributes so that instances can set
+  # lists.
   variables = ()
   trainable_variables = ()
+  regularization_losses = ()
 
-  def __init__(self, bert_model, vocab_file, do_lower_case):
+  def __init__(self, bert_model, vocab_file, do_lower_case, mlm_head=None):
     """Wraps the encoder.
 
     Args:
       bert_model: modeling.BertModel.
       vocab_file: its vocabulary (copied into the SavedModel's assets).
       do_lower_case: bool, the tokenizer's casing.
+      mlm_head: optional masked-LM head (`cls/predictions/*`, see
+        MaskedLMModel): adds the `mlm` subobject.
     """
     super().__init__(name=None)
     self.bert = bert_model
@@ -129,6 +146,9 @@ class HubEncoder(tf.Module):
                                      name="do_lower_case")
     self.variables = list(bert_model.variables) + [self.do_lower_case]
     self.trainable_variables = list(bert_model.trainable_variables)
+    self.regularization_losses = []
+    if mlm_head is not None:
+      self.mlm = MaskedLMModel(bert_model, mlm_head)
 
   @tf.function
   def __call__(self, inputs, training=False):
@@ -171,7 +191,74 @@ class HubEncoder(tf.Module):
             "do_lower_case": tf.identity(self.do_lower_case)}
 
 
-def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case):
+class MaskedLMModel(tf.Module):
+  """Model Garden's `mlm` subobject: the encoder plus its masked-LM head.
+
+  `module.mlm(dict(input_word_ids=..., input_mask=..., input_type_ids=...,
+  masked_lm_positions=...))` -> the encoder's outputs plus `mlm_logits`
+  [batch, num_predictions, vocab_size]: Google's `cls/predictions` (dense,
+  activation, LayerNorm, the word embeddings transposed, output_bias), whose
+  log-softmax are run_pretraining's masked_lm_log_probs.
+  """
+
+  variables = ()
+  trainable_variables = ()
+  regularization_losses = ()
+
+  def __init__(self, bert_model, head):
+    """Wraps the encoder and the head.
+
+    Args:
+      bert_model: modeling.BertModel.
+      head: holds Google's `cls/predictions/*`: `transform` (dense [H, E]),
+        `layer_norm` and `output_bias` [V] (heads.MaskedLMHead).
+    """
+    super().__init__(name=None)
+    self.bert = bert_model
+    self.head = head
+    self.variables = list(bert_model.variables) + list(head.variables)
+    self.trainable_variables = (list(bert_model.trainable_variables) +
+                                list(head.trainable_variables))
+    self.regularization_losses = []
+
+  @tf.function
+  def __call__(self, inputs, training=False):
+    """Runs the encoder and the head.
+
+    Args:
+      inputs: dict input_word_ids, input_mask, input_type_ids (int32
+        [batch, seq]) and masked_lm_positions (int32 [batch, predictions]).
+      training: dropout on.
+
+    Returns:
+      dict: pooled_output, sequence_output, encoder_outputs (as HubEncoder)
+      and mlm_logits float32 [batch, predictions, vocab_size].
+    """
+    outputs = self.bert(inputs["input_word_ids"],
+                        input_mask=inputs["input_mask"],
+                        token_type_ids=inputs["input_type_ids"],
+                        training=training)
+    positions = inputs["masked_lm_positions"]
+    selected = tf.gather(outputs.sequence_output, positions, batch_dims=1)
+    hidden = self.head.transform(
+        tf.reshape(selected, [-1, self.bert.config.hidden_size]))
+    activation = modeling.get_activation(self.bert.config.hidden_act)
+    if activation is not None:
+      hidden = activation(hidden)
+    hidden = self.head.layer_norm(hidden)
+    logits = tf.matmul(hidden, outputs.embedding_table, transpose_b=True)
+    logits = tf.nn.bias_add(logits, self.head.output_bias)
+    shape = tf.shape(positions)
+    return {
+        "pooled_output": outputs.pooled_output,
+        "sequence_output": outputs.sequence_output,
+        "encoder_outputs": list(outputs.all_encoder_layers),
+        "mlm_logits": tf.reshape(logits, [shape[0], shape[1], -1]),
+    }
+
+
+def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
+                       mlm_head=None):
   """Writes the encoder as a TF Hub style SavedModel.
 
   Both `training=False` and `training=True` are traced, so the loaded module
@@ -182,15 +269,21 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case):
     export_dir: output directory.
     vocab_file: the vocabulary file (stored as an asset).
     do_lower_case: bool.
+    mlm_head: optional masked-LM head with its weights (see MaskedLMModel):
+      the module then also has Model Garden's `mlm` subobject.
 
   Returns:
     export_dir.
   """
-  module = HubEncoder(bert_model, vocab_file, do_lower_case)
+  module = HubEncoder(bert_model, vocab_file, do_lower_case, mlm_head)
   inputs = {n: tf.TensorSpec([None, None], tf.int32, name=n)
             for n in HUB_INPUTS}
+  mlm_inputs = dict(inputs, masked_lm_positions=tf.TensorSpec(
+      [None, None], tf.int32, name="masked_lm_positions"))
   for training in (False, True):
     module.__call__.get_concrete_function(inputs, training=training)
+    if mlm_head is not None:
+      module.mlm.__call__.get_concrete_function(mlm_inputs, training=training)
   _save_atomically(module, export_dir, {
       "serving_default": module.serve.get_concrete_function(),
       "tokenization_info": module.tokenization_info.get_concrete_function(),
@@ -198,31 +291,241 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case):
   return export_dir
 
 
-# The hub module loader is encoders.load_hub_module (one place loads
-# modules); this name stays for users of this module.
-load_hub_encoder = encoders.load_hub_module
+def bert_pack_inputs(segments, seq_length, start_of_sequence_id,
+                     end_of_segment_id, padding_id):
+  """Packs token ids as Google's convert_single_example does.
+
+  `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, truncated by Google's
+  truncate_seq_pair rule (remove from the longer segment, from B on a tie),
+  zero-padded to seq_length. As in Google's run_classifier, an empty B is no
+  B (`[CLS] A [SEP]`, A truncated to seq_length - 2), where TF Hub's
+  preprocessors would add a second [SEP].
+
+  Args:
+    segments: list of 1 or 2 int32 RaggedTensors [batch, (tokens)] or
+      [batch, (words), (pieces)] (the output of `tokenize`).
+    seq_length: int or int32 scalar tensor.
+    start_of_sequence_id, end_of_segment_id, padding_id: the ids of [CLS],
+      [SEP] and [PAD].
+
+  Returns:
+    dict input_word_ids, input_mask, input_type_ids: int32 [batch,
+    seq_length].
+  """
+  if len(segments) not in (1, 2):
+    raise ValueError("bert_pack_inputs takes 1 or 2 segments, got %d." %
+                     len(segments))
+  segments = [s.merge_dims(1, -1) if s.ragged_rank > 1 else s
+              for s in segments]
+  lengths = [s.row_lengths() for s in segments]
+  seq_length = tf.cast(seq_length, tf.int64)
+  # One [CLS], one [SEP] per present segment.
+  present = [tf.ones_like(lengths[0], tf.bool)] + [l > 0 for l in lengths[1:]]
+  budget = tf.maximum(
+      seq_length - 1 - tf.add_n([tf.cast(p, tf.int64) for p in present]), 0)
+  if len(segments) == 1:
+    keep = [tf.minimum(lengths[0], budget)]
+  else:
+    # truncate_seq_pair's loop in closed form.
+    over = lengths[0] + lengths[1] > budget
+    first = tf.where(over, tf.minimum(lengths[0], tf.maximum(
+        budget - lengths[1], (budget + 1) // 2)), lengths[0])
+    keep = [first, tf.where(over, budget - first, lengths[1])]
+  batch_size = segments[0].nrows()
+  start = tf.fill([batch_size, 1], start_of_sequence_id)
+  ids, types = [start], [tf.zeros_like(start)]
+  for index, (segment, length, kept, here) in enumerate(
+      zip(segments, lengths, keep, present)):
+    segment = tf.ragged.boolean_mask(
+        segment, tf.ragged.range(length) < kept[:, None])
+    end = tf.ragged.boolean_mask(
+        tf.fill([batch_size, 1], end_of_segment_id), here[:, None])
+    ids += [tf.cast(segment, tf.int32), end]
+    types += [tf.fill(tf.shape(segment), index),
+              tf.fill(tf.shape(end), index)]
+  ids = tf.concat(ids, axis=1)
+  shape = [batch_size, seq_length]
+  return {
+      "input_word_ids": ids.to_tensor(default_value=padding_id, shape=shape),
+      "input_mask": tf.ones_like(ids).to_tensor(shape=shape),
+      "input_type_ids": tf.concat(types, axis=1).to_tensor(shape=shape),
+  }
+
+
+class _Tokenize(tf.Module):
+  """The preprocessor's `tokenize` subobject (TF Hub's API)."""
+
+  def __init__(self, tokenizer, special_tokens):
+    """Args: tf_tokenization.BertTextTokenizer; dict name -> id."""
+    super().__init__(name=None)
+    self.tokenizer = tokenizer
+    self.special_tokens = dict(special_tokens)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def __call__(self, sentences):
+    """string [batch] -> int32 RaggedTensor [batch, (words), (pieces)]."""
+    return self.tokenizer.tokenize(sentences)
+
+  @tf.function(input_signature=[])
+  def get_special_tokens_dict(self):
+    """dict vocab_size, start_of_sequence_id, end_of_segment_id,
+    padding_id, mask_id -> int32 scalars (Model Garden's keys)."""
+    return {k: tf.constant(v, tf.int32)
+            for k, v in self.special_tokens.items()}
+
+
+class _PackInputs(tf.Module):
+  """The preprocessor's `bert_pack_inputs` subobject (TF Hub's API)."""
+
+  def __init__(self, special_tokens, default_seq_length):
+    """Args: dict name -> id; the seq_length used when none is passed."""
+    super().__init__(name=None)
+    ids = (special_tokens["start_of_sequence_id"],
+           special_tokens["end_of_segment_id"], special_tokens["padding_id"])
+
+    def pack(inputs, seq_length=int(default_seq_length)):
+      """bert_pack_inputs with this vocabulary's special ids.
+
+      Args:
+        inputs: list of 1 or 2 int32 RaggedTensors (ragged rank 1 or 2).
+        seq_length: int32 scalar.
+
+      Returns:
+        dict input_word_ids, input_mask, input_type_ids: int32 [batch, seq].
+      """
+      return bert_pack_inputs(inputs, seq_length, *ids)
+
+    # An attribute, as in Model Garden's export: its default seq_length is
+    # this instance's, and the loaded object is callable with or without it.
+    self.__call__ = tf.function(pack)
+
+
+class BertPreprocessor(tf.Module):
+  """Text -> encoder inputs, as TF Hub's BERT preprocessing models.
+
+  `preprocessor(sentences)` (string [batch]) -> dict input_word_ids,
+  input_mask, input_type_ids (int32 [batch, default_seq_length]) for one
+  segment; `preprocessor.tokenize(sentences)` -> int32 RaggedTensor [batch,
+  (words), (pieces)] and `preprocessor.bert_pack_inputs([a, b],
+  seq_length=...)` for pairs. The tokens are Google's FullTokenizer's
+  (tf_tokenization.py, core TensorFlow ops only).
+  """
+
+  def __init__(self, vocab_file, do_lower_case, default_seq_length=128):
+    """Builds the tokenizer and the packer.
+
+    Args:
+      vocab_file: the encoder's vocab.txt (also stored as an asset).
+      do_lower_case: bool, the encoder's casing.
+      default_seq_length: the sequence length of `preprocessor(sentences)`
+        and of bert_pack_inputs without seq_length.
+    """
+    super().__init__(name=None)
+    tokenizer = tf_tokenization.BertTextTokenizer(vocab_file, do_lower_case)
+    vocab = tokenizer.vocab
+    special_tokens = {
+        "vocab_size": len(vocab), "start_of_sequence_id": vocab["[CLS]"],
+        "end_of_segment_id": vocab["[SEP]"], "padding_id": vocab["[PAD]"],
+        "mask_id": vocab["[MASK]"]}
+    self.vocab_file = tf.saved_model.Asset(vocab_file)
+    self.do_lower_case = tf.Variable(bool(do_lower_case), trainable=False,
+                                     name="do_lower_case")
+    self.tokenize = _Tokenize(tokenizer, special_tokens)
+    self.bert_pack_inputs = _PackInputs(special_tokens, default_seq_length)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def __call__(self, sentences):
+    """One-segment preprocessing: string [batch] -> encoder inputs."""
+    return self.bert_pack_inputs.__call__([self.tokenize(sentences)])
+
+
+def export_preprocessor(export_dir, vocab_file, do_lower_case,
+                        default_seq_length=128):
+  """Writes the preprocessing SavedModel matching an encoder export.
+
+  Args:
+    export_dir: output directory (written to a temporary name, renamed).
+    vocab_file: the encoder's vocabulary.
+    do_lower_case: bool, the encoder's casing.
+    default_seq_length: see BertPreprocessor.
+
+  Returns:
+    export_dir.
+  """
+  module = BertPreprocessor(vocab_file, do_lower_case, default_seq_length)
+  for ragged_rank in (1, 2):
+    spec = tf.RaggedTensorSpec([None] * (ragged_rank + 1), tf.int32,
+                               ragged_rank=ragged_rank,
+                               row_splits_dtype=tf.int64)
+    for num_segments in (1, 2):
+      module.bert_pack_inputs.__call__.get_concrete_function(
+          [spec] * num_segments, seq_length=tf.TensorSpec([], tf.int32))
+  _save_atomically(module, export_dir, {
+      "serving_default": module.__call__.get_concrete_function()})
+  return export_dir
+
+
+def load_hub_encoder(handle):
+  """Loads a module written by `export_hub_encoder`.
+
+  (`hub_lib.load_encoder` reads every BERT module format.)
+
+  Args:
+    handle: SavedModel directory, URL or gs:// handle (hub_lib).
+
+  Returns:
+    (module, vocab_file path, do_lower_case bool).
+
+  Raises:
+    ValueError: the handle cannot be resolved (hub_lib.HandleError), or the
+      module has no tokenization_info signature.
+  """
+  module = tf.saved_model.load(hub_lib.resolve_handle(handle))
+  info = module.signatures.get("tokenization_info")
+  if info is None:
+    raise ValueError("%s: the module has no tokenization_info signature" %
+                     handle)
+  values = info()
+  vocab_file = values["vocab_file"].numpy().decode("utf-8")
+  do_lower_case = bool(values["do_lower_case"].numpy())
+  return module, vocab_file, do_lower_case
 
 
 def create_tokenizer_from_hub_module(handle):
-  """The tokenizer described by a module's tokenization_info."""
-  return encoders.hub_encoder(handle).create_tokenizer()
+  """The FullTokenizer described by a module (any format, see hub_lib)."""
+  return hub_lib.create_tokenizer(handle)
 
 
 def main(_):
+  """Exports --init_checkpoint's encoder (and head, and preprocessor)."""
   f = flags.FLAGS
-  spec = encoders.EncoderSpec(*encoders.load_config(f.bert_config_file,
-                                                    f.encoder_family))
-  model = spec.create()
+  family, config = encoders.load_config(f.bert_config_file, f.encoder_family)
+  model = encoders.EncoderSpec(family, config).create()
   checkpoints.restore(model, f.init_checkpoint, allow_missing=False)
-  export_hub_encoder(model, f.export_dir, f.vocab_file, f.do_lower_case)
+  head = None
+  if f.with_mlm:
+    head = heads.MaskedLMHead.tied_to(model.get_embedding_table(),
+                                      config.hidden_size, config.hidden_act,
+                                      config.initializer_range)
+    checkpoints.restore(head, f.init_checkpoint, allow_missing=False)
+  export_hub_encoder(model, f.export_dir, f.vocab_file, f.do_lower_case,
+                     mlm_head=head)
+  if f.preprocessor_dir:
+    export_preprocessor(f.preprocessor_dir, f.vocab_file, f.do_lower_case,
+                        f.max_seq_length)
 
 
 if __name__ == "__main__":
   task_lib.define_shared_flags(["encoder_family", "bert_config_file",
                                 "init_checkpoint", "vocab_file",
-                                "do_lower_case"])
+                                "do_lower_case", "max_seq_length"])
   flags.DEFINE_string("export_dir", None, "Where to write the module.")
-  for name in ("bert_config_file", "init_checkpoint", "vocab_file",
-               "export_dir"):
-    flags.mark_flag_as_required(name)
-  app.run(main)
+  flags.DEFINE_bool("with_mlm", False,
+                    "Also export the masked-LM head as the `mlm` subobject "
+                    "(the checkpoint must hold cls/predictions/*).")
+  flags.DEFINE_string("preprocessor_dir", None,
+                      "Where to write the matching preprocessing model "
+                      "(text -> encoder inputs), if anywhere; its default "
+                      "sequence length is --max_seq_length.")
+  task_lib.app_main(main, ["bert_config_file", "init_checkpoint",
+                           "vocab_file", "export_dir"])

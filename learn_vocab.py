@@ -24,9 +24,19 @@ the vocabulary, so only characters cut for lack of room become [UNK].
 A held-out share of the lines (--holdout_fraction) is not learned from; the
 script reports the share of [UNK] and the WordPieces per word on it.
 
+For continued pretraining from a released checkpoint, --fill_unused_from
+replaces the base vocabulary's [unusedN] lines by the domain's most frequent
+words that the base splits or maps to [UNK] (and the characters it lacks),
+keeping every other line and id; --extend_from appends such tokens after the
+base instead (the embedding table grows). Both report the held-out figures
+before and after.
+
 Example:
   python learn_vocab.py --input_file='corpus/*.txt' --output_file=vocab.txt \
     --vocab_size=30522 --do_lower_case=True
+  python learn_vocab.py --input_file='clinical/*.txt' \
+    --fill_unused_from=uncased_L-12_H-768_A-12/vocab.txt \
+    --output_file=clinical_vocab.txt
 """
 
 import collections
@@ -35,6 +45,7 @@ import heapq
 import json
 import multiprocessing
 import os
+import re
 import time
 
 from absl import app
@@ -90,6 +101,21 @@ def define_flags():
   flags.DEFINE_string(
       "stats_file", None,
       "Optional JSON file for the figures reported at the end.")
+
+  flags.DEFINE_string(
+      "fill_unused_from", None,
+      "A base vocab.txt (e.g. a released checkpoint's): write a vocabulary "
+      "of the same size where its [unusedN] lines are replaced by the most "
+      "frequent words (and missing characters) of the input that the base "
+      "splits into pieces or maps to [UNK]; every other line and id stays, "
+      "so the checkpoint stays valid. --vocab_size and --num_unused do not "
+      "apply.")
+
+  flags.DEFINE_string(
+      "extend_from", None,
+      "A base vocab.txt: write it unchanged followed by new tokens chosen as "
+      "with --fill_unused_from, up to --vocab_size lines (the model's "
+      "embedding table then grows).")
 
 
 SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -322,6 +348,70 @@ def merge_symbols(symbols, left, right, new):
   return out
 
 
+def _initial_pairs(word_counts, chars, min_frequency):
+  """Every word as characters, with its adjacent pairs counted.
+
+  Args:
+    word_counts: dict word -> count.
+    chars: set of characters of the alphabet.
+    min_frequency: pairs seen fewer times stay out of the heap.
+
+  Returns:
+    (words, counts, pair_counts, pair_words, heap): words a list of piece
+    lists (`w ##o ##r ##d`), counts their counts, pair_counts pair -> count,
+    pair_words pair -> set of word indices, heap of (-count, pair).
+  """
+  words, counts = [], []
+  for word in sorted(word_counts):
+    if len(word) > MAX_INPUT_CHARS_PER_WORD or len(word) < 2:
+      continue
+    if any(c not in chars for c in word):
+      continue
+    words.append([word[0]] + ["##" + c for c in word[1:]])
+    counts.append(word_counts[word])
+  pair_counts = collections.defaultdict(int)
+  pair_words = collections.defaultdict(set)
+  for index, symbols in enumerate(words):
+    for pair in zip(symbols, symbols[1:]):
+      pair_counts[pair] += counts[index]
+      pair_words[pair].add(index)
+  heap = [(-count, pair) for pair, count in pair_counts.items()
+          if count >= min_frequency]
+  heapq.heapify(heap)
+  return words, counts, pair_counts, pair_words, heap
+
+
+def _apply_merge(pair, new, words, counts, pair_counts, pair_words):
+  """Merges `pair` into `new` in every word holding it; updates the counts.
+
+  Args:
+    pair: (left, right).
+    new: merged_token(left, right).
+    words, counts, pair_counts, pair_words: see _initial_pairs (changed).
+
+  Returns:
+    set of the pairs that now contain `new` (to push on the heap).
+  """
+  left, right = pair
+  grown = set()
+  for index in pair_words.pop(pair):
+    old = words[index]
+    updated = merge_symbols(old, left, right, new)
+    if len(updated) == len(old):
+      continue
+    word_count = counts[index]
+    for old_pair in zip(old, old[1:]):
+      pair_counts[old_pair] -= word_count
+    for new_pair in zip(updated, updated[1:]):
+      pair_counts[new_pair] += word_count
+      if new in new_pair:
+        pair_words[new_pair].add(index)
+        grown.add(new_pair)
+    words[index] = updated
+  del pair_counts[pair]
+  return grown
+
+
 def learn_pieces(word_counts, chars, max_new_tokens, min_frequency,
                  known_tokens=()):
   """Learns pieces by merging the most frequent adjacent pair, repeatedly.
@@ -344,25 +434,8 @@ def learn_pieces(word_counts, chars, max_new_tokens, min_frequency,
   Returns:
     List of new tokens in the order they were learned.
   """
-  words, counts = [], []
-  for word in sorted(word_counts):
-    if len(word) > MAX_INPUT_CHARS_PER_WORD or len(word) < 2:
-      continue
-    if any(c not in chars for c in word):
-      continue
-    words.append([word[0]] + ["##" + c for c in word[1:]])
-    counts.append(word_counts[word])
-
-  pair_counts = collections.defaultdict(int)
-  pair_words = collections.defaultdict(set)
-  for index, symbols in enumerate(words):
-    for pair in zip(symbols, symbols[1:]):
-      pair_counts[pair] += counts[index]
-      pair_words[pair].add(index)
-  heap = [(-count, pair) for pair, count in pair_counts.items()
-          if count >= min_frequency]
-  heapq.heapify(heap)
-
+  words, counts, pair_counts, pair_words, heap = _initial_pairs(
+      word_counts, chars, min_frequency)
   known = set(known_tokens)
   new_tokens = []
   start = time.time()
@@ -374,8 +447,7 @@ def learn_pieces(word_counts, chars, max_new_tokens, min_frequency,
       if count >= min_frequency:
         heapq.heappush(heap, (-count, pair))
       continue
-    left, right = pair
-    new = merged_token(left, right)
+    new = merged_token(*pair)
     if new not in known:
       known.add(new)
       new_tokens.append(new)
@@ -383,23 +455,8 @@ def learn_pieces(word_counts, chars, max_new_tokens, min_frequency,
         logging.info("Learned %d of %d pieces (%.0f s), last %r with count %d",
                      len(new_tokens), max_new_tokens, time.time() - start,
                      new, count)
-    grown = set()
-    for index in pair_words.pop(pair):
-      old = words[index]
-      updated = merge_symbols(old, left, right, new)
-      if len(updated) == len(old):
-        continue
-      word_count = counts[index]
-      for old_pair in zip(old, old[1:]):
-        pair_counts[old_pair] -= word_count
-      for new_pair in zip(updated, updated[1:]):
-        pair_counts[new_pair] += word_count
-        if new in new_pair:
-          pair_words[new_pair].add(index)
-          grown.add(new_pair)
-      words[index] = updated
-    del pair_counts[pair]
-    for new_pair in grown:
+    for new_pair in _apply_merge(pair, new, words, counts, pair_counts,
+                                 pair_words):
       if pair_counts[new_pair] >= min_frequency:
         heapq.heappush(heap, (-pair_counts[new_pair], new_pair))
   return new_tokens
@@ -531,6 +588,165 @@ def measure(vocab_tokens, lines, do_lower_case):
   }
 
 
+_UNUSED = re.compile(r"\[unused\d+\]$")
+
+
+def read_vocab_lines(path):
+  """The lines of a vocab.txt as they are (without the line ends).
+
+  Args:
+    path: file path.
+
+  Returns:
+    list of str; line k is token id k.
+  """
+  lines = read_text(path).split("\n")
+  if lines and lines[-1] == "":
+    lines.pop()  # the newline ending the last line
+  return lines
+
+
+def domain_candidates(word_counts, base_vocab, min_frequency=2):
+  """New vocabulary entries for a domain, most frequent first.
+
+  A candidate is a word (a BasicTokenizer word) that the base vocabulary
+  splits into several pieces or maps to [UNK], scored by its count; or a
+  character the base lacks (`c` at a word's start, `##c` inside a word),
+  scored by the count of the [UNK] words it occurs in. Adding a word makes
+  it one piece; adding a character ends [UNK] for the words it spoiled.
+
+  Args:
+    word_counts: dict word -> count (of the domain text).
+    base_vocab: dict token -> id.
+    min_frequency: candidates seen fewer times are left out.
+
+  Returns:
+    list of (token, score), score descending, then token order.
+  """
+  tokenizer = tokenization.WordpieceTokenizer(
+      vocab=base_vocab, max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD)
+  scores = collections.Counter()
+  char_scores = collections.Counter()
+  for word, count in word_counts.items():
+    if len(word) > MAX_INPUT_CHARS_PER_WORD:
+      continue
+    pieces = tokenizer.tokenize(word)
+    if len(pieces) == 1 and pieces[0] != tokenizer.unk_token:
+      continue  # already one token
+    scores[word] = count
+    if pieces == [tokenizer.unk_token]:
+      for position, char in enumerate(word):
+        token = char if position == 0 else "##" + char
+        if token not in base_vocab:
+          char_scores[token] += count
+  for token, score in char_scores.items():
+    scores[token] = max(scores[token], score)
+  ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+  return [(token, score) for token, score in ranked
+          if score >= min_frequency]
+
+
+def fill_unused(base_lines, candidates):
+  """Replaces the [unusedN] lines by candidates, in id order.
+
+  Args:
+    base_lines: list of str, the base vocabulary.
+    candidates: list of (token, score), best first (domain_candidates).
+
+  Returns:
+    (lines, added): the new lines (same length) and the tokens placed.
+  """
+  slots = [i for i, line in enumerate(base_lines)
+           if _UNUSED.match(line.strip())]
+  lines = list(base_lines)
+  added = [token for token, _ in candidates[:len(slots)]]
+  for slot, token in zip(slots, added):
+    lines[slot] = token
+  return lines, added
+
+
+def extend_vocab(base_lines, candidates, vocab_size):
+  """The base lines followed by candidates, up to vocab_size lines.
+
+  Args:
+    base_lines: list of str, the base vocabulary.
+    candidates: list of (token, score), best first (domain_candidates).
+    vocab_size: lines wanted.
+
+  Returns:
+    (lines, added).
+
+  Raises:
+    ValueError: vocab_size is not above the base's size.
+  """
+  if vocab_size <= len(base_lines):
+    raise ValueError("--vocab_size=%d must be larger than the %d lines of the "
+                     "--extend_from vocabulary" % (vocab_size,
+                                                   len(base_lines)))
+  added = [token for token, _ in candidates[:vocab_size - len(base_lines)]]
+  return list(base_lines) + added, added
+
+
+def _check_case(base_lines, do_lower_case, path):
+  """Warns when --do_lower_case does not look like the base's casing."""
+  cased = sum(1 for line in base_lines if not line.startswith("[") and
+              line != line.lower())
+  if do_lower_case and cased > len(base_lines) // 100:
+    logging.warning("%s has %d tokens with capitals (a cased vocabulary?) "
+                    "but --do_lower_case=True", path, cased)
+  if not do_lower_case and not cased:
+    logging.warning("%s has no token with a capital (an uncased "
+                    "vocabulary?) but --do_lower_case=False", path)
+
+
+def adapt_vocab(word_counts, held_out, base_path, extend, vocab_size,
+                do_lower_case, min_frequency):
+  """--fill_unused_from / --extend_from: the new lines and the figures.
+
+  Args:
+    word_counts: dict word -> count of the domain text.
+    held_out: held-out lines (for the figures), maybe empty.
+    base_path: the base vocab.txt.
+    extend: True to append (--extend_from), False to fill [unusedN].
+    vocab_size: lines wanted when extending.
+    do_lower_case: bool.
+    min_frequency: see domain_candidates.
+
+  Returns:
+    (lines, stats dict).
+  """
+  base_lines = read_vocab_lines(base_path)
+  _check_case(base_lines, do_lower_case, base_path)
+  base_vocab = tokenization.load_vocab(base_path)
+  candidates = domain_candidates(word_counts, base_vocab, min_frequency)
+  if extend:
+    lines, added = extend_vocab(base_lines, candidates, vocab_size)
+  else:
+    lines, added = fill_unused(base_lines, candidates)
+    if not any(_UNUSED.match(line.strip()) for line in base_lines):
+      logging.warning("%s has no [unusedN] line: nothing to fill", base_path)
+  stats = {"base_vocab": base_path, "mode": "extend" if extend else
+           "fill_unused", "base_size": len(base_lines),
+           "vocab_size": len(lines), "candidates": len(candidates),
+           "added": len(added),
+           "added_characters": sum(1 for t in added
+                                   if len(t) == 1 or len(t) == 3 and
+                                   t.startswith("##"))}
+  stats["added_words"] = stats["added"] - stats["added_characters"]
+  logging.info("Added %d tokens (%d words, %d characters) of %d candidates; "
+               "most frequent: %s", len(added), stats["added_words"],
+               stats["added_characters"], len(candidates),
+               " ".join(added[:20]))
+  for when, tokens in (("before", base_lines), ("after", lines)):
+    if held_out:
+      figures = measure([t.strip() for t in tokens], held_out, do_lower_case)
+      stats["held_out_" + when] = figures
+      logging.info("Held-out text %s: %d words, %.3f%% [UNK], %.3f "
+                   "WordPieces per word", when, figures["words"],
+                   100 * figures["unk_share"], figures["pieces_per_word"])
+  return lines, stats
+
+
 def write_lines(path, lines):
   """Writes one item per line to a temporary name, then renames it.
 
@@ -559,6 +775,22 @@ def validate_flags():
   if FLAGS.min_frequency < 1:
     raise ValueError("--min_frequency must be >= 1, got %d" %
                      FLAGS.min_frequency)
+  if FLAGS.fill_unused_from and FLAGS.extend_from:
+    raise ValueError("--fill_unused_from and --extend_from: give one or the "
+                     "other")
+  for name in ("fill_unused_from", "extend_from"):
+    path = FLAGS[name].value
+    if path and not os.path.isfile(path):
+      raise ValueError("--%s=%s: no such file" % (name, path))
+  if FLAGS.fill_unused_from and FLAGS["vocab_size"].present:
+    raise ValueError("--vocab_size does not apply with --fill_unused_from "
+                     "(the vocabulary keeps the base's size)")
+  if FLAGS.extend_from:
+    base_size = len(read_vocab_lines(FLAGS.extend_from))
+    if FLAGS.vocab_size <= base_size:
+      raise ValueError("--vocab_size=%d must be larger than the %d lines of "
+                       "--extend_from=%s" % (FLAGS.vocab_size, base_size,
+                                             FLAGS.extend_from))
 
 
 def main(_):
@@ -574,17 +806,23 @@ def main(_):
     raise ValueError("--input_file: %s holds no words" % FLAGS.input_file)
   logging.info("%d distinct words, %d in all", len(word_counts),
                sum(word_counts.values()))
-  vocab = build_vocab(word_counts, FLAGS.vocab_size, FLAGS.num_unused,
-                      FLAGS.min_frequency)
+  base = FLAGS.fill_unused_from or FLAGS.extend_from
+  if base:
+    vocab, stats = adapt_vocab(word_counts, held_out, base,
+                               bool(FLAGS.extend_from), FLAGS.vocab_size,
+                               FLAGS.do_lower_case, FLAGS.min_frequency)
+  else:
+    vocab = build_vocab(word_counts, FLAGS.vocab_size, FLAGS.num_unused,
+                        FLAGS.min_frequency)
+    stats = {"vocab_size": len(vocab)}
+    if held_out:
+      stats["held_out"] = measure(vocab, held_out, FLAGS.do_lower_case)
+      logging.info(
+          "Held-out text: %d words, %.3f%% [UNK], %.3f WordPieces per word",
+          stats["held_out"]["words"], 100 * stats["held_out"]["unk_share"],
+          stats["held_out"]["pieces_per_word"])
   write_lines(FLAGS.output_file, vocab)
-  stats = {"vocab_size": len(vocab), "input_files": len(paths),
-           "seconds": round(time.time() - start, 1)}
-  if held_out:
-    stats["held_out"] = measure(vocab, held_out, FLAGS.do_lower_case)
-    logging.info(
-        "Held-out text: %d words, %.3f%% [UNK], %.3f WordPieces per word",
-        stats["held_out"]["words"], 100 * stats["held_out"]["unk_share"],
-        stats["held_out"]["pieces_per_word"])
+  stats.update(input_files=len(paths), seconds=round(time.time() - start, 1))
   logging.info("Wrote %d tokens to %s in %.1f s", len(vocab),
                FLAGS.output_file, stats["seconds"])
   if FLAGS.stats_file:

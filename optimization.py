@@ -41,23 +41,33 @@ import checkpoints
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
-def learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps):
-  """Google's learning rate as a plain function of the step.
+def learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps,
+                           poly_power=1.0, start_warmup_step=0):
+  """Google's (and ALBERT's) learning rate as a plain function of the step.
 
-  `lr(step) = init_lr * (1 - min(step, num_train_steps) / num_train_steps)`
-  (tf.train.polynomial_decay with end rate 0 and power 1); when
-  `num_warmup_steps` is set and `step < num_warmup_steps` the rate is
-  `init_lr * step / num_warmup_steps` instead. The decay is measured from step
-  0, not from the end of the warmup, so the rate drops a little at
-  `step == num_warmup_steps` and `init_lr` itself is never used.
+  `lr(step) = init_lr * (1 - min(step, num_train_steps) / num_train_steps)
+  ** poly_power` (tf.train.polynomial_decay with end rate 0); when
+  `num_warmup_steps` is set and `step - start_warmup_step < num_warmup_steps`
+  the rate is `init_lr * (step - start_warmup_step) / num_warmup_steps`
+  instead. The decay is measured from step 0, not from the end of the warmup,
+  so the rate drops a little at the end of the warmup and `init_lr` itself is
+  never used. BERT's schedule is `poly_power=1, start_warmup_step=0`.
 
-  Every operation is a float32 op in Google's order, so the values are those
-  of Google's graph evaluated op by op.
+  ALBERT's formula is reproduced for every step: before `start_warmup_step`
+  the rate is negative (gradient ascent). `create_optimizer` refuses to train
+  there (see `_refuse_steps_before`); this function only computes the value.
+
+  Every operation is a float32 op in Google's (ALBERT's) order, so the values
+  are those of the original graph evaluated op by op.
 
   Args:
     init_lr: float, the peak learning rate.
     num_train_steps: int, the step at which the rate reaches 0.
     num_warmup_steps: int or None/0, the length of the linear warmup.
+    poly_power: float, the power of the polynomial decay (ALBERT's
+      --poly_power; BERT: 1.0).
+    start_warmup_step: int, the step at which the warmup starts (ALBERT's
+      --start_warmup_step; BERT: 0).
 
   Returns:
     A function `step -> float32 scalar tensor`; `step` is an integer scalar
@@ -66,14 +76,20 @@ def learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps):
 
   def schedule(step):
     step = tf.convert_to_tensor(step)
-    # polynomial_decay(init_lr, step, num_train_steps, 0.0, power=1.0).
+    # polynomial_decay(init_lr, step, num_train_steps, 0.0, poly_power).
     decay_step = tf.minimum(tf.cast(step, tf.float32),
                             tf.cast(num_train_steps, tf.float32))
     fraction = decay_step / tf.cast(num_train_steps, tf.float32)
-    learning_rate = tf.constant(init_lr, tf.float32) * (1.0 - fraction) + 0.0
+    remaining = 1.0 - fraction
+    if poly_power != 1.0:
+      # pow(x, 1) is x exactly; skipping it keeps BERT's graph op for op.
+      remaining = tf.pow(remaining, tf.cast(poly_power, tf.float32))
+    learning_rate = tf.constant(init_lr, tf.float32) * remaining + 0.0
     if not num_warmup_steps:
       return learning_rate
     step_int = tf.cast(step, tf.int32)
+    if start_warmup_step:
+      step_int -= tf.constant(start_warmup_step, tf.int32)
     warmup_steps_int = tf.constant(num_warmup_steps, tf.int32)
     warmup_percent_done = (tf.cast(step_int, tf.float32) /
                            tf.cast(warmup_steps_int, tf.float32))
@@ -83,6 +99,41 @@ def learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps):
             is_warmup * warmup_learning_rate)
 
   return schedule
+
+
+def _refuse_steps_before(schedule, start_warmup_step):
+  """`schedule`, raising at a step before `start_warmup_step`.
+
+  ALBERT's warmup gives `init_lr * (step - start) / warmup`, negative before
+  the start: its train op then climbs the loss (gradient ascent) until the
+  start. That happens when a run begins below the start (e.g. a fresh global
+  step with --init_checkpoint), never when it resumes at or after it, so it is
+  refused instead of reproduced. The check is an op the rate depends on, so
+  the refused step changes no variable, slot or step.
+
+  Args:
+    schedule: function step -> float32 scalar (`learning_rate_schedule`).
+    start_warmup_step: int > 0.
+
+  Returns:
+    A function step -> float32 scalar raising `tf.errors.
+    InvalidArgumentError` (eagerly: at the call; in a tf.function: when the
+    step runs) when `step < start_warmup_step`.
+  """
+
+  def refusing_schedule(step):
+    step = tf.convert_to_tensor(step)
+    check = tf.debugging.assert_greater_equal(
+        tf.cast(step, tf.int64), tf.constant(start_warmup_step, tf.int64),
+        message=("--start_warmup_step=%d is after the global step: ALBERT's "
+                 "learning rate is negative before the warmup starts "
+                 "(gradient ascent), so the step is refused; start from a "
+                 "checkpoint at or after step %d or lower the flag" %
+                 (start_warmup_step, start_warmup_step)))
+    with tf.control_dependencies([check]):
+      return tf.identity(schedule(step))
+
+  return refusing_schedule
 
 
 def create_global_step():
@@ -113,7 +164,10 @@ def create_optimizer(loss,
                      beta_2=0.999,
                      epsilon=1e-6,
                      exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
-                     clip_norm=1.0):
+                     clip_norm=1.0,
+                     poly_power=1.0,
+                     start_warmup_step=0,
+                     excluded_variables=None):
   """Creates the optimizer Google's `create_optimizer` builds its train op with.
 
   TF2 has no graph train op: this returns the optimizer object configured with
@@ -140,10 +194,18 @@ def create_optimizer(loss,
     exclude_from_weight_decay: regular expressions of parameter names that get
       no weight decay (and, for LAMB, no trust ratio).
     clip_norm: float, global norm the gradients are clipped to in `apply_step`.
+    poly_power: float, power of the polynomial decay (ALBERT; BERT: 1.0).
+    start_warmup_step: int, ALBERT's warmup start. When > 0, a step taken at
+      a global step below it is refused (InvalidArgumentError, nothing
+      changes) instead of applying ALBERT's negative rate; see
+      `_refuse_steps_before`.
+    excluded_variables: names of variables `apply_step` leaves untouched
+      (ALBERT's `excluded_tvars`; with or without ":0").
 
   Returns:
     An `AdamWeightDecayOptimizer` or `LAMBOptimizer` whose `learning_rate` is
-    `learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps)`.
+    `learning_rate_schedule(init_lr, num_train_steps, num_warmup_steps,
+    poly_power, start_warmup_step)`.
 
   Raises:
     ValueError: for an unknown `optimizer`.
@@ -153,15 +215,20 @@ def create_optimizer(loss,
   if optimizer not in optimizer_classes:
     raise ValueError("--optimizer must be one of %s, got %r" %
                      (sorted(optimizer_classes), optimizer))
+  schedule = learning_rate_schedule(init_lr, num_train_steps,
+                                    num_warmup_steps, poly_power,
+                                    start_warmup_step)
+  if num_warmup_steps and start_warmup_step > 0:
+    schedule = _refuse_steps_before(schedule, start_warmup_step)
   return optimizer_classes[optimizer](
-      learning_rate=learning_rate_schedule(init_lr, num_train_steps,
-                                           num_warmup_steps),
+      learning_rate=schedule,
       weight_decay_rate=weight_decay_rate,
       beta_1=beta_1,
       beta_2=beta_2,
       epsilon=epsilon,
       exclude_from_weight_decay=list(exclude_from_weight_decay or []),
-      clip_norm=clip_norm)
+      clip_norm=clip_norm,
+      excluded_variables=excluded_variables)
 
 
 def clip_by_global_norm(grads, clip_norm=1.0):
@@ -232,7 +299,7 @@ def _unfused(product, zero):
 # fuse), a sixth of a BERT-Base training step on a CPU; fused, it reads param,
 # grad, m and v once and writes param, m and v in place. Same ops, same
 # rounding as `_compute_update` (see `_unfused`): bit-identical results.
-@tf.function(jit_compile=True, autograph=False)
+# Compiled per optimizer (`AdamWeightDecayOptimizer._fused_step`).
 def _fused_adam_weight_decay(param, grad, m, v, learning_rate, grad_scale,
                              zero, beta_1, beta_2, epsilon, weight_decay_rate):
   """Assigns Google's AdamWeightDecay step to `param`, `m` and `v`.
@@ -297,7 +364,8 @@ class AdamWeightDecayOptimizer(tf.Module):
                exclude_from_weight_decay=None,
                clip_norm=1.0,
                name="AdamWeightDecayOptimizer",
-               fused_update=True):
+               fused_update=True,
+               excluded_variables=None):
     """Constructs an AdamWeightDecayOptimizer.
 
     Args:
@@ -314,9 +382,18 @@ class AdamWeightDecayOptimizer(tf.Module):
       fused_update: bool; True: each variable's update (clipping included) is
         one XLA-compiled kernel, about 3x faster on CPUs; False: op by op, as
         Google's graph. Both give the same bits.
+      excluded_variables: names of variables that `apply_step` does not train
+        (ALBERT's `excluded_tvars`; ":0" suffixes are ignored): their
+        gradients are dropped before clipping, as if never computed.
     """
     super(AdamWeightDecayOptimizer, self).__init__(name=name)
     self.fused_update = fused_update
+    # One compiled step per optimizer, not per process: a process-wide trace
+    # keeps weak references to the first variables it updated when they are
+    # variables restored from a SavedModel (TF Hub modules), and fails once
+    # they are gone ("referencing variables which have been deleted").
+    self._fused_step = tf.function(_fused_adam_weight_decay,
+                                   jit_compile=True, autograph=False)
     self.learning_rate = learning_rate
     self.weight_decay_rate = weight_decay_rate
     self.beta_1 = beta_1
@@ -324,6 +401,8 @@ class AdamWeightDecayOptimizer(tf.Module):
     self.epsilon = epsilon
     self.exclude_from_weight_decay = exclude_from_weight_decay
     self.clip_norm = clip_norm
+    self.excluded_variables = frozenset(
+        re.sub(r":\d+$", "", name) for name in excluded_variables or ())
     # Variable name (without ":0") -> (adam_m, adam_v), in creation order.
     self._slots = {}
     # Variable name -> ref() of the variable the slots belong to (a ref, so
@@ -339,11 +418,13 @@ class AdamWeightDecayOptimizer(tf.Module):
 
     Args:
       variables: list of float `tf.Variable`s to be trained. Variables that
-        already have slots are skipped.
+        already have slots, or are `excluded_variables`, are skipped.
     """
     strategy = tf.distribute.get_strategy()
     for var in variables:
       name = checkpoints.variable_name(var)
+      if name in self.excluded_variables:
+        continue
       if name in self._slots:
         # Slots are found by name: two variables with one name would share.
         if self._owners[name] != var.ref():
@@ -442,7 +523,8 @@ class AdamWeightDecayOptimizer(tf.Module):
       The float32 learning rate of this step.
     """
     learning_rate = self.learning_rate_at(global_step)
-    grads = list(grads)
+    grads = [None if checkpoints.variable_name(v) in self.excluded_variables
+             else g for g, v in zip(grads, variables)]
     # Clipping is `g * scale` (tf.clip_by_global_norm's product), done inside
     # each variable's update rather than as a clipped copy of every gradient.
     grad_scale = global_norm_scale(grads, self.clip_norm)
@@ -499,7 +581,7 @@ class AdamWeightDecayOptimizer(tf.Module):
           decay = (self.weight_decay_rate
                    if self._do_use_weight_decay(param_name) else 0.0)
           # A tensor rate: a Python float would compile a kernel per value.
-          return tf.group(_fused_adam_weight_decay(
+          return tf.group(self._fused_step(
               param, grad, m, v, tf.cast(learning_rate, tf.float32),
               grad_scale, tf.constant(0), self.beta_1, self.beta_2,
               self.epsilon, decay))
@@ -508,9 +590,13 @@ class AdamWeightDecayOptimizer(tf.Module):
         return tf.group(param.assign(next_param), m.assign(next_m),
                         v.assign(next_v))
 
-      if should_apply is None:
-        return assign()
-      return tf.cond(should_apply, assign, tf.no_op)
+      # Every assignment waits for the rate: a schedule may refuse the step
+      # (`_refuse_steps_before`), and then nothing may change.
+      with tf.control_dependencies(
+          [learning_rate] if tf.is_tensor(learning_rate) else []):
+        if should_apply is None:
+          return assign()
+        return tf.cond(should_apply, assign, tf.no_op)
 
     return update
 
@@ -564,22 +650,38 @@ class LAMBOptimizer(AdamWeightDecayOptimizer):
   decay exclusions) use ratio 1.0.
   """
 
-  def __init__(self, learning_rate, exclude_from_layer_adaptation=None,
-               name="LAMBOptimizer", **kwargs):
-    """Constructs a LAMBOptimizer.
+  def __init__(self,
+               learning_rate,
+               weight_decay_rate=0.0,
+               beta_1=0.9,
+               beta_2=0.999,
+               epsilon=1e-6,
+               exclude_from_weight_decay=None,
+               exclude_from_layer_adaptation=None,
+               name="LAMBOptimizer",
+               **kwargs):
+    """Constructs a LAMBOptimizer (ALBERT's positional arguments).
 
     Args:
       learning_rate: see AdamWeightDecayOptimizer.
+      weight_decay_rate: float.
+      beta_1: float.
+      beta_2: float.
+      epsilon: float.
+      exclude_from_weight_decay: list of regular expressions (re.search).
       exclude_from_layer_adaptation: list of regular expressions of variables
         without trust ratio; None or empty: `exclude_from_weight_decay`.
       name: string.
-      **kwargs: AdamWeightDecayOptimizer's keyword arguments
-        (weight_decay_rate, beta_1, beta_2, epsilon, exclude_from_weight_decay,
-        clip_norm).
+      **kwargs: AdamWeightDecayOptimizer's other keyword arguments
+        (clip_norm, excluded_variables).
     """
     # The trust ratio needs the norms of the whole update: op by op.
     kwargs["fused_update"] = False
-    super(LAMBOptimizer, self).__init__(learning_rate, name=name, **kwargs)
+    super(LAMBOptimizer, self).__init__(
+        learning_rate, weight_decay_rate=weight_decay_rate, beta_1=beta_1,
+        beta_2=beta_2, epsilon=epsilon,
+        exclude_from_weight_decay=exclude_from_weight_decay, name=name,
+        **kwargs)
     self.exclude_from_layer_adaptation = (
         exclude_from_layer_adaptation or self.exclude_from_weight_decay)
 

@@ -196,6 +196,8 @@ def mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
   Returns:
     the number of masked positions.
   """
+  if num_to_predict == 0:  # dynamic masking: no draws, no masks
+    return 0
   num_candidates = a_len + b_len
   # Group g is candidates starts[g] .. starts[g + 1] - 1.
   starts = scratch[:num_candidates + 1]
@@ -523,32 +525,207 @@ def serialize_records(input_ids, input_mask, segment_ids, lm_positions, lm_ids,
   Returns:
     the number of bytes written.
   """
+  return serialize_examples((input_ids, input_mask, segment_ids,
+                             lm_positions, lm_ids, next_sentence_labels), 5,
+                            weight_bytes, headers, header_index, crc_tables,
+                            out)
+
+
+@kernel
+def serialize_examples(int_features, float_slot, float_bytes, headers,
+                       header_index, crc_tables, out):
+  """Serializes rows of any feature list as framed tf.train.Example records.
+
+  The features are the int64_lists of `int_features` in order, with one
+  packed float_list inserted at position `float_slot` (ALBERT's records have
+  eight features; serialize_records is this for BERT's seven).
+
+  Args:
+    int_features: tuple of int64 [n, length] arrays (values >= 0).
+    float_slot: the float feature's position among all features.
+    float_bytes: uint8 [n, 4 * length] its float32 little-endian bytes.
+    headers: uint8 bytes of every map-entry header.
+    header_index: int64 [features, max payload + 1, 2] (offset, length) in
+      `headers` of a feature's header for a payload of that many bytes.
+    crc_tables: int64 [8, 256], see masked_crc.
+    out: uint8 buffer, large enough.
+
+  Returns:
+    the number of bytes written.
+  """
   at = 0
-  weights_offset = header_index[5, weight_bytes.shape[1], 0]
-  weights_header = header_index[5, weight_bytes.shape[1], 1]
-  for n in range(input_ids.shape[0]):
-    body = (entry_size(input_ids[n], 0, header_index) +
-            entry_size(input_mask[n], 1, header_index) +
-            entry_size(segment_ids[n], 2, header_index) +
-            entry_size(lm_positions[n], 3, header_index) +
-            entry_size(lm_ids[n], 4, header_index) +
-            weights_header + weight_bytes.shape[1] +
-            entry_size(next_sentence_labels[n], 6, header_index))
+  num_features = len(int_features) + 1
+  float_size = float_bytes.shape[1]
+  for n in range(float_bytes.shape[0]):
+    body = header_index[float_slot, float_size, 1] + float_size
+    for f in range(len(int_features)):
+      slot = f + (f >= float_slot)
+      body += entry_size(int_features[f][n], slot, header_index)
     length_at = at
     at = put_uint(out, at, 1 + varint_size(body) + body, 8)
     at = put_uint(out, at, masked_crc(crc_tables, out, length_at, at), 4)
     data_at = at
     out[at] = 0x0A  # Example.features
     at = put_varint(out, at + 1, body)
-    at = put_entry(out, at, input_ids[n], 0, headers, header_index)
-    at = put_entry(out, at, input_mask[n], 1, headers, header_index)
-    at = put_entry(out, at, segment_ids[n], 2, headers, header_index)
-    at = put_entry(out, at, lm_positions[n], 3, headers, header_index)
-    at = put_entry(out, at, lm_ids[n], 4, headers, header_index)
-    at = put_bytes(out, at, headers, weights_offset, weights_header)
-    at = put_bytes(out, at, weight_bytes[n], 0, weight_bytes.shape[1])
-    at = put_entry(out, at, next_sentence_labels[n], 6, headers,
-                    header_index)
+    for slot in range(num_features):
+      if slot == float_slot:
+        at = put_bytes(out, at, headers, header_index[slot, float_size, 0],
+                       header_index[slot, float_size, 1])
+        at = put_bytes(out, at, float_bytes[n], 0, float_size)
+      else:
+        at = put_entry(out, at, int_features[slot - (slot > float_slot)][n],
+                       slot, headers, header_index)
+    at = put_uint(out, at, masked_crc(crc_tables, out, data_at, at), 4)
+  return at
+
+
+@kernel
+def packed_instances(mt, pos, token_ids, sentence_starts, document_starts,
+                     order, first_document, end_document, max_num_tokens,
+                     num_to_predict, whole_words, is_subword, random_word_ids,
+                     mask_id, scratch, rows, positions, ids):
+  """Masked-LM-only instances `[CLS] A [SEP]`, A packed from one document.
+
+  Each document is cut into runs of at most max_num_tokens tokens: a run
+  takes whole sentences while they fit; a sentence longer than that on its
+  own is cut, its rest starting the next run. No token is dropped. Then each
+  run is masked as Google's (kernels.mask with an empty B).
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+    token_ids: [corpus tokens] the sentences one after the other.
+    sentence_starts: int64 [sentences + 1], see document_instances.
+    document_starts: int64 [documents + 1], see document_instances.
+    order: int64 [documents] the shuffled document list.
+    first_document: the first index into `order` to make instances of.
+    end_document: one past the last.
+    max_num_tokens: max_seq_length - 2.
+    num_to_predict: int [max_seq_length + 1] predictions by instance length
+      (zeros: no masking).
+    whole_words: bool, Google's do_whole_word_mask.
+    is_subword: bool [vocabulary size], see mask.
+    random_word_ids: int [n], see mask.
+    mask_id: id of [MASK].
+    scratch: int64 [>= 2 * max_num_tokens + 1] work space.
+    rows: int64 [capacity, 6] out: a_start, a_len, 0, 0, 0, num_masked.
+      A document of T tokens gives at most 2 * T // (max_num_tokens + 1) + 1
+      instances (two consecutive runs hold more than max_num_tokens).
+    positions: int [capacity, max_predictions_per_seq] out, see mask.
+    ids: int [capacity, max_predictions_per_seq] out, see mask.
+
+  Returns:
+    the number of instances written.
+  """
+  count = 0
+  for document_index in range(first_document, end_document):
+    sentence = document_starts[order[document_index]]
+    last = document_starts[order[document_index] + 1]
+    start = sentence_starts[sentence]
+    while start < sentence_starts[last]:
+      end = start
+      while (sentence < last and
+             sentence_starts[sentence + 1] - start <= max_num_tokens):
+        sentence += 1
+        end = sentence_starts[sentence]
+      if end == start:  # the sentence alone is too long: cut it
+        end = start + max_num_tokens
+      rows[count, 0] = start
+      rows[count, 1] = end - start
+      rows[count, 2] = 0
+      rows[count, 3] = 0
+      rows[count, 4] = 0
+      rows[count, 5] = mask(
+          mt, pos, token_ids, start, end - start, 0, 0,
+          num_to_predict[end - start + 2], whole_words, is_subword,
+          random_word_ids, mask_id, scratch, positions[count], ids[count])
+      count += 1
+      start = end
+  return count
+
+
+@kernel
+def fill_packed_features(rows, positions, ids, token_ids, cls_id, sep_id,
+                         input_ids, input_mask, lm_positions, lm_ids,
+                         lm_weights):
+  """Features of `[CLS] A [SEP]` instances (outputs must come zero-filled).
+
+  Their segment_ids are all 0, next_sentence_labels are not written.
+
+  Args:
+    rows: int64 [n, 6] instances, see packed_instances.
+    positions: int [n, max_predictions_per_seq] sorted masked positions.
+    ids: int [n, max_predictions_per_seq] the id written at each.
+    token_ids: [corpus tokens] the corpus the rows refer to.
+    cls_id: id of [CLS].
+    sep_id: id of [SEP].
+    input_ids: int64 [n, max_seq_length] out.
+    input_mask: int64 [n, max_seq_length] out.
+    lm_positions: int64 [n, max_predictions_per_seq] out.
+    lm_ids: int64 [n, max_predictions_per_seq] out: the original tokens.
+    lm_weights: float32 [n, max_predictions_per_seq] out.
+  """
+  for n in range(rows.shape[0]):
+    a_start, a_len = rows[n, 0], rows[n, 1]
+    input_ids[n, 0] = cls_id
+    for r in range(a_len):
+      input_ids[n, 1 + r] = token_ids[a_start + r]
+    input_ids[n, a_len + 1] = sep_id
+    for t in range(a_len + 2):
+      input_mask[n, t] = 1
+    for k in range(rows[n, 5]):
+      lm_positions[n, k] = positions[n, k]
+      lm_ids[n, k] = input_ids[n, positions[n, k]]
+      lm_weights[n, k] = 1.0
+      input_ids[n, positions[n, k]] = ids[n, k]
+
+
+@kernel
+def serialize_layout(ints, weight_bytes, columns, is_float, headers,
+                     header_index, crc_tables, out):
+  """Serializes rows of any feature layout as TFRecord-framed Examples.
+
+  serialize_records for a list of features given at run time: feature f
+  (in the order written) is columns[f, 0]:columns[f, 1] of `ints` (an
+  int64_list) or, where is_float[f], of `weight_bytes` (a float_list's
+  little-endian float32 bytes).
+
+  Args:
+    ints: int64 [n, int columns] the int features side by side.
+    weight_bytes: uint8 [n, float bytes] the float features' bytes.
+    columns: int64 [features, 2] each feature's column range.
+    is_float: bool [features].
+    headers: uint8 bytes of every map-entry header.
+    header_index: int64 [features, max payload + 1, 2], see put_entry.
+    crc_tables: int64 [8, 256], see masked_crc.
+    out: uint8 buffer, large enough.
+
+  Returns:
+    the number of bytes written.
+  """
+  at = 0
+  for n in range(ints.shape[0]):
+    body = 0
+    for f in range(columns.shape[0]):
+      begin, end = columns[f, 0], columns[f, 1]
+      if is_float[f]:
+        body += header_index[f, end - begin, 1] + end - begin
+      else:
+        body += entry_size(ints[n, begin:end], f, header_index)
+    length_at = at
+    at = put_uint(out, at, 1 + varint_size(body) + body, 8)
+    at = put_uint(out, at, masked_crc(crc_tables, out, length_at, at), 4)
+    data_at = at
+    out[at] = 0x0A  # Example.features
+    at = put_varint(out, at + 1, body)
+    for f in range(columns.shape[0]):
+      begin, end = columns[f, 0], columns[f, 1]
+      if is_float[f]:
+        at = put_bytes(out, at, headers, header_index[f, end - begin, 0],
+                       header_index[f, end - begin, 1])
+        at = put_bytes(out, at, weight_bytes[n], begin, end - begin)
+      else:
+        at = put_entry(out, at, ints[n, begin:end], f, headers, header_index)
     at = put_uint(out, at, masked_crc(crc_tables, out, data_at, at), 4)
   return at
 

@@ -1,22 +1,24 @@
 # coding=utf-8
 """BERT fine-tuning runner with a TF Hub style encoder module.
 
-Google's run_classifier_with_tfhub.py for TensorFlow 2. The encoder is a
-SavedModel in the TF Hub BERT encoder convention (inputs input_word_ids,
-input_mask, input_type_ids; outputs pooled_output, sequence_output,
-encoder_outputs) with a `tokenization_info` signature, e.g. one written by
-`export_lib.export_hub_encoder`; --bert_hub_module_handle is its local
-directory, loaded by encoders.hub_encoder (no tensorflow_hub needed). Every
-run_classifier flag is defined, as in Google's script; vocab_file,
-do_lower_case, bert_config_file and init_checkpoint are ignored (the tokenizer
-and the weights come from the module).
+Google's run_classifier_with_tfhub.py for TensorFlow 2.
+--bert_hub_module_handle is a local directory or a URL / gs:// handle
+(resolved by tensorflow_hub, so TFHUB_CACHE_DIR works offline) of any BERT
+encoder module: Google's TF1 Hub modules, Model Garden's TF2 modules (dict or
+list API) or the project's export (see hub_lib.py). Every run_classifier flag
+is defined, as in Google's script; vocab_file, do_lower_case,
+bert_config_file and init_checkpoint are ignored (the tokenizer and the
+weights come from the module). After training, the fine-tuned BERT encoder is
+also written under Google's names to <output_dir>/google_model/ (see
+hub_lib.write_google_model).
 
 It runs the classification task (tasks/classification.py) over the hub
-encoder, with the data path of Google's script: Google's quirks kept:
---do_predict alone is rejected (one of --do_train / --do_eval must be set),
-the tasks are cola, mnli and mrpc, the training and dev features are held in
-memory, and on a TPU the last partial eval batch is dropped and the test set
-is cut to a multiple of --predict_batch_size.
+encoder from the registry (encoders.hub_encoder), with the data path of
+Google's script. Google's quirks kept: --do_predict alone is rejected (one of
+--do_train / --do_eval must be set), the tasks are cola, mnli and mrpc, the
+training and dev features are held in memory, and on a TPU the last partial
+eval batch is dropped and the test set is cut to a multiple of
+--predict_batch_size.
 """
 
 import os
@@ -27,6 +29,7 @@ import tensorflow as tf
 
 import encoders
 import estimator_lib
+import hub_lib
 import task_lib
 from tasks import classification
 from tasks import classification_data
@@ -35,8 +38,8 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string(
     "bert_hub_module_handle", None,
-    "Handle for the BERT TF-Hub module: a local SavedModel directory in the "
-    "TF Hub BERT encoder convention (see export_lib.py).")
+    "Handle for the BERT TF-Hub module: a local module directory or a URL / "
+    "gs:// handle (TF1 Hub format, TF2 dict or list API; see hub_lib.py).")
 
 # Every flag of run_classifier.py, as Google's script imports them.
 task_lib.define_finetuning_flags()
@@ -57,7 +60,7 @@ class HubClassifier(classification.ClassifierModel):
     """Loads the module and creates output_weights / output_bias.
 
     Args:
-      bert_hub_module_handle: SavedModel directory.
+      bert_hub_module_handle: module directory or handle (hub_lib).
       num_labels: number of labels.
     """
     super().__init__(encoders.hub_encoder(bert_hub_module_handle).create(),
@@ -73,7 +76,7 @@ def create_model(is_training, input_ids, input_mask, segment_ids, labels,
     input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
     labels: int32 [batch_size].
     num_labels: int.
-    bert_hub_module_handle: module directory.
+    bert_hub_module_handle: module directory or handle (hub_lib).
     model: (new) an existing HubClassifier to run instead of loading one.
 
   Returns:
@@ -143,6 +146,15 @@ class HubClassificationTask(classification.ClassificationTask):
     """Google's four keys only (no predict pass)."""
     return task_lib.Task.evaluate(self, estimator, eval_input)
 
+  def after_training(self, estimator):
+    """The fine-tuned encoder under Google's names: <output_dir>/google_model
+    (modules whose variables map to Google's, see hub_lib)."""
+    loaded = estimator.model.encoder.loaded
+    if loaded.bert_config is not None and estimator.config.is_chief:
+      hub_lib.write_google_model(
+          loaded, estimator.latest_checkpoint(),
+          os.path.join(self.settings.output_dir, "google_model"))
+
   def predict(self, estimator):
     settings = self.settings
     examples = self.processor.get_test_examples(self.data_dir)
@@ -167,6 +179,10 @@ def main(_):
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
 
+  # Resolving the handle (a download) may fail: before any output exists.
+  encoder = encoders.hub_encoder(FLAGS.bert_hub_module_handle)
+  tokenizer = encoder.create_tokenizer()
+
   tf.io.gfile.makedirs(FLAGS.output_dir)
 
   task_name = FLAGS.task_name.lower()
@@ -174,9 +190,6 @@ def main(_):
     raise ValueError("Task not found: %s" % (task_name))
   processor = HUB_PROCESSORS[task_name]()
   label_list = processor.get_labels()
-
-  encoder = encoders.hub_encoder(FLAGS.bert_hub_module_handle)
-  tokenizer = encoder.create_tokenizer()
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
   settings = task_lib.settings_from_flags(FLAGS)

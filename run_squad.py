@@ -29,6 +29,7 @@ from tasks.squad import convert_examples_to_features
 from tasks.squad import FeatureWriter
 from tasks.squad import input_fn_builder
 from tasks.squad import InputFeatures
+from tasks.squad import load_squad_json
 from tasks.squad import RawResult
 from tasks.squad import shuffle_train_examples
 from tasks.squad import SquadExample

@@ -207,6 +207,8 @@ class Task(estimator_lib.ModelFn):
   * `evaluate(estimator, eval_input)` -> dict for eval_results.txt;
   * `predict(estimator)`: writes the prediction outputs;
   * `export(model, export_dir)`: a SavedModel of the trained model;
+  * `after_training(estimator)`: what the task writes after training (none
+    by default);
   * `default_best_metric()`: the eval key that picks the best checkpoint.
   """
 
@@ -284,6 +286,10 @@ class Task(estimator_lib.ModelFn):
 
   def export(self, model, export_dir):
     raise ValueError("This task has no SavedModel export.")
+
+  def after_training(self, estimator):
+    """Called by the driver after training, with the trained Estimator."""
+    del estimator
 
   def default_best_metric(self):
     return "eval_accuracy"
@@ -473,6 +479,7 @@ def run(task, settings, run_config):
   eval_input = task.eval_input() if settings.do_eval else None
   if settings.do_train:
     train(task, estimator, settings, eval_input)
+    task.after_training(estimator)
   if settings.do_eval:
     result = task.evaluate(estimator, eval_input)
     if run_config.is_chief:

@@ -99,7 +99,7 @@ def pack_inputs(tokenizer, tokens_a, tokens_b, max_seq_length):
   if tokens_b:
     tokens += tokens_b + [sep]
     segment_ids += [1] * (len(tokens_b) + 1)
-  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  input_ids = list(tokenizer.convert_tokens_to_ids(tokens))
   # The mask has 1 for real tokens and 0 for padding tokens. Only real
   # tokens are attended to.
   input_mask = [1] * len(input_ids)

@@ -9,7 +9,15 @@ written plainly) with Google's default flags, checks that both wrote the same
 records, and prints wall time, input MB/s, records/s, peak RSS, the ratios and
 a breakdown of where the fast script spends its time.
 
+--modes adds the domain-pretraining options, each against the literal
+implementation run with the same options on the same text: `lines` and
+`jsonl` (the same documents, one per line / JSON object, cut into sentences
+by sentence_split.py), `mlm_only` (--next_sentence_prediction=False),
+`dynamic` (--masking=dynamic) and `mlm_only_dynamic`.
+
   python benchmarks/create_pretraining_data.py --size_mb=10
+  python benchmarks/create_pretraining_data.py --size_mb=10 \
+    --modes=google,lines,jsonl,mlm_only,dynamic,mlm_only_dynamic
 """
 
 import ast
@@ -39,6 +47,20 @@ flags.DEFINE_integer("num_workers", None,
                      "Workers of the fast script (default: all cores).")
 flags.DEFINE_bool("skip_literal", False,
                   "Only run the fast script (no ratios).")
+flags.DEFINE_list("modes", ["google"],
+                  "What to measure: google (Google's flags), lines, jsonl, "
+                  "mlm_only, dynamic, mlm_only_dynamic.")
+
+# The options and input of each mode ("documents": one document per line).
+MODES = {
+    "google": ({}, "sentences"),
+    "lines": (dict(input_format="lines"), "lines"),
+    "jsonl": (dict(input_format="jsonl"), "jsonl"),
+    "mlm_only": (dict(next_sentence_prediction=False), "sentences"),
+    "dynamic": (dict(masking="dynamic"), "sentences"),
+    "mlm_only_dynamic": (dict(next_sentence_prediction=False,
+                              masking="dynamic"), "sentences"),
+}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 
@@ -146,7 +168,8 @@ sys.path.insert(0, {root!r})
 start = time.perf_counter()
 import create_pretraining_data as c
 stats = c.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
-              num_workers={workers!r}, log_examples=False, progress=False)
+              num_workers={workers!r}, log_examples=False, progress=False,
+              **{options!r})
 wall = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -162,7 +185,8 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + "/tests")
 start = time.perf_counter()
 import literal_pretraining_data as lit
-n = lit.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe})
+n = lit.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
+            **{options!r})
 wall = time.perf_counter() - start
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 cpu = sum(u.ru_utime + u.ru_stime for u in map(
@@ -204,6 +228,63 @@ def report(label, stats, megabytes):
             stats["child_rss_mb"], stats["records"]))
 
 
+def write_format(text, path, input_format):
+  """Writes the documents of a sentences-format text one per line.
+
+  Args:
+    text: path of the text (sentences, blank lines between documents).
+    path: output path.
+    input_format: "lines" (the sentences of a document joined by spaces) or
+      "jsonl" ({"text": the same}).
+  """
+  with open(text, encoding="utf-8") as f:
+    documents = [" ".join(d.split("\n")) for d in f.read().split("\n\n")]
+  with open(path, "w", encoding="utf-8") as out:
+    for document in documents:
+      if document.strip():
+        out.write((json.dumps({"text": document}) if input_format == "jsonl"
+                   else document) + "\n")
+
+
+def measure_mode(mode, text, work_dir, args, megabytes):
+  """Runs one mode with the fast script and the literal implementation.
+
+  Args:
+    mode: a key of MODES.
+    text: the sentences-format text.
+    work_dir: where the inputs and outputs go.
+    args: the template arguments shared by every run.
+    megabytes: input size in MB.
+
+  Returns:
+    (fast output, literal output or None when skipped).
+  """
+  options, input_format = MODES[mode]
+  source = text
+  if input_format != "sentences":
+    source = os.path.join(work_dir, "documents." + input_format)
+    write_format(text, source, input_format)
+  args = dict(args, text=source, options=options)
+  print("--- %s %s" % (mode, options or "(Google's flags)"))
+  fast_out = os.path.join(work_dir, "fast_%s.tfrecord" % mode)
+  fast = measure(_FAST.format(out=fast_out, **args), "fast script")
+  report("fast", fast, megabytes)
+  print("  fast breakdown (s): " + ", ".join(
+      "%s %.2f" % kv for kv in fast["breakdown"].items()))
+  print("  output: %.1f MB" % (os.path.getsize(fast_out) / 1e6))
+  if FLAGS.skip_literal:
+    return fast_out, None
+  literal_out = os.path.join(work_dir, "literal_%s.tfrecord" % mode)
+  literal = measure(_LITERAL.format(out=literal_out, **args), "literal")
+  report("literal", literal, megabytes)
+  print("speed-up %.1fx wall, %.1fx CPU time; peak RSS ratio %.2f "
+        "(fast/literal)" % (literal["wall"] / fast["wall"],
+                            literal["cpu"] / fast["cpu"],
+                            fast["rss_mb"] / literal["rss_mb"]))
+  print("load average during the runs: %.1f %.1f %.1f" % os.getloadavg())
+  return fast_out, literal_out
+
+
 def main(_):
   work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="cpd_bench_")
   os.makedirs(work_dir, exist_ok=True)
@@ -214,40 +295,41 @@ def main(_):
   print("input: %s, %.2f MB, %d lines; flags: Google's defaults, dupe_factor "
         "%d; %d CPU cores" % (text, megabytes, sum(1 for _ in open(
             text, encoding="utf-8")), FLAGS.dupe_factor, os.cpu_count()))
-  fast_out = os.path.join(work_dir, "fast.tfrecord")
-  args = dict(root=ROOT, text=text, vocab=vocab, dupe=FLAGS.dupe_factor,
+  for mode in FLAGS.modes:
+    if mode not in MODES:
+      sys.exit("--modes: %r is not one of %s" % (mode, ", ".join(MODES)))
+  args = dict(root=ROOT, vocab=vocab, dupe=FLAGS.dupe_factor,
               workers=FLAGS.num_workers)
   # numba compiles the kernels once after an install or a code change and
-  # caches them on disk; a small run first keeps that out of the figures.
+  # caches them on disk; a small run of each mode first keeps that out of
+  # the figures.
   sample = os.path.join(work_dir, "warm_up.txt")
   with open(text, encoding="utf-8") as source, open(
       sample, "w", encoding="utf-8") as f:
     f.writelines(line for _, line in zip(range(2000), source))
-  warm_up = measure(_FAST.format(out=os.path.join(work_dir, "warm_up.tfrecord"),
-                                 **dict(args, text=sample, dupe=1)), "warm-up")
-  print("warm-up run on 2000 lines (compiles the kernels if not cached): "
-        "%.2f s" % warm_up["wall"])
-  fast = measure(_FAST.format(out=fast_out, **args), "fast script")
-  report("fast", fast, megabytes)
-  print("  fast breakdown (s): " + ", ".join(
-      "%s %.2f" % kv for kv in fast["breakdown"].items()))
-  if not FLAGS.skip_literal:
-    literal_out = os.path.join(work_dir, "literal.tfrecord")
-    literal = measure(_LITERAL.format(out=literal_out, **args), "literal")
-    report("literal", literal, megabytes)
-    print("speed-up %.1fx wall, %.1fx CPU time; peak RSS ratio %.2f "
-          "(fast/literal)" % (literal["wall"] / fast["wall"],
-                              literal["cpu"] / fast["cpu"],
-                              fast["rss_mb"] / literal["rss_mb"]))
-    print("load average during the runs: %.1f %.1f %.1f" % os.getloadavg())
-    same = canonical_digest(fast_out) == canonical_digest(literal_out)
-    print("same records: %s" % same)
-    if not same:
-      sys.exit(1)
+  for mode in FLAGS.modes:
+    warm_up = measure(_FAST.format(
+        out=os.path.join(work_dir, "warm_up.tfrecord"),
+        **dict(args, text=sample, dupe=1, options={
+            k: v for k, v in MODES[mode][0].items() if k != "input_format"})),
+                      "warm-up")
+  print("warm-up runs on 2000 lines (compile the kernels if not cached): "
+        "last %.2f s" % warm_up["wall"])
+  outputs = [measure_mode(mode, text, work_dir, args, megabytes)
+             for mode in FLAGS.modes]
+  # Compared after every run: a child's peak RSS counts its parent's (it
+  # is forked before exec), and the comparison imports TensorFlow here.
+  same = []
+  for mode, (fast_out, literal_out) in zip(FLAGS.modes, outputs):
+    if literal_out:
+      same.append(canonical_digest(fast_out) == canonical_digest(literal_out))
+      print("%s: same records: %s" % (mode, same[-1]))
   if not FLAGS.work_dir:
     for name in os.listdir(work_dir):
       os.remove(os.path.join(work_dir, name))
     os.rmdir(work_dir)
+  if not all(same):
+    sys.exit(1)
 
 
 if __name__ == "__main__":

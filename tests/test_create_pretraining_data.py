@@ -163,6 +163,11 @@ def test_flags_and_defaults_are_googles():
               "masked_lm_prob": 0.15, "short_seq_prob": 0.1}
   for name, value in defaults.items():
     assert flags.FLAGS[name].default == value, name
+  # The new flags keep Google's behaviour by default.
+  new = {"input_format": "sentences", "eval_output_file": None,
+         "next_sentence_prediction": True, "masking": "static"}
+  for name, value in new.items():
+    assert flags.FLAGS[name].default == value, name
 
 
 def test_sidecar_records_the_flags(tmp_path):
@@ -177,7 +182,10 @@ def test_sidecar_records_the_flags(tmp_path):
         "vocab_sha256": vocab_digest, "vocab_size": 30522,
         "do_lower_case": True, "do_whole_word_mask": False,
         "random_seed": 12345, "dupe_factor": 5, "masked_lm_prob": 0.15,
-        "short_seq_prob": 0.1, "num_instances": expected["num_instances"]}
+        "short_seq_prob": 0.1, "num_instances": expected["num_instances"],
+        "input_format": "sentences", "next_sentence_prediction": True,
+        "masking": "static", "documents": sidecar["documents"]}
+    assert sidecar["documents"] > 1
   assert sorted(os.listdir(tmp_path)) == sorted(
       [os.path.basename(p) for p in outputs] +
       [os.path.basename(p) + ".json" for p in outputs])

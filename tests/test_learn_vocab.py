@@ -171,16 +171,23 @@ def test_size_unique_and_order(english_vocab):
   assert letters and all("##" + c in tokens for c in letters)
 
 
-def test_held_out_unk_share_and_pieces(english_vocab):
-  vocab_path, stats, held_out, _ = english_vocab
+def held_out_counts(vocab_path, lines):
+  """(words, WordPieces, [UNK] words) of `lines`, counted with FullTokenizer.
+  """
   tokenizer = tokenization.FullTokenizer(vocab_path, do_lower_case=True)
   words = unk = pieces = 0
-  for line in held_out:
+  for line in lines:
     for word in tokenizer.basic_tokenizer.tokenize(line):
       split = tokenizer.wordpiece_tokenizer.tokenize(word)
       words += 1
       pieces += len(split)
       unk += split == ["[UNK]"]
+  return words, pieces, unk
+
+
+def test_held_out_unk_share_and_pieces(english_vocab):
+  vocab_path, stats, held_out, _ = english_vocab
+  words, pieces, unk = held_out_counts(vocab_path, held_out)
   assert words > 5000
   assert unk / words < 0.005
   assert pieces / words < 1.3
@@ -291,3 +298,112 @@ def test_bad_input_errors_name_file_line_and_pattern(tmp_path):
                    str(tmp_path / "v.txt"))
   assert result.returncode != 0
   assert missing in result.stderr and "matches no file" in result.stderr
+
+
+# Adapting a released vocabulary to a domain (--fill_unused_from,
+# --extend_from), with Google's uncased vocabulary as the base.
+
+DOMAIN_WORDS = ["pneumothorax", "thrombocytopenia", "echocardiogram",
+                "tachycardia", "hepatomegaly", "dyspnea"]
+
+
+def domain_lines():
+  """Clinical-style text: the domain words at falling frequencies, a
+  character the base lacks inside words (\u2a7d) and alone (\u2603), and
+  common English words the base holds whole."""
+  lines = []
+  for i in range(300):
+    words = ["the", "patient", "had"]
+    for rank, word in enumerate(DOMAIN_WORDS):
+      if i % (rank + 1) == 0:
+        words.append(word)
+    if i % 7 == 0:  # rarer than every domain word
+      words += ["dose", "x\u2a7d%d" % (i % 5), "\u2603"]
+    lines.append(" ".join(words) + " today .")
+  return lines
+
+
+def figures(vocab_path, lines):
+  """Held-out [UNK] share and pieces per word, counted here."""
+  words, pieces, unk = held_out_counts(vocab_path, lines)
+  return unk / words, pieces / words
+
+
+def test_fill_unused_keeps_every_other_line_and_id(tmp_path):
+  base_path = fixture_path("vocab_uncased.txt")
+  lines = domain_lines()
+  input_file = write(tmp_path / "clinic.txt", lines)
+  out, stats_path = str(tmp_path / "vocab.txt"), str(tmp_path / "s.json")
+  result = run_cli("--input_file=" + input_file, "--output_file=" + out,
+                   "--fill_unused_from=" + base_path,
+                   "--holdout_fraction=0.1", "--stats_file=" + stats_path)
+  assert result.returncode == 0, result.stderr
+  base, filled = read_vocab(base_path), read_vocab(out)
+  assert len(filled) == len(base)
+  changed = [i for i in range(len(base)) if base[i] != filled[i]]
+  assert all(base[i].startswith("[unused") for i in changed)
+  # The domain words, most frequent first, then the missing characters
+  # (\u2a7d, never at a word's start here, as ##\u2a7d) and the words they
+  # spoiled ("x\u2a7d0" is one BasicTokenizer word), in the first
+  # [unusedN] slots by id.
+  added = [filled[i] for i in changed]
+  assert added[:6] == DOMAIN_WORDS
+  assert {"\u2603", "##\u2a7d", "x\u2a7d0"} <= set(added)
+  assert "the" not in added and "patient" not in added
+  assert changed == [i for i in range(len(base))
+                     if base[i].startswith("[unused")][:len(changed)]
+  tokenizer = tokenization.FullTokenizer(out, do_lower_case=True)
+  assert tokenizer.tokenize("Pneumothorax and \u2603") == [
+      "pneumothorax", "and", "\u2603"]
+  with open(stats_path) as f:
+    stats = json.load(f)
+  held_out = lines[9::10]
+  before, after = figures(base_path, held_out), figures(out, held_out)
+  assert stats["held_out_before"]["unk_share"] == pytest.approx(before[0])
+  assert stats["held_out_after"]["unk_share"] == pytest.approx(after[0])
+  assert stats["held_out_after"]["pieces_per_word"] == pytest.approx(after[1])
+  assert after[0] == 0.0 < before[0] and after[1] < before[1]
+  assert stats["added"] == len(changed) and stats["vocab_size"] == len(base)
+
+
+def test_extend_appends_after_the_base(tmp_path):
+  base_path = fixture_path("vocab_uncased.txt")
+  input_file = write(tmp_path / "clinic.txt", domain_lines())
+  out = str(tmp_path / "vocab.txt")
+  result = run_cli("--input_file=" + input_file, "--output_file=" + out,
+                   "--extend_from=" + base_path, "--vocab_size=30527")
+  assert result.returncode == 0, result.stderr
+  base, extended = read_vocab(base_path), read_vocab(out)
+  assert extended[:len(base)] == base
+  assert extended[len(base):] == DOMAIN_WORDS[:5]
+  vocab = tokenization.load_vocab(out)
+  assert vocab["pneumothorax"] == 30522 and vocab["[unused0]"] == 1
+
+
+def test_domain_candidates_rank_words_and_missing_characters():
+  base = {t: i for i, t in enumerate(
+      ["[UNK]", "a", "b", "##a", "##b", "ab", "x"])}
+  counts = {"ab": 50, "ba": 9, "abab": 4, "a\u2603": 3, "\u2603": 5, "x": 8,
+            "zz": 1}
+  assert learn_vocab.domain_candidates(counts, base, min_frequency=2) == [
+      ("ba", 9), ("\u2603", 5), ("abab", 4), ("##\u2603", 3),
+      ("a\u2603", 3)]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--fill_unused_from=BASE", "--extend_from=BASE"], "one or the other"),
+    (["--fill_unused_from=BASE", "--vocab_size=100"],
+     "--vocab_size does not apply"),
+    (["--extend_from=BASE", "--vocab_size=30522"],
+     "--vocab_size=30522 must be larger than the 30522 lines"),
+    (["--extend_from=/nowhere/vocab.txt"], "--extend_from=/nowhere/vocab.txt: "
+                                          "no such file")])
+def test_adapting_flags_are_checked(tmp_path, args, message):
+  input_file = write(tmp_path / "t.txt", ["some words here"] * 3)
+  base = fixture_path("vocab_uncased.txt")
+  result = run_cli("--input_file=" + input_file, "--output_file=" +
+                   str(tmp_path / "v.txt"),
+                   *[a.replace("BASE", base) for a in args])
+  assert result.returncode != 0
+  assert message in result.stderr
+  assert not os.path.exists(tmp_path / "v.txt")

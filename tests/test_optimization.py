@@ -184,13 +184,17 @@ def test_schedule_without_warmup_is_linear_decay():
 
 
 class _Trainer(object):
-  """Google's create_optimizer call on the golden problem, fresh state."""
+  """Google's create_optimizer call on the golden problem, fresh state.
 
-  def __init__(self, problem, npz):
+  `optimizer` replaces Google's (e.g. ALBERT's call); `npz` holds the
+  problem's data and the recorded trajectory.
+  """
+
+  def __init__(self, problem, npz, optimizer=None):
     self.problem, self.npz = problem, npz
     self.variables = _make_variables(problem, npz)
     self.global_step = optimization.create_global_step()
-    self.opt = optimization.create_optimizer(
+    self.opt = optimizer or optimization.create_optimizer(
         None, init_lr=0.1, num_train_steps=NUM_STEPS, num_warmup_steps=3,
         use_tpu=False)
     self.opt.create_slots(self.variables)
