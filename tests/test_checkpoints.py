@@ -9,6 +9,7 @@ import tensorflow as tf
 from conftest import fixture_path
 import checkpoints
 import harness
+import io_lib
 import modeling
 
 
@@ -166,8 +167,8 @@ def test_crash_while_writing_state_file_leaves_old_one(tmp_path, monkeypatch):
   def crash(*args, **kwargs):
     raise KeyboardInterrupt("killed before the rename")
 
-  # io_lib renames local files with os.replace.
-  monkeypatch.setattr(os, "replace", crash)
+  # The state file is written by io_lib, which renames through _rename.
+  monkeypatch.setattr(io_lib, "_rename", crash)
   with pytest.raises(KeyboardInterrupt):
     manager.save({"w": tf.constant([2.0])}, 2)
   monkeypatch.undo()
