@@ -243,7 +243,7 @@ def expand_input_files(input_file):
   return input_files
 
 
-def _decoded_lines(input_files):
+def _decoded_lines(input_files, errors="strict"):
   """Yields (path, list of lines) blocks of the inputs.
 
   Lines are split as Google's tf.gfile readline splits them: every "\\r" is
@@ -252,6 +252,8 @@ def _decoded_lines(input_files):
 
   Args:
     input_files: list of paths.
+    errors: "strict", or "ignore" to drop invalid UTF-8 bytes (ALBERT's
+      --input_file_mode=rb).
 
   Raises:
     ValueError: a file is missing or is not UTF-8 (naming file and line).
@@ -274,7 +276,7 @@ def _decoded_lines(input_files):
           data, rest = data[:cut], data[cut:]
         data = data.replace(b"\r", b"")
         try:
-          text = data.decode("utf-8")
+          text = data.decode("utf-8", errors)
         except UnicodeDecodeError as e:
           line = line_number + data.count(b"\n", 0, e.start)
           column = e.start - data.rfind(b"\n", 0, e.start)
@@ -292,7 +294,8 @@ def _decoded_lines(input_files):
           break
 
 
-def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
+def read_corpus(input_files, tokenizer, num_workers=None, progress=None,
+                prepare_line=None, decode_errors="strict"):
   """Reads and tokenizes the input files into documents, as Google does.
 
   A line whose strip() is empty ends the current document; any other line is
@@ -305,6 +308,10 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
     tokenizer: a tokenization.FullTokenizer.
     num_workers: tokenizing processes (None: all cores).
     progress: a _Progress or None.
+    prepare_line: function str -> str applied to each line instead of
+      Google's str.strip() (ALBERT: preprocess_text); an empty result ends
+      the document.
+    decode_errors: see _decoded_lines.
 
   Returns:
     a Corpus.
@@ -318,11 +325,11 @@ def read_corpus(input_files, tokenizer, num_workers=None, progress=None):
   bytes_read = 0
   total_bytes = sum(os.path.getsize(p) for p in input_files
                     if os.path.exists(p))
-  for path, lines in _decoded_lines(input_files):
+  for path, lines in _decoded_lines(input_files, decode_errors):
     texts = []
     text_documents = []
     for line in lines:
-      line = line.strip()
+      line = line.strip() if prepare_line is None else prepare_line(line)
       if line:
         texts.append(line)
         text_documents.append(document)
@@ -464,7 +471,7 @@ class InstanceMaker(object):
 def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
                    short_seq_prob, masked_lm_prob, max_predictions_per_seq,
                    do_whole_word_mask, generator, progress=None,
-                   seconds=None):
+                   seconds=None, maker=None):
   """Google's create_training_instances after reading: every instance.
 
   Args:
@@ -479,6 +486,9 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
     generator: a kernels.MersenneTwister, advanced as Google's rng would be.
     progress: a _Progress or None.
     seconds: a dict, or None; gets the time spent shuffling the final list.
+    maker: what makes the instances of a run of documents (an object with
+      InstanceMaker's `make`, drawing from `generator`); None: an
+      InstanceMaker of the settings above (ALBERT passes its own).
 
   Returns:
     (dict of instance arrays in creation order (see InstanceMaker),
@@ -487,9 +497,10 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   num_documents = corpus.num_documents
   order = np.arange(num_documents, dtype=np.int64)
   kernels.shuffle(generator.mt, generator.pos, order, num_documents)
-  maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
-                        masked_lm_prob, max_predictions_per_seq,
-                        do_whole_word_mask, generator)
+  if maker is None:
+    maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
+                          masked_lm_prob, max_predictions_per_seq,
+                          do_whole_word_mask, generator)
   blocks = []
   count = 0
   for dupe in range(dupe_factor):

@@ -523,32 +523,56 @@ def serialize_records(input_ids, input_mask, segment_ids, lm_positions, lm_ids,
   Returns:
     the number of bytes written.
   """
+  return serialize_examples((input_ids, input_mask, segment_ids,
+                             lm_positions, lm_ids, next_sentence_labels), 5,
+                            weight_bytes, headers, header_index, crc_tables,
+                            out)
+
+
+@kernel
+def serialize_examples(int_features, float_slot, float_bytes, headers,
+                       header_index, crc_tables, out):
+  """Serializes rows of any feature list as framed tf.train.Example records.
+
+  The features are the int64_lists of `int_features` in order, with one
+  packed float_list inserted at position `float_slot` (ALBERT's records have
+  eight features; serialize_records is this for BERT's seven).
+
+  Args:
+    int_features: tuple of int64 [n, length] arrays (values >= 0).
+    float_slot: the float feature's position among all features.
+    float_bytes: uint8 [n, 4 * length] its float32 little-endian bytes.
+    headers: uint8 bytes of every map-entry header.
+    header_index: int64 [features, max payload + 1, 2] (offset, length) in
+      `headers` of a feature's header for a payload of that many bytes.
+    crc_tables: int64 [8, 256], see masked_crc.
+    out: uint8 buffer, large enough.
+
+  Returns:
+    the number of bytes written.
+  """
   at = 0
-  weights_offset = header_index[5, weight_bytes.shape[1], 0]
-  weights_header = header_index[5, weight_bytes.shape[1], 1]
-  for n in range(input_ids.shape[0]):
-    body = (entry_size(input_ids[n], 0, header_index) +
-            entry_size(input_mask[n], 1, header_index) +
-            entry_size(segment_ids[n], 2, header_index) +
-            entry_size(lm_positions[n], 3, header_index) +
-            entry_size(lm_ids[n], 4, header_index) +
-            weights_header + weight_bytes.shape[1] +
-            entry_size(next_sentence_labels[n], 6, header_index))
+  num_features = len(int_features) + 1
+  float_size = float_bytes.shape[1]
+  for n in range(float_bytes.shape[0]):
+    body = header_index[float_slot, float_size, 1] + float_size
+    for f in range(len(int_features)):
+      slot = f + (f >= float_slot)
+      body += entry_size(int_features[f][n], slot, header_index)
     length_at = at
     at = put_uint(out, at, 1 + varint_size(body) + body, 8)
     at = put_uint(out, at, masked_crc(crc_tables, out, length_at, at), 4)
     data_at = at
     out[at] = 0x0A  # Example.features
     at = put_varint(out, at + 1, body)
-    at = put_entry(out, at, input_ids[n], 0, headers, header_index)
-    at = put_entry(out, at, input_mask[n], 1, headers, header_index)
-    at = put_entry(out, at, segment_ids[n], 2, headers, header_index)
-    at = put_entry(out, at, lm_positions[n], 3, headers, header_index)
-    at = put_entry(out, at, lm_ids[n], 4, headers, header_index)
-    at = put_bytes(out, at, headers, weights_offset, weights_header)
-    at = put_bytes(out, at, weight_bytes[n], 0, weight_bytes.shape[1])
-    at = put_entry(out, at, next_sentence_labels[n], 6, headers,
-                    header_index)
+    for slot in range(num_features):
+      if slot == float_slot:
+        at = put_bytes(out, at, headers, header_index[slot, float_size, 0],
+                       header_index[slot, float_size, 1])
+        at = put_bytes(out, at, float_bytes[n], 0, float_size)
+      else:
+        at = put_entry(out, at, int_features[slot - (slot > float_slot)][n],
+                       slot, headers, header_index)
     at = put_uint(out, at, masked_crc(crc_tables, out, data_at, at), 4)
   return at
 

@@ -71,3 +71,30 @@ def serialize_example(features):
     body.append(payload)
   body = b"".join(body)
   return b"\x0a" + varint(len(body)) + body
+
+
+def feature_header_table(names, float_names, max_payload):
+  """Every map-entry header of some features, for the record kernels.
+
+  Args:
+    names: feature names in record order.
+    float_names: the names among them that are float_lists.
+    max_payload: the largest payload (bytes of packed values) to cover.
+
+  Returns:
+    (headers, index): headers, bytes of every header one after the other;
+    index, a list per feature of (offset, length) in `headers` of its
+    header for a payload of 0 .. max_payload bytes.
+  """
+  chunks = []
+  index = []
+  offset = 0
+  for name in names:
+    entries = []
+    for size in range(max_payload + 1):
+      header = feature_header(name, size, name in float_names)
+      entries.append((offset, len(header)))
+      chunks.append(header)
+      offset += len(header)
+    index.append(entries)
+  return b"".join(chunks), index

@@ -163,18 +163,18 @@ def _read_bytes(path):
     return reader.read()
 
 
-def load_vocab(vocab_file):
-  """Reads a vocabulary: one token per line, id = 0-based line number.
+def read_vocab_lines(vocab_file):
+  """The lines of a vocabulary file, as Google's tf.gfile readline gives them.
 
-  Google reads the file with tf.gfile's readline, which splits lines on "\\n",
-  drops every "\\r" and decodes strict UTF-8; each line is then str.strip()ed.
-  A token listed twice keeps the id of its later line (logged once).
+  Lines are split on "\\n" only, every "\\r" is dropped and the text is
+  decoded as strict UTF-8; nothing after the last newline is no line. BERT's
+  and ALBERT's load_vocab both read this way.
 
   Args:
     vocab_file: path of the vocabulary file (local, or any tf.io.gfile URL).
 
   Returns:
-    collections.OrderedDict mapping token (str) -> id (int).
+    list of str, without their newlines.
 
   Raises:
     ValueError: the file cannot be read, is not UTF-8, or holds no line.
@@ -189,14 +189,36 @@ def load_vocab(vocab_file):
   if not lines:
     raise ValueError("Vocab file %s is empty: it needs one token per line" %
                      vocab_file)
-  vocab = collections.OrderedDict()
-  repeated = []
+  decoded = []
   for index, line in enumerate(lines):
     try:
-      token = line.decode("utf-8").strip()
+      decoded.append(line.decode("utf-8"))
     except UnicodeDecodeError as e:
       raise ValueError("Vocab file %s, line %d is not UTF-8: %s" %
                        (vocab_file, index + 1, e)) from e
+  return decoded
+
+
+def load_vocab(vocab_file):
+  """Reads a vocabulary: one token per line, id = 0-based line number.
+
+  Google reads the file with tf.gfile's readline (see read_vocab_lines); each
+  line is then str.strip()ed. A token listed twice keeps the id of its later
+  line (logged once).
+
+  Args:
+    vocab_file: path of the vocabulary file (local, or any tf.io.gfile URL).
+
+  Returns:
+    collections.OrderedDict mapping token (str) -> id (int).
+
+  Raises:
+    ValueError: the file cannot be read, is not UTF-8, or holds no line.
+  """
+  vocab = collections.OrderedDict()
+  repeated = []
+  for index, line in enumerate(read_vocab_lines(vocab_file)):
+    token = line.strip()
     if token in vocab:
       repeated.append((token, vocab[token] + 1, index + 1))
     vocab[token] = index
@@ -398,7 +420,8 @@ def _memoised_concat(chunks, memo, compute):
 class FullTokenizer(object):
   """Basic tokenization followed by WordPiece: text -> vocabulary tokens."""
 
-  def __init__(self, vocab_file, do_lower_case=True, never_split=None):
+  def __init__(self, vocab_file, do_lower_case=True, never_split=None,
+               vocab=None):
     """Reads the vocabulary and sets up both stages.
 
     Args:
@@ -406,8 +429,10 @@ class FullTokenizer(object):
       do_lower_case: bool, lower-case and strip accents (uncased models).
       never_split: optional iterable of tokens kept whole wherever they occur
         in the text (see BasicTokenizer); None, as Google, splits everything.
+      vocab: optional mapping token -> id used instead of reading vocab_file
+        (ALBERT's load_vocab reads the same file differently).
     """
-    self.vocab = load_vocab(vocab_file)
+    self.vocab = load_vocab(vocab_file) if vocab is None else vocab
     self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case,
                                           never_split=never_split)
