@@ -391,7 +391,11 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint, num_of_group=0):
   `num_of_group` maps, a variable going to map g (g >= 1) when its name has
   `/group_<g>/`, `/ffn_<g>/` or `/attention_<g>/`, else to map 0 (ALBERT's
   test, under which every block variable, named `.../ffn_1/...` or
-  `.../attention_1/...`, lands in map 1 once num_of_group > 1).
+  `.../attention_1/...`, lands in map 1 once num_of_group > 1). As in
+  ALBERT, variables reading the same checkpoint entry collide in one map (the
+  later variable wins: with --init_from_group0 ALBERT's own run leaves group
+  0's attention and feed-forward kernels at their initial values);
+  `init_from_checkpoint` below assigns every variable instead.
 
   Args:
     tvars: the model's (trainable) variables.
@@ -441,7 +445,8 @@ def init_from_checkpoint(variables, init_checkpoint, num_of_group=0):
     init_checkpoint: a checkpoint prefix such as ".../model.ckpt-best", or a
       TF Hub module directory; names may carry the `module/` prefix.
     num_of_group: as `get_assignment_map_from_checkpoint` (> 1: groups absent
-      from the checkpoint start from group 0).
+      from the checkpoint start from group 0). Unlike ALBERT's colliding maps,
+      every variable is assigned (group 0's blocks included).
 
   Returns:
     checkpoints.RestoreResult(loaded, missing, unused).

@@ -3,7 +3,9 @@
 way to run a script's main (in process or as a subprocess).
 
 Every test that needs a small BERT takes it from here (keras-hub's shared
-backbone test harness is the model), overriding only what it tests.
+backbone test harness is the model), overriding only what it tests; ALBERT's
+reference models (outputs of google-research/albert's own code) and a small
+ALBERT config likewise.
 """
 
 import collections
@@ -17,6 +19,9 @@ from absl import flags
 
 from conftest import fixture_path
 from conftest import ROOT
+import numpy as np
+
+from albert import modeling as albert_modeling
 import checkpoints
 import encoders
 import modeling
@@ -130,3 +135,49 @@ def read_eval_results(path):
   pairs = [line.split(" = ") for line in lines]
   assert all(len(p) == 2 for p in pairs), lines
   return collections.OrderedDict((k, v) for k, v in pairs)
+
+
+# ------------------------------------------------------------------ ALBERT
+
+# tests/fixtures/albert/modeling/<name>/: checkpoints in ALBERT's names and the
+# outputs of ALBERT's AlbertModel and heads (see tests/fixtures/README.md).
+ALBERT_MODELS = ("tiny", "tiny_sharp", "grouped")
+
+# A small ALBERT: E != H, one group, for tests of other shapes.
+TINY_ALBERT_CONFIG = {
+    "vocab_size": 50, "embedding_size": 8, "hidden_size": 16,
+    "num_hidden_layers": 2, "num_hidden_groups": 1, "inner_group_num": 1,
+    "num_attention_heads": 2, "intermediate_size": 24,
+    "max_position_embeddings": 32, "type_vocab_size": 2,
+}
+
+
+def tiny_albert_config(**overrides):
+  """An AlbertConfig of TINY_ALBERT_CONFIG with `overrides`."""
+  return albert_modeling.AlbertConfig.from_dict(
+      dict(TINY_ALBERT_CONFIG, **overrides))
+
+
+def albert_fixture(name, *parts):
+  """Path under tests/fixtures/albert/modeling/<name>/."""
+  return fixture_path("albert", "modeling", name, *parts)
+
+
+def albert_reference(name, default_mask=False):
+  """The reference outputs of ALBERT model `name` (dict of numpy arrays)."""
+  npz = "expected_default_mask.npz" if default_mask else "expected.npz"
+  return dict(np.load(albert_fixture(name, npz)))
+
+
+def load_albert(name, **kwargs):
+  """An AlbertModel of reference `name`, its checkpoint loaded by name.
+
+  Returns:
+    (model, checkpoints.RestoreResult).
+  """
+  config = albert_modeling.AlbertConfig.from_json_file(
+      albert_fixture(name, "albert_config.json"))
+  model = albert_modeling.AlbertModel(config, **kwargs)
+  result = albert_modeling.init_from_checkpoint(
+      model, albert_fixture(name, "model.ckpt-best"))
+  return model, result
