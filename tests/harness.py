@@ -20,6 +20,7 @@ from absl import flags
 from conftest import fixture_path
 from conftest import ROOT
 import numpy as np
+import tensorflow as tf
 
 from albert import modeling as albert_modeling
 import checkpoints
@@ -135,6 +136,33 @@ def read_eval_results(path):
   pairs = [line.split(" = ") for line in lines]
   assert all(len(p) == 2 for p in pairs), lines
   return collections.OrderedDict((k, v) for k, v in pairs)
+
+
+def assert_gradient_matches_finite_differences(loss, var, indices, eps=1e-2):
+  """The gradient of `loss` in `var` against central finite differences.
+
+  An independent check of a model's backward pass, on a few weights.
+
+  Args:
+    loss: function () -> float32 scalar Tensor.
+    var: the tf.Variable.
+    indices: index tuples of `var` to check.
+    eps: the step.
+  """
+  with tf.GradientTape() as tape:
+    value = loss()
+  grad = tape.gradient(value, var).numpy()
+  base = var.numpy()
+  for idx in indices:
+    delta = np.zeros_like(base)
+    delta[idx] = eps
+    var.assign(base + delta)
+    up = loss().numpy()
+    var.assign(base - delta)
+    down = loss().numpy()
+    var.assign(base)
+    np.testing.assert_allclose((up - down) / (2 * eps), grad[idx], atol=2e-3,
+                               rtol=5e-2, err_msg=str(idx))
 
 
 # ------------------------------------------------------------------ ALBERT

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
+import harness
 import modeling
 import seeding
 
@@ -392,21 +393,8 @@ def test_backward_matches_finite_differences():
   def loss():
     return tf.reduce_sum(model(*args).pooled_output * tf.range(32.0) / 32.0)
 
-  with tf.GradientTape() as tape:
-    value = loss()
-  grad = tape.gradient(value, var).numpy()
-  base = var.numpy()
-  eps = 1e-2
-  for idx in [(0, 0), (5, 7), (31, 36)]:
-    delta = np.zeros_like(base)
-    delta[idx] = eps
-    var.assign(base + delta)
-    up = loss().numpy()
-    var.assign(base - delta)
-    down = loss().numpy()
-    var.assign(base)
-    np.testing.assert_allclose((up - down) / (2 * eps), grad[idx], atol=2e-3,
-                               rtol=5e-2)
+  harness.assert_gradient_matches_finite_differences(
+      loss, var, [(0, 0), (5, 7), (31, 36)])
 
 
 def test_training_step_with_dropout_compiles_with_xla():
