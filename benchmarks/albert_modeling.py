@@ -109,11 +109,13 @@ def our_fns(values, dtype, batch, jits):
   for jit in jits:
     @tf.function(jit_compile=jit)
     def infer(ids, mask, types):
+      """Forward, no dropout: [B, S, H] and [B, H]."""
       out = model(ids, input_mask=mask, token_type_ids=types, training=False)
       return out.sequence_output, out.pooled_output
 
     @tf.function(jit_compile=jit)
     def train(ids, mask, types):
+      """Forward, backward, clipping, AdamW update: the loss (scalar)."""
       with tf.GradientTape() as tape:
         out = model(ids, input_mask=mask, token_type_ids=types, training=True)
         loss = (tf.reduce_mean(tf.square(out.sequence_output)) +
@@ -149,6 +151,7 @@ def torch_fns(values, batch):
   ids, mask, types = [torch.from_numpy(t).long() for t in batch]
 
   def make(kind, bf16):
+    """The `kind` ("infer" / "train") function, in bf16 autocast or not."""
     def infer():
       model.eval()
       with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
