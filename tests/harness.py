@@ -165,6 +165,31 @@ def assert_gradient_matches_finite_differences(loss, var, indices, eps=1e-2):
                                rtol=5e-2, err_msg=str(idx))
 
 
+def assert_encoder_outputs_match(outputs, exp, atol=1e-5, rtol=1e-5):
+  """Every encoder output that `exp` holds, at every position.
+
+  Args:
+    outputs: modeling.BertOutputs.
+    exp: dict of reference arrays (a fixture's expected.npz): compared are
+      word_embedding_output, embedding_output, each all_encoder_layers entry,
+      sequence_output, pooled_output, and attention_probs when the call
+      returned them.
+  """
+  tol = dict(atol=atol, rtol=rtol)
+  for key in ("word_embedding_output", "embedding_output", "sequence_output",
+              "pooled_output"):
+    if key in exp:
+      np.testing.assert_allclose(getattr(outputs, key), exp[key],
+                                 err_msg=key, **tol)
+  assert len(outputs.all_encoder_layers) == len(exp["all_encoder_layers"])
+  for index, (got, want) in enumerate(zip(outputs.all_encoder_layers,
+                                          exp["all_encoder_layers"])):
+    np.testing.assert_allclose(got, want, err_msg="layer %d" % index, **tol)
+  if outputs.attention_probs is not None and "attention_probs" in exp:
+    np.testing.assert_allclose(np.stack(outputs.attention_probs),
+                               exp["attention_probs"], **tol)
+
+
 # ------------------------------------------------------------------ ALBERT
 
 # tests/fixtures/albert/modeling/<name>/: checkpoints in ALBERT's names and the

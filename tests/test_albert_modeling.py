@@ -27,21 +27,10 @@ BF16_ATOL = 0.09
 FP16_ATOL = 0.008
 
 
-def assert_outputs_match(outputs, exp, tol=TOL):
+def assert_outputs_match(outputs, exp):
   """Every encoder output at every position, padding included."""
-  np.testing.assert_allclose(outputs.word_embedding_output,
-                             exp["word_embedding_output"], **tol)
-  np.testing.assert_allclose(outputs.embedding_output, exp["embedding_output"],
-                             **tol)
-  assert len(outputs.all_encoder_layers) == len(exp["all_encoder_layers"])
-  for got, want in zip(outputs.all_encoder_layers, exp["all_encoder_layers"]):
-    np.testing.assert_allclose(got, want, **tol)
-  np.testing.assert_allclose(outputs.sequence_output, exp["sequence_output"],
-                             **tol)
-  np.testing.assert_allclose(outputs.pooled_output, exp["pooled_output"], **tol)
-  if outputs.attention_probs is not None:
-    np.testing.assert_allclose(np.stack(outputs.attention_probs),
-                               exp["attention_probs"], **tol)
+  assert "word_embedding_output" in exp and "all_encoder_layers" in exp
+  harness.assert_encoder_outputs_match(outputs, exp, **TOL)
 
 
 def checkpoint_table(name):

@@ -49,14 +49,7 @@ def expected(sub, name="expected.npz"):
 
 
 def assert_outputs_match(outputs, exp, tol=TOL):
-  np.testing.assert_allclose(outputs.embedding_output, exp["embedding_output"],
-                             **tol)
-  assert len(outputs.all_encoder_layers) == len(exp["all_encoder_layers"])
-  for got, want in zip(outputs.all_encoder_layers, exp["all_encoder_layers"]):
-    np.testing.assert_allclose(got, want, **tol)
-  np.testing.assert_allclose(outputs.sequence_output, exp["sequence_output"],
-                             **tol)
-  np.testing.assert_allclose(outputs.pooled_output, exp["pooled_output"], **tol)
+  harness.assert_encoder_outputs_match(outputs, exp, **tol)
 
 
 @pytest.mark.parametrize("sub", MODELS)
