@@ -112,21 +112,53 @@ def save_checkpoint(variables, prefix):
 
 
 def _resolve_checkpoint(checkpoint_path):
-  """A checkpoint prefix from a prefix or a directory with a state file.
+  """A checkpoint prefix from a prefix or a directory.
+
+  A directory is a model directory with a `checkpoint` state file (its newest
+  checkpoint), or a TF Hub module directory (its `variables/variables`).
 
   Raises:
     ValueError: nothing readable at `checkpoint_path`.
   """
   if tf.io.gfile.isdir(checkpoint_path):
     latest = tf.train.latest_checkpoint(checkpoint_path)
-    if latest is None:
-      raise ValueError("No checkpoint found in directory %s (no valid %r state "
-                       "file)." % (checkpoint_path, STATE_FILE))
-    return latest
+    if latest is not None:
+      return latest
+    hub_variables = os.path.join(checkpoint_path, "variables", "variables")
+    if tf.io.gfile.exists(hub_variables + ".index"):
+      return hub_variables
+    raise ValueError("No checkpoint found in directory %s (no valid %r state "
+                     "file, no TF Hub variables/variables)." %
+                     (checkpoint_path, STATE_FILE))
   if not tf.io.gfile.exists(checkpoint_path + ".index"):
     raise ValueError("No checkpoint at %s (expected the file %s.index)." %
                      (checkpoint_path, checkpoint_path))
   return checkpoint_path
+
+
+# Prefixes a checkpoint may put before the model's names: a TF1 session that
+# ran a TF Hub module (`hub.Module(..., name="module")`, as ALBERT's and
+# BERT's hub modules are used) saves `module/bert/embeddings/...`.
+CHECKPOINT_PREFIXES = ("module/",)
+
+
+def checkpoint_key(name, checkpoint_names):
+  """The checkpoint entry holding variable `name`, or None.
+
+  Args:
+    name: the variable's name (or the name it reads, see `restore`).
+    checkpoint_names: the set (or dict) of the checkpoint's names.
+
+  Returns:
+    `name` if the checkpoint has it, else `<prefix>name` for the first of
+    CHECKPOINT_PREFIXES it has, else None.
+  """
+  if name in checkpoint_names:
+    return name
+  for prefix in CHECKPOINT_PREFIXES:
+    if prefix + name in checkpoint_names:
+      return prefix + name
+  return None
 
 
 def list_checkpoint_variables(checkpoint_path):
@@ -135,20 +167,29 @@ def list_checkpoint_variables(checkpoint_path):
   return collections.OrderedDict(tf.train.list_variables(path))
 
 
-def restore(variables, checkpoint_path, allow_missing=False, log=True):
+def restore(variables, checkpoint_path, allow_missing=False, log=True,
+            source_names=None):
   """Assigns every variable whose name is in the checkpoint.
+
+  A name is found as it is or behind a TF Hub `module/` prefix
+  (`checkpoint_key`); the checkpoint's other entries (e.g. `global_step`
+  when warm-starting) are reported as unused.
 
   Args:
     variables: a tf.Module, a list of variables or a dict name -> variable.
-    checkpoint_path: a checkpoint prefix (e.g. ".../bert_model.ckpt") or a directory
-      holding a `checkpoint` state file.
+    checkpoint_path: a checkpoint prefix (e.g. ".../bert_model.ckpt"), a
+      directory holding a `checkpoint` state file, or a TF Hub module directory.
     allow_missing: if False, a variable absent from the checkpoint is an error; if
       True it keeps its current (initial) value and is reported as missing.
     log: log the loaded, missing and unused names.
+    source_names: (optional) dict variable name -> the checkpoint name it reads
+      (ALBERT's `init_from_group0`: group_1 reads group_0); others read their
+      own name.
 
   Returns:
-    RestoreResult(loaded, missing, unused): lists of names. `unused` are checkpoint
-    entries no variable asked for (e.g. `cls/*` when fine-tuning).
+    RestoreResult(loaded, missing, unused): lists of names (variable names for
+    loaded and missing). `unused` are checkpoint entries no variable read (e.g.
+    `cls/*` when fine-tuning).
 
   Raises:
     ValueError: no checkpoint at the path; a shape or dtype mismatch (naming the
@@ -156,43 +197,59 @@ def restore(variables, checkpoint_path, allow_missing=False, log=True):
   """
   path = _resolve_checkpoint(checkpoint_path)
   named = _named_values(variables)
+  source_names = source_names or {}
   reader = tf.train.load_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
-  loaded, missing = [], []
+  loaded, missing, keys = [], [], {}
   for name, var in named.items():
-    if name not in shapes:
+    key = checkpoint_key(source_names.get(name, name), shapes)
+    if key is None:
       missing.append(name)
       continue
     var_shape = var.shape.as_list()
-    if list(shapes[name]) != var_shape:
+    if list(shapes[key]) != var_shape:
       raise ValueError(
           "Shape mismatch for variable %s: the model has %s but checkpoint %s has "
-          "%s." % (name, var_shape, path, list(shapes[name])))
-    if dtypes[name] != var.dtype:
+          "%s (%s)." % (name, var_shape, path, list(shapes[key]), key))
+    if dtypes[key] != var.dtype:
       raise ValueError(
           "Dtype mismatch for variable %s: the model has %s but checkpoint %s has "
-          "%s." % (name, var.dtype.name, path, dtypes[name].name))
+          "%s (%s)." % (name, var.dtype.name, path, dtypes[key].name, key))
     loaded.append(name)
+    keys[name] = key
   if missing and not allow_missing:
     raise ValueError("Checkpoint %s lacks %d variables of the model: %s" %
                      (path, len(missing), ", ".join(missing)))
   for name in loaded:
-    named[name].assign(reader.get_tensor(name))
-  wanted = set(named)
-  unused = sorted(n for n in shapes if n not in wanted)
+    named[name].assign(reader.get_tensor(keys[name]))
+  read = set(keys.values())
+  unused = sorted(n for n in shapes if n not in read)
   if log:
-    logging.info("Restored %d variables from %s.", len(loaded), path)
-    for name in loaded:
-      logging.info("  name = %s, shape = %s, *INIT_FROM_CKPT*", name,
-                   list(shapes[name]))
-    if missing:
-      logging.info("%d variables not in %s (kept at their initial values): %s",
-                   len(missing), path, ", ".join(missing))
-    if unused:
-      logging.info("%d entries of %s unused: %s", len(unused), path,
-                   ", ".join(unused))
+    _log_restore(path, loaded, keys, shapes, missing, unused)
   return RestoreResult(loaded, missing, unused)
+
+
+def _log_restore(path, loaded, keys, shapes, missing, unused):
+  """Logs what `restore` did (Google's `*INIT_FROM_CKPT*` lines).
+
+  Args:
+    path: the checkpoint prefix.
+    loaded: variable names assigned; keys: variable name -> checkpoint name.
+    shapes: checkpoint name -> shape.
+    missing, unused: as `restore` returns them.
+  """
+  logging.info("Restored %d variables from %s.", len(loaded), path)
+  for name in loaded:
+    source = "" if keys[name] == name else " (from %s)" % keys[name]
+    logging.info("  name = %s, shape = %s, *INIT_FROM_CKPT*%s", name,
+                 list(shapes[keys[name]]), source)
+  if missing:
+    logging.info("%d variables not in %s (kept at their initial values): %s",
+                 len(missing), path, ", ".join(missing))
+  if unused:
+    logging.info("%d entries of %s unused: %s", len(unused), path,
+                 ", ".join(unused))
 
 
 def _quote(s):

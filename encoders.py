@@ -5,9 +5,11 @@ tokenizer.
 A family is a small class plus a name table (bert4keras's `variable_mapping()`
 idea): its config class and how to read the config file, how to build the
 model (a tf.Module with the family's checkpoint names), its tokenizer, and the
-checkpoint names of the encoder. Only "bert" is registered here; a new family
-(ALBERT) is a new `EncoderFamily` subclass passed to `register`, see
-ARCHITECTURE.md ("How to add a model family").
+checkpoint names of the encoder. "bert" (Google's BERT) and "albert"
+(google-research/albert) are registered here; a new family is a new
+`EncoderFamily` subclass passed to `register`, see ARCHITECTURE.md ("How to
+add a model family"). A config file of one family given to another is
+refused, naming both.
 
 Scripts choose a family with `--encoder_family` (default "auto": detected from
 the config file, see `detect_family`) and build through an `EncoderSpec`
@@ -26,6 +28,8 @@ import json
 
 import tensorflow as tf
 
+from albert import modeling as albert_modeling
+from albert import tokenization as albert_tokenization
 import modeling
 import tokenization
 
@@ -45,8 +49,44 @@ class EncoderFamily(object):
     return self.config_class.from_dict(values)
 
   def load_config(self, path):
-    """Reads the config file; errors name the file."""
+    """Reads the config file; errors name the file.
+
+    Raises:
+      ValueError: the file is unreadable, or is another family's config
+        (`check_config_file`).
+    """
+    values = _read_config_dict(path)
+    if values is not None:
+      self.check_config_file(path, values)
     return self.config_class.from_json_file(path)
+
+  def check_config_file(self, path, values):
+    """Refuses a parsed config file of another family.
+
+    Args:
+      path: the file (for the message).
+      values: its parsed JSON object.
+
+    Raises:
+      ValueError: naming the file, the family it belongs to, why, and the
+        flags to use.
+    """
+    if self.matches(values):
+      return
+    owners = [f for f in _FAMILIES.values() if f is not self and f.matches(values)]
+    albert_keys = [k for k in modeling.ALBERT_CONFIG_KEYS if k in values]
+    evidence = ("it has %s" % ", ".join(albert_keys) if albert_keys else
+                "it has none of ALBERT's keys %s" %
+                ", ".join(modeling.ALBERT_CONFIG_KEYS))
+    if not owners:
+      raise ValueError("%s is not %s config (%s)." %
+                       (path, _article(self.name), evidence))
+    owner = owners[0]
+    raise ValueError(
+        "%s is %s config (%s), not %s one: use --encoder_family=%s (or auto) "
+        "and pass it as --%s." % (path, _article(owner.name), evidence,
+                                  _article(self.name), owner.name,
+                                  owner.config_file_flag))
 
   def create_model(self, config, is_training=False,
                    use_one_hot_embeddings=False, compute_dtype=tf.float32,
@@ -76,7 +116,7 @@ class BertFamily(EncoderFamily):
   config_class = modeling.BertConfig
 
   # Keys that other families' configs have and BERT's never do.
-  FOREIGN_KEYS = ("embedding_size", "num_hidden_groups", "inner_group_num")
+  FOREIGN_KEYS = modeling.ALBERT_CONFIG_KEYS
 
   def create_model(self, config, is_training=False,
                    use_one_hot_embeddings=False, compute_dtype=tf.float32,
@@ -98,6 +138,44 @@ class BertFamily(EncoderFamily):
 
   def matches(self, config_dict):
     return not any(key in config_dict for key in self.FOREIGN_KEYS)
+
+
+class AlbertFamily(EncoderFamily):
+  """google-research/albert: AlbertConfig, AlbertModel, ALBERT's
+  FullTokenizer (SentencePiece, or WordPiece over ALBERT's load_vocab)."""
+
+  name = "albert"
+  config_file_flag = "albert_config_file"
+  config_class = albert_modeling.AlbertConfig
+
+  def create_model(self, config, is_training=False,
+                   use_one_hot_embeddings=False, compute_dtype=tf.float32,
+                   scope=None):
+    return albert_modeling.AlbertModel(
+        config, is_training=is_training,
+        use_one_hot_embeddings=use_one_hot_embeddings, scope=scope,
+        compute_dtype=compute_dtype)
+
+  def create_tokenizer(self, vocab_file=None, do_lower_case=True,
+                       spm_model_file=None):
+    if not spm_model_file and not vocab_file:
+      raise ValueError("ALBERT's tokenizer needs --spm_model_file (or a "
+                       "WordPiece --vocab_file).")
+    return albert_tokenization.FullTokenizer(
+        vocab_file=vocab_file, do_lower_case=do_lower_case,
+        spm_model_file=spm_model_file)
+
+  def variable_names(self, config):
+    return albert_modeling.albert_variable_names(config)
+
+  def matches(self, config_dict):
+    return any(key in config_dict for key in modeling.ALBERT_CONFIG_KEYS)
+
+
+def _article(family_name):
+  """"a BERT" / "an ALBERT": the family's name with its article."""
+  label = family_name.upper()
+  return ("an " if label[0] in "AEIOU" else "a ") + label
 
 
 _FAMILIES = collections.OrderedDict()
@@ -221,6 +299,7 @@ class EncoderSpec(object):
 
 
 register(BertFamily())
+register(AlbertFamily())
 
 
 # ------------------------------------------------------------------ TF Hub

@@ -18,8 +18,16 @@ works on BERT and on ALBERT alike:
   `output_bias` [2]: BERT's next-sentence prediction and ALBERT's sentence
   order prediction; `sentence_relation_output`.
 
+* `classifier_model_outputs`: ALBERT's classifier results (loss,
+  per-example loss, probabilities, logits, predictions).
+* `SquadV2Head`: ALBERT's SQuAD 2.0 head (`start_logits/dense`,
+  `end_logits/{dense_0,LayerNorm,dense_1}`, `answer_class/{dense_0,dense_1}`):
+  start and end beams with an answerability logit; `squad_v2_loss`.
+
 A token-classification head (tagging) belongs here too.
 """
+
+import collections
 
 import tensorflow as tf
 
@@ -123,6 +131,54 @@ def classifier_outputs(logits, labels, task_type=CLASSIFICATION):
   return per_example_loss, probabilities
 
 
+ClassifierOutputs = collections.namedtuple(
+    "ClassifierOutputs", ["loss", "per_example_loss", "probabilities",
+                          "logits", "predictions"])
+ClassifierOutputs.__doc__ = """ALBERT's classifier results (classifier_utils.
+create_model's tuple), float32 unless said:
+
+  loss: scalar, the mean of per_example_loss.
+  per_example_loss: [batch_size].
+  probabilities: [batch_size, num_labels] softmax (classification) or sigmoid
+    (multi-label); for regression the [batch_size, 1] logits (ALBERT's STS-B).
+  logits: [batch_size, num_labels]; for regression the [batch_size] scores.
+  predictions: int32 [batch_size] argmax (classification), int32
+    [batch_size, num_labels] probabilities > 0.5 (multi-label), or the
+    [batch_size] scores (regression).
+"""
+
+
+def classifier_model_outputs(logits, labels, task_type=CLASSIFICATION):
+  """ALBERT's classifier results for the logits of a `ClassifierHead`.
+
+  ALBERT's `create_model` returns (loss, per_example_loss, probabilities,
+  logits, predictions) where Google's BERT returns (loss, per_example_loss,
+  logits, probabilities); the arithmetic is `classifier_outputs`'.
+
+  Args:
+    logits: float32 [batch_size, num_labels] (num_labels 1 for regression).
+    labels: as `classifier_outputs`.
+    task_type: CLASSIFICATION, MULTI_LABEL or REGRESSION (ALBERT's "sts-b").
+
+  Returns:
+    ClassifierOutputs.
+  """
+  per_example_loss, probabilities = classifier_outputs(logits, labels,
+                                                       task_type)
+  loss = tf.reduce_mean(per_example_loss)
+  if task_type == REGRESSION:
+    # ALBERT: probabilities are the unsqueezed logits, logits and predictions
+    # the squeezed scores.
+    return ClassifierOutputs(loss, per_example_loss, logits, probabilities,
+                             probabilities)
+  if task_type == MULTI_LABEL:
+    predictions = tf.cast(probabilities > 0.5, tf.int32)
+  else:
+    predictions = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+  return ClassifierOutputs(loss, per_example_loss, probabilities, logits,
+                           predictions)
+
+
 class SpanHead(tf.Module):
   """Google's SQuAD head: start and end logits of every position."""
 
@@ -169,9 +225,21 @@ def span_loss(logits, positions):
   Returns:
     float32 scalar.
   """
-  seq_length = modeling.get_shape_list(logits)[1]
+  return position_loss(tf.nn.log_softmax(logits, axis=-1), positions)
+
+
+def position_loss(log_probs, positions):
+  """Mean negative log probability of the true positions.
+
+  Args:
+    log_probs: float32 [batch_size, seq_length].
+    positions: int [batch_size].
+
+  Returns:
+    float32 scalar.
+  """
+  seq_length = modeling.get_shape_list(log_probs)[1]
   one_hot_positions = tf.one_hot(positions, depth=seq_length, dtype=tf.float32)
-  log_probs = tf.nn.log_softmax(logits, axis=-1)
   return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs, axis=-1))
 
 
@@ -316,3 +384,205 @@ def sentence_relation_output(head, pooled_output, labels):
   per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
   loss = tf.reduce_mean(per_example_loss)
   return loss, per_example_loss, log_probs
+
+
+# Added to the logits of impossible positions (ALBERT's constant).
+_IMPOSSIBLE = 1e30
+
+
+def _mask_logits(logits, p_mask):
+  """ALBERT's `logits * (1 - p_mask) - 1e30 * p_mask`.
+
+  Args:
+    logits: float32 [..., seq_length].
+    p_mask: float32 [batch_size, seq_length] broadcastable to `logits`
+      (1 = not an answer position).
+
+  Returns:
+    float32, the shape of `logits`.
+  """
+  return logits * (1.0 - p_mask) - _IMPOSSIBLE * p_mask
+
+
+class SquadV2Head(tf.Module):
+  """ALBERT's SQuAD 2.0 head (squad_utils.create_v2_model), ALBERT's names.
+
+  Start logits from each position; end logits from each position joined with
+  the start position's vector (the true start in training, each of the
+  `start_n_top` best starts at inference: a beam); an answerability logit
+  from the [CLS] vector joined with the start-probability-weighted vector.
+  Variables: `start_logits/dense` [H, 1], `end_logits/dense_0` [2H, H],
+  `end_logits/LayerNorm` [H], `end_logits/dense_1` [H, 1],
+  `answer_class/dense_0` [2H, H], `answer_class/dense_1/kernel` [H, 1] (no
+  bias).
+  """
+
+  def __init__(self, hidden_size, initializer_range=0.02, start_n_top=5,
+               end_n_top=5, dropout_prob=0.1, compute_dtype=tf.float32):
+    """Creates the variables.
+
+    Args:
+      hidden_size: H, width of the sequence output.
+      initializer_range: stddev of the kernels (the config's, as ALBERT).
+      start_n_top: beam of start positions at inference (ALBERT's flag, 5).
+      end_n_top: end positions kept per start at inference (5).
+      dropout_prob: dropout on the answerability hidden layer in training
+        (ALBERT's --dropout_prob, 0.1).
+      compute_dtype: dtype of the matrix multiplications.
+    """
+    super().__init__(name="squad_v2")
+    self.hidden_size = hidden_size
+    self.start_n_top = start_n_top
+    self.end_n_top = end_n_top
+    self.dropout_prob = dropout_prob
+    self.compute_dtype = tf.as_dtype(compute_dtype)
+    h = hidden_size
+    init = modeling.create_initializer(initializer_range)
+    self.start_dense = modeling.Dense("start_logits/dense", h, 1, init)
+    self.end_dense_0 = modeling.Dense("end_logits/dense_0", 2 * h, h, init)
+    self.end_layer_norm = modeling.LayerNorm("end_logits/LayerNorm", h)
+    self.end_dense_1 = modeling.Dense("end_logits/dense_1", h, 1, init)
+    self.answer_dense_0 = modeling.Dense("answer_class/dense_0", 2 * h, h,
+                                         init)
+    self.answer_kernel = tf.Variable(init([h, 1]),
+                                     name="answer_class/dense_1/kernel")
+
+  def _end_logits(self, features):
+    """End logits of [position vector, start vector] pairs.
+
+    Args:
+      features: float32 [..., 2 * hidden_size].
+
+    Returns:
+      float32 [...]: dense_0 (tanh), LayerNorm, dense_1.
+    """
+    shape = modeling.get_shape_list(features)[:-1]
+    x = tf.reshape(features, [-1, 2 * self.hidden_size])
+    x = tf.tanh(tf.cast(self.end_dense_0(x, self.compute_dtype), tf.float32))
+    x = self.end_layer_norm(x)
+    x = tf.cast(self.end_dense_1(x, self.compute_dtype), tf.float32)
+    return tf.reshape(x, shape)
+
+  def _start_logits(self, sequence_output):
+    """float32 [batch_size, seq_length] of sequence_output [B, S, H]."""
+    batch_size, seq_length, _ = modeling.get_shape_list(sequence_output,
+                                                        expected_rank=3)
+    x = tf.reshape(sequence_output, [-1, self.hidden_size])
+    x = tf.cast(self.start_dense(x, self.compute_dtype), tf.float32)
+    return tf.reshape(x, [batch_size, seq_length])
+
+  def _end_beams(self, sequence_output, start_log_probs, p_mask):
+    """Inference: the end beams of the `start_n_top` best starts.
+
+    Args:
+      sequence_output: float32 [batch_size, seq_length, hidden_size].
+      start_log_probs: float32 [batch_size, seq_length].
+      p_mask: float32 [batch_size, seq_length].
+
+    Returns:
+      dict: start_top_log_probs, start_top_index [B, k1]; end_top_log_probs,
+      end_top_index [B, k1 * k2], start-major (entry i * k2 + j: the j-th
+      end of the i-th start).
+    """
+    k1, k2 = self.start_n_top, self.end_n_top
+    seq_length = modeling.get_shape_list(sequence_output)[1]
+    start_top_log_probs, start_top_index = tf.nn.top_k(start_log_probs, k=k1)
+    # [B, k1, H] -> every position paired with every start: [B, k1, S, 2H].
+    start_vectors = tf.gather(sequence_output, start_top_index, batch_dims=1)
+    pairs = tf.concat(
+        [tf.tile(sequence_output[:, None], [1, k1, 1, 1]),
+         tf.tile(start_vectors[:, :, None], [1, 1, seq_length, 1])], axis=-1)
+    end_logits = _mask_logits(self._end_logits(pairs), p_mask[:, None])
+    end_log_probs = tf.nn.log_softmax(end_logits, axis=-1)
+    end_top_log_probs, end_top_index = tf.nn.top_k(end_log_probs, k=k2)
+    return {"start_top_log_probs": start_top_log_probs,
+            "start_top_index": start_top_index,
+            "end_top_log_probs": tf.reshape(end_top_log_probs, [-1, k1 * k2]),
+            "end_top_index": tf.reshape(end_top_index, [-1, k1 * k2])}
+
+  def _cls_logits(self, sequence_output, start_logits, training):
+    """The answerability logit: float32 [batch_size].
+
+    Args:
+      sequence_output: float32 [batch_size, seq_length, hidden_size].
+      start_logits: float32 [batch_size, seq_length], masked.
+      training: dropout on the hidden layer.
+    """
+    start_p = tf.nn.softmax(start_logits, axis=-1)
+    start_feature = tf.einsum("bsh,bs->bh", sequence_output, start_p)
+    features = tf.concat([start_feature, sequence_output[:, 0]], axis=-1)
+    hidden = tf.tanh(tf.cast(self.answer_dense_0(features, self.compute_dtype),
+                             tf.float32))
+    if training:
+      hidden = modeling.dropout(hidden, self.dropout_prob)
+    logits = tf.matmul(tf.cast(hidden, self.compute_dtype),
+                       tf.cast(self.answer_kernel, self.compute_dtype))
+    return tf.cast(logits[:, 0], tf.float32)
+
+  def __call__(self, sequence_output, p_mask, training=False,
+               start_positions=None):
+    """ALBERT's create_v2_model outputs.
+
+    Args:
+      sequence_output: float32 [batch_size, seq_length, hidden_size].
+      p_mask: int or float [batch_size, seq_length], 1 for positions that
+        cannot be part of an answer (question, [SEP], padding).
+      training: ALBERT's is_training: end logits from the true start
+        (`start_positions`) and dropout; else the beams.
+      start_positions: int [batch_size] (or [batch_size, 1]), training only.
+
+    Returns:
+      dict, ALBERT's keys: in training start_log_probs, end_log_probs
+      [batch_size, seq_length]; else start_top_log_probs, start_top_index,
+      end_top_log_probs, end_top_index (see `_end_beams`); and cls_logits
+      [batch_size].
+    """
+    sequence_output = tf.cast(sequence_output, tf.float32)
+    p_mask = tf.cast(p_mask, tf.float32)
+    start_logits = _mask_logits(self._start_logits(sequence_output), p_mask)
+    start_log_probs = tf.nn.log_softmax(start_logits, axis=-1)
+    if training:
+      if start_positions is None:
+        raise ValueError("SquadV2Head in training needs start_positions.")
+      start_vectors = tf.gather(sequence_output,
+                                tf.reshape(start_positions, [-1]),
+                                batch_dims=1)
+      seq_length = modeling.get_shape_list(sequence_output)[1]
+      pairs = tf.concat(
+          [sequence_output,
+           tf.tile(start_vectors[:, None], [1, seq_length, 1])], axis=-1)
+      end_logits = _mask_logits(self._end_logits(pairs), p_mask)
+      outputs = {"start_log_probs": start_log_probs,
+                 "end_log_probs": tf.nn.log_softmax(end_logits, axis=-1)}
+    else:
+      outputs = self._end_beams(sequence_output, start_log_probs, p_mask)
+    outputs["cls_logits"] = self._cls_logits(sequence_output, start_logits,
+                                             training)
+    return outputs
+
+
+def squad_v2_loss(outputs, start_positions, end_positions, is_impossible):
+  """ALBERT's SQuAD 2.0 training loss.
+
+  `(start_loss + end_loss) / 2 + answerability_loss / 2`: the mean negative
+  log probabilities of the true start and end, and the mean sigmoid
+  cross-entropy of the cls logit against `is_impossible`.
+
+  Args:
+    outputs: SquadV2Head's training outputs (start_log_probs, end_log_probs,
+      cls_logits).
+    start_positions, end_positions: int [batch_size].
+    is_impossible: int or float [batch_size] (or [batch_size, 1]), 1 for a
+      question without an answer.
+
+  Returns:
+    float32 scalar.
+  """
+  start_loss = position_loss(outputs["start_log_probs"],
+                             tf.reshape(start_positions, [-1]))
+  end_loss = position_loss(outputs["end_log_probs"],
+                           tf.reshape(end_positions, [-1]))
+  answerability_loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+      labels=tf.cast(tf.reshape(is_impossible, [-1]), tf.float32),
+      logits=outputs["cls_logits"]))
+  return (start_loss + end_loss) * 0.5 + answerability_loss * 0.5

@@ -27,7 +27,96 @@ import seeding
 _ACTIVATIONS = ("linear", "relu", "gelu", "tanh")
 
 
-class BertConfig(object):
+# Keys only ALBERT's configs have (ALBERT's released albert_config.json files
+# hold all three). A BERT path refuses a config holding one, and ALBERT's
+# refuses a config holding none, naming the family, instead of building the
+# wrong model.
+ALBERT_CONFIG_KEYS = ("embedding_size", "num_hidden_groups", "inner_group_num")
+
+
+class ModelConfig(object):
+  """Google's config plumbing, shared by every family's config class.
+
+  `from_dict`, `from_json_file`, `to_dict` and `to_json_string` are Google's
+  (every key of the file is kept, known or not); errors name the family
+  (`model_name`) and the file.
+  """
+
+  model_name = "BERT"
+
+  @classmethod
+  def from_dict(cls, json_object):
+    """Constructs a config from a Python dictionary of parameters.
+
+    Every key is copied, known or not: released configs carry extra keys (e.g.
+    BERT's `directionality`, ALBERT's `net_structure_type`).
+
+    Raises:
+      ValueError: `vocab_size` is absent (Google's constructor requires it).
+    """
+    if "vocab_size" not in json_object:
+      raise ValueError("%s needs `vocab_size`; the config has only: %s" %
+                       (cls.__name__, ", ".join(sorted(json_object))))
+    config = cls(vocab_size=None)
+    for (key, value) in json_object.items():
+      config.__dict__[key] = value
+    return config
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    """Constructs a config from a json file of parameters.
+
+    Raises:
+      ValueError: the file is not a JSON object or lacks `vocab_size` (the error
+        names the file).
+    """
+    with tf.io.gfile.GFile(json_file, "r") as reader:
+      text = reader.read()
+    try:
+      parsed = json.loads(text)
+    except ValueError as e:
+      raise ValueError("%s config file %s is not valid JSON: %s" %
+                       (cls.model_name, json_file, e)) from None
+    if not isinstance(parsed, dict):
+      raise ValueError("%s config file %s must hold a JSON object, not %s." %
+                       (cls.model_name, json_file, type(parsed).__name__))
+    try:
+      return cls.from_dict(parsed)
+    except ValueError as e:
+      raise ValueError("%s config file %s: %s" % (cls.model_name, json_file,
+                                                  e)) from None
+
+  def to_dict(self):
+    """Serializes this instance to a Python dictionary."""
+    output = copy.deepcopy(self.__dict__)
+    return output
+
+  def to_json_string(self):
+    """Serializes this instance to a JSON string."""
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+  def validate(self):
+    """Checks the values every encoder relies on.
+
+    Google's constructors accept anything (its own test builds
+    `BertConfig(vocab_size=99, hidden_size=37)` to test serialisation), so the
+    checks run when a model is built.
+
+    Raises:
+      ValueError: a missing vocab_size, a hidden size that the heads do not
+        divide, or an unknown activation.
+    """
+    if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
+      raise ValueError("%s.vocab_size must be a positive int, got %r." %
+                       (type(self).__name__, self.vocab_size))
+    if self.hidden_size % self.num_attention_heads != 0:
+      raise ValueError(
+          "The hidden size (%d) is not a multiple of the number of attention "
+          "heads (%d)" % (self.hidden_size, self.num_attention_heads))
+    get_activation(self.hidden_act)
+
+
+class BertConfig(ModelConfig):
   """Configuration for `BertModel`."""
 
   def __init__(self,
@@ -78,92 +167,31 @@ class BertConfig(object):
     self.type_vocab_size = type_vocab_size
     self.initializer_range = initializer_range
 
-  @classmethod
-  def from_dict(cls, json_object):
-    """Constructs a `BertConfig` from a Python dictionary of parameters.
-
-    Every key is copied, known or not: released configs carry extra keys (e.g.
-    `directionality`, `pooler_fc_size`).
-
-    Raises:
-      ValueError: `vocab_size` is absent (Google's constructor requires it).
-    """
-    if "vocab_size" not in json_object:
-      raise ValueError("BertConfig needs `vocab_size`; the config has only: %s" %
-                       ", ".join(sorted(json_object)))
-    config = cls(vocab_size=None)
-    for (key, value) in json_object.items():
-      config.__dict__[key] = value
-    return config
-
-  @classmethod
-  def from_json_file(cls, json_file):
-    """Constructs a `BertConfig` from a json file of parameters.
-
-    Raises:
-      ValueError: the file is not a JSON object or lacks `vocab_size` (the error
-        names the file).
-    """
-    with tf.io.gfile.GFile(json_file, "r") as reader:
-      text = reader.read()
-    try:
-      parsed = json.loads(text)
-    except ValueError as e:
-      raise ValueError("BERT config file %s is not valid JSON: %s" %
-                       (json_file, e)) from None
-    if not isinstance(parsed, dict):
-      raise ValueError("BERT config file %s must hold a JSON object, not %s." %
-                       (json_file, type(parsed).__name__))
-    try:
-      return cls.from_dict(parsed)
-    except ValueError as e:
-      raise ValueError("BERT config file %s: %s" % (json_file, e)) from None
-
-  def to_dict(self):
-    """Serializes this instance to a Python dictionary."""
-    output = copy.deepcopy(self.__dict__)
-    return output
-
-  def to_json_string(self):
-    """Serializes this instance to a JSON string."""
-    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-  def validate(self):
-    """Checks the values `BertModel` relies on.
-
-    Google's constructor accepts anything (its own test builds
-    `BertConfig(vocab_size=99, hidden_size=37)` to test serialisation), so the
-    checks run when a model is built.
-
-    Raises:
-      ValueError: a missing vocab_size, a hidden size that the heads do not
-        divide, or an unknown activation.
-    """
-    if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
-      raise ValueError("BertConfig.vocab_size must be a positive int, got %r." %
-                       (self.vocab_size,))
-    if self.hidden_size % self.num_attention_heads != 0:
-      raise ValueError(
-          "The hidden size (%d) is not a multiple of the number of attention "
-          "heads (%d)" % (self.hidden_size, self.num_attention_heads))
-    get_activation(self.hidden_act)
-
 
 BertOutputs = collections.namedtuple(
     "BertOutputs", ["sequence_output", "pooled_output", "all_encoder_layers",
-                    "embedding_output", "embedding_table", "attention_probs"])
-BertOutputs.__new__.__defaults__ = (None,)
+                    "embedding_output", "embedding_table", "attention_probs",
+                    "word_embedding_output"])
+BertOutputs.__new__.__defaults__ = (None, None)
 BertOutputs.__doc__ = """What `BertModel.__call__` returns (all float32).
+
+  E is the embedding width: the hidden size H for BERT, ALBERT's
+  `embedding_size`.
 
   sequence_output: [batch_size, seq_length, hidden_size], the last layer.
   pooled_output: [batch_size, hidden_size], tanh(dense(first token)).
-  all_encoder_layers: list of num_hidden_layers [batch_size, seq_length, hidden_size].
-  embedding_output: [batch_size, seq_length, hidden_size], after LayerNorm (and
-    dropout in training).
-  embedding_table: the [vocab_size, hidden_size] word embedding variable.
+  all_encoder_layers: list of [batch_size, seq_length, hidden_size], one per
+    transformer block (num_hidden_layers for BERT; num_hidden_layers *
+    inner_group_num for ALBERT).
+  embedding_output: [batch_size, seq_length, E], after LayerNorm (and dropout
+    in training).
+  embedding_table: the [vocab_size, E] word embedding variable.
   attention_probs: None, or (with `return_attention_probs=True`) a list of
-    num_hidden_layers [batch_size, num_heads, seq_length, seq_length] softmax
-    outputs (before attention dropout), Google's `.../attention/self/Softmax`.
+    [batch_size, num_heads, seq_length, seq_length] softmax outputs (before
+    attention dropout), one per block, Google's
+    `.../attention/self/Softmax`.
+  word_embedding_output: [batch_size, seq_length, E], the word embeddings
+    looked up (before the token type and position embeddings are added).
 """
 
 
@@ -845,10 +873,12 @@ class BertModel(tf.Module):
         matrix multiplications (variables and outputs stay float32).
 
     Raises:
-      ValueError: The config is invalid (see `BertConfig.validate`).
+      ValueError: The config is invalid (see `BertConfig.validate`) or is
+        another family's (an ALBERT config given to BertModel).
     """
     scope = scope or "bert"
     super().__init__(name=re.sub(r"\W", "_", scope))
+    self.check_config_family(config)
     config = copy.deepcopy(config)
     config.validate()
     compute_dtype = tf.as_dtype(compute_dtype)
@@ -860,26 +890,75 @@ class BertModel(tf.Module):
     self.use_one_hot_embeddings = use_one_hot_embeddings
     self.compute_dtype = compute_dtype
     self.scope = scope
+    self.embedding_size = self.embedding_width(config)
     init = create_initializer(config.initializer_range)
-    h = config.hidden_size
+    e = self.embedding_size
     emb = bert_embedding_names(scope)
-    self.word_embeddings = tf.Variable(init([config.vocab_size, h]),
+    # Creation order fixes the initial values drawn under a global seed.
+    self.word_embeddings = tf.Variable(init([config.vocab_size, e]),
                                        name=emb["word_embeddings"])
     self.token_type_embeddings = tf.Variable(
-        init([config.type_vocab_size, h]), name=emb["token_type_embeddings"])
+        init([config.type_vocab_size, e]), name=emb["token_type_embeddings"])
     self.position_embeddings = tf.Variable(
-        init([config.max_position_embeddings, h]),
+        init([config.max_position_embeddings, e]),
         name=emb["position_embeddings"])
-    self.embedding_layer_norm = LayerNorm(emb["layer_norm"], h)
-    self.layers = [
-        TransformerLayer(bert_layer_names(scope, i), config, init,
-                         compute_dtype)
-        for i in range(config.num_hidden_layers)
-    ]
+    self.embedding_layer_norm = LayerNorm(emb["layer_norm"], e)
+    self.create_encoder(init)
+    h = config.hidden_size
     self.pooler = Dense(scope + "/pooler/dense", h, h, init)
     object.__setattr__(self, "_last_outputs", None)
     if input_ids is not None:
       self(input_ids, input_mask=input_mask, token_type_ids=token_type_ids)
+
+  # The hooks a model family overrides (`albert.modeling.AlbertModel`): the
+  # config it accepts, its embedding width, its transformer blocks and what
+  # maps the embeddings to the hidden width.
+
+  @classmethod
+  def check_config_family(cls, config):
+    """Refuses another family's config, naming it.
+
+    Raises:
+      ValueError: `config` has ALBERT's keys (an ALBERT config).
+    """
+    albert_keys = [k for k in ALBERT_CONFIG_KEYS if hasattr(config, k)]
+    if albert_keys:
+      raise ValueError(
+          "%s got an ALBERT config (it has %s): build ALBERT with "
+          "albert.modeling.AlbertModel (--encoder_family=albert or auto)." %
+          (cls.__name__, ", ".join(albert_keys)))
+
+  @classmethod
+  def embedding_width(cls, config):
+    """E, the width of the embedding tables: H for BERT."""
+    return config.hidden_size
+
+  def create_encoder(self, initializer):
+    """Creates the transformer layers (`self.layers`, Google's names).
+
+    Args:
+      initializer: function (shape) -> initial kernel values.
+    """
+    self.layers = [
+        TransformerLayer(bert_layer_names(self.scope, i), self.config,
+                         initializer, self.compute_dtype)
+        for i in range(self.config.num_hidden_layers)
+    ]
+
+  def blocks(self):
+    """The transformer blocks in the order they run: BERT's layers."""
+    return self.layers
+
+  def embeddings_to_hidden(self, x):
+    """Maps the embeddings to the hidden width (none for BERT).
+
+    Args:
+      x: float32 [batch_size * seq_length, embedding_size].
+
+    Returns:
+      float32 [batch_size * seq_length, hidden_size].
+    """
+    return x
 
   def embeddings(self, input_ids, token_type_ids, use_one_hot_embeddings,
                  hidden_dropout_prob):
@@ -892,24 +971,27 @@ class BertModel(tf.Module):
       hidden_dropout_prob: dropout rate (0 at inference).
 
     Returns:
-      float32 [batch_size * seq_length, hidden_size].
+      (word_embedding_output, embedding_output): float32
+      [batch_size * seq_length, embedding_size] each, the words looked up and
+      the normalised sum.
     """
     seq_length = get_shape_list(input_ids)[1]
+    width = self.embedding_size
     flat_ids = tf.reshape(input_ids, [-1])
     if use_one_hot_embeddings:
       one_hot = tf.one_hot(flat_ids, depth=self.config.vocab_size)
-      output = tf.matmul(one_hot, self.word_embeddings)
+      words = tf.matmul(one_hot, self.word_embeddings)
     else:
-      output = tf.gather(self.word_embeddings, flat_ids)
+      words = tf.gather(self.word_embeddings, flat_ids)
     # A gather equals Google's one-hot matmul for token types bit for bit.
-    output += tf.gather(self.token_type_embeddings,
-                        tf.reshape(token_type_ids, [-1]))
+    output = words + tf.gather(self.token_type_embeddings,
+                               tf.reshape(token_type_ids, [-1]))
     positions = self.position_embeddings[:seq_length]
-    output = tf.reshape(output, [-1, seq_length, self.config.hidden_size])
-    output = tf.reshape(output + positions, [-1, self.config.hidden_size])
+    output = tf.reshape(output, [-1, seq_length, width])
+    output = tf.reshape(output + positions, [-1, width])
     norm = self.embedding_layer_norm
-    return layer_norm_and_dropout(output, norm.gamma, norm.beta,
-                                  hidden_dropout_prob)
+    return words, layer_norm_and_dropout(output, norm.gamma, norm.beta,
+                                         hidden_dropout_prob)
 
   def _check_seq_length(self, seq_length):
     """Raises if the sequence is longer than the position table."""
@@ -918,7 +1000,7 @@ class BertModel(tf.Module):
       if seq_length > max_len:
         raise ValueError(
             "Sequence length %d is longer than max_position_embeddings %d of the "
-            "BERT config." % (seq_length, max_len))
+            "%s config." % (seq_length, max_len, self.config.model_name))
       return []
     return [tf.debugging.assert_less_equal(
         seq_length, max_len,
@@ -939,16 +1021,16 @@ class BertModel(tf.Module):
         zeros.
       training: bool, apply dropout; default the constructor's `is_training`.
       use_one_hot_embeddings: bool; default the constructor's value.
-      return_attention_probs: also return every layer's softmax output in
+      return_attention_probs: also return every block's softmax output in
         `BertOutputs.attention_probs`.
       output_positions: (optional) int Tensor [batch_size, num_positions]:
-        compute the last layer only at these positions and at position 0 (for
+        compute the last block only at these positions and at position 0 (for
         the pooled output), for callers that read nothing else, such as the
         pre-training heads (a sixth of the last layer's cost for 20 of 128).
         `sequence_output` and `all_encoder_layers[-1]` are then
         [batch_size, num_positions, hidden_size], equal to the full output
         gathered at `output_positions` (dropout masks included); the last
-        layer's attention probabilities are [batch_size, num_heads,
+        block's attention probabilities are [batch_size, num_heads,
         1 + num_positions, seq_length] (position 0 first). Everything else is
         as without.
 
@@ -963,7 +1045,6 @@ class BertModel(tf.Module):
       training = self.is_training
     if use_one_hot_embeddings is None:
       use_one_hot_embeddings = self.use_one_hot_embeddings
-    config = self.config
     input_ids = tf.convert_to_tensor(input_ids)
     batch_size, seq_length = get_shape_list(input_ids, expected_rank=2,
                                             name="input_ids")
@@ -972,62 +1053,64 @@ class BertModel(tf.Module):
       input_mask = tf.ones([batch_size, seq_length], dtype=tf.int32)
     if token_type_ids is None:
       token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
-    hidden_dropout = config.hidden_dropout_prob if training else 0.0
+    hidden_dropout = self.config.hidden_dropout_prob if training else 0.0
 
     with tf.control_dependencies(checks):
-      x = self.embeddings(input_ids, token_type_ids, use_one_hot_embeddings,
-                          hidden_dropout)
+      words, x = self.embeddings(input_ids, token_type_ids,
+                                 use_one_hot_embeddings, hidden_dropout)
     # Only padded keys are masked; Google's [B, F, T] mask is constant along F.
     adder = (1.0 - tf.cast(input_mask, tf.float32)) * -10000.0
     adder = tf.reshape(adder, [batch_size, 1, 1, seq_length])
-    embedding_output = tf.reshape(
-        x, [batch_size, seq_length, config.hidden_size])
-    all_layers, all_probs = self._encode(x, adder, training, output_positions)
+    all_layers, all_probs = self._encode(self.embeddings_to_hidden(x), adder,
+                                         training, output_positions)
     first_token = all_layers[-1][:, 0, :]
     if output_positions is not None:
       all_layers[-1] = all_layers[-1][:, 1:, :]
-    sequence_output = all_layers[-1]
     pooled_output = tf.tanh(
         tf.cast(self.pooler(first_token, self.compute_dtype), tf.float32))
+    shape = [batch_size, seq_length, self.embedding_size]
     outputs = BertOutputs(
-        sequence_output=sequence_output,
+        sequence_output=all_layers[-1],
         pooled_output=pooled_output,
         all_encoder_layers=all_layers,
-        embedding_output=embedding_output,
+        embedding_output=tf.reshape(x, shape),
         embedding_table=self.word_embeddings,
-        attention_probs=all_probs if return_attention_probs else None)
+        attention_probs=all_probs if return_attention_probs else None,
+        word_embedding_output=tf.reshape(words, shape))
     object.__setattr__(self, "_last_outputs", outputs)
     return outputs
 
   def _encode(self, x, attention_adder, training, output_positions=None):
-    """Runs the layers on the embeddings.
+    """Runs the transformer blocks on the embeddings.
 
     Args:
-      x: float32 [batch_size * seq_length, hidden_size], the embeddings.
+      x: float32 [batch_size * seq_length, hidden_size], the embeddings
+        (mapped to the hidden width).
       attention_adder: float32 [batch_size, 1, 1, seq_length].
       training: dropout on.
       output_positions: (optional) int [batch_size, num_positions]: the last
-        layer is computed at position 0 and these positions only.
+        block is computed at position 0 and these positions only.
 
     Returns:
-      (list of every layer's output, float32 [batch_size, F, hidden_size]
-      (F = seq_length; for the last layer with `output_positions`
+      (list of every block's output, float32 [batch_size, F, hidden_size]
+      (F = seq_length; for the last block with `output_positions`
       1 + num_positions, position 0 first), list of their attention
       probabilities).
     """
     batch_size, _, _, seq_length = get_shape_list(attention_adder,
                                                   expected_rank=4)
     hidden_size = self.config.hidden_size
+    blocks = self.blocks()
     all_layers, all_probs = [], []
-    for index, layer in enumerate(self.layers):
+    for index, block in enumerate(blocks):
       query_positions, num_rows = None, seq_length
-      if output_positions is not None and index == len(self.layers) - 1:
+      if output_positions is not None and index == len(blocks) - 1:
         # Position 0 first: the pooler reads it.
         query_positions = tf.concat(
             [tf.zeros([batch_size, 1], tf.int32),
              tf.cast(output_positions, tf.int32)], axis=1)
         num_rows = get_shape_list(query_positions)[1]
-      x, probs = layer(x, attention_adder, training,
+      x, probs = block(x, attention_adder, training,
                        query_positions=query_positions)
       all_layers.append(tf.reshape(x, [batch_size, num_rows, hidden_size]))
       all_probs.append(probs)
@@ -1035,8 +1118,9 @@ class BertModel(tf.Module):
 
   def _last(self):
     if self._last_outputs is None:
-      raise ValueError("BertModel has not been called yet: pass input_ids to the "
-                       "constructor or call the model first.")
+      raise ValueError("%s has not been called yet: pass input_ids to the "
+                       "constructor or call the model first." %
+                       type(self).__name__)
     return self._last_outputs
 
   def get_pooled_output(self):
@@ -1053,18 +1137,19 @@ class BertModel(tf.Module):
     return self._last().sequence_output
 
   def get_all_encoder_layers(self):
-    """List of [batch_size, seq_length, hidden_size], one per layer."""
+    """List of [batch_size, seq_length, hidden_size], one per block."""
     return self._last().all_encoder_layers
 
   def get_embedding_output(self):
     """Gets output of the embedding lookup (i.e., input to the transformer).
 
     Returns:
-      float32 Tensor of shape [batch_size, seq_length, hidden_size]: the sum of
-      the word, segment and position embeddings after layer normalization.
+      float32 Tensor of shape [batch_size, seq_length, embedding_size] (E = H
+      for BERT): the sum of the word, segment and position embeddings after
+      layer normalization.
     """
     return self._last().embedding_output
 
   def get_embedding_table(self):
-    """The [vocab_size, hidden_size] word embedding variable."""
+    """The [vocab_size, embedding_size] word embedding variable."""
     return self.word_embeddings

@@ -3,7 +3,9 @@
 way to run a script's main (in process or as a subprocess).
 
 Every test that needs a small BERT takes it from here (keras-hub's shared
-backbone test harness is the model), overriding only what it tests.
+backbone test harness is the model), overriding only what it tests; ALBERT's
+reference models (outputs of google-research/albert's own code) and a small
+ALBERT config likewise.
 """
 
 import collections
@@ -17,6 +19,10 @@ from absl import flags
 
 from conftest import fixture_path
 from conftest import ROOT
+import numpy as np
+import tensorflow as tf
+
+from albert import modeling as albert_modeling
 import checkpoints
 import encoders
 import modeling
@@ -130,3 +136,101 @@ def read_eval_results(path):
   pairs = [line.split(" = ") for line in lines]
   assert all(len(p) == 2 for p in pairs), lines
   return collections.OrderedDict((k, v) for k, v in pairs)
+
+
+def assert_gradient_matches_finite_differences(loss, var, indices, eps=1e-2):
+  """The gradient of `loss` in `var` against central finite differences.
+
+  An independent check of a model's backward pass, on a few weights.
+
+  Args:
+    loss: function () -> float32 scalar Tensor.
+    var: the tf.Variable.
+    indices: index tuples of `var` to check.
+    eps: the step.
+  """
+  with tf.GradientTape() as tape:
+    value = loss()
+  grad = tape.gradient(value, var).numpy()
+  base = var.numpy()
+  for idx in indices:
+    delta = np.zeros_like(base)
+    delta[idx] = eps
+    var.assign(base + delta)
+    up = loss().numpy()
+    var.assign(base - delta)
+    down = loss().numpy()
+    var.assign(base)
+    np.testing.assert_allclose((up - down) / (2 * eps), grad[idx], atol=2e-3,
+                               rtol=5e-2, err_msg=str(idx))
+
+
+def assert_encoder_outputs_match(outputs, exp, atol=1e-5, rtol=1e-5):
+  """Every encoder output that `exp` holds, at every position.
+
+  Args:
+    outputs: modeling.BertOutputs.
+    exp: dict of reference arrays (a fixture's expected.npz): compared are
+      word_embedding_output, embedding_output, each all_encoder_layers entry,
+      sequence_output, pooled_output, and attention_probs when the call
+      returned them.
+  """
+  tol = dict(atol=atol, rtol=rtol)
+  for key in ("word_embedding_output", "embedding_output", "sequence_output",
+              "pooled_output"):
+    if key in exp:
+      np.testing.assert_allclose(getattr(outputs, key), exp[key],
+                                 err_msg=key, **tol)
+  assert len(outputs.all_encoder_layers) == len(exp["all_encoder_layers"])
+  for index, (got, want) in enumerate(zip(outputs.all_encoder_layers,
+                                          exp["all_encoder_layers"])):
+    np.testing.assert_allclose(got, want, err_msg="layer %d" % index, **tol)
+  if outputs.attention_probs is not None and "attention_probs" in exp:
+    np.testing.assert_allclose(np.stack(outputs.attention_probs),
+                               exp["attention_probs"], **tol)
+
+
+# ------------------------------------------------------------------ ALBERT
+
+# tests/fixtures/albert/modeling/<name>/: checkpoints in ALBERT's names and the
+# outputs of ALBERT's AlbertModel and heads (see tests/fixtures/README.md).
+ALBERT_MODELS = ("tiny", "tiny_sharp", "grouped")
+
+# A small ALBERT: E != H, one group, for tests of other shapes.
+TINY_ALBERT_CONFIG = {
+    "vocab_size": 50, "embedding_size": 8, "hidden_size": 16,
+    "num_hidden_layers": 2, "num_hidden_groups": 1, "inner_group_num": 1,
+    "num_attention_heads": 2, "intermediate_size": 24,
+    "max_position_embeddings": 32, "type_vocab_size": 2,
+}
+
+
+def tiny_albert_config(**overrides):
+  """An AlbertConfig of TINY_ALBERT_CONFIG with `overrides`."""
+  return albert_modeling.AlbertConfig.from_dict(
+      dict(TINY_ALBERT_CONFIG, **overrides))
+
+
+def albert_fixture(name, *parts):
+  """Path under tests/fixtures/albert/modeling/<name>/."""
+  return fixture_path("albert", "modeling", name, *parts)
+
+
+def albert_reference(name, default_mask=False):
+  """The reference outputs of ALBERT model `name` (dict of numpy arrays)."""
+  npz = "expected_default_mask.npz" if default_mask else "expected.npz"
+  return dict(np.load(albert_fixture(name, npz)))
+
+
+def load_albert(name, **kwargs):
+  """An AlbertModel of reference `name`, its checkpoint loaded by name.
+
+  Returns:
+    (model, checkpoints.RestoreResult).
+  """
+  config = albert_modeling.AlbertConfig.from_json_file(
+      albert_fixture(name, "albert_config.json"))
+  model = albert_modeling.AlbertModel(config, **kwargs)
+  result = albert_modeling.init_from_checkpoint(
+      model, albert_fixture(name, "model.ckpt-best"))
+  return model, result

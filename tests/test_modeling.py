@@ -46,14 +46,7 @@ def expected(sub, name="expected.npz"):
 
 
 def assert_outputs_match(outputs, exp, tol=TOL):
-  np.testing.assert_allclose(outputs.embedding_output, exp["embedding_output"],
-                             **tol)
-  assert len(outputs.all_encoder_layers) == len(exp["all_encoder_layers"])
-  for got, want in zip(outputs.all_encoder_layers, exp["all_encoder_layers"]):
-    np.testing.assert_allclose(got, want, **tol)
-  np.testing.assert_allclose(outputs.sequence_output, exp["sequence_output"],
-                             **tol)
-  np.testing.assert_allclose(outputs.pooled_output, exp["pooled_output"], **tol)
+  harness.assert_encoder_outputs_match(outputs, exp, **tol)
 
 
 @pytest.mark.parametrize("sub", MODELS)
@@ -390,21 +383,8 @@ def test_backward_matches_finite_differences():
   def loss():
     return tf.reduce_sum(model(*args).pooled_output * tf.range(32.0) / 32.0)
 
-  with tf.GradientTape() as tape:
-    value = loss()
-  grad = tape.gradient(value, var).numpy()
-  base = var.numpy()
-  eps = 1e-2
-  for idx in [(0, 0), (5, 7), (31, 36)]:
-    delta = np.zeros_like(base)
-    delta[idx] = eps
-    var.assign(base + delta)
-    up = loss().numpy()
-    var.assign(base - delta)
-    down = loss().numpy()
-    var.assign(base)
-    np.testing.assert_allclose((up - down) / (2 * eps), grad[idx], atol=2e-3,
-                               rtol=5e-2)
+  harness.assert_gradient_matches_finite_differences(
+      loss, var, [(0, 0), (5, 7), (31, 36)])
 
 
 def test_training_step_with_dropout_compiles_with_xla():
