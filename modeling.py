@@ -24,8 +24,29 @@ import threading
 import tensorflow as tf
 
 import checkpoints
+import validation
 
 _ACTIVATIONS = ("linear", "relu", "gelu", "tanh")
+
+# What a BERT config must hold. The sizes that shape the variables (and the
+# heads, which change what the weights compute) have no assumed default: a
+# file without `hidden_size` silently built a hidden-768 model. The others
+# fall back to Google's defaults with a warning naming them. ALBERT's table
+# extends this one (embedding_size, num_hidden_groups, inner_group_num, ...).
+BERT_CONFIG_FIELDS = (
+    validation.int_field("vocab_size"),
+    validation.int_field("hidden_size"),
+    validation.int_field("num_hidden_layers"),
+    validation.int_field("num_attention_heads"),
+    validation.int_field("intermediate_size"),
+    validation.int_field("max_position_embeddings"),
+    validation.int_field("type_vocab_size"),
+    validation.choice_field("hidden_act", ("gelu", "relu", "tanh", "linear"),
+                            "gelu"),
+    validation.probability_field("hidden_dropout_prob", 0.1),
+    validation.probability_field("attention_probs_dropout_prob", 0.1),
+    validation.positive_field("initializer_range", 0.02),
+)
 
 
 class BertConfig(object):
@@ -129,25 +150,73 @@ class BertConfig(object):
     """Serializes this instance to a JSON string."""
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
-  def validate(self):
-    """Checks the values `BertModel` relies on.
+  def validate(self, source="BertConfig", fields=BERT_CONFIG_FIELDS):
+    """Checks every field `BertModel` relies on: type, range, consistency.
 
     Google's constructor accepts anything (its own test builds
     `BertConfig(vocab_size=99, hidden_size=37)` to test serialisation), so the
-    checks run when a model is built.
+    checks run when a model is built (and when `load_config` reads a file).
+
+    Args:
+      source: what messages name (e.g. "BERT config file /m/c.json").
+      fields: the field table (ALBERT passes its extension of
+        `BERT_CONFIG_FIELDS`).
 
     Raises:
-      ValueError: a missing vocab_size, a hidden size that the heads do not
-        divide, or an unknown activation.
+      validation.UsageError: one line naming `source`, each bad field, its
+        value and what it must be (a string, float, zero or negative size, a
+        dropout outside [0, 1), an unknown activation, a hidden size the
+        heads do not divide).
     """
-    if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
-      raise ValueError("BertConfig.vocab_size must be a positive int, got %r." %
-                       (self.vocab_size,))
+    validation.check_config(self.__dict__, fields, source,
+                            check_presence=False)
     if self.hidden_size % self.num_attention_heads != 0:
-      raise ValueError(
-          "The hidden size (%d) is not a multiple of the number of attention "
-          "heads (%d)" % (self.hidden_size, self.num_attention_heads))
-    get_activation(self.hidden_act)
+      raise validation.UsageError(
+          "%s: the hidden size (%d) is not a multiple of the number of "
+          "attention heads (%d)" % (source, self.hidden_size,
+                                    self.num_attention_heads))
+
+
+def load_config(json_file, fields=BERT_CONFIG_FIELDS, config_class=None):
+  """Reads and checks a config file, as every script should (not Google's).
+
+  Each field is checked for presence, type and range before any work: a
+  missing size is an error; a missing dropout, activation or initializer
+  range falls back to Google's default with one warning naming each field.
+
+  Args:
+    json_file: path of bert_config.json (local or gs://).
+    fields: the field table (ALBERT passes its own).
+    config_class: the class to build (default BertConfig; it needs
+      `from_dict` and `validate(source, fields)`).
+
+  Returns:
+    the config.
+
+  Raises:
+    validation.UsageError: naming the file and every bad or missing field
+      (or the file is missing, not JSON, not a JSON object).
+  """
+  config_class = config_class or BertConfig
+  source = "BERT config file %s" % json_file
+  if not tf.io.gfile.exists(json_file):
+    raise validation.UsageError("%s: no such file" % source)
+  if tf.io.gfile.isdir(json_file):
+    raise validation.UsageError("%s: is a directory, not a file" % source)
+  try:
+    with tf.io.gfile.GFile(json_file, "r") as reader:
+      parsed = json.loads(reader.read())
+  except (ValueError, tf.errors.OpError) as e:
+    raise validation.UsageError("%s is not valid JSON: %s" % (source, e)
+                                ) from None
+  if not isinstance(parsed, dict):
+    raise validation.UsageError("%s must hold a JSON object, not %s." %
+                                (source, type(parsed).__name__))
+  defaulted = validation.check_config(parsed, fields, source)
+  validation.warn_defaulted(source, defaulted, fields)
+  config = config_class.from_dict(parsed)
+  config.validate(source, fields)
+  return config
 
 
 BertOutputs = collections.namedtuple(
