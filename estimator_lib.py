@@ -1303,13 +1303,16 @@ class Estimator(object):
 
   # ---------------------------------------------------------------- eval
 
-  def _inference_setup(self, input_fn, mode, checkpoint_path):
+  def _inference_setup(self, input_fn, mode, checkpoint_path,
+                       allow_initial_weights=False):
     """Builds and restores the model for evaluate/predict.
 
     Args:
       input_fn: the runner's input_fn.
       mode: "eval" or "predict" (selects the batch size).
       checkpoint_path: a checkpoint, or None for the newest / the warm start.
+      allow_initial_weights: use the freshly initialised weights when there
+        is no checkpoint (a baseline), instead of refusing.
 
     Returns:
       (params, distributed dataset).
@@ -1320,7 +1323,7 @@ class Estimator(object):
         weights used to be written after a warning.
     """
     self._build(training=False)
-    if self._restore(checkpoint_path) is None:
+    if self._restore(checkpoint_path) is None and not allow_initial_weights:
       raise validation.UsageError(
           "Nothing to %s with: no checkpoint in --output_dir=%s and no "
           "--init_checkpoint; train first (--do_train) or give the weights" %
@@ -1332,20 +1335,25 @@ class Estimator(object):
       return (self._params(mode, per_replica),
               self._distribute(input_fn, mode, per_replica))
 
-  def evaluate(self, input_fn, steps=None, checkpoint_path=None):
+  def evaluate(self, input_fn, steps=None, checkpoint_path=None,
+               allow_initial_weights=False):
     """Evaluates the newest checkpoint (or the warm start) on input_fn.
 
     Args:
       input_fn: input_fn(params) -> dataset (finite, or `steps` given).
       steps: number of global batches, or None for the whole dataset.
       checkpoint_path: a checkpoint to evaluate instead of the newest one.
+      allow_initial_weights: evaluate the initial weights when there is no
+        checkpoint and no init checkpoint (an untrained baseline); by
+        default that is an error (validation.UsageError).
 
     Returns:
       dict: every metric's sum/count over all batches and replicas, plus
       `global_step` and `loss` (the mean train_loss over the batches, as
       Estimator's).
     """
-    params, dataset = self._inference_setup(input_fn, "eval", checkpoint_path)
+    params, dataset = self._inference_setup(input_fn, "eval", checkpoint_path,
+                                            allow_initial_weights)
     strategy = self.strategy
 
     def replica_eval(features):
@@ -1385,15 +1393,18 @@ class Estimator(object):
 
   # ---------------------------------------------------------------- predict
 
-  def predict(self, input_fn, checkpoint_path=None):
+  def predict(self, input_fn, checkpoint_path=None,
+              allow_initial_weights=False):
     """Yields one dict of numpy values per example, in input order.
 
     Args:
       input_fn: input_fn(params) -> finite dataset.
       checkpoint_path: a checkpoint instead of the newest in model_dir.
+      allow_initial_weights: see `evaluate`.
     """
     params, dataset = self._inference_setup(input_fn, "predict",
-                                            checkpoint_path)
+                                            checkpoint_path,
+                                            allow_initial_weights)
     strategy = self.strategy
 
     @tf.function

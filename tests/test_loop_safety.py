@@ -209,6 +209,10 @@ def test_evaluate_and_predict_without_weights_are_errors(tmp_path):
     next(estimator(tmp_path).predict(loop_worker.input_fn))
   assert str(info.value) == message % ("predict", tmp_path)
   assert os.listdir(tmp_path) == []
+  # An untrained baseline, asked for in code.
+  result = estimator(tmp_path).evaluate(loop_worker.input_fn,
+                                        allow_initial_weights=True)
+  assert result["global_step"] == 0
 
 
 def test_init_checkpoint_restoring_nothing_is_an_error(tmp_path):
