@@ -123,19 +123,10 @@ class BertConfig(object):
     """Constructs a `BertConfig` from a json file of parameters.
 
     Raises:
-      ValueError: the file is not a JSON object or lacks `vocab_size` (the error
-        names the file).
+      ValueError: the file is missing, not a JSON object or lacks `vocab_size`
+        (the error names the file).
     """
-    with tf.io.gfile.GFile(json_file, "r") as reader:
-      text = reader.read()
-    try:
-      parsed = json.loads(text)
-    except ValueError as e:
-      raise ValueError("BERT config file %s is not valid JSON: %s" %
-                       (json_file, e)) from None
-    if not isinstance(parsed, dict):
-      raise ValueError("BERT config file %s must hold a JSON object, not %s." %
-                       (json_file, type(parsed).__name__))
+    parsed = read_config_json(json_file, "BERT config file %s" % json_file)
     try:
       return cls.from_dict(parsed)
     except ValueError as e:
@@ -177,7 +168,44 @@ class BertConfig(object):
                                     self.num_attention_heads))
 
 
-def load_config(json_file, fields=BERT_CONFIG_FIELDS, config_class=None):
+def read_config_json(json_file, source):
+  """The JSON object of a config file.
+
+  Args:
+    json_file: path (local or gs://).
+    source: how messages name it, e.g. "BERT config file /m/c.json".
+
+  Returns:
+    dict.
+
+  Raises:
+    validation.UsageError: the file is missing, unreadable, not JSON or not
+      a JSON object.
+  """
+  if not tf.io.gfile.exists(json_file):
+    raise validation.UsageError("%s: no such file" % source)
+  if tf.io.gfile.isdir(json_file):
+    raise validation.UsageError("%s: is a directory, not a file" % source)
+  try:
+    with tf.io.gfile.GFile(json_file, "r") as reader:
+      text = reader.read()
+  except (tf.errors.OpError, UnicodeDecodeError) as e:
+    raise validation.UsageError("%s cannot be read: %s" % (
+        source, checkpoints.error_reason(e) if isinstance(
+            e, tf.errors.OpError) else e)) from None
+  try:
+    parsed = json.loads(text)
+  except ValueError as e:
+    raise validation.UsageError("%s is not valid JSON: %s" % (source, e)
+                                ) from None
+  if not isinstance(parsed, dict):
+    raise validation.UsageError("%s must hold a JSON object, not %s." %
+                                (source, type(parsed).__name__))
+  return parsed
+
+
+def load_config(json_file, fields=BERT_CONFIG_FIELDS, config_class=None,
+                what="BERT config file"):
   """Reads and checks a config file, as every script should (not Google's).
 
   Each field is checked for presence, type and range before any work: a
@@ -189,6 +217,7 @@ def load_config(json_file, fields=BERT_CONFIG_FIELDS, config_class=None):
     fields: the field table (ALBERT passes its own).
     config_class: the class to build (default BertConfig; it needs
       `from_dict` and `validate(source, fields)`).
+    what: how messages name the file (ALBERT: "ALBERT config file").
 
   Returns:
     the config.
@@ -198,20 +227,8 @@ def load_config(json_file, fields=BERT_CONFIG_FIELDS, config_class=None):
       (or the file is missing, not JSON, not a JSON object).
   """
   config_class = config_class or BertConfig
-  source = "BERT config file %s" % json_file
-  if not tf.io.gfile.exists(json_file):
-    raise validation.UsageError("%s: no such file" % source)
-  if tf.io.gfile.isdir(json_file):
-    raise validation.UsageError("%s: is a directory, not a file" % source)
-  try:
-    with tf.io.gfile.GFile(json_file, "r") as reader:
-      parsed = json.loads(reader.read())
-  except (ValueError, tf.errors.OpError) as e:
-    raise validation.UsageError("%s is not valid JSON: %s" % (source, e)
-                                ) from None
-  if not isinstance(parsed, dict):
-    raise validation.UsageError("%s must hold a JSON object, not %s." %
-                                (source, type(parsed).__name__))
+  source = "%s %s" % (what, json_file)
+  parsed = read_config_json(json_file, source)
   defaulted = validation.check_config(parsed, fields, source)
   validation.warn_defaulted(source, defaulted, fields)
   config = config_class.from_dict(parsed)

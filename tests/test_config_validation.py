@@ -196,3 +196,16 @@ def test_albert_extends_the_same_table(tmp_path):
     validation.check_config({k: v for k, v in values.items()
                              if k != "inner_group_num"}, albert_fields,
                             "ALBERT config")
+
+
+def test_a_binary_config_file_is_named(tmp_path):
+  path = tmp_path / "bert_config.json"
+  path.write_bytes(b"\xff\xfe{\x00")
+  with pytest.raises(validation.UsageError) as info:
+    modeling.load_config(str(path))
+  assert str(info.value).startswith(
+      "BERT config file %s cannot be read: 'utf-8' codec can't decode" % path)
+  with pytest.raises(validation.UsageError) as info:
+    modeling.load_config(str(tmp_path))
+  assert str(info.value) == ("BERT config file %s: is a directory, not a file"
+                             % tmp_path)
