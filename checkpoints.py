@@ -399,6 +399,32 @@ def read_state_file(directory):
   return latest, paths
 
 
+def latest_checkpoint(directory):
+  """The newest complete checkpoint listed in `directory/checkpoint`, or None.
+
+  As tf.train.latest_checkpoint, except that when the files of the newest
+  entry are gone (deleted by hand: a poisoned checkpoint, a partial copy) the
+  newest listed one whose files exist is used, with a warning, instead of
+  none at all (which would restart training from scratch).
+
+  Args:
+    directory: a model directory.
+
+  Returns:
+    a checkpoint prefix or None.
+  """
+  latest, paths = read_state_file(directory)
+  if latest is None or tf.io.gfile.exists(latest + ".index"):
+    return latest
+  for path in reversed(paths):
+    if tf.io.gfile.exists(path + ".index"):
+      logging.warning("The newest checkpoint listed in %s, %s, has no files; "
+                      "using %s.", os.path.join(directory, STATE_FILE), latest,
+                      path)
+      return path
+  return None
+
+
 def delete_checkpoint(prefix):
   """Removes the files of checkpoint `prefix` (index, data shards, meta)."""
   for path in tf.io.gfile.glob(prefix + ".*"):
@@ -437,8 +463,8 @@ class CheckpointManager(object):
 
   @property
   def latest_checkpoint(self):
-    """The newest checkpoint prefix, or None."""
-    return tf.train.latest_checkpoint(self.directory)
+    """The newest checkpoint prefix, or None (see `latest_checkpoint`)."""
+    return latest_checkpoint(self.directory)
 
   @property
   def checkpoints(self):

@@ -930,7 +930,7 @@ class Estimator(object):
     """The newest checkpoint in model_dir, or None."""
     if not self.model_dir:
       return None
-    return tf.train.latest_checkpoint(self.model_dir)
+    return checkpoints.latest_checkpoint(self.model_dir)
 
   def _restore(self, checkpoint_path=None):
     """Resume (checkpoint_path or the newest in model_dir) or warm start.
@@ -964,12 +964,19 @@ class Estimator(object):
       return init
     return None
 
-  def _save(self, manager, learning_rate=None):
-    """Writes a checkpoint (chief only) unless a weight is NaN or inf.
+  def _nonfinite_variables(self):
+    """Names of checkpointed variables holding NaN or inf (one compiled call)."""
+    if self._finite_check is None:
+      self._finite_check = checkpoints.make_finite_check(
+          self._checkpoint_variables())
+    return self._finite_check()
+
+  def _save(self, manager, checked=False):
+    """Writes a checkpoint (chief only), never of NaN or inf values.
 
     Args:
       manager: the CheckpointManager.
-      learning_rate: the rate of the last update, for the message.
+      checked: the caller has just checked the values (`_nonfinite_variables`).
 
     Raises:
       validation.DivergenceError: non-finite weights or optimizer slots
@@ -977,19 +984,13 @@ class Estimator(object):
     """
     if not self.config.is_chief:
       return
-    if self._finite_check is None:
-      self._finite_check = checkpoints.make_finite_check(
-          self._checkpoint_variables())
     step = int(self._global_step.numpy())
-    bad = self._finite_check()
+    bad = [] if checked else self._nonfinite_variables()
     if bad:
       raise validation.DivergenceError(
-          "Training diverged at step %d: %s hold NaN or inf after the update "
-          "with learning rate %s; not saved, the newest checkpoint is %s. "
-          "Lower the learning rate (--learning_rate) and rerun" % (
-              step, validation.list_text(bad),
-              _rate_text(learning_rate), manager.latest_checkpoint or
-              "none (no checkpoint was written)"))
+          "Training diverged before step %d: %s hold NaN or inf; not saved, "
+          "the newest checkpoint is %s" % (step, validation.list_text(bad),
+                                           manager.latest_checkpoint))
     path = manager.save(self._checkpoint_variables(), step)
     self._saved_by_this_run.add(step)
     logging.info("Saved checkpoint %s", path)
@@ -1234,13 +1235,15 @@ class Estimator(object):
         self._input_ended(manager, start, max_steps, files)
         break
       loop_start, step = step, int(self._global_step.numpy())
-      loss, lr = float(loss.numpy()), float(lr.numpy())
-      if not np.isfinite(loss):
-        self._diverged(manager, loop_start, loop_start + int(first_bad) + 1,
-                       loss, start)
+      loss, lr, first_bad = float(loss), float(lr), int(first_bad)
+      save = (save_every and step % save_every == 0) or step >= max_steps
+      bad_weights = self._nonfinite_variables() if save else []
+      if not np.isfinite(loss) or bad_weights:
+        self._diverged(manager, (start, loop_start, step), loss, first_bad,
+                       bad_weights)
       progress.report(step, loss, lr)
-      if (save_every and step % save_every == 0) or step >= max_steps:
-        self._save(manager, lr)
+      if save:
+        self._save(manager, checked=True)
     progress.writer.flush()
 
   def _input_ended(self, manager, start, max_steps, files):
@@ -1261,45 +1264,60 @@ class Estimator(object):
     if step > start:
       self._save(manager)
 
-  def _rate_at(self, step, default=None):
+  def _rate_at(self, step):
     """The learning rate of update `step` (the schedule at step - 1)."""
     rate_at = getattr(self._optimizer, "learning_rate_at", None)
     if rate_at is None or step < 1:
-      return default
+      return None
     return float(rate_at(tf.constant(step - 1, tf.int64)).numpy())
 
-  def _diverged(self, manager, loop_start, bad_step, loss, start):
-    """Stops a run whose loss became NaN or inf; keeps a usable newest ckpt.
+  def _diverged(self, manager, steps, loss, first_bad, bad_weights):
+    """Stops a run whose loss or weights became NaN or inf.
 
-    The loss of update k is computed with the weights of step k - 1. When
-    those are a checkpoint this run just wrote, that checkpoint is finite
-    but poisoned (every restart would diverge again at once): it stops being
-    the newest (its files are kept, no longer listed).
+    The loss of update k is computed with the weights of step k - 1. When the
+    first update after a checkpoint gives a non-finite loss or weights, that
+    checkpoint is finite but poisoned (every restart, at any rate, would
+    diverge again at once): if this run wrote it, it stops being the newest
+    (its files are kept, no longer listed).
+
+    Args:
+      manager: the CheckpointManager.
+      steps: (first step of this run, first step of the loop, step now).
+      loss: the loop's last loss.
+      first_bad: index in the loop of the first update with a NaN/inf loss,
+        or -1.
+      bad_weights: names of the non-finite variables (checked before saves).
 
     Raises:
-      validation.DivergenceError: naming the step, the loss, the learning
-        rate and the newest checkpoint.
+      validation.DivergenceError: naming the step, what is not finite, the
+        learning rate and the newest checkpoint.
     """
-    note = ""
+    start, loop_start, step = steps
+    if first_bad >= 0:
+      bad_step, what = loop_start + first_bad + 1, "the loss is %s" % loss
+    else:
+      bad_step, what = step, "%s hold NaN or inf" % validation.list_text(
+          bad_weights)
     newest = manager.latest_checkpoint
-    poisoned = bad_step == loop_start + 1 and newest and newest.endswith(
-        "-%d" % loop_start)
+    poisoned = bad_step == loop_start + 1 and newest == os.path.join(
+        self.model_dir, "%s-%d" % (manager.checkpoint_name, loop_start))
+    note = ""
     if poisoned and loop_start in self._saved_by_this_run and (
         self.config.is_chief):
       newest = manager.demote(newest)
-      note = ("; the weights saved at step %d gave that loss, so that "
-              "checkpoint is no longer the newest (its files are kept)" %
-              loop_start)
+      note = ("; the first update from the weights saved at step %d diverged, "
+              "so that checkpoint is no longer the newest (its files are "
+              "kept)" % loop_start)
     elif poisoned and loop_start == start:
-      note = ("; the checkpoint this run resumed from (%s) gives that loss: "
-              "it comes from a diverged run, resume from an earlier one" %
-              newest)
+      note = ("; the first update from the checkpoint this run resumed from "
+              "diverged: if it does at any rate, it comes from a diverged run "
+              "(delete its files to resume from the one before)")
     raise validation.DivergenceError(
-        "Training diverged at step %d: the loss is %s (learning rate %s)%s; "
-        "the newest checkpoint is %s. Lower the learning rate "
-        "(--learning_rate) and rerun" % (
-            bad_step, loss, _rate_text(self._rate_at(bad_step)), note,
-            newest or "none"))
+        "Training diverged at step %d: %s (learning rate %s)%s; the newest "
+        "checkpoint is %s. Lower the learning rate (--learning_rate) and "
+        "rerun" % (bad_step, what, _rate_text(self._rate_at(bad_step)), note,
+                   newest or "none (a restart starts from the initial or "
+                   "--init_checkpoint weights)"))
 
   # ---------------------------------------------------------------- eval
 

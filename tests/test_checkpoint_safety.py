@@ -204,3 +204,19 @@ def test_warm_start_optional_variables_only_warn(tmp_path, caplog):
   full = checkpoints.save_checkpoint(model, str(tmp_path / "full.ckpt"))
   checkpoints.check_warm_start(restore_into(fresh, full),
                                encoder_names(fresh), full)
+
+
+def test_latest_checkpoint_falls_back_when_the_newest_files_are_gone(tmp_path,
+                                                                     caplog):
+  manager = checkpoints.CheckpointManager(str(tmp_path))
+  for step in (1, 2):
+    manager.save({"w": tf.constant([float(step)])}, step)
+  checkpoints.delete_checkpoint(str(tmp_path / "model.ckpt-2"))
+  # TensorFlow's answer would restart training from scratch.
+  assert tf.train.latest_checkpoint(str(tmp_path)) is None
+  with caplog.at_level("WARNING"):
+    assert checkpoints.latest_checkpoint(str(tmp_path)) == str(
+        tmp_path / "model.ckpt-1")
+  assert "model.ckpt-2, has no files; using" in caplog.text
+  checkpoints.delete_checkpoint(str(tmp_path / "model.ckpt-1"))
+  assert checkpoints.latest_checkpoint(str(tmp_path)) is None

@@ -39,13 +39,14 @@ def model_fn_with(learning_rate=0.1, num_train_steps=30, train_loss=None):
   return model_fn
 
 
-def estimator(model_dir, model_fn=None, **config_kwargs):
+def estimator(model_dir, model_fn=None, batch_size=8, **config_kwargs):
   kwargs = dict(iterations_per_loop=1, save_checkpoints_steps=1, seed=1)
   kwargs.update(config_kwargs)
   return estimator_lib.Estimator(
       model_fn or model_fn_with(), estimator_lib.RunConfig(str(model_dir),
                                                            **kwargs),
-      train_batch_size=8, eval_batch_size=8, predict_batch_size=8)
+      train_batch_size=batch_size, eval_batch_size=batch_size,
+      predict_batch_size=batch_size)
 
 
 def checkpoint_values(prefix):
@@ -75,10 +76,10 @@ def test_diverging_run_does_not_poison_the_restart(tmp_path):
     estimator(tmp_path, model_fn_with(1e8)).train(loop_worker.input_fn, 30)
   assert str(info.value) == (
       "Training diverged at step 5: the loss is inf (learning rate "
-      "8.66667e+07); the weights saved at step 4 gave that loss, so that "
-      "checkpoint is no longer the newest (its files are kept); the newest "
-      "checkpoint is %s. Lower the learning rate (--learning_rate) and "
-      "rerun" % (tmp_path / "model.ckpt-3"))
+      "8.66667e+07); the first update from the weights saved at step 4 "
+      "diverged, so that checkpoint is no longer the newest (its files are "
+      "kept); the newest checkpoint is %s. Lower the learning rate "
+      "(--learning_rate) and rerun" % (tmp_path / "model.ckpt-3"))
   newest = tf.train.latest_checkpoint(str(tmp_path))
   assert newest == str(tmp_path / "model.ckpt-3")
   assert all(np.all(np.isfinite(v)) for v in
@@ -94,6 +95,42 @@ def test_diverging_run_does_not_poison_the_restart(tmp_path):
   assert all(np.all(np.isfinite(v)) for v in final.values())
 
 
+def test_issue_case_1_on_a_tiny_bert(tmp_path):
+  # run_pretraining's model and records: with --learning_rate=1e8 (no
+  # warmup) the weights after update 2 are NaN; model.ckpt-1 is finite but
+  # wrecked (before: a restart at 1e-4 from it died at step 2 again).
+  import modeling  # pylint: disable=g-import-not-at-top
+  import run_pretraining  # pylint: disable=g-import-not-at-top
+  from conftest import fixture_path  # pylint: disable=g-import-not-at-top
+  config = modeling.BertConfig(
+      vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+      num_attention_heads=2, intermediate_size=64,
+      max_position_embeddings=128, type_vocab_size=2)
+  records = [fixture_path("pretraining_data", "a_base.tfrecord")]
+
+  def run(learning_rate, max_steps):
+    model_fn = run_pretraining.model_fn_builder(
+        config, None, learning_rate, 60, 0, False, False)
+    estimator(tmp_path, model_fn, batch_size=4).train(
+        run_pretraining.input_fn_builder(records, 128, 20, True), max_steps)
+
+  with pytest.raises(validation.DivergenceError) as info:
+    run(1e8, 60)
+  message = str(info.value)
+  assert message.startswith("Training diverged at step 2: "), message
+  assert ("hold NaN or inf (learning rate 9.83333e+07); the first update "
+          "from the weights saved at step 1 diverged, so that checkpoint is "
+          "no longer the newest (its files are kept); the newest checkpoint "
+          "is none") in message
+  assert tf.train.latest_checkpoint(str(tmp_path)) is None
+  assert (tmp_path / "model.ckpt-1.index").exists()
+  run(1e-4, 3)  # starts again from the initial weights
+  final = checkpoint_values(tf.train.latest_checkpoint(str(tmp_path)))
+  assert final["global_step"] == 3
+  assert all(np.all(np.isfinite(v)) for v in final.values())
+  assert not leftovers(tmp_path)
+
+
 def test_non_finite_weights_are_never_saved(tmp_path):
   # sqrt(|w - 0.5|) is 0 at the initial weights but its gradient is inf:
   # the loss of step 1 is finite, the weights after it are NaN.
@@ -106,9 +143,9 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     est.train(loop_worker.input_fn, 5)
   assert str(info.value) == (
       "Training diverged at step 1: dense/bias, dense/kernel, "
-      "dense/bias/adam_m and 3 more hold NaN or inf after the update with "
-      "learning rate 0; not saved, the newest checkpoint is none (no "
-      "checkpoint was written). Lower the learning rate (--learning_rate) "
+      "dense/bias/adam_m and 3 more hold NaN or inf (learning rate 0); the "
+      "newest checkpoint is none (a restart starts from the initial or "
+      "--init_checkpoint weights). Lower the learning rate (--learning_rate) "
       "and rerun")
   assert tf.train.latest_checkpoint(str(tmp_path)) is None
   assert not [n for n in os.listdir(tmp_path) if n.startswith("model.ckpt")]
