@@ -251,9 +251,11 @@ def make_finite_check(variables):
 
   @tf.function
   def finite_flags():
+    """bool [len(values)]: whether each variable is all finite."""
     return tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values])
 
   def check():
+    """Names of the variables that are not all finite now."""
     if not values:
       return []
     flags = finite_flags().numpy()

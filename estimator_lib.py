@@ -524,6 +524,7 @@ def pipeline_function(func):
   """
   @functools.wraps(func)
   def wrapped(*args, **kwargs):
+    """`func`, remembering the exception it raises for the loop."""
     try:
       return func(*args, **kwargs)
     except Exception as e:  # re-raised: remembered for the loop
@@ -543,6 +544,7 @@ def pipeline_generator(generator_fn):
   """
   @functools.wraps(generator_fn)
   def wrapped(*args):
+    """`generator_fn`'s elements, remembering an exception it raises."""
     try:
       for element in generator_fn(*args):
         yield element

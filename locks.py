@@ -33,7 +33,6 @@ No TensorFlow here.
 import atexit
 import datetime
 import errno
-import fcntl
 import json
 import os
 import re
@@ -46,6 +45,11 @@ import uuid
 from absl import logging
 
 import validation
+
+try:
+  import fcntl  # pylint: disable=g-import-not-at-top
+except ImportError:  # not POSIX: owners are recognised by pid only
+  fcntl = None
 
 DIR_LOCK_NAME = ".lock"
 _TEMP_RE = re.compile(r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
@@ -210,9 +214,11 @@ class OutputLock(object):
     self._delegate = None  # the lock this process already held for the path
 
   def __enter__(self):
+    """Takes the lock (if this object does not hold it yet)."""
     return self.acquire()
 
   def __exit__(self, *unused_exc_info):
+    """Releases the lock, also when the block raised."""
     self.release()
 
   def acquire(self):
@@ -280,6 +286,9 @@ class OutputLock(object):
     Raises:
       LockError: another process holds the lock.
     """
+    if fcntl is None:
+      self._check_pid_only(fd)
+      return True
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

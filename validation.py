@@ -59,6 +59,7 @@ class Interrupted(KeyboardInterrupt):
   """Ctrl-C or SIGTERM: raised in the main thread by `handle_signals`."""
 
   def __init__(self, signum):
+    """Args: signum: the signal that interrupted the run."""
     super().__init__(signal.Signals(signum).name)
     self.signum = signum
 
@@ -613,6 +614,7 @@ def handle_signals():
   thread (`run_main` does).
   """
   def handler(signum, frame):
+    """The first signal: later ones kill; this one raises Interrupted."""
     del frame  # unused
     for sig in (signal.SIGINT, signal.SIGTERM):
       signal.signal(sig, _kill_self)
@@ -651,6 +653,7 @@ def user_errors(main, program=None):
   program = program or os.path.basename(sys.argv[0] or "main")
 
   def wrapped(argv):
+    """main(argv) with user errors and interruptions turned into a status."""
     try:
       return main(argv)
     except UsageError as e:

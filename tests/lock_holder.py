@@ -22,6 +22,7 @@ import validation  # pylint: disable=g-import-not-at-top
 
 
 def main(argv):
+  """Holds the lock of argv[2] (argv[1]: dir or file) until killed."""
   kind, path = argv[1], argv[2]
   if kind == "dir":
     lock = locks.lock_output_dir(path)

@@ -45,6 +45,7 @@ def model_fn_with(learning_rate, padding):
   create_model = model_fn.create_model
 
   def create_padded_model(params):
+    """The linear model, plus the padding variable."""
     model = create_model(params)
     if padding:
       model.padding = tf.Variable(tf.zeros([padding]), trainable=False,
@@ -58,6 +59,7 @@ def model_fn_with(learning_rate, padding):
 
 
 def main(_):
+  """Trains with the flags; prints the final global step."""
   if FLAGS.fsize_limit:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails instead
     resource.setrlimit(resource.RLIMIT_FSIZE,

@@ -169,3 +169,19 @@ def test_temporary_names():
   assert locks.temporary_owner("model.ckpt-5.index") is None
   assert not locks.pid_alive(dead_pid())
   assert locks.pid_alive(os.getpid())
+
+
+def test_without_flock_a_live_owner_is_still_refused(tmp_path, monkeypatch):
+  # File systems without flock (and non-POSIX systems): the owner record's
+  # pid decides, on this host.
+  monkeypatch.setattr(locks, "fcntl", None)
+  holder = start_holder(tmp_path)  # holds it with flock, record written
+  try:
+    with pytest.raises(locks.LockError, match="pid %d on host" % holder.pid):
+      locks.lock_output_dir(str(tmp_path))
+  finally:
+    holder.kill()
+    holder.wait()
+  with locks.lock_output_dir(str(tmp_path)):  # its pid is dead now
+    pass
+  assert not (tmp_path / ".lock").exists()
