@@ -955,6 +955,10 @@ class Estimator(object):
             "use a new output directory." % (self.model_dir, path,
                                              len(missing),
                                              ", ".join(missing[:5])))
+      if missing:  # an explicit checkpoint: the rest would stay random
+        raise validation.UsageError(
+            "Checkpoint %s lacks %d variables of this model: %s" %
+            (path, len(missing), validation.list_text(missing, 5)))
       return path
     init = self.model_fn.init_checkpoint
     if init:

@@ -252,6 +252,18 @@ def test_evaluate_and_predict_without_weights_are_errors(tmp_path):
   assert result["global_step"] == 0
 
 
+def test_explicit_checkpoint_lacking_variables_is_an_error(tmp_path):
+  import checkpoints  # pylint: disable=g-import-not-at-top
+  prefix = checkpoints.save_checkpoint(
+      {"dense/kernel": tf.zeros([4, 1]), "global_step": tf.constant(
+          3, tf.int64)}, str(tmp_path / "other" / "model.ckpt-3"))
+  with pytest.raises(validation.UsageError) as info:
+    estimator(tmp_path / "out").evaluate(loop_worker.input_fn,
+                                         checkpoint_path=prefix)
+  assert str(info.value) == ("Checkpoint %s lacks 1 variables of this model: "
+                             "dense/bias" % prefix)
+
+
 def test_init_checkpoint_restoring_nothing_is_an_error(tmp_path):
   import checkpoints  # pylint: disable=g-import-not-at-top
   prefix = checkpoints.save_checkpoint(
