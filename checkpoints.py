@@ -386,8 +386,24 @@ def read_state_file(directory):
   Returns:
     (model_checkpoint_path or None, list of all_model_checkpoint_paths); the paths
     are joined with `directory` when relative.
+
+  Raises:
+    validation.UsageError: the state file exists but cannot be parsed
+      (TensorFlow ignores it with a warning, so training silently restarted
+      from scratch beside the old checkpoints).
   """
-  state = tf.train.get_checkpoint_state(directory)
+  path = os.path.join(directory, STATE_FILE)
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except ValueError as e:  # e.g. an empty file
+    state, reason = None, str(e)
+  else:
+    reason = "not a checkpoint state (text proto)"
+  if state is None and tf.io.gfile.exists(path):
+    raise validation.UsageError(
+        "%s cannot be read: %s; repair it (a line model_checkpoint_path: "
+        "\"model.ckpt-<step>\" naming a checkpoint in the directory) or "
+        "remove it to train from the start" % (path, reason))
   if state is None:
     return None, []
 

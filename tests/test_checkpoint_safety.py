@@ -220,3 +220,16 @@ def test_latest_checkpoint_falls_back_when_the_newest_files_are_gone(tmp_path,
   assert "model.ckpt-2, has no files; using" in caplog.text
   checkpoints.delete_checkpoint(str(tmp_path / "model.ckpt-1"))
   assert checkpoints.latest_checkpoint(str(tmp_path)) is None
+
+
+@pytest.mark.parametrize("text", ["garbage {{{\n", ""])
+def test_unreadable_state_file_is_an_error_not_a_fresh_start(tmp_path, text):
+  manager = checkpoints.CheckpointManager(str(tmp_path))
+  manager.save({"w": tf.constant([1.0])}, 1)
+  (tmp_path / "checkpoint").write_text(text)
+  with pytest.raises(validation.UsageError) as info:
+    checkpoints.latest_checkpoint(str(tmp_path))
+  assert str(info.value).startswith("%s cannot be read: " % (
+      tmp_path / "checkpoint"))
+  with pytest.raises(validation.UsageError):
+    checkpoints.CheckpointManager(str(tmp_path))
