@@ -18,6 +18,7 @@ from absl import logging
 import tensorflow as tf
 
 import io_lib
+import validation
 
 STATE_FILE = "checkpoint"
 
@@ -80,7 +81,10 @@ def save_checkpoint(variables, prefix):
 
   The data is first written under a unique temporary prefix and then merged into
   `prefix` (MergeV2Checkpoints renames the data file and writes the index last), so
-  a crash never leaves a half-written `prefix.index` behind.
+  a crash never leaves a half-written `prefix.index` behind. The temporary
+  directory is `.<name>.tmp-<pid>-<hex8>` (`io_lib.temporary_name`): removed on
+  any failure, and by the next run that takes the directory's lock if the
+  process was killed.
 
   Args:
     variables: a tf.Module, a list of variables, or a dict name -> tensor/variable.
@@ -88,24 +92,35 @@ def save_checkpoint(variables, prefix):
 
   Returns:
     `prefix`.
+
+  Raises:
+    validation.OutputError: the disk is full, the file too large, permission
+      denied, ... naming `prefix`; no file of `prefix` that did not exist
+      before is left behind.
   """
   named = _named_values(variables)
   if not named:
     raise ValueError("No variables to save to %s." % prefix)
   directory = os.path.dirname(prefix)
-  if directory:
-    tf.io.gfile.makedirs(directory)
-  tmp_dir = io_lib.temporary_name(prefix)
-  tmp_prefix = os.path.join(tmp_dir, "part")
   names = list(named.keys())
   tensors = [_read_value(named[n]) for n in names]
+  existed = set(tf.io.gfile.glob(prefix + ".*"))
+  tmp_dir = io_lib.temporary_name(prefix)
   try:
-    with tf.device("/cpu:0"):
-      tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
-                        shape_and_slices=[""] * len(names), tensors=tensors)
-      tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=[tmp_prefix],
-                                    destination_prefix=prefix,
-                                    delete_old_dirs=True)
+    with io_lib.output_errors("checkpoint " + prefix):
+      if directory:
+        tf.io.gfile.makedirs(directory)
+      with tf.device("/cpu:0"):
+        tf.raw_ops.SaveV2(prefix=os.path.join(tmp_dir, "part"),
+                          tensor_names=names,
+                          shape_and_slices=[""] * len(names), tensors=tensors)
+        tf.raw_ops.MergeV2Checkpoints(
+            checkpoint_prefixes=[os.path.join(tmp_dir, "part")],
+            destination_prefix=prefix, delete_old_dirs=True)
+  except validation.OutputError:
+    for path in set(tf.io.gfile.glob(prefix + ".*")) - existed:
+      tf.io.gfile.remove(path)
+    raise
   finally:
     io_lib.remove(tmp_dir)
   return prefix
@@ -127,12 +142,13 @@ def _resolve_checkpoint(checkpoint_path):
     hub_variables = os.path.join(checkpoint_path, "variables", "variables")
     if tf.io.gfile.exists(hub_variables + ".index"):
       return hub_variables
-    raise ValueError("No checkpoint found in directory %s (no valid %r state "
-                     "file, no TF Hub variables/variables)." %
-                     (checkpoint_path, STATE_FILE))
+    raise validation.UsageError(
+        "No checkpoint found in directory %s (no valid %r state file, no TF "
+        "Hub variables/variables)." % (checkpoint_path, STATE_FILE))
   if not tf.io.gfile.exists(checkpoint_path + ".index"):
-    raise ValueError("No checkpoint at %s (expected the file %s.index)." %
-                     (checkpoint_path, checkpoint_path))
+    raise validation.UsageError(
+        "No checkpoint at %s (expected the file %s.index)." %
+        (checkpoint_path, checkpoint_path))
   return checkpoint_path
 
 
@@ -209,18 +225,19 @@ def restore(variables, checkpoint_path, allow_missing=False, log=True,
       continue
     var_shape = var.shape.as_list()
     if list(shapes[key]) != var_shape:
-      raise ValueError(
+      raise validation.UsageError(
           "Shape mismatch for variable %s: the model has %s but checkpoint %s has "
           "%s (%s)." % (name, var_shape, path, list(shapes[key]), key))
     if dtypes[key] != var.dtype:
-      raise ValueError(
+      raise validation.UsageError(
           "Dtype mismatch for variable %s: the model has %s but checkpoint %s has "
           "%s (%s)." % (name, var.dtype.name, path, dtypes[key].name, key))
     loaded.append(name)
     keys[name] = key
   if missing and not allow_missing:
-    raise ValueError("Checkpoint %s lacks %d variables of the model: %s" %
-                     (path, len(missing), ", ".join(missing)))
+    raise validation.UsageError(
+        "Checkpoint %s lacks %d variables of the model: %s" %
+        (path, len(missing), ", ".join(missing)))
   for name in loaded:
     named[name].assign(reader.get_tensor(keys[name]))
   read = set(keys.values())
@@ -250,6 +267,104 @@ def _log_restore(path, loaded, keys, shapes, missing, unused):
   if unused:
     logging.info("%d entries of %s unused: %s", len(unused), path,
                  ", ".join(unused))
+
+
+def make_finite_check(variables):
+  """A cheap check that no float variable holds NaN or inf (before a save).
+
+  Args:
+    variables: a tf.Module, a list of variables, or a dict name -> variable
+      (the loop passes everything it checkpoints: weights, Adam slots).
+
+  Returns:
+    check() -> list of the names of non-finite variables (empty when all are
+    finite). One compiled call: an all-finite reduction per variable, read
+    back as one boolean vector.
+  """
+  named = [(n, v) for n, v in _named_values(variables).items()
+           if v.dtype.is_floating]
+  names = [n for n, _ in named]
+  values = [v for _, v in named]
+
+  @tf.function
+  def finite_flags():
+    """bool [len(values)]: whether each variable is all finite."""
+    return tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in values])
+
+  def check():
+    """Names of the variables that are not all finite now."""
+    if not values:
+      return []
+    flags = finite_flags().numpy()
+    return [n for n, ok in zip(names, flags) if not ok]
+
+  return check
+
+
+def check_warm_start(result, expected_names, checkpoint_path,
+                     flag_name="init_checkpoint", optional_prefixes=()):
+  """Refuses a warm start that did not load the weights the user meant.
+
+  An init checkpoint of another model family, scope or format used to
+  restore nothing and train from random weights, exit 0.
+
+  Args:
+    result: RestoreResult of `restore(..., allow_missing=True)`.
+    expected_names: names the checkpoint must provide (the encoder's
+      variables: `EncoderFamily.variable_names(config)`), or None to require
+      only that something was restored.
+    checkpoint_path: the checkpoint, for the message.
+    flag_name: the flag that named it.
+    optional_prefixes: expected names starting with one of these may be
+      absent (a warning names them), e.g. ("bert/pooler/",).
+
+  Raises:
+    validation.UsageError: naming the checkpoint, how many expected variables
+      it restored, a few it lacks, how many tensors it holds with a few
+      names, and a hint for a TF2 object-based checkpoint or another scope.
+  """
+  loaded = set(result.loaded)
+  held = sorted(loaded | set(result.unused))
+  expected = list(expected_names) if expected_names is not None else None
+  if expected is None:
+    absent = [] if loaded else sorted(result.missing)
+    wanted = len(result.missing) + len(loaded)
+  else:
+    absent = [n for n in expected if n not in loaded]
+    wanted = len(expected)
+  optional = tuple(optional_prefixes)
+  required = [n for n in absent if not (optional and n.startswith(optional))]
+  if not required:
+    if absent:
+      logging.warning("%s lacks %d variable(s) (kept at their initial "
+                      "values): %s", validation.flag_text(
+                          flag_name, checkpoint_path), len(absent),
+                      ", ".join(absent))
+    return
+  message = "%s restores %d of the %d variables expected; it lacks %s" % (
+      validation.flag_text(flag_name, checkpoint_path), wanted - len(absent),
+      wanted, validation.list_text(required))
+  message += "; it holds %d tensors%s" % (
+      len(held), ", e.g. " + validation.list_text(held) if held else "")
+  hint = _warm_start_hint(required, held)
+  raise validation.UsageError(message + (" (%s)" % hint if hint else ""))
+
+
+def _warm_start_hint(absent, held):
+  """Why a checkpoint might not match: TF2 format or another name prefix."""
+  if any("/.ATTRIBUTES/" in n for n in held):
+    return ("it is a TF2 object-based checkpoint (tf.train.Checkpoint); give "
+            "a TF1 name-based one such as Google's bert_model.ckpt")
+  for name in absent:
+    if "/" not in name:
+      continue
+    head, tail = name.split("/", 1)
+    for other in held:
+      if other != name and (other == tail or other.endswith("/" + tail)):
+        prefix = other[:len(other) - len(tail)]
+        return ("its names start with %r where the model's start with %r: "
+                "another model family or scope?" % (prefix, head + "/"))
+  return None
 
 
 def _quote(s):
@@ -286,8 +401,24 @@ def read_state_file(directory):
   Returns:
     (model_checkpoint_path or None, list of all_model_checkpoint_paths); the paths
     are joined with `directory` when relative.
+
+  Raises:
+    validation.UsageError: the state file exists but cannot be parsed
+      (TensorFlow ignores it with a warning, so training silently restarted
+      from scratch beside the old checkpoints).
   """
-  state = tf.train.get_checkpoint_state(directory)
+  path = os.path.join(directory, STATE_FILE)
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except ValueError as e:  # e.g. an empty file
+    state, reason = None, str(e)
+  else:
+    reason = "not a checkpoint state (text proto)"
+  if state is None and tf.io.gfile.exists(path):
+    raise validation.UsageError(
+        "%s cannot be read: %s; repair it (a line model_checkpoint_path: "
+        "\"model.ckpt-<step>\" naming a checkpoint in the directory) or "
+        "remove it to train from the start" % (path, reason))
   if state is None:
     return None, []
 
@@ -299,6 +430,32 @@ def read_state_file(directory):
   if latest and latest not in paths:
     paths.append(latest)
   return latest, paths
+
+
+def latest_checkpoint(directory):
+  """The newest complete checkpoint listed in `directory/checkpoint`, or None.
+
+  As tf.train.latest_checkpoint, except that when the files of the newest
+  entry are gone (deleted by hand: a poisoned checkpoint, a partial copy) the
+  newest listed one whose files exist is used, with a warning, instead of
+  none at all (which would restart training from scratch).
+
+  Args:
+    directory: a model directory.
+
+  Returns:
+    a checkpoint prefix or None.
+  """
+  latest, paths = read_state_file(directory)
+  if latest is None or tf.io.gfile.exists(latest + ".index"):
+    return latest
+  for path in reversed(paths):
+    if tf.io.gfile.exists(path + ".index"):
+      logging.warning("The newest checkpoint listed in %s, %s, has no files; "
+                      "using %s.", os.path.join(directory, STATE_FILE), latest,
+                      path)
+      return path
+  return None
 
 
 def delete_checkpoint(prefix):
@@ -323,7 +480,13 @@ class CheckpointManager(object):
       directory: where checkpoints and the `checkpoint` state file live.
       max_to_keep: how many checkpoints to keep; None or 0 keeps all (as TF1's Saver).
       checkpoint_name: the file name prefix before `-<step>`.
+
+    Raises:
+      validation.UsageError: a negative `max_to_keep` (which would delete
+        every checkpoint as it is written).
     """
+    validation.check_int("keep_checkpoint_max", max_to_keep, minimum=0,
+                         note="0 keeps all", allow_none=True)
     self.directory = directory
     self.max_to_keep = max_to_keep
     self.checkpoint_name = checkpoint_name
@@ -333,8 +496,8 @@ class CheckpointManager(object):
 
   @property
   def latest_checkpoint(self):
-    """The newest checkpoint prefix, or None."""
-    return tf.train.latest_checkpoint(self.directory)
+    """The newest checkpoint prefix, or None (see `latest_checkpoint`)."""
+    return latest_checkpoint(self.directory)
 
   @property
   def checkpoints(self):
@@ -370,3 +533,28 @@ class CheckpointManager(object):
     for old in doomed:
       delete_checkpoint(old)
     return prefix
+
+  def demote(self, prefix):
+    """Makes the checkpoint before `prefix` the newest again.
+
+    For a checkpoint found poisoned after it was written (finite weights that
+    give a non-finite loss). Its files are kept but no longer listed in the
+    state file, so neither a restart nor `max_to_keep` uses or deletes them.
+
+    Args:
+      prefix: a kept checkpoint prefix (normally the newest).
+
+    Returns:
+      the newest checkpoint prefix now, or None (the state file is removed).
+    """
+    kept = [p for p in self._kept if p != prefix]
+    if kept:
+      write_state_file(self.directory, kept[-1], kept)
+    else:
+      state = os.path.join(self.directory, STATE_FILE)
+      if tf.io.gfile.exists(state):
+        tf.io.gfile.remove(state)
+    self._kept = kept
+    logging.warning("%s is no longer listed in %s (its files are kept).",
+                    prefix, os.path.join(self.directory, STATE_FILE))
+    return kept[-1] if kept else None

@@ -58,7 +58,8 @@ class EncoderFamily(object):
     values = _read_config_dict(path)
     if values is not None:
       self.check_config_file(path, values)
-    return self.config_class.from_json_file(path)
+    # Every field checked (type, range, presence) before any work.
+    return modeling.load_config(path, self.config_class)
 
   def check_config_file(self, path, values):
     """Refuses a parsed config file of another family.

@@ -23,9 +23,13 @@ What the loop owns:
 
 import collections
 import contextlib
+import functools
 import json
 import os
 import random
+import re
+import struct
+import threading
 import time
 
 from absl import flags
@@ -36,8 +40,10 @@ from tensorflow.core.framework import summary_pb2
 
 import checkpoints
 import io_lib
+import locks
 import optimization
 import seeding
+import validation
 
 PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
               "float16": tf.float16}
@@ -146,15 +152,9 @@ class RunConfig(object):
       use_tpu: on a TPU (one-hot embeddings, drop_remainder everywhere).
       log_every_n_steps: progress log period (default iterations_per_loop).
     """
-    if precision not in PRECISIONS:
-      raise ValueError("--precision must be one of %s, not %r" %
-                       (", ".join(PRECISIONS), precision))
-    if iterations_per_loop is None or iterations_per_loop < 1:
-      raise ValueError("--iterations_per_loop must be >= 1, not %r" %
-                       iterations_per_loop)
-    if gradient_accumulation_steps is None or gradient_accumulation_steps < 1:
-      raise ValueError("--gradient_accumulation_steps must be >= 1, not %r" %
-                       gradient_accumulation_steps)
+    _check_run_config(precision, iterations_per_loop, save_checkpoints_steps,
+                      keep_checkpoint_max, gradient_accumulation_steps, seed,
+                      log_every_n_steps)
     self.model_dir = model_dir
     self.strategy = strategy or tf.distribute.get_strategy()
     self.save_checkpoints_steps = save_checkpoints_steps
@@ -190,6 +190,33 @@ class RunConfig(object):
             not has_chief)
 
 
+def _check_run_config(precision, iterations_per_loop, save_checkpoints_steps,
+                      keep_checkpoint_max, gradient_accumulation_steps, seed,
+                      log_every_n_steps):
+  """Refuses RunConfig values that cannot work, naming the flag.
+
+  `--save_checkpoints_steps=-2` looped forever rewriting model.ckpt-0 and
+  `--keep_checkpoint_max=-1` deleted every checkpoint as it was written.
+
+  Raises:
+    validation.UsageError: e.g. `--save_checkpoints_steps=-2: must be >= 0
+      (0 = only at the end)`.
+  """
+  validation.check_choice("precision", precision, list(PRECISIONS))
+  validation.check_int("iterations_per_loop", iterations_per_loop, minimum=1)
+  validation.check_int("save_checkpoints_steps", save_checkpoints_steps,
+                       minimum=0, note="0 = only at the end",
+                       allow_none=True)
+  validation.check_int("keep_checkpoint_max", keep_checkpoint_max, minimum=0,
+                       note="0 keeps all", allow_none=True)
+  validation.check_int("gradient_accumulation_steps",
+                       gradient_accumulation_steps, minimum=1)
+  validation.check_int("seed", seed, minimum=0, maximum=2**32 - 1,
+                       allow_none=True)
+  validation.check_int("log_every_n_steps", log_every_n_steps, minimum=1,
+                       allow_none=True)
+
+
 def _tf_config_task_count():
   """Number of tasks (chief + workers) named in the TF_CONFIG variable."""
   raw = os.environ.get("TF_CONFIG")
@@ -198,7 +225,7 @@ def _tf_config_task_count():
   try:
     cluster = json.loads(raw).get("cluster", {})
   except ValueError as e:
-    raise ValueError("TF_CONFIG is not valid JSON: %s" % e)
+    raise validation.UsageError("TF_CONFIG is not valid JSON: %s" % e)
   return sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
 
 
@@ -238,8 +265,9 @@ def make_strategy(distribution="auto", use_tpu=False, tpu_name=None,
     return tpu_strategy(tpu_name, tpu_zone, gcp_project, master)
   if distribution == "multi_worker":
     if not os.environ.get("TF_CONFIG"):
-      raise ValueError("--distribution=multi_worker needs the TF_CONFIG "
-                       "environment variable (cluster and task).")
+      raise validation.UsageError(
+          "--distribution=multi_worker needs the TF_CONFIG environment "
+          "variable (cluster and task).")
     return tf.distribute.MultiWorkerMirroredStrategy()
   if distribution == "mirrored":
     if tf.config.list_logical_devices("GPU"):
@@ -249,8 +277,9 @@ def make_strategy(distribution="auto", use_tpu=False, tpu_name=None,
     return tf.distribute.MirroredStrategy(devices=cpus)
   if distribution == "default":
     return tf.distribute.get_strategy()
-  raise ValueError("Unknown --distribution %r (expected one of %s)" %
-                   (distribution, ", ".join(DISTRIBUTIONS)))
+  raise validation.UsageError(
+      "Unknown --distribution %r (expected one of %s)" %
+      (distribution, ", ".join(DISTRIBUTIONS)))
 
 
 def set_seed(seed):
@@ -408,7 +437,225 @@ def record_input_fn_builder(input_file, name_to_features, is_training,
               num_parallel_calls=tf.data.AUTOTUNE)
     return d.prefetch(tf.data.AUTOTUNE)
 
+  # The loop names this file when a record turns out corrupt.
+  input_fn.input_files = [input_file]
   return input_fn
+
+
+# ------------------------------------------------------------ input errors
+#
+# TensorFlow reports a damaged TFRecord as `DataLossError: corrupted record at
+# 1533`, naming no file, and an exception raised by Python code inside tf.data
+# (py_function, from_generator) as an InvalidArgumentError wrapping its
+# traceback and `[[{{node PyFunc}}]]`. The loop turns both into the user's
+# error: `input_errors(files)` around the iteration; input functions set
+# `input_fn.input_files` and wrap their Python callables with
+# `pipeline_function` / `pipeline_generator`.
+
+_PIPELINE_ERRORS = []
+_PIPELINE_ERRORS_GUARD = threading.Lock()
+_RECORD_ERROR_RE = re.compile(r"(corrupted|truncated) record at (\d+)")
+
+
+def _remember_pipeline_error(error):
+  """Keeps the first exception raised inside an input pipeline."""
+  with _PIPELINE_ERRORS_GUARD:
+    if not _PIPELINE_ERRORS:
+      _PIPELINE_ERRORS.append(error)
+
+
+def _take_pipeline_error():
+  """The remembered pipeline exception (or None), forgetting it."""
+  with _PIPELINE_ERRORS_GUARD:
+    error = _PIPELINE_ERRORS[0] if _PIPELINE_ERRORS else None
+    del _PIPELINE_ERRORS[:]
+  return error
+
+
+def pipeline_function(func):
+  """Wraps a Python function that tf.data runs (tf.py_function's `func`).
+
+  An exception it raises reaches the caller of the loop as itself (e.g. a
+  validation.DataError naming file and line), not as TensorFlow's wrapper.
+
+  Args:
+    func: the Python callable.
+
+  Returns:
+    the wrapped callable.
+  """
+  @functools.wraps(func)
+  def wrapped(*args, **kwargs):
+    """`func`, remembering the exception it raises for the loop."""
+    try:
+      return func(*args, **kwargs)
+    except Exception as e:  # re-raised: remembered for the loop
+      _remember_pipeline_error(e)
+      raise
+  return wrapped
+
+
+def pipeline_generator(generator_fn):
+  """Wraps the callable given to tf.data.Dataset.from_generator (see above).
+
+  Args:
+    generator_fn: a callable returning an iterator.
+
+  Returns:
+    a callable returning an iterator over the same elements.
+  """
+  @functools.wraps(generator_fn)
+  def wrapped(*args):
+    """`generator_fn`'s elements, remembering an exception it raises."""
+    try:
+      for element in generator_fn(*args):
+        yield element
+    except Exception as e:  # re-raised: remembered for the loop
+      _remember_pipeline_error(e)
+      raise
+  return wrapped
+
+
+@contextlib.contextmanager
+def input_errors(input_files=None):
+  """Turns input-pipeline failures inside the block into the user's error.
+
+  Args:
+    input_files: the TFRecord files the pipeline reads (to name the damaged
+      one), or None.
+
+  Raises:
+    the exception a `pipeline_function` / `pipeline_generator` raised, or
+    validation.DataError naming the TFRecord file and record of a
+    DataLossError; other errors (OutOfRangeError at the end of the input)
+    pass unchanged.
+  """
+  try:
+    yield
+  except tf.errors.OpError as e:
+    original = _take_pipeline_error()
+    if original is not None:
+      raise original from None
+    if isinstance(e, tf.errors.DataLossError):
+      raise describe_record_error(e, input_files) from e
+    raise
+
+
+def input_files_of(input_fn):
+  """The `input_files` an input_fn declares, or None."""
+  return getattr(input_fn, "input_files", None)
+
+
+def describe_record_error(error, input_files):
+  """A DataError naming the TFRecord file and record a DataLossError is about.
+
+  Args:
+    error: tf.errors.DataLossError ("corrupted record at 1533", byte offset
+      in one of the files).
+    input_files: list of the files read, or None.
+
+  Returns:
+    validation.DataError.
+  """
+  m = _RECORD_ERROR_RE.search(error.message)
+  if not m:
+    return validation.DataError("Cannot read the input records%s: %s" % (
+        " (%s)" % ", ".join(input_files) if input_files else "",
+        checkpoints.error_reason(error)))
+  kind, offset = m.group(1), int(m.group(2))
+  found = locate_bad_record(input_files or [], offset)
+  what = ("not a TFRecord file" if offset == 0 and kind == "corrupted" else
+          "damaged (%s record)" % kind)
+  if found:
+    path, index, start = found
+    return validation.DataError(
+        "TFRecord file %s is %s: record %d (at byte %d) cannot be read; "
+        "recreate the file" % (path, what, index, start))
+  return validation.DataError(
+      "An input TFRecord file is %s at byte %d%s; recreate it" % (
+          what, offset, " (one of %s)" % ", ".join(input_files)
+          if input_files else ""))
+
+
+def locate_bad_record(input_files, offset):
+  """Finds the file whose record at byte `offset` cannot be read.
+
+  TensorFlow reports the offset of the record (a bad length header) or of
+  its data, 12 bytes later (a bad data checksum). This walks the record
+  headers of each file larger than `offset` (reading 8 bytes per record),
+  then reads the record found there with TensorFlow to confirm. Run only
+  after a failure; it costs a read of each candidate file up to `offset`.
+
+  Args:
+    input_files: list of local TFRecord paths.
+    offset: the byte offset TensorFlow reported.
+
+  Returns:
+    (path, record index, byte where the record starts) or None.
+  """
+  for path in input_files:
+    if validation.is_remote(path) or not os.path.isfile(path):
+      continue
+    if os.path.getsize(path) <= offset:
+      continue
+    found = _record_at(path, offset)
+    if found is not None and not _record_readable(path, found[0]):
+      return (path,) + found
+  return None
+
+
+def _record_at(path, offset):
+  """(index, start) of the record starting at `offset` or `offset - 12`."""
+  size = os.path.getsize(path)
+  position, index = 0, 0
+  with open(path, "rb") as f:
+    while position <= offset:
+      if offset in (position, position + 12):
+        return index, position
+      header = f.read(8)
+      if len(header) < 8:
+        return None
+      position += 8 + 4 + struct.unpack("<Q", header)[0] + 4
+      if position > size:
+        return None
+      f.seek(position)
+      index += 1
+  return None
+
+
+def _record_readable(path, index):
+  """Whether TensorFlow reads record `index` of `path` without error."""
+  try:
+    for _ in tf.data.TFRecordDataset(path).skip(index).take(1):
+      pass
+  except tf.errors.DataLossError:
+    return False
+  return True
+
+
+def check_record_files(input_files, flag_name="input_file"):
+  """Before any work: each file exists and its first record reads.
+
+  Catches a text file or other foreign file given as a TFRecord file, an
+  empty file and a file cut inside its first record, naming the file.
+
+  Args:
+    input_files: list of TFRecord paths.
+    flag_name: the flag that named them.
+
+  Raises:
+    validation.DataError (or UsageError for a missing file).
+  """
+  for path in input_files:
+    validation.check_input_file(flag_name, path)
+    try:
+      records = list(tf.data.TFRecordDataset(path).take(1))
+    except tf.errors.DataLossError as e:
+      raise describe_record_error(e, [path]) from e
+    if not records:
+      raise validation.DataError("TFRecord file %s holds no records (%s)" %
+                                 (path, validation.flag_text(flag_name,
+                                                             path)))
 
 
 def write_eval_results(path, results):
@@ -417,6 +664,10 @@ def write_eval_results(path, results):
   Values are written with `str()` of a Python/NumPy scalar, as Google's
   `"%s = %s\\n" % (key, str(result[key]))`. The file is written under a
   temporary name and renamed.
+
+  Raises:
+    validation.OutputError: naming the file (disk full, ...); the old file,
+      if any, is kept and no partial file is left.
 
   Args:
     path: output file.
@@ -462,10 +713,98 @@ def warm_start(model, checkpoint_path):
   Args:
     model: tf.Module.
     checkpoint_path: a checkpoint prefix (or a directory with a state file).
+
+  Returns:
+    checkpoints.RestoreResult.
+
+  Raises:
+    validation.UsageError: the checkpoint restores none of the weights.
   """
   logging.info("Warm start (weights only) from %s", checkpoint_path)
-  checkpoints.restore(model.trainable_variables, checkpoint_path,
-                      allow_missing=True, log=True)
+  result = checkpoints.restore(model.trainable_variables, checkpoint_path,
+                               allow_missing=True, log=True)
+  # The driver checks the encoder's variables; here: not nothing.
+  checkpoints.check_warm_start(result, None, checkpoint_path)
+  return result
+
+
+def _rate_text(learning_rate):
+  """A learning rate for messages ('unknown' when None)."""
+  return "unknown" if learning_rate is None else "%.6g" % learning_rate
+
+
+def _eval_batches(eval_step, dataset, steps):
+  """Runs `eval_step` over the dataset, adding up the metrics on the host.
+
+  Args:
+    eval_step: features -> (dict name -> (sum, count), mean loss).
+    dataset: the distributed dataset.
+    steps: number of batches, or None for all.
+
+  Returns:
+    (dict name -> (sum, count) floats, list of batch losses, batches run).
+  """
+  totals, losses, n = {}, [], 0
+  t0 = time.time()
+  for features in dataset:
+    if steps is not None and n >= steps:
+      break
+    summed, loss = eval_step(features)
+    for name, (total, count) in summed.items():
+      t, c = totals.get(name, (0.0, 0.0))
+      totals[name] = (t + float(total.numpy()), c + float(count.numpy()))
+    losses.append(float(loss.numpy()))
+    n += 1
+    if n % 100 == 0:
+      logging.info("eval batch %d (%.1f batches/sec)", n,
+                   n / max(time.time() - t0, 1e-9))
+  return totals, losses, n
+
+
+class _TrainProgress(object):
+  """TensorBoard scalars and progress logs (rate, ETA) of a training run."""
+
+  def __init__(self, estimator, start, max_steps):
+    """Starts the clock.
+
+    Args:
+      estimator: the Estimator (config, writer, loss scale, batch size).
+      start: the first step of this run.
+      max_steps: the last.
+    """
+    self.estimator = estimator
+    self.writer = estimator._writer()  # pylint: disable=protected-access
+    self.start, self.max_steps = start, max_steps
+    self.t_start = self.t_last = time.time()
+    self.step_last = self.last_logged = start
+
+  def report(self, step, loss, lr):
+    """Writes the scalars of the loop that ended at `step`; logs at times.
+
+    Args:
+      step: the global step now.
+      loss: the loop's last loss.
+      lr: the loop's last learning rate.
+    """
+    now = time.time()
+    steps_per_sec = (step - self.step_last) / max(now - self.t_last, 1e-9)
+    self.t_last, self.step_last = now, step
+    examples_per_sec = steps_per_sec * self.estimator.train_batch_size
+    scalars = {"loss": loss, "learning_rate": lr,
+               "global_step/sec": steps_per_sec,
+               "examples/sec": examples_per_sec}
+    loss_scale = self.estimator._loss_scale  # pylint: disable=protected-access
+    if loss_scale is not None:
+      scalars["loss_scale"] = float(loss_scale.loss_scale.numpy())
+    write_scalars(self.writer, step, scalars)
+    every = self.estimator.config.log_every_n_steps or 1
+    if step - self.last_logged >= every or step >= self.max_steps:
+      overall = (step - self.start) / max(now - self.t_start, 1e-9)
+      eta = (self.max_steps - step) / max(overall, 1e-9)
+      logging.info("step %d/%d loss = %.6g lr = %.3g (%.2f steps/sec, "
+                   "%.1f examples/sec, ETA %s)", step, self.max_steps, loss,
+                   lr, steps_per_sec, examples_per_sec, io_lib.format_duration(eta))
+      self.last_logged = step
 
 
 class Estimator(object):
@@ -485,7 +824,14 @@ class Estimator(object):
         micro-batches), as Google's flags.
       warm_start_from: a checkpoint whose weights start a model_dir without
         a checkpoint (Google's --init_checkpoint; see `warm_start`).
+
+    Raises:
+      validation.UsageError: a batch size below 1.
     """
+    for name, size in (("train_batch_size", train_batch_size),
+                       ("eval_batch_size", eval_batch_size),
+                       ("predict_batch_size", predict_batch_size)):
+      validation.check_int(name, size, minimum=1, allow_none=True)
     self.model_fn = model_fn
     self.warm_start_from = warm_start_from
     self.config = config
@@ -501,6 +847,8 @@ class Estimator(object):
     self._loss_scale = None
     self._accumulator = None
     self._summary_writer = None
+    self._finite_check = None
+    self._saved_by_this_run = set()  # steps of the checkpoints train() wrote
     if self.model_dir:
       tf.io.gfile.makedirs(self.model_dir)
 
@@ -526,12 +874,12 @@ class Estimator(object):
 
   def _per_replica_batch_size(self, global_batch_size, name, divisor=1):
     if global_batch_size is None:
-      raise ValueError("%s is not set." % name)
+      raise validation.UsageError("--%s is not set" % name)
     n = self.config.num_replicas * divisor
     if global_batch_size % n:
-      raise ValueError(
-          "%s=%d is not divisible by the number of replicas (%d) times the "
-          "gradient accumulation steps (%d)." %
+      raise validation.UsageError(
+          "--%s=%d: is not divisible by the number of replicas (%d) times "
+          "the gradient accumulation steps (%d)" %
           (name, global_batch_size, self.config.num_replicas, divisor))
     return global_batch_size // n
 
@@ -570,7 +918,7 @@ class Estimator(object):
     """The newest checkpoint in model_dir, or None."""
     if not self.model_dir:
       return None
-    return tf.train.latest_checkpoint(self.model_dir)
+    return checkpoints.latest_checkpoint(self.model_dir)
 
   def _restore(self, checkpoint_path=None):
     """Resume (checkpoint_path or the newest in model_dir) or warm start.
@@ -587,23 +935,58 @@ class Estimator(object):
                         for v in self._model.variables)
       missing = [n for n in result.missing if n in model_names]
       if missing and not checkpoint_path:
-        raise ValueError(
+        raise validation.UsageError(
             "The newest checkpoint in %s (%s) lacks %d variables of this "
             "model (%s): the directory holds another model's checkpoints; "
             "use a new output directory." % (self.model_dir, path,
                                              len(missing),
                                              ", ".join(missing[:5])))
+      if missing:  # an explicit checkpoint: the rest would stay random
+        raise validation.UsageError(
+            "Checkpoint %s lacks %d variables of this model: %s" %
+            (path, len(missing), validation.list_text(missing, 5)))
       return path
     if self.warm_start_from:
       warm_start(self._model, self.warm_start_from)
       return self.warm_start_from
     return None
 
-  def _save(self, manager):
-    if self.config.is_chief:
-      path = manager.save(self._checkpoint_variables(),
-                          int(self._global_step.numpy()))
-      logging.info("Saved checkpoint %s", path)
+  def _nonfinite_variables(self):
+    """Names of checkpointed variables holding NaN or inf (one compiled call)."""
+    if self._finite_check is None:
+      self._finite_check = checkpoints.make_finite_check(
+          self._checkpoint_variables())
+    return self._finite_check()
+
+  def _save(self, manager, checked=False):
+    """Writes a checkpoint (chief only), never of NaN or inf values.
+
+    Args:
+      manager: the CheckpointManager.
+      checked: the caller has just checked the values (`_nonfinite_variables`).
+
+    Raises:
+      validation.DivergenceError: non-finite weights or optimizer slots
+        (nothing is written; the newest checkpoint stays the newest).
+    """
+    if not self.config.is_chief:
+      return
+    step = int(self._global_step.numpy())
+    bad = [] if checked else self._nonfinite_variables()
+    if bad:
+      raise validation.DivergenceError(
+          "Training diverged before step %d: %s hold NaN or inf; not saved, "
+          "the newest checkpoint is %s" % (step, validation.list_text(bad),
+                                           manager.latest_checkpoint))
+    path = manager.save(self._checkpoint_variables(), step)
+    self._saved_by_this_run.add(step)
+    logging.info("Saved checkpoint %s", path)
+
+  def _lock_model_dir(self):
+    """The lock of model_dir for the chief of a training run (re-entrant)."""
+    if not (self.model_dir and self.config.is_chief):
+      return contextlib.nullcontext()
+    return locks.OutputLock(self.model_dir, "output_dir")
 
   def _writer(self):
     if self._summary_writer is None:
@@ -624,6 +1007,7 @@ class Estimator(object):
       skip_steps: per-replica batches every replica has already consumed.
     """
     params = self._params(mode, per_replica_batch_size)
+    _take_pipeline_error()  # forget what an earlier pipeline raised
 
     def dataset_fn(input_context):
       p = dict(params)
@@ -741,7 +1125,9 @@ class Estimator(object):
     def train_loop(steps):
       loss = tf.constant(0.0)
       lr = tf.constant(0.0)
-      for _ in tf.range(steps):
+      # The index of the first update whose loss was NaN or inf (-1: none).
+      first_bad = tf.constant(-1)
+      for i in tf.range(steps):
         if accum == 1:
           loss_r, lr_r = strategy.run(one_step, args=(next(iterator),))
           loss = mean_over_replicas(loss_r)
@@ -753,69 +1139,57 @@ class Estimator(object):
           loss = total / accum
           lr_r = strategy.run(apply_accumulated)
         lr = mean_over_replicas(lr_r)
-      return loss, lr
+        first_bad = tf.where(
+            tf.logical_and(first_bad < 0,
+                           tf.logical_not(tf.math.is_finite(loss))),
+            i, first_bad)
+      return loss, lr, first_bad
 
     return train_loop
 
-  def _loop_report(self, step, loss, lr, timing):
-    """TensorBoard scalars and the progress log after a loop of steps.
-
-    Args:
-      step: global step after the loop.
-      loss: float, the loop's last loss.
-      lr: float, the learning rate of its last update.
-      timing: dict with start, start_step, last, last_step, max_steps,
-        last_logged (updated here).
-
-    Raises:
-      FloatingPointError: the loss is not finite.
-    """
-    now = time.time()
-    steps_per_sec = (step - timing["last_step"]) / max(now - timing["last"],
-                                                       1e-9)
-    timing["last"], timing["last_step"] = now, step
-    if not np.isfinite(loss):
-      raise FloatingPointError("Loss is %s at step %d." % (loss, step))
-    examples_per_step = self.train_batch_size
-    scalars = {"loss": loss, "learning_rate": lr,
-               "global_step/sec": steps_per_sec,
-               "examples/sec": steps_per_sec * examples_per_step}
-    if self._loss_scale is not None:
-      scalars["loss_scale"] = float(self._loss_scale.loss_scale.numpy())
-    write_scalars(self._writer(), step, scalars)
-    max_steps = timing["max_steps"]
-    if (step - timing["last_logged"] >= (self.config.log_every_n_steps or 1)
-        or step >= max_steps):
-      overall = (step - timing["start_step"]) / max(now - timing["start"],
-                                                    1e-9)
-      eta = (max_steps - step) / max(overall, 1e-9)
-      logging.info("step %d/%d loss = %.6g lr = %.3g (%.2f steps/sec, "
-                   "%.1f examples/sec, ETA %s)", step, max_steps, loss, lr,
-                   steps_per_sec, steps_per_sec * examples_per_step,
-                   io_lib.format_duration(eta))
-      timing["last_logged"] = step
-
   def train(self, input_fn, max_steps):
     """Trains until global_step == max_steps, resuming from model_dir.
+
+    The chief holds the lock of model_dir meanwhile (locks.py). Before each
+    checkpoint the weights and optimizer slots are checked: a NaN or inf is
+    never saved.
 
     Args:
       input_fn: input_fn(params) -> tf.data.Dataset of feature dicts batched
         with params["batch_size"] (per replica, per micro-batch); it should
         repeat. With a seed, the training order must be a function of the seed
-        only, so a restart continues where the killed run stopped.
+        only, so a restart continues where the killed run stopped. It may
+        declare `input_fn.input_files` (named in data errors).
       max_steps: total number of updates (counted by global_step).
 
     Returns:
       self.
+
+    Raises:
+      validation.UsageError: max_steps < 1; locks.LockError: another run
+        trains in model_dir; validation.DivergenceError: a NaN/inf loss or
+        weight (naming the step and the learning rate); validation.DataError:
+        damaged records or an input that ends before the first step.
     """
+    if validation.int_problem(max_steps, minimum=1):
+      raise validation.UsageError(
+          "Nothing to train: the number of training steps is %s (from "
+          "--num_train_steps, or the training examples / --train_batch_size "
+          "x --num_train_epochs, rounded down); it must be >= 1" % max_steps)
+    with self._lock_model_dir():
+      self._build(training=True)
+      self._restore()
+      start = int(self._global_step.numpy())
+      if start >= max_steps:
+        logging.info("global_step %d >= max_steps %d: nothing to train.",
+                     start, max_steps)
+        return self
+      self._train_steps(input_fn, start, max_steps)
+    return self
+
+  def _train_steps(self, input_fn, start, max_steps):
+    """The training loop proper, from global_step `start` to `max_steps`."""
     config = self.config
-    self._build(training=True)
-    self._restore()
-    start = int(self._global_step.numpy())
-    if start >= max_steps:
-      logging.info("global_step %d >= max_steps %d: nothing to train.", start,
-                   max_steps)
-      return self
     accum = config.gradient_accumulation_steps
     per_replica = self._per_replica_batch_size(
         self.train_batch_size, "train_batch_size", accum)
@@ -824,8 +1198,10 @@ class Estimator(object):
     if skip:
       logging.info("Skipping the %d micro-batches per replica consumed before "
                    "step %d.", skip, start)
-    dataset = self._distribute(input_fn, "train", per_replica, skip)
-    train_loop = self._make_train_loop(iter(dataset))
+    files = input_files_of(input_fn)
+    with input_errors(files):
+      train_loop = self._make_train_loop(
+          iter(self._distribute(input_fn, "train", per_replica, skip)))
     manager = checkpoints.CheckpointManager(
         self.model_dir, max_to_keep=config.keep_checkpoint_max)
     save_every = config.save_checkpoints_steps or 0
@@ -833,66 +1209,159 @@ class Estimator(object):
     logging.info("  global batch = %d (%d replicas x %d per replica x %d "
                  "accumulation steps), steps %d -> %d", self.train_batch_size,
                  config.num_replicas, per_replica, accum, start, max_steps)
-    now = time.time()
-    timing = dict(start=now, start_step=start, last=now, last_step=start,
-                  max_steps=max_steps, last_logged=start)
+    progress = _TrainProgress(self, start, max_steps)
     step = start
     while step < max_steps:
       n = min(config.iterations_per_loop, max_steps - step)
       if save_every:
         n = min(n, save_every - step % save_every)
       try:
-        loss, lr = train_loop(tf.constant(n, tf.int32))
+        with input_errors(files):
+          loss, lr, first_bad = train_loop(tf.constant(n, tf.int32))
       except tf.errors.OutOfRangeError:
-        # A finite training set ends the training, as on TPUEstimator.
-        step = int(self._global_step.numpy())
-        logging.info("The training input ended at step %d (before max_steps "
-                     "%d).", step, max_steps)
-        self._save(manager)
+        self._input_ended(manager, start, max_steps, files)
         break
-      step = int(self._global_step.numpy())
-      self._loop_report(step, float(loss.numpy()), float(lr.numpy()), timing)
-      if (save_every and step % save_every == 0) or step >= max_steps:
-        self._save(manager)
-    self._writer().flush()
-    return self
+      loop_start, step = step, int(self._global_step.numpy())
+      loss, lr, first_bad = float(loss), float(lr), int(first_bad)
+      save = (save_every and step % save_every == 0) or step >= max_steps
+      bad_weights = self._nonfinite_variables() if save else []
+      if not np.isfinite(loss) or bad_weights:
+        self._diverged(manager, (start, loop_start, step), loss, first_bad,
+                       bad_weights)
+      progress.report(step, loss, lr)
+      if save:
+        self._save(manager, checked=True)
+    progress.writer.flush()
+
+  def _input_ended(self, manager, start, max_steps, files):
+    """A finite training input ended: save, as TPUEstimator (or refuse).
+
+    Raises:
+      validation.DataError: the input ended before a single step.
+    """
+    step = int(self._global_step.numpy())
+    if step == 0:
+      raise validation.DataError(
+          "The training input ended before the first step: it holds fewer "
+          "than one batch of --train_batch_size=%d examples%s" % (
+              self.train_batch_size,
+              " (%s)" % ", ".join(files) if files else ""))
+    logging.info("The training input ended at step %d (before max_steps "
+                 "%d).", step, max_steps)
+    if step > start:
+      self._save(manager)
+
+  def _rate_at(self, step):
+    """The learning rate of update `step` (the schedule at step - 1)."""
+    rate_at = getattr(self._optimizer, "learning_rate_at", None)
+    if rate_at is None or step < 1:
+      return None
+    return float(rate_at(tf.constant(step - 1, tf.int64)).numpy())
+
+  def _diverged(self, manager, steps, loss, first_bad, bad_weights):
+    """Stops a run whose loss or weights became NaN or inf.
+
+    The loss of update k is computed with the weights of step k - 1. When the
+    first update after a checkpoint gives a non-finite loss or weights, that
+    checkpoint is finite but poisoned (every restart, at any rate, would
+    diverge again at once): if this run wrote it, it stops being the newest
+    (its files are kept, no longer listed).
+
+    Args:
+      manager: the CheckpointManager.
+      steps: (first step of this run, first step of the loop, step now).
+      loss: the loop's last loss.
+      first_bad: index in the loop of the first update with a NaN/inf loss,
+        or -1.
+      bad_weights: names of the non-finite variables (checked before saves).
+
+    Raises:
+      validation.DivergenceError: naming the step, what is not finite, the
+        learning rate and the newest checkpoint.
+    """
+    start, loop_start, step = steps
+    if first_bad >= 0:
+      bad_step, what = loop_start + first_bad + 1, "the loss is %s" % loss
+    else:
+      bad_step, what = step, "%s hold NaN or inf" % validation.list_text(
+          bad_weights)
+    newest = manager.latest_checkpoint
+    poisoned = bad_step == loop_start + 1 and newest == os.path.join(
+        self.model_dir, "%s-%d" % (manager.checkpoint_name, loop_start))
+    note = ""
+    if poisoned and loop_start in self._saved_by_this_run and (
+        self.config.is_chief):
+      newest = manager.demote(newest)
+      note = ("; the first update from the weights saved at step %d diverged, "
+              "so that checkpoint is no longer the newest (its files are "
+              "kept)" % loop_start)
+    elif poisoned and loop_start == start:
+      note = ("; the first update from the checkpoint this run resumed from "
+              "diverged: if it does at any rate, it comes from a diverged run "
+              "(delete its files to resume from the one before)")
+    raise validation.DivergenceError(
+        "Training diverged at step %d: %s (learning rate %s)%s; the newest "
+        "checkpoint is %s. Lower the learning rate (--learning_rate) and "
+        "rerun" % (bad_step, what, _rate_text(self._rate_at(bad_step)), note,
+                   newest or "none (a restart starts from the initial or "
+                   "--init_checkpoint weights)"))
 
   # ---------------------------------------------------------------- eval
 
-  def _inference_setup(self, input_fn, mode, checkpoint_path):
+  def _inference_setup(self, input_fn, mode, checkpoint_path,
+                       allow_initial_weights=False):
     """Builds and restores the model for evaluate/predict.
 
     Args:
       input_fn: the runner's input_fn.
       mode: "eval" or "predict" (selects the batch size).
       checkpoint_path: a checkpoint, or None for the newest / the warm start.
+      allow_initial_weights: use the freshly initialised weights when there
+        is no checkpoint (a baseline), instead of refusing.
 
     Returns:
       (params, distributed dataset).
+
+    Raises:
+      validation.UsageError: there are no weights to use (no checkpoint in
+        model_dir, none given, no init checkpoint): the results of random
+        weights used to be written after a warning.
     """
     self._build(training=False)
-    if self._restore(checkpoint_path) is None:
-      logging.warning("No checkpoint in %s and no warm start: the %s uses "
-                      "the weights the ModelFn created.", self.model_dir, mode)
+    # A ModelFn of Google's model_fn_builder names loads its own warm start.
+    own_weights = getattr(self.model_fn, "init_checkpoint", None)
+    if (self._restore(checkpoint_path) is None and not own_weights and
+        not allow_initial_weights):
+      raise validation.UsageError(
+          "Nothing to %s with: no checkpoint in --output_dir=%s and no "
+          "--init_checkpoint; train first (--do_train) or give the weights" %
+          ({"eval": "evaluate", "predict": "predict"}.get(mode, mode),
+           self.model_dir))
     flag = mode + "_batch_size"
     per_replica = self._per_replica_batch_size(getattr(self, flag), flag)
-    return (self._params(mode, per_replica),
-            self._distribute(input_fn, mode, per_replica))
+    with input_errors(input_files_of(input_fn)):
+      return (self._params(mode, per_replica),
+              self._distribute(input_fn, mode, per_replica))
 
-  def evaluate(self, input_fn, steps=None, checkpoint_path=None):
+  def evaluate(self, input_fn, steps=None, checkpoint_path=None,
+               allow_initial_weights=False):
     """Evaluates the newest checkpoint (or the warm start) on input_fn.
 
     Args:
       input_fn: input_fn(params) -> dataset (finite, or `steps` given).
       steps: number of global batches, or None for the whole dataset.
       checkpoint_path: a checkpoint to evaluate instead of the newest one.
+      allow_initial_weights: evaluate the initial weights when there is no
+        checkpoint and no init checkpoint (an untrained baseline); by
+        default that is an error (validation.UsageError).
 
     Returns:
       dict: every metric's sum/count over all batches and replicas, plus
       `global_step` and `loss` (the mean train_loss over the batches, as
       Estimator's).
     """
-    params, dataset = self._inference_setup(input_fn, "eval", checkpoint_path)
+    params, dataset = self._inference_setup(input_fn, "eval", checkpoint_path,
+                                            allow_initial_weights)
     strategy = self.strategy
 
     def replica_eval(features):
@@ -913,20 +1382,8 @@ class Estimator(object):
                                      axis=None)
 
     logging.info("***** Running evaluation *****")
-    totals, losses, n = {}, [], 0
-    t0 = time.time()
-    for features in dataset:
-      if steps is not None and n >= steps:
-        break
-      summed, loss = eval_step(features)
-      for name, (total, count) in summed.items():
-        t, c = totals.get(name, (0.0, 0.0))
-        totals[name] = (t + float(total.numpy()), c + float(count.numpy()))
-      losses.append(float(loss.numpy()))
-      n += 1
-      if n % 100 == 0:
-        logging.info("eval batch %d (%.1f batches/sec)", n,
-                     n / max(time.time() - t0, 1e-9))
+    with input_errors(input_files_of(input_fn)):
+      totals, losses, n = _eval_batches(eval_step, dataset, steps)
     results = {name: np.float32(t / c if c else 0.0)
                for name, (t, c) in totals.items()}
     results["loss"] = np.float32(np.mean(losses) if losses else 0.0)
@@ -944,15 +1401,18 @@ class Estimator(object):
 
   # ---------------------------------------------------------------- predict
 
-  def predict(self, input_fn, checkpoint_path=None):
+  def predict(self, input_fn, checkpoint_path=None,
+              allow_initial_weights=False):
     """Yields one dict of numpy values per example, in input order.
 
     Args:
       input_fn: input_fn(params) -> finite dataset.
       checkpoint_path: a checkpoint instead of the newest in model_dir.
+      allow_initial_weights: see `evaluate`.
     """
     params, dataset = self._inference_setup(input_fn, "predict",
-                                            checkpoint_path)
+                                            checkpoint_path,
+                                            allow_initial_weights)
     strategy = self.strategy
 
     @tf.function
@@ -961,8 +1421,15 @@ class Estimator(object):
           lambda f: dict(self.model_fn.predictions(self._model, f, params)),
           args=(features,))
 
-    for features in dataset:
-      outputs = predict_step(features)
+    files = input_files_of(input_fn)
+    with input_errors(files):
+      iterator = iter(dataset)
+    while True:
+      with input_errors(files):
+        features = next(iterator, None)
+        if features is None:
+          return
+        outputs = predict_step(features)
       local = {k: [t.numpy() for t in strategy.experimental_local_results(v)]
                for k, v in outputs.items()}
       for replica in range(len(next(iter(local.values())))):

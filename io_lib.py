@@ -8,7 +8,8 @@
   (`.<name>.tmp-<pid>-<8 hex>`, so two runs never share one, and a reader of
   the directory never sees a half-written file under the real name) and
   renamed over the real name only when complete; on failure the temporary is
-  removed.
+  removed, and a write error (disk full, permission denied, ...) becomes a
+  `validation.OutputError` naming the real path.
 * `Progress`: the one progress printer (count, rate, percent, ETA).
 
 No TensorFlow at import: local paths use Python's own file functions;
@@ -19,11 +20,14 @@ TensorFlow's `tf.io.gfile` is imported only for paths with a scheme
 import contextlib
 import glob
 import os
+import re
 import shutil
 import time
 import uuid
 
 from absl import logging
+
+import validation
 
 
 def is_remote(path):
@@ -128,6 +132,53 @@ def temporary_name(path):
                                                      uuid.uuid4().hex[:8]))
 
 
+def error_reason(error):
+  """The operating system's reason in an OSError or TensorFlow I/O error.
+
+  Args:
+    error: OSError or tf.errors.OpError.
+
+  Returns:
+    e.g. "No space left on device", "File too large", "Permission denied"
+    (TensorFlow's function names, temporary paths and `[Op:...]` dropped).
+  """
+  if isinstance(error, OSError) and error.strerror:
+    return error.strerror
+  text = getattr(error, "message", None) or str(error)
+  text = re.sub(r"\{\{[^}]*\}\}\s*", "", text)
+  text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text, flags=re.S).strip()
+  return text.rsplit("; ", 1)[-1] if "; " in text else text
+
+
+def is_write_error(error):
+  """Whether `error` is a failed write (OSError, TensorFlow's I/O errors)."""
+  if isinstance(error, OSError):
+    return True
+  return type(error).__module__.startswith("tensorflow") and hasattr(
+      error, "error_code")
+
+
+@contextlib.contextmanager
+def output_errors(path):
+  """Turns a write error inside the block into an OutputError naming `path`.
+
+  Args:
+    path: the output being written (what the message names).
+
+  Raises:
+    validation.OutputError: "Cannot write <path>: <reason>".
+  """
+  try:
+    yield
+  except validation.UsageError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    if not is_write_error(e):
+      raise
+    raise validation.OutputError("Cannot write %s: %s" %
+                                 (path, error_reason(e))) from e
+
+
 class AtomicPath(object):
   """A temporary path for a writer that opens files by name, renamed on commit.
 
@@ -165,17 +216,21 @@ class AtomicFile(object):
     """
     self._target = AtomicPath(path)
     self.path = path
-    self.file = open_file(self._target.temporary, mode)
+    with output_errors(path):
+      self.file = open_file(self._target.temporary, mode)
 
   def write(self, data):
-    self.file.write(data)
+    """Writes `data` (str or bytes, as the mode); errors name the path."""
+    with output_errors(self.path):
+      self.file.write(data)
 
   def commit(self):
     """Closes the file and renames it to its final name (removes it if that
     fails)."""
     try:
-      self.file.close()
-      self._target.commit()
+      with output_errors(self.path):
+        self.file.close()
+        self._target.commit()
     except BaseException:
       self._target.abort()
       raise
@@ -198,8 +253,9 @@ def atomic_path(path):
   """
   target = AtomicPath(path)
   try:
-    yield target.temporary
-    target.commit()
+    with output_errors(path):
+      yield target.temporary
+      target.commit()
   except BaseException:
     target.abort()
     raise
@@ -218,7 +274,8 @@ def atomic_output(path, mode="w"):
   """
   output = AtomicFile(path, mode)
   try:
-    yield output.file
+    with output_errors(path):
+      yield output.file
     output.commit()
   except BaseException:
     output.abort()
@@ -246,13 +303,14 @@ def atomic_dir(path, replace_existing=False):
     raise ValueError("%s already exists" % path)
   target = AtomicPath(path)
   try:
-    yield target.temporary
-    if exists(path):
-      remove(path)
-    if is_remote(path):
-      _gfile().rename(target.temporary, path)
-    else:
-      os.rename(target.temporary, path)
+    with output_errors(path):
+      yield target.temporary
+      if exists(path):
+        remove(path)
+      if is_remote(path):
+        _gfile().rename(target.temporary, path)
+      else:
+        os.rename(target.temporary, path)
   except BaseException:
     target.abort()
     raise

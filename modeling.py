@@ -22,9 +22,31 @@ import re
 import tensorflow as tf
 
 import checkpoints
+import io_lib
 import seeding
+import validation
 
 _ACTIVATIONS = ("linear", "relu", "gelu", "tanh")
+
+# What a BERT config must hold. The sizes that shape the variables (and the
+# heads, which change what the weights compute) have no assumed default: a
+# file without `hidden_size` silently built a hidden-768 model. The others
+# fall back to Google's defaults with a warning naming them. ALBERT's table
+# extends this one (embedding_size, num_hidden_groups, inner_group_num, ...).
+BERT_CONFIG_FIELDS = (
+    validation.int_field("vocab_size"),
+    validation.int_field("hidden_size"),
+    validation.int_field("num_hidden_layers"),
+    validation.int_field("num_attention_heads"),
+    validation.int_field("intermediate_size"),
+    validation.int_field("max_position_embeddings"),
+    validation.int_field("type_vocab_size"),
+    validation.choice_field("hidden_act", ("gelu", "relu", "tanh", "linear"),
+                            "gelu"),
+    validation.probability_field("hidden_dropout_prob", 0.1),
+    validation.probability_field("attention_probs_dropout_prob", 0.1),
+    validation.positive_field("initializer_range", 0.02),
+)
 
 
 # Keys only ALBERT's configs have (ALBERT's released albert_config.json files
@@ -43,6 +65,7 @@ class ModelConfig(object):
   """
 
   model_name = "BERT"
+  config_fields = ()  # the validation table (BERT_CONFIG_FIELDS, ALBERT's)
 
   @classmethod
   def from_dict(cls, json_object):
@@ -67,24 +90,15 @@ class ModelConfig(object):
     """Constructs a config from a json file of parameters.
 
     Raises:
-      ValueError: the file is not a JSON object or lacks `vocab_size` (the error
-        names the file).
+      validation.UsageError: the file is missing, unreadable, not a JSON
+        object or lacks `vocab_size` (the error names the file).
     """
-    with tf.io.gfile.GFile(json_file, "r") as reader:
-      text = reader.read()
-    try:
-      parsed = json.loads(text)
-    except ValueError as e:
-      raise ValueError("%s config file %s is not valid JSON: %s" %
-                       (cls.model_name, json_file, e)) from None
-    if not isinstance(parsed, dict):
-      raise ValueError("%s config file %s must hold a JSON object, not %s." %
-                       (cls.model_name, json_file, type(parsed).__name__))
+    source = "%s config file %s" % (cls.model_name, json_file)
+    parsed = read_config_json(json_file, source)
     try:
       return cls.from_dict(parsed)
     except ValueError as e:
-      raise ValueError("%s config file %s: %s" % (cls.model_name, json_file,
-                                                  e)) from None
+      raise validation.UsageError("%s: %s" % (source, e)) from None
 
   def to_dict(self):
     """Serializes this instance to a Python dictionary."""
@@ -95,25 +109,33 @@ class ModelConfig(object):
     """Serializes this instance to a JSON string."""
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
-  def validate(self):
-    """Checks the values every encoder relies on.
+  def validate(self, source=None, fields=None):
+    """Checks every field the model relies on: type, range, consistency.
 
     Google's constructors accept anything (its own test builds
     `BertConfig(vocab_size=99, hidden_size=37)` to test serialisation), so the
-    checks run when a model is built.
+    checks run when a model is built (and when `load_config` reads a file).
+
+    Args:
+      source: what messages name (default the class name, e.g. "BertConfig";
+        `load_config` passes "BERT config file /m/c.json").
+      fields: the field table (default the class's `config_fields`).
 
     Raises:
-      ValueError: a missing vocab_size, a hidden size that the heads do not
-        divide, or an unknown activation.
+      validation.UsageError: one line naming `source`, each bad field, its
+        value and what it must be (a string, float, zero or negative size, a
+        dropout outside [0, 1), an unknown activation, a hidden size the
+        heads do not divide).
     """
-    if not isinstance(self.vocab_size, int) or self.vocab_size <= 0:
-      raise ValueError("%s.vocab_size must be a positive int, got %r." %
-                       (type(self).__name__, self.vocab_size))
+    source = source or type(self).__name__
+    fields = self.config_fields if fields is None else fields
+    validation.check_config(self.__dict__, fields, source,
+                            check_presence=False)
     if self.hidden_size % self.num_attention_heads != 0:
-      raise ValueError(
-          "The hidden size (%d) is not a multiple of the number of attention "
-          "heads (%d)" % (self.hidden_size, self.num_attention_heads))
-    get_activation(self.hidden_act)
+      raise validation.UsageError(
+          "%s: the hidden size (%d) is not a multiple of the number of "
+          "attention heads (%d)" % (source, self.hidden_size,
+                                    self.num_attention_heads))
 
 
 class BertConfig(ModelConfig):
@@ -166,6 +188,75 @@ class BertConfig(ModelConfig):
     self.max_position_embeddings = max_position_embeddings
     self.type_vocab_size = type_vocab_size
     self.initializer_range = initializer_range
+
+  config_fields = BERT_CONFIG_FIELDS
+
+
+def read_config_json(json_file, source):
+  """The JSON object of a config file.
+
+  Args:
+    json_file: path (local or gs://).
+    source: how messages name it, e.g. "BERT config file /m/c.json".
+
+  Returns:
+    dict.
+
+  Raises:
+    validation.UsageError: the file is missing, unreadable, not JSON or not
+      a JSON object.
+  """
+  if not tf.io.gfile.exists(json_file):
+    raise validation.UsageError("%s: no such file" % source)
+  if tf.io.gfile.isdir(json_file):
+    raise validation.UsageError("%s: is a directory, not a file" % source)
+  try:
+    with tf.io.gfile.GFile(json_file, "r") as reader:
+      text = reader.read()
+  except (tf.errors.OpError, UnicodeDecodeError) as e:
+    raise validation.UsageError("%s cannot be read: %s" % (
+        source, io_lib.error_reason(e) if isinstance(
+            e, tf.errors.OpError) else e)) from None
+  try:
+    parsed = json.loads(text)
+  except ValueError as e:
+    raise validation.UsageError("%s is not valid JSON: %s" % (source, e)
+                                ) from None
+  if not isinstance(parsed, dict):
+    raise validation.UsageError("%s must hold a JSON object, not %s." %
+                                (source, type(parsed).__name__))
+  return parsed
+
+
+def load_config(json_file, config_class=None):
+  """Reads and checks a config file, as every script should (not Google's).
+
+  Each field is checked for presence, type and range before any work: a
+  missing size is an error; a missing dropout, activation or initializer
+  range falls back to Google's default with one warning naming each field.
+
+  Args:
+    json_file: path of bert_config.json (local or gs://).
+    config_class: the ModelConfig subclass to build (default BertConfig);
+      its `config_fields` is the field table and its `model_name` names the
+      file in messages ("BERT config file ...").
+
+  Returns:
+    the config.
+
+  Raises:
+    validation.UsageError: naming the file and every bad or missing field
+      (or the file is missing, not JSON, not a JSON object).
+  """
+  config_class = config_class or BertConfig
+  fields = config_class.config_fields
+  source = "%s config file %s" % (config_class.model_name, json_file)
+  parsed = read_config_json(json_file, source)
+  defaulted = validation.check_config(parsed, fields, source)
+  validation.warn_defaulted(source, defaulted, fields)
+  config = config_class.from_dict(parsed)
+  config.validate(source, fields)
+  return config
 
 
 BertOutputs = collections.namedtuple(

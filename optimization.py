@@ -36,6 +36,7 @@ import re
 import tensorflow as tf
 
 import checkpoints
+import validation
 
 # Parameters whose names match one of these (re.search) get no weight decay.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
@@ -208,9 +209,13 @@ def create_optimizer(loss,
     poly_power, start_warmup_step)`.
 
   Raises:
-    ValueError: for an unknown `optimizer`.
+    ValueError: for an unknown `optimizer`; validation.UsageError for a NaN,
+      infinite or negative `init_lr`, `num_train_steps` below 1 or a negative
+      `num_warmup_steps` (named as Google's flags; a runner that computes
+      them checks its own flags first).
   """
   del loss, use_tpu  # See the docstring.
+  validation.check_schedule(init_lr, num_train_steps, num_warmup_steps)
   optimizer_classes = {"adamw": AdamWeightDecayOptimizer, "lamb": LAMBOptimizer}
   if optimizer not in optimizer_classes:
     raise ValueError("--optimizer must be one of %s, got %r" %

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 import checkpoints
 import modeling
+import validation
 
 # Google's helpers under ALBERT's names (ALBERT's modeling.py has the same).
 gelu = modeling.gelu
@@ -42,6 +43,21 @@ get_shape_list = modeling.get_shape_list
 reshape_to_matrix = modeling.reshape_to_matrix
 reshape_from_matrix = modeling.reshape_from_matrix
 assert_rank = modeling.assert_rank
+
+
+# What an ALBERT config must hold: BERT's table (sizes required, the rest
+# defaulted with a warning) with ALBERT's dropout defaults (0, as
+# AlbertConfig's) and ALBERT's own sizes.
+ALBERT_CONFIG_FIELDS = tuple(
+    f for f in modeling.BERT_CONFIG_FIELDS
+    if f.name not in ("hidden_dropout_prob", "attention_probs_dropout_prob")
+) + (
+    validation.probability_field("hidden_dropout_prob", 0),
+    validation.probability_field("attention_probs_dropout_prob", 0),
+    validation.int_field("embedding_size"),
+    validation.int_field("num_hidden_groups", required=False, default=1),
+    validation.int_field("inner_group_num", required=False, default=1),
+)
 
 
 class AlbertConfig(modeling.ModelConfig):
@@ -117,21 +133,7 @@ class AlbertConfig(modeling.ModelConfig):
     self.type_vocab_size = type_vocab_size
     self.initializer_range = initializer_range
 
-  def validate(self):
-    """Checks the values `AlbertModel` relies on (when a model is built).
-
-    Raises:
-      ValueError: BERT's checks (`modeling.ModelConfig.validate`), or a
-        non-positive embedding_size, num_hidden_layers, num_hidden_groups or
-        inner_group_num.
-    """
-    super().validate()
-    for key in ("embedding_size", "num_hidden_layers", "num_hidden_groups",
-                "inner_group_num"):
-      value = getattr(self, key)
-      if not isinstance(value, int) or value <= 0:
-        raise ValueError("AlbertConfig.%s must be a positive int, got %r." %
-                         (key, value))
+  config_fields = ALBERT_CONFIG_FIELDS
 
 
 def layer_group(layer_index, num_hidden_layers, num_hidden_groups):

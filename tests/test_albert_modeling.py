@@ -493,7 +493,8 @@ def test_config_errors(tmp_path):
     albert_modeling.AlbertConfig.from_json_file(str(bad))
   with pytest.raises(ValueError, match="AlbertConfig needs `vocab_size`"):
     albert_modeling.AlbertConfig.from_dict({"hidden_size": 32})
-  with pytest.raises(ValueError, match="num_hidden_groups must be a positive"):
+  with pytest.raises(ValueError,
+                     match='AlbertConfig: "num_hidden_groups": 0 must be >= 1'):
     albert_modeling.AlbertModel(harness.tiny_albert_config(
         num_hidden_groups=0))
   with pytest.raises(ValueError, match=r"hidden size \(16\).*heads \(3\)"):

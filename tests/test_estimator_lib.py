@@ -215,7 +215,8 @@ def test_write_eval_results_format(tmp_path):
 
 def test_batch_size_must_divide(tmp_path):
   est = make_estimator(tmp_path, gradient_accumulation_steps=3)
-  with pytest.raises(ValueError, match="train_batch_size=8 is not divisible"):
+  with pytest.raises(ValueError,
+                     match="--train_batch_size=8: is not divisible"):
     est.train(loop_worker.input_fn, max_steps=1)
 
 
@@ -340,7 +341,8 @@ def test_strategy_errors(monkeypatch):
   monkeypatch.delenv("TF_CONFIG")
   with pytest.raises(ValueError, match="needs the TF_CONFIG"):
     estimator_lib.make_strategy("multi_worker")
-  with pytest.raises(ValueError, match="--precision must be one of"):
+  with pytest.raises(ValueError,
+                     match="--precision=float64: must be one of"):
     estimator_lib.RunConfig("/unused", precision="float64")
 
 

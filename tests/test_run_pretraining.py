@@ -204,7 +204,7 @@ def test_loss_falls_on_real_records(tmp_path):
                                 eval_batch_size=8)
   train_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20, True)
   eval_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20, False)
-  before = est.evaluate(eval_fn, steps=5)
+  before = est.evaluate(eval_fn, steps=5, allow_initial_weights=True)
   assert before["global_step"] == 0
   est.train(train_fn, max_steps=40)
   after = est.evaluate(eval_fn, steps=5)
@@ -370,7 +370,7 @@ def test_mixed_precision_xla_lamb_train(tmp_path, precision, use_xla,
   est = estimator_lib.Estimator(model_fn, run_config, train_batch_size=8,
                                 eval_batch_size=8)
   eval_fn = run_pretraining.input_fn_builder([A_BASE], 128, 20, False)
-  before = est.evaluate(eval_fn, steps=3)
+  before = est.evaluate(eval_fn, steps=3, allow_initial_weights=True)
   est.train(run_pretraining.input_fn_builder([A_BASE], 128, 20, True),
             max_steps=20)
   after = est.evaluate(eval_fn, steps=3)

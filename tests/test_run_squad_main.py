@@ -101,10 +101,13 @@ def test_train_and_predict_end_to_end(tmp_path):
 
 
 def test_predict_v2_writes_null_odds_and_v2_metrics(tmp_path):
+  # Predicting needs weights: an untrained encoder's checkpoint.
+  init = harness.save_checkpoint(harness.tiny_encoder(), str(tmp_path / "init"),
+                                 "bert_model.ckpt")
   # Flags spelled as in Google's README.
   out = run_main(tmp_path, "v2.0", "--do_train=False", "--do_predict=True",
                  "--version_2_with_negative=True",
-                 "--null_score_diff_threshold=-1")
+                 "--null_score_diff_threshold=-1", "--init_checkpoint=" + init)
   with open(out / "predictions.json") as f:
     predictions = json.load(f)
   with open(out / "null_odds.json") as f:
