@@ -104,14 +104,14 @@ def main(_):
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
   check_flags(bert_config)
-  # The label list and the scheme come from train.txt (or --label_file); the
-  # files each mode reads must be there before any work.
+  # The label list and the scheme come from train.txt (or --label_file);
+  # the files each mode reads are read and checked before any work.
   data = TaggingData(FLAGS.data_dir, FLAGS.format, FLAGS.tag_scheme,
                      FLAGS.label_file).load()
   for split, flag in (("train", "do_train"), ("dev", "do_eval"),
                       ("test", "do_predict")):
     if FLAGS[flag].value:
-      data.require(split, "--" + flag)
+      data.sentences(split)
   logging.info("Tags (%s): %s", data.scheme.upper(),
                " ".join(data.label_list))
   tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,

@@ -125,7 +125,7 @@ class TaggingData(object):
     self.label_file = label_file
     self.label_list = None
     self.scheme = None
-    self._train = None
+    self._sentences = {}
 
   def path(self, split):
     """The file of `split` ("train", "dev", "test"), or None.
@@ -184,25 +184,26 @@ class TaggingData(object):
     else:
       scheme = detect_scheme_of_labels(labels)
     tagging_data.check_sentences(train, labels, scheme)
-    self.label_list, self.scheme, self._train = labels, scheme, train
+    self.label_list, self.scheme = labels, scheme
+    if train:
+      self._sentences["train"] = train
     return self
 
   def sentences(self, split):
-    """The checked sentences of a split (test: tags optional).
+    """The checked sentences of a split (test: tags optional), read once.
 
     Raises:
-      validation.UsageError: the split's file is missing.
+      validation.UsageError: the split's file is missing;
+      validation.DataError: naming file:line.
     """
     self.load()
-    if split == "train":
-      if not self._train:
-        self.require("train", "--do_train")
-      return self._train
-    flag = "--do_eval" if split == "dev" else "--do_predict"
-    return tagging_data.read_split(self.require(split, flag),
-                                   self.file_format, self.label_list,
-                                   self.scheme,
-                                   has_tags=True if split == "dev" else None)
+    if split not in self._sentences:
+      flag = {"train": "--do_train", "dev": "--do_eval",
+              "test": "--do_predict"}[split]
+      self._sentences[split] = tagging_data.read_split(
+          self.require(split, flag), self.file_format, self.label_list,
+          self.scheme, has_tags=True if split != "test" else None)
+    return self._sentences[split]
 
 
 # --------------------------------------------------------------- records
