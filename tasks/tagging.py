@@ -501,7 +501,7 @@ class TaggingTask(task_lib.Task):
     logging.info("  Num steps = %d", self.num_train_steps)
     return input_fn_builder(path, self.max_seq_length, True, True)
 
-  def _split_input(self, split, sentences, batch_size, title):
+  def split_input(self, split, sentences, batch_size, title):
     """input_fn of a dev or test split; on a TPU padded to whole batches.
 
     Returns:
@@ -521,7 +521,7 @@ class TaggingTask(task_lib.Task):
     """The dev records (the number of steps is given on a TPU)."""
     self._dev_sentences = self.data.sentences("dev")
     batch_size = self.settings.eval_batch_size
-    input_fn, num_records = self._split_input(
+    input_fn, num_records = self.split_input(
         "dev", self._dev_sentences, batch_size, "Running evaluation")
     steps = num_records // batch_size if self.settings.use_tpu else None
     return input_fn, steps
@@ -547,7 +547,7 @@ class TaggingTask(task_lib.Task):
   def predict(self, estimator):
     """test_predictions.txt (conlleval's format) for every test word."""
     sentences = self.data.sentences("test")
-    input_fn, _ = self._split_input("test", sentences,
+    input_fn, _ = self.split_input("test", sentences,
                                     self.settings.predict_batch_size,
                                     "Running prediction")
     tags = word_tags(sentences, estimator.predict(input_fn),
