@@ -181,15 +181,17 @@ def classifier_model_outputs(logits, labels, task_type=CLASSIFICATION):
                            predictions)
 
 
-class TokenClassificationHead(tf.Module):
+class TokenClassificationHead(ClassifierHead):
   """Tag logits at every position of the sequence output (NER, tagging).
 
-  Google never shipped a tagging head; the names follow its SQuAD head
-  (`cls/squad/output_weights`): `cls/ner/output_weights` [T, H] and
-  `cls/ner/output_bias` [T]. Under a scope of their own they cannot be taken
-  for a classifier's top-level `output_weights` when a tagging checkpoint
-  warm-starts run_classifier (or the reverse), and a pretraining checkpoint
-  has nothing under `cls/ner/`, so the warm start leaves the head fresh.
+  The classifier's layer (dropout, then `output_weights` [T, H] and
+  `output_bias` [T]) applied at each position. Google never shipped a
+  tagging head; the names follow its SQuAD head (`cls/squad/...`):
+  `cls/ner/output_weights`, `cls/ner/output_bias`. Under a scope of their
+  own they cannot be taken for a classifier's top-level `output_weights`
+  when a tagging checkpoint warm-starts run_classifier (or the reverse), and
+  a pretraining checkpoint has nothing under `cls/ner/`, so the warm start
+  leaves the head fresh.
   """
 
   def __init__(self, num_labels, hidden_size, dropout_prob=0.1,
@@ -206,15 +208,9 @@ class TokenClassificationHead(tf.Module):
       scope: variable scope ("" for top-level names, as some BERT NER forks
         have them).
     """
-    super().__init__(name=None)
+    super().__init__(num_labels, hidden_size, dropout_prob,
+                     initializer_range, scope)
     self.num_labels = num_labels
-    self.dropout_prob = dropout_prob
-    self.output_weights = tf.Variable(
-        modeling.create_initializer(initializer_range)(
-            [num_labels, hidden_size]),
-        name=_scoped(scope, "output_weights"))
-    self.output_bias = tf.Variable(tf.zeros([num_labels]),
-                                   name=_scoped(scope, "output_bias"))
 
   def __call__(self, sequence_output, training=False):
     """Logits of every position.
@@ -230,10 +226,7 @@ class TokenClassificationHead(tf.Module):
         sequence_output, expected_rank=3)
     matrix = tf.reshape(tf.cast(sequence_output, tf.float32),
                         [batch_size * seq_length, hidden_size])
-    if training:
-      matrix = modeling.dropout(matrix, self.dropout_prob)
-    logits = tf.matmul(matrix, self.output_weights, transpose_b=True)
-    logits = tf.nn.bias_add(logits, self.output_bias)
+    logits = super().__call__(matrix, training=training)
     return tf.reshape(logits, [batch_size, seq_length, self.num_labels])
 
 

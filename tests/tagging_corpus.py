@@ -98,7 +98,17 @@ def tagged_sentences(max_chars, seed=1, max_words=None):
   Returns:
     list of (words, tags), each sentence once.
   """
-  sentences = sorted({s for d in demo.build_documents(max_chars) for s in d})
+  return tag_documents(demo.build_documents(max_chars), seed, max_words)
+
+
+def tag_documents(documents, seed=1, max_words=None):
+  """(words, tags) of the documents' sentences, each once, shuffled.
+
+  Args:
+    documents: list of lists of sentences (demo.build_documents).
+    seed, max_words: as tagged_sentences.
+  """
+  sentences = sorted({s for d in documents for s in d})
   random.Random(seed).shuffle(sentences)
   result = []
   for sentence in sentences:
