@@ -562,6 +562,13 @@ def read_split(path, file_format, label_list, scheme, has_tags=True):
   return sentences
 
 
+# SentencePiece's word-start mark. Alone, before the pieces of a word its
+# vocabulary has no "\u2581word" piece for ("Hello" -> "\u2581", "H", "el",
+# "lo"; every Chinese character in ALBERT's vocabularies), it says nothing
+# of the word, so the word's tag goes on the piece after it.
+SENTENCEPIECE_WORD_START = "\u2581"
+
+
 def tokenize_words(tokenizer, words):
   """WordPieces of a list of words, with the maps between the two.
 
@@ -571,11 +578,18 @@ def tokenize_words(tokenizer, words):
 
   Returns:
     (pieces, piece_to_word, word_to_first_piece): list of str; list of int,
-    the word index of each piece; list of int, the index of each word's
-    first piece, -1 for a word that tokenises to nothing (the first three
-    fields of text_inputs.tokenize_words).
+    the word index of each piece; list of int, the index of the piece that
+    carries each word's tag, -1 for a word that tokenises to nothing: its
+    first piece (text_inputs.tokenize_words), or the second when the first
+    is a lone SentencePiece word-start mark.
   """
-  return tuple(text_inputs.tokenize_words(tokenizer, words)[:3])
+  pieces, piece_to_word, word_to_first = text_inputs.tokenize_words(
+      tokenizer, words)[:3]
+  for word, first in enumerate(word_to_first):
+    if (first >= 0 and pieces[first] == SENTENCEPIECE_WORD_START and
+        first + 1 < len(pieces) and piece_to_word[first + 1] == word):
+      word_to_first[word] = first + 1
+  return pieces, piece_to_word, word_to_first
 
 
 Window = collections.namedtuple("Window", ["start", "length"])

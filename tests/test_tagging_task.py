@@ -253,3 +253,24 @@ def test_padding_feature_predicts_nothing(tokenizer):
           "label_weights": window.label_weights, "tag_ids": [1] * 6}
   assert tagging.word_tags([sentence], [prediction, real], ["O", "B-ORG"],
                            tokenizer) == [["B-ORG"]]
+
+
+def test_sentencepiece_word_start_alone_does_not_carry_the_tag():
+  """ALBERT's SentencePiece splits "Hello" into a lone word-start mark and
+  pieces, and so every Chinese character: the tag goes on the piece after
+  the mark."""
+  from albert import tokenization as albert_tokenization  # pylint: disable=g-import-not-at-top
+  from conftest import fixture_path  # pylint: disable=g-import-not-at-top
+  spm = albert_tokenization.FullTokenizer(
+      None, do_lower_case=False,
+      spm_model_file=fixture_path("albert", "spm_tiny.model"))
+  words = ["Hello", "the", "\u4e2d"]
+  pieces, piece_to_word, first = tagging_data.tokenize_words(spm, words)
+  assert [spm.tokenize(w) for w in words] == [
+      ["\u2581", "H", "el", "lo"], ["\u2581the"], ["\u2581", "\u4e2d"]]
+  assert [pieces[i] for i in first] == ["H", "\u2581the", "\u4e2d"]
+  assert piece_to_word == [0, 0, 0, 0, 1, 2, 2]
+  sentence = tagging_data.Sentence(words, ["B-X", "O", "B-Y"], "x", [1] * 3)
+  feature = tagging_data.sentence_features(
+      sentence, 0, spm, {"O": 0, "B-X": 1, "B-Y": 2}, 12, 4)[0]
+  assert feature.label_ids[:9] == [-1, -1, 1, -1, -1, 0, -1, 2, -1]
