@@ -305,6 +305,32 @@ def test_windows_cover_every_word(tmp_path, tokenizer):
   assert 2 not in windows  # no piece, no window; still a line
 
 
+ISSUE_COMMAND = """python run_ner.py --data_dir=DIR --vocab_file=VOCAB \\
+  --bert_config_file=CONFIG --init_checkpoint=CKPT --do_lower_case=True \\
+  --max_seq_length=128 --train_batch_size=32 --learning_rate=5e-5 \\
+  --num_train_epochs=3.0 --do_train --do_eval --do_predict --output_dir=OUT"""
+
+
+def test_the_issues_command_line(tmp_path):
+  """The command line of the issue, as a script (required flags, app)."""
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  for name, seed in (("train.txt", 1), ("dev.txt", 2), ("test.txt", 3)):
+    write_conll(data_dir / name, synthetic_sentences(16, seed))
+  model = harness.google_model_dir(tmp_path / "model",
+                                   max_position_embeddings=128)
+  out = tmp_path / "out"
+  command = (ISSUE_COMMAND.replace("\\\n", " ").replace("DIR", str(data_dir))
+             .replace("VOCAB", model["vocab_file"])
+             .replace("CONFIG", model["bert_config_file"])
+             .replace("CKPT", model["init_checkpoint"])
+             .replace("OUT", str(out)))
+  harness.run_script("run_ner.py", command.split()[2:])
+  results = read_eval_results(str(out / "eval_results.txt"))
+  assert results["global_step"] == "1"  # int(16 / 32 * 3.0)
+  assert len(read_conlleval(str(out / "test_predictions.txt"))) == 16
+
+
 def albert_model_dir(directory):
   """A tiny ALBERT over the SentencePiece fixture: config, checkpoint."""
   config = harness.tiny_albert_config(vocab_size=1000,

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert import tokenization as albert_tokenization
+from conftest import fixture_path
 import harness
 import heads
 import tokenization
@@ -259,8 +261,6 @@ def test_sentencepiece_word_start_alone_does_not_carry_the_tag():
   """ALBERT's SentencePiece splits "Hello" into a lone word-start mark and
   pieces, and so every Chinese character: the tag goes on the piece after
   the mark."""
-  from albert import tokenization as albert_tokenization  # pylint: disable=g-import-not-at-top
-  from conftest import fixture_path  # pylint: disable=g-import-not-at-top
   spm = albert_tokenization.FullTokenizer(
       None, do_lower_case=False,
       spm_model_file=fixture_path("albert", "spm_tiny.model"))
