@@ -389,6 +389,9 @@ def write_predictions(path, sentences, predicted_tags):
     path: output file (written under a temporary name, then renamed).
     sentences: list of tagging_data.Sentence (gold "O" without tags).
     predicted_tags: list (per sentence) of lists of tags.
+
+  Returns:
+    whether the file has gold tags (the test file had tags).
   """
   has_gold = bool(sentences) and sentences[0].tags is not None
   with io_lib.atomic_output(path) as f:
