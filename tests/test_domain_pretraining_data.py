@@ -10,7 +10,6 @@ recomputed here with Python integers.
 
 import json
 import os
-import random
 import subprocess
 import sys
 
