@@ -41,16 +41,15 @@ import pretraining_data_kernels as kernels
 
 FLAGS = flags.FLAGS
 
+# The flags of ALBERT's script, in its order.
 _FLAG_NAMES = ("input_file", "output_file", "vocab_file", "spm_model_file",
                "input_file_mode", "do_lower_case", "do_whole_word_mask",
                "do_permutation", "favor_shorter_ngram", "random_next_sentence",
                "max_seq_length", "ngram", "max_predictions_per_seq",
                "random_seed", "dupe_factor", "masked_lm_prob",
                "short_seq_prob", "num_workers")
-
-
-# ALBERT's own flags; its other flags are BERT's script's (imported), with
-# these defaults.
+# Those only ALBERT's script has; the others are BERT's script's (imported),
+# with these defaults where they differ.
 _ALBERT_FLAGS = ("spm_model_file", "input_file_mode", "do_permutation",
                  "favor_shorter_ngram", "random_next_sentence", "ngram")
 _ALBERT_DEFAULTS = dict(do_whole_word_mask=True, max_seq_length=512,
