@@ -2,7 +2,10 @@
 """ALBERT's per-instance work for albert/create_pretraining_data.py (numba).
 
 ALBERT's create_instances_from_document (sentence-order pairs) and its
-n-gram masking, and the features of its records, on token ids. The random
+n-gram masking, and the features of its records, on token ids, built on the
+steps it shares with BERT's kernels (pretraining_data_kernels: target
+length, sentence_pair, truncation, the 80/10/10 replacement, fill_pair,
+fill_masked_lm). The random
 draws are ALBERT's: Python's `random.Random(random_seed)` (shuffles,
 `random()`, `randint()`) and numpy's legacy global generator (the n-gram
 length `np.random.choice(ngrams, p=pvals)`), both Mersenne Twisters drawn
@@ -12,8 +15,8 @@ up in the cumulative probabilities with searchsorted(side="right").
 
 Like pretraining_data_kernels (whose conventions hold here), the functions run
 as plain Python without numba. numba's disk cache does not notice changes of
-the shared primitives these kernels call: delete __pycache__ after changing
-pretraining_data_kernels.py's random draws.
+the shared kernels these call: delete __pycache__ after changing
+pretraining_data_kernels.py's random draws or shared steps.
 """
 
 import numpy as np
