@@ -39,6 +39,10 @@ whitespace words as BERT's:
   (`accumulate_predictions_v2`, `write_predictions_v2`), and `evaluate_v2`,
   which writes the predictions with the null-score threshold that maximises
   F1. Files are `json.dumps(obj, indent=4) + "\\n"`, ALBERT's bytes.
+  `accumulate_feature_v1` / `_v2` add one feature's result (a caller that
+  streams the model's results; the writers then take all_results=None).
+* ALBERT's model names: `create_v1_model`, `v1_model_fn_builder`,
+  `create_v2_model`, `v2_model_fn_builder`, on tasks/albert_squad.py.
 
 Beyond ALBERT: the alignment is compiled by numba and computed once per
 paragraph (ALBERT: per question, in Python); bad input (not SQuAD, an answer

@@ -436,7 +436,10 @@ class _EvalResults(object):
     io_lib.write_text(self.path, self.text)
 
   def add_result(self, result):
-    """ALBERT's `key = value` lines of a result, keys sorted."""
+    """ALBERT's `key = value` lines of a result, keys sorted (and logged)."""
+    logging.info("***** Eval results *****")
+    for key in sorted(result):
+      logging.info("  %s = %s", key, str(result[key]))
     self.add("".join("%s = %s\n" % (key, str(result[key]))
                      for key in sorted(result)))
 
@@ -487,7 +490,6 @@ def evaluate_checkpoints(output_dir, get_result):
     # The files hold a later, worse checkpoint's predictions: ALBERT's final
     # pass rewrites them from the best.
     best_result = get_result(best)
-  logging.info("***** Final Eval results *****")
   results.add_result(best_result)
   results.add("best perf happened at step: %d" % _checkpoint_step(best))
   return best_result
@@ -859,6 +861,16 @@ def stream_results(predictions, features, add):
                      (len(done), len(features)))
 
 
+# The task arguments that are ALBERT's flags of the same names.
+_TASK_FLAGS = (
+    "train_file", "predict_file", "train_feature_file",
+    "predict_feature_file", "predict_feature_left_file", "max_seq_length",
+    "doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+    "do_lower_case")
+_V2_TASK_FLAGS = ("start_n_top", "end_n_top", "dropout_prob",
+                  "null_score_diff_threshold")
+
+
 def task_from_flags(flag_values, albert_config, version_2_with_negative):
   """The task of ALBERT's run_squad_v1 / run_squad_v2 command line.
 
@@ -871,29 +883,13 @@ def task_from_flags(flag_values, albert_config, version_2_with_negative):
     AlbertSquadTask or AlbertSquadV2Task.
   """
   family = encoders.get_family("albert")
-  kwargs = dict(
-      tokenizer=family.create_tokenizer(
-          vocab_file=flag_values.vocab_file,
-          do_lower_case=flag_values.do_lower_case,
-          spm_model_file=flag_values.spm_model_file),
-      train_file=flag_values.train_file,
-      predict_file=flag_values.predict_file,
-      train_feature_file=flag_values.train_feature_file,
-      predict_feature_file=flag_values.predict_feature_file,
-      predict_feature_left_file=flag_values.predict_feature_left_file,
-      max_seq_length=flag_values.max_seq_length,
-      doc_stride=flag_values.doc_stride,
-      max_query_length=flag_values.max_query_length,
-      n_best_size=flag_values.n_best_size,
-      max_answer_length=flag_values.max_answer_length,
+  names = _TASK_FLAGS + (_V2_TASK_FLAGS if version_2_with_negative else ())
+  kwargs = {name: flag_values[name].value for name in names}
+  kwargs["tokenizer"] = family.create_tokenizer(
+      vocab_file=flag_values.vocab_file,
       do_lower_case=flag_values.do_lower_case,
-      use_one_hot_embeddings=flag_values.use_tpu)
-  if version_2_with_negative:
-    kwargs.update(
-        start_n_top=flag_values.start_n_top,
-        end_n_top=flag_values.end_n_top,
-        dropout_prob=flag_values.dropout_prob,
-        null_score_diff_threshold=flag_values.null_score_diff_threshold)
+      spm_model_file=flag_values.spm_model_file)
+  kwargs["use_one_hot_embeddings"] = flag_values.use_tpu
   task_class = AlbertSquadV2Task if version_2_with_negative else (
       AlbertSquadTask)
   return task_class(task_lib.settings_from_flags(flag_values),

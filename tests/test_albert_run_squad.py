@@ -760,3 +760,37 @@ def test_v1_export_only_writes_saved_model_and_tflite(tmp_path):
   np.testing.assert_allclose(lite["start_logits"],
                              exp["squad_v1_start_logits"], atol=1e-4)
   assert not os.path.exists(str(out / "predictions.json"))
+
+
+# ALBERT's flags of run_squad_v1 and run_squad_v2 (b772393) and defaults.
+ALBERT_FLAGS = {
+    "albert_config_file": None, "vocab_file": None, "spm_model_file": None,
+    "output_dir": None, "train_file": None, "predict_file": None,
+    "train_feature_file": None, "predict_feature_file": None,
+    "predict_feature_left_file": None, "init_checkpoint": None,
+    "albert_hub_module_handle": None, "do_lower_case": True,
+    "max_seq_length": 384, "doc_stride": 128, "max_query_length": 64,
+    "do_train": False, "do_predict": False, "train_batch_size": 32,
+    "predict_batch_size": 8, "learning_rate": 5e-5, "num_train_epochs": 3.0,
+    "warmup_proportion": 0.1, "save_checkpoints_steps": 1000,
+    "iterations_per_loop": 1000, "n_best_size": 20, "max_answer_length": 30,
+    "use_tpu": False, "tpu_name": None, "tpu_zone": None,
+    "gcp_project": None, "master": None, "num_tpu_cores": 8,
+    # run_squad_v1 only
+    "use_einsum": True, "export_dir": None,
+    # run_squad_v2 only
+    "start_n_top": 5, "end_n_top": 5, "dropout_prob": 0.1,
+}
+
+
+def test_alberts_flags_and_defaults():
+  """Every flag of ALBERT's two scripts, with ALBERT's default (a fresh
+  process: another runner imported first would define shared flags)."""
+  code = ("import json\n"
+          "from absl import flags\n"
+          "from albert import run_squad_v1, run_squad_v2\n"
+          "F = flags.FLAGS\n"
+          "print(json.dumps({k: F[k].default for k in F if "
+          "not k.startswith('test')}))\n")
+  defaults = json.loads(run_module(["-c", code]).strip().splitlines()[-1])
+  assert {k: defaults.get(k, "absent") for k in ALBERT_FLAGS} == ALBERT_FLAGS
