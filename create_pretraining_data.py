@@ -132,6 +132,9 @@ flags.DEFINE_enum(
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
                  "next_sentence_labels")
+# The float_list feature of the records (BERT's and ALBERT's); the others are
+# int64_lists.
+FLOAT_FEATURE = "masked_lm_weights"
 
 # Text read per tokenize_batch call: large enough to keep the workers busy,
 # small enough to bound the memory of the lines in flight.
@@ -285,6 +288,15 @@ def expand_input_files(input_file):
     if not matches:
       raise ValueError("--input_file: %r matches no file" % pattern)
     input_files.extend(matches)
+  return input_files
+
+
+def logged_input_files(input_file):
+  """expand_input_files, the paths logged as Google's main logs them."""
+  input_files = expand_input_files(input_file)
+  logging.info("*** Reading from input files ***")
+  for path in input_files:
+    logging.info("  %s", path)
   return input_files
 
 
@@ -599,6 +611,32 @@ def num_to_predict_table(max_seq_length, max_predictions_per_seq,
                    for length in range(max_seq_length + 1)], dtype=np.int64)
 
 
+def instance_buffers(capacity, width, max_seq_length, id_dtype):
+  """Uninitialized rows, positions and ids for `capacity` instances.
+
+  Args:
+    capacity: most instances the kernel may write.
+    width: columns of positions and ids (most predictions).
+    max_seq_length: int (positions are int16 below 2**15, to keep them
+      small).
+    id_dtype: the corpus' token id dtype.
+
+  Returns:
+    (rows int64 [capacity, 6], positions [capacity, width], ids [capacity,
+    width]), see InstanceMaker.
+  """
+  position_dtype = np.int16 if max_seq_length < 1 << 15 else np.int32
+  return (np.empty((capacity, 6), np.int64),
+          np.empty((capacity, width), position_dtype),
+          np.empty((capacity, width), id_dtype))
+
+
+def first_instances(count, rows, positions, ids):
+  """The `count` instances a kernel wrote, as copies (freeing the rest)."""
+  return dict(rows=rows[:count].copy(), positions=positions[:count].copy(),
+              ids=ids[:count].copy())
+
+
 class InstanceMaker(object):
   """Google's create_instances_from_document and masking, on token ids.
 
@@ -606,8 +644,7 @@ class InstanceMaker(object):
   b_start, b_len, is_random_next, num_masked; the instance is
   `[CLS] A [SEP] B [SEP]` with A and B runs of the corpus' token ids),
   positions and ids ([n, max_predictions_per_seq]: the sorted masked
-  positions and the id written at each; int16 positions, ids of the corpus'
-  dtype, to keep them small).
+  positions and the id written at each; see instance_buffers).
   """
 
   def __init__(self, corpus, vocabulary, max_seq_length, short_seq_prob,
@@ -632,9 +669,9 @@ class InstanceMaker(object):
     self.max_predictions_per_seq = max_predictions_per_seq
     self.do_whole_word_mask = bool(do_whole_word_mask)
     self.generator = generator
+    self.max_seq_length = max_seq_length
     self.num_to_predict = num_to_predict_table(
         max_seq_length, max_predictions_per_seq, masked_lm_prob)
-    self.position_dtype = np.int16 if max_seq_length < 1 << 15 else np.int32
 
   def make(self, order, first_document, end_document):
     """The instances of documents first..end-1 of Google's shuffled list.
@@ -653,11 +690,9 @@ class InstanceMaker(object):
     # At most one instance per sentence.
     capacity = int((document_starts[shuffled + 1] -
                     document_starts[shuffled]).sum())
-    rows = np.empty((capacity, 6), np.int64)
-    positions = np.empty((capacity, self.max_predictions_per_seq),
-                         self.position_dtype)
-    ids = np.empty((capacity, self.max_predictions_per_seq),
-                   self.corpus.token_ids.dtype)
+    rows, positions, ids = instance_buffers(
+        capacity, self.max_predictions_per_seq, self.max_seq_length,
+        self.corpus.token_ids.dtype)
     vocabulary = self.vocabulary
     count = kernels.document_instances(
         self.generator.mt, self.generator.pos, self.corpus.token_ids,
@@ -666,8 +701,7 @@ class InstanceMaker(object):
         self.num_to_predict, self.do_whole_word_mask, vocabulary.is_subword,
         vocabulary.random_word_ids, vocabulary.mask_id,
         np.empty(2 * self.max_num_tokens + 1, np.int64), rows, positions, ids)
-    return dict(rows=rows[:count].copy(), positions=positions[:count].copy(),
-                ids=ids[:count].copy())
+    return first_instances(count, rows, positions, ids)
 
   def mask(self, a_start, a_len, b_start, b_len):
     """Masks one instance, see kernels.mask.
@@ -675,8 +709,10 @@ class InstanceMaker(object):
     Returns:
       (sorted masked positions, the id written at each), lists of int.
     """
-    positions = np.zeros(self.max_predictions_per_seq, self.position_dtype)
-    ids = np.zeros(self.max_predictions_per_seq, self.corpus.token_ids.dtype)
+    _, positions, ids = instance_buffers(1, self.max_predictions_per_seq,
+                                         self.max_seq_length,
+                                         self.corpus.token_ids.dtype)
+    positions, ids = positions[0], ids[0]
     count = kernels.mask(
         self.generator.mt, self.generator.pos, self.corpus.token_ids, a_start,
         a_len, b_start, b_len, self.num_to_predict[a_len + b_len + 3],
@@ -715,11 +751,9 @@ class PackedInstanceMaker(InstanceMaker):
     tokens = (corpus.sentence_starts[corpus.document_starts[shuffled + 1]] -
               corpus.sentence_starts[corpus.document_starts[shuffled]])
     capacity = int((2 * tokens // (self.max_num_tokens + 1) + 1).sum())
-    rows = np.empty((capacity, 6), np.int64)
-    positions = np.empty((capacity, self.max_predictions_per_seq),
-                         self.position_dtype)
-    ids = np.empty((capacity, self.max_predictions_per_seq),
-                   corpus.token_ids.dtype)
+    rows, positions, ids = instance_buffers(
+        capacity, self.max_predictions_per_seq, self.max_seq_length,
+        corpus.token_ids.dtype)
     vocabulary = self.vocabulary
     count = kernels.packed_instances(
         self.generator.mt, self.generator.pos, corpus.token_ids,
@@ -728,43 +762,29 @@ class PackedInstanceMaker(InstanceMaker):
         self.num_to_predict, self.do_whole_word_mask, vocabulary.is_subword,
         vocabulary.random_word_ids, vocabulary.mask_id,
         np.empty(2 * self.max_num_tokens + 1, np.int64), rows, positions, ids)
-    return dict(rows=rows[:count].copy(), positions=positions[:count].copy(),
-                ids=ids[:count].copy())
+    return first_instances(count, rows, positions, ids)
 
 
-def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
-                   short_seq_prob, masked_lm_prob, max_predictions_per_seq,
-                   do_whole_word_mask, generator, progress=None,
-                   seconds=None, maker=None):
+def make_instances(maker, dupe_factor, progress=None, seconds=None):
   """Google's create_training_instances after reading: every instance.
 
   Args:
-    corpus: a Corpus in file order (shuffled here, as Google does).
-    vocabulary: a Vocabulary.
-    max_seq_length: int.
+    maker: what makes the instances of a run of documents of its corpus
+      (an InstanceMaker, PackedInstanceMaker or ALBERT's
+      NgramInstanceMaker), drawing from its generator (a
+      kernels.MersenneTwister, advanced as Google's rng would be).
     dupe_factor: int.
-    short_seq_prob: float.
-    masked_lm_prob: float.
-    max_predictions_per_seq: int.
-    do_whole_word_mask: bool.
-    generator: a kernels.MersenneTwister, advanced as Google's rng would be.
     progress: a _Progress or None.
     seconds: a dict, or None; gets the time spent shuffling the final list.
-    maker: what makes the instances of a run of documents (an object with
-      InstanceMaker's `make`, drawing from `generator`); None: an
-      InstanceMaker of the settings above (ALBERT passes its own).
 
   Returns:
     (dict of instance arrays in creation order (see InstanceMaker),
     permutation: int64 [n] the creation index of the instance written k-th).
   """
-  num_documents = corpus.num_documents
+  generator = maker.generator
+  num_documents = maker.corpus.num_documents
   order = np.arange(num_documents, dtype=np.int64)
   kernels.shuffle(generator.mt, generator.pos, order, num_documents)
-  if maker is None:
-    maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
-                          masked_lm_prob, max_predictions_per_seq,
-                          do_whole_word_mask, generator)
   blocks = []
   count = 0
   for dupe in range(dupe_factor):
@@ -790,133 +810,33 @@ def make_instances(corpus, vocabulary, max_seq_length, dupe_factor,
   return arrays, permutation
 
 
-def empty_features(n, max_seq_length, max_predictions_per_seq):
-  """Zero-filled arrays of the seven features of n records.
+def empty_features(n, max_seq_length, max_predictions_per_seq,
+                   feature_names=FEATURE_NAMES):
+  """Zero-filled feature arrays of n records.
 
   Args:
     n: int.
     max_seq_length: int.
     max_predictions_per_seq: int.
+    feature_names: the features (BERT's seven, or ALBERT's eight with
+      token_boundary).
 
   Returns:
-    OrderedDict name -> [n, length] array in FEATURE_NAMES order
-    (masked_lm_weights float32, the others int64).
+    OrderedDict name -> array in the order of `feature_names`: masked_lm_*
+    [n, max_predictions_per_seq], next_sentence_labels [n, 1], the others
+    (per token) [n, max_seq_length]; masked_lm_weights float32, the others
+    int64.
   """
-  seq, preds = max_seq_length, max_predictions_per_seq
-  return collections.OrderedDict([
-      ("input_ids", np.zeros((n, seq), np.int64)),
-      ("input_mask", np.zeros((n, seq), np.int64)),
-      ("segment_ids", np.zeros((n, seq), np.int64)),
-      ("masked_lm_positions", np.zeros((n, preds), np.int64)),
-      ("masked_lm_ids", np.zeros((n, preds), np.int64)),
-      ("masked_lm_weights", np.zeros((n, preds), np.float32)),
-      ("next_sentence_labels", np.zeros((n, 1), np.int64))])
-
-
-def feature_headers(feature_names, max_seq_length, max_predictions_per_seq):
-  """The serialized map-entry header of each feature for each payload size.
-
-  Args:
-    feature_names: names in the order they are written (masked_lm_weights
-      is a float_list, the others int64_lists).
-    max_seq_length: int.
-    max_predictions_per_seq: int.
-
-  Returns:
-    (headers, header_index, record_bound): uint8 bytes of every header;
-    int64 [features, largest payload + 1, 2] the (offset, length) in
-    `headers` of a feature's header for a payload of that many bytes; an
-    upper bound of the bytes of one framed record.
-  """
-  # Varints of values below 2**35 take at most 5 bytes.
-  largest = 5 * max(max_seq_length, max_predictions_per_seq)
-  header_index = np.zeros((len(feature_names), largest + 1, 2), np.int64)
-  chunks = []
-  offset = 0
-  for feature, name in enumerate(feature_names):
-    for size in range(largest + 1):
-      header = tf_example.feature_header(name, size,
-                                         name == "masked_lm_weights")
-      header_index[feature, size] = (offset, len(header))
-      chunks.append(header)
-      offset += len(header)
-  headers = np.frombuffer(b"".join(chunks), dtype=np.uint8)
-  record_bound = (22 + int(header_index[:, :, 1].max()) * len(feature_names) +
-                  5 * (3 * max_seq_length + 2 * max_predictions_per_seq + 1) +
-                  4 * max_predictions_per_seq)
-  return headers, header_index, record_bound
-
-
-class RecordEncoder(object):
-  """tf.train.Example records of instances, serialized as Google's are.
-
-  Google adds the seven features to an OrderedDict; protobuf's Python
-  backend writes the map entries in that order, each int64_list/float_list
-  packed. Equal records then have equal bytes (protobuf's default upb
-  backend would order the entries differently in every process).
-  """
-
-  def __init__(self, corpus, vocabulary, max_seq_length,
-               max_predictions_per_seq):
-    """Precomputes the map-entry header of every feature and payload size.
-
-    Args:
-      corpus: the Corpus the instances refer to (None: features only come
-        from TrainingInstance objects).
-      vocabulary: a Vocabulary.
-      max_seq_length: int.
-      max_predictions_per_seq: int.
-    """
-    self.corpus = corpus
-    self.vocabulary = vocabulary
-    self.seq = max_seq_length
-    self.preds = max_predictions_per_seq
-    self.crc_tables = kernels.crc32c_tables()
-    self.headers, self.header_index, self.record_bound = feature_headers(
-        FEATURE_NAMES, max_seq_length, max_predictions_per_seq)
-
-  def features(self, arrays, index):
-    """The seven features of some instances.
-
-    Args:
-      arrays: instance arrays (see InstanceMaker).
-      index: int [n] the rows to take, in this order.
-
-    Returns:
-      OrderedDict name -> [n, length] array (masked_lm_weights float32, the
-      others int64).
-    """
-    features = empty_features(len(index), self.seq, self.preds)
-    kernels.fill_features(arrays["rows"][index], arrays["positions"][index],
-                   arrays["ids"][index], self.corpus.token_ids,
-                   self.vocabulary.cls_id, self.vocabulary.sep_id,
-                   *features.values())
-    return features
-
-  def records(self, features):
-    """Serialized, TFRecord-framed records of features.
-
-    Args:
-      features: OrderedDict as `features` returns.
-
-    Returns:
-      bytes: the records one after the other.
-
-    Raises:
-      ValueError: a feature has a negative value.
-    """
-    ints = [np.ascontiguousarray(features[name], dtype=np.int64)
-            for name in FEATURE_NAMES if name != "masked_lm_weights"]
-    for name, values in zip(FEATURE_NAMES, ints):
-      if values.size and values.min() < 0:
-        raise ValueError("Feature %s has a negative value" % name)
-    weight_bytes = np.ascontiguousarray(
-        features["masked_lm_weights"], dtype="<f4").view(np.uint8)
-    out = np.empty(len(ints[0]) * self.record_bound, np.uint8)
-    size = kernels.serialize_records(*ints[:5], weight_bytes, ints[5],
-                                     self.headers, self.header_index,
-                                     self.crc_tables, out)
-    return out[:size].tobytes()
+  features = collections.OrderedDict()
+  for name in feature_names:
+    width = max_seq_length
+    if name.startswith("masked_lm_"):
+      width = max_predictions_per_seq
+    elif name == "next_sentence_labels":
+      width = 1
+    features[name] = np.zeros(
+        (n, width), np.float32 if name == FLOAT_FEATURE else np.int64)
+  return features
 
 
 def record_features(next_sentence_prediction=True, masking="static"):
@@ -939,58 +859,60 @@ def record_features(next_sentence_prediction=True, masking="static"):
   return tuple(names)
 
 
-class FeatureEncoder(object):
-  """Records holding some of the seven features (see record_features).
+class RecordEncoder(object):
+  """tf.train.Example records of instances, serialized as Google's are.
 
-  Each feature is encoded as RecordEncoder encodes it (kernels.
-  serialize_layout), so a record with all seven is Google's, byte for byte;
-  RecordEncoder stays the path of Google's layout.
+  Google adds the seven features to an OrderedDict; protobuf's Python
+  backend writes the map entries in that order, each int64_list/float_list
+  packed. Equal records then have equal bytes (protobuf's default upb
+  backend would order the entries differently in every process). Records
+  of another layout (record_features; ALBERT's subclass) hold their features
+  in their order, each encoded the same way.
   """
 
   def __init__(self, corpus, vocabulary, max_seq_length,
-               max_predictions_per_seq, feature_names, packed=False):
-    """Precomputes the headers.
+               max_predictions_per_seq, feature_names=FEATURE_NAMES):
+    """Precomputes the map-entry header of every feature and payload size.
 
     Args:
-      corpus: the Corpus the instances refer to.
+      corpus: the Corpus the instances refer to (None: features only come
+        from TrainingInstance objects).
       vocabulary: a Vocabulary.
       max_seq_length: int.
       max_predictions_per_seq: columns of the instances' masked positions
         (0 when nothing is masked).
-      feature_names: the features written, in FEATURE_NAMES order.
-      packed: the instances are `[CLS] A [SEP]` (PackedInstanceMaker's).
+      feature_names: the features written, in order (Google's seven, a
+        sub-sequence of them from record_features, or ALBERT's eight).
     """
     self.corpus = corpus
     self.vocabulary = vocabulary
     self.seq = max_seq_length
     self.preds = max_predictions_per_seq
     self.feature_names = tuple(feature_names)
-    self.packed = packed
     self.crc_tables = kernels.crc32c_tables()
-    self.is_float = np.array([n == "masked_lm_weights" for n in feature_names])
-    self.headers, self.header_index, self.record_bound = feature_headers(
-        self.feature_names, max_seq_length, max_predictions_per_seq)
+    # Varints of values below 2**35 take at most 5 bytes.
+    headers, index = tf_example.feature_header_table(
+        self.feature_names, (FLOAT_FEATURE,),
+        5 * max(max_seq_length, max_predictions_per_seq))
+    self.headers = np.frombuffer(headers, dtype=np.uint8)
+    self.header_index = np.array(index, dtype=np.int64)
 
   def features(self, arrays, index):
-    """The features of some instances, as RecordEncoder.features.
+    """The features of some instances.
 
     Args:
       arrays: instance arrays (see InstanceMaker).
       index: int [n] the rows to take, in this order.
 
     Returns:
-      OrderedDict name -> [n, length] array of the written features.
+      OrderedDict name -> [n, length] array of the written features, in
+      their order (masked_lm_weights float32, the others int64).
     """
     every = empty_features(len(index), self.seq, self.preds)
-    instances = (arrays["rows"][index], arrays["positions"][index],
-                 arrays["ids"][index], self.corpus.token_ids,
-                 self.vocabulary.cls_id, self.vocabulary.sep_id)
-    if self.packed:
-      kernels.fill_packed_features(*instances, *[
-          every[name] for name in FEATURE_NAMES if name not in (
-              "segment_ids", "next_sentence_labels")])
-    else:
-      kernels.fill_features(*instances, *every.values())
+    kernels.fill_features(arrays["rows"][index], arrays["positions"][index],
+                          arrays["ids"][index], self.corpus.token_ids,
+                          self.vocabulary.cls_id, self.vocabulary.sep_id,
+                          *every.values())
     return collections.OrderedDict(
         (name, every[name]) for name in self.feature_names)
 
@@ -998,7 +920,8 @@ class FeatureEncoder(object):
     """Serialized, TFRecord-framed records of features.
 
     Args:
-      features: OrderedDict as `features` returns.
+      features: mapping name -> [n, length] array holding at least the
+        encoder's features (as `features` returns).
 
     Returns:
       bytes: the records one after the other.
@@ -1006,29 +929,33 @@ class FeatureEncoder(object):
     Raises:
       ValueError: a feature has a negative value.
     """
-    ints, weights, columns = [], [], []
-    int_width = float_width = 0
-    for name in self.feature_names:
-      values = features[name]
-      if name == "masked_lm_weights":
-        weights.append(np.ascontiguousarray(values, "<f4").view(np.uint8))
-        columns.append((float_width, float_width + weights[-1].shape[1]))
-        float_width = columns[-1][1]
+    ints = []
+    float_slot = -1
+    float_bytes = None
+    # An upper bound of a framed record: framing and Example header, the
+    # map-entry headers and the packed values.
+    record_bound = 22 + int(self.header_index[:, :, 1].max()) * len(
+        self.feature_names)
+    for slot, name in enumerate(self.feature_names):
+      if name == FLOAT_FEATURE:
+        float_slot = slot
+        float_bytes = np.ascontiguousarray(features[name],
+                                           dtype="<f4").view(np.uint8)
+        record_bound += float_bytes.shape[1]
         continue
+      values = np.ascontiguousarray(features[name], dtype=np.int64)
       if values.size and values.min() < 0:
         raise ValueError("Feature %s has a negative value" % name)
       ints.append(values)
-      columns.append((int_width, int_width + values.shape[1]))
-      int_width = columns[-1][1]
-    n = len(features["input_ids"])
-    out = np.empty(n * self.record_bound, np.uint8)
-    size = kernels.serialize_layout(
-        np.ascontiguousarray(np.concatenate(ints, axis=1), np.int64),
-        weights[0] if weights else np.zeros((n, 0), np.uint8),
-        np.array(columns, np.int64), self.is_float, self.headers,
-        self.header_index, self.crc_tables, out)
+      record_bound += 5 * values.shape[1]
+    n = len(ints[0])
+    if float_bytes is None:
+      float_bytes = np.zeros((n, 0), np.uint8)
+    out = np.empty(n * record_bound, np.uint8)
+    size = kernels.serialize_examples(tuple(ints), float_slot, float_bytes,
+                                      self.headers, self.header_index,
+                                      self.crc_tables, out)
     return out[:size].tobytes()
-
 
 
 def _log_example(vocabulary, features, row):
@@ -1144,7 +1071,7 @@ def write_records(encode, order, output_files, settings=None, progress=None,
 
 
 def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
-                   short_seq_prob, dupe_factor):
+                   short_seq_prob, dupe_factor, masking_optional=False):
   """Raises ValueError naming the flag when a value cannot work.
 
   Args:
@@ -1153,6 +1080,8 @@ def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
     masked_lm_prob: float.
     short_seq_prob: float.
     dupe_factor: int.
+    masking_optional: masked_lm_prob may be 0 or 1 (ALBERT's script: 0
+      masks nothing).
   """
   if max_seq_length < 5:
     raise ValueError(
@@ -1162,7 +1091,10 @@ def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
   if max_predictions_per_seq < 1:
     raise ValueError("--max_predictions_per_seq=%d must be >= 1" %
                      max_predictions_per_seq)
-  if not 0.0 < masked_lm_prob < 1.0:
+  if masking_optional and not 0.0 <= masked_lm_prob <= 1.0:
+    raise ValueError("--masked_lm_prob=%r must be between 0 and 1" %
+                     masked_lm_prob)
+  if not masking_optional and not 0.0 < masked_lm_prob < 1.0:
     raise ValueError("--masked_lm_prob=%r must be strictly between 0 and 1" %
                      masked_lm_prob)
   if not 0.0 <= short_seq_prob <= 1.0:
@@ -1170,8 +1102,6 @@ def check_settings(max_seq_length, max_predictions_per_seq, masked_lm_prob,
                      short_seq_prob)
   if dupe_factor < 1:
     raise ValueError("--dupe_factor=%d must be >= 1" % dupe_factor)
-
-
 
 
 def check_domain_settings(input_format, masking, output_files,
@@ -1212,7 +1142,7 @@ def check_domain_settings(input_format, masking, output_files,
                      sorted(both)[0])
 
 
-def _check_outputs(output_files, num_workers):
+def check_outputs(output_files, num_workers):
   """Refuses missing output directories and a bad --num_workers.
 
   Args:
@@ -1250,10 +1180,23 @@ def _read_input(input_files, vocab_file, do_lower_case, num_workers, reporter,
                          input_format=input_format, text_key=text_key)
   finally:
     tokenizer.close()  # the worker processes are not needed any more
+  check_corpus(corpus, input_files)
+  return vocabulary, corpus
+
+
+def check_corpus(corpus, input_files):
+  """Refuses a corpus without documents (naming the input files).
+
+  Args:
+    corpus: a Corpus.
+    input_files: list of paths it was read from.
+
+  Raises:
+    ValueError: the input holds no text that gives tokens.
+  """
   if corpus.num_documents == 0:
     raise ValueError("The input files (%s) hold no text that gives tokens" %
                      ", ".join(input_files))
-  return vocabulary, corpus
 
 
 def write_split(corpus, vocabulary, output_files, settings, reporter=None,
@@ -1274,45 +1217,66 @@ def write_split(corpus, vocabulary, output_files, settings, reporter=None,
   Returns:
     (number of records, OrderedDict of seconds by stage).
   """
+  static = settings["masking"] == "static"
+  max_predictions = settings["max_predictions_per_seq"] if static else 0
+  packed = not settings["next_sentence_prediction"]
+  generator = kernels.MersenneTwister(random.Random(settings["random_seed"]))
+  maker = (PackedInstanceMaker if packed else InstanceMaker)(
+      corpus, vocabulary, settings["max_seq_length"],
+      settings["short_seq_prob"], settings["masked_lm_prob"],
+      max_predictions, settings["do_whole_word_mask"], generator)
+  encoder = RecordEncoder(corpus, vocabulary, settings["max_seq_length"],
+                          max_predictions,
+                          record_features(not packed, settings["masking"]))
+  return make_and_write(maker, encoder, settings["dupe_factor"], output_files,
+                        settings, reporter, log_examples, num_workers)
+
+
+def make_and_write(maker, encoder, dupe_factor, output_files, sidecar,
+                   reporter=None, log_examples=False, num_workers=None,
+                   log_count=False):
+  """Makes every instance, then writes the records and their sidecars.
+
+  What BERT's and ALBERT's scripts do after reading, each with its own
+  instance maker and record encoder.
+
+  Args:
+    maker: the instance maker (see make_instances).
+    encoder: a RecordEncoder (or ALBERT's) of the maker's instances.
+    dupe_factor: int.
+    output_files: list of paths.
+    sidecar: the dict written next to each output (write_records).
+    reporter: a _Progress or None.
+    log_examples: log the first 20 instances as Google does.
+    num_workers: encoding threads (None: all cores).
+    log_count: log the number of instances first, as ALBERT's script does.
+
+  Returns:
+    (number of records, OrderedDict of seconds by stage).
+  """
   seconds = collections.OrderedDict()
   tick = time.perf_counter()
   if reporter:
     reporter.restart()
   draw_seconds = collections.OrderedDict()
-  static = settings["masking"] == "static"
-  max_predictions = settings["max_predictions_per_seq"] if static else 0
-  packed = not settings["next_sentence_prediction"]
-  generator = kernels.MersenneTwister(random.Random(settings["random_seed"]))
-  instance_settings = (
-      settings["max_seq_length"], settings["short_seq_prob"],
-      settings["masked_lm_prob"], max_predictions,
-      settings["do_whole_word_mask"], generator)
-  maker = (PackedInstanceMaker if packed else InstanceMaker)(
-      corpus, vocabulary, *instance_settings)
-  arrays, permutation = make_instances(
-      corpus, vocabulary, settings["max_seq_length"], settings["dupe_factor"],
-      *instance_settings[1:], reporter, draw_seconds, maker=maker)
+  arrays, permutation = make_instances(maker, dupe_factor, reporter,
+                                       draw_seconds)
   seconds["draw_instances"] = time.perf_counter() - tick
   seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
-  if static and not packed:
-    encoder = RecordEncoder(corpus, vocabulary, settings["max_seq_length"],
-                            max_predictions)
-  else:
-    encoder = FeatureEncoder(
-        corpus, vocabulary, settings["max_seq_length"], max_predictions,
-        record_features(not packed, settings["masking"]), packed=packed)
+  if log_count:
+    logging.info("number of instances: %i", len(permutation))
   logging.info("*** Writing to output files ***")
   for output_file in output_files:
     logging.info("  %s", output_file)
   if log_examples and len(permutation):
     first = encoder.features(arrays, permutation[:20])
     for row in range(len(first["input_ids"])):
-      _log_example(vocabulary, first, row)
+      _log_example(encoder.vocabulary, first, row)
   if reporter:
     reporter.restart()
   write_seconds = write_records(
       lambda index: encoder.records(encoder.features(arrays, index)),
-      permutation, output_files, settings, reporter,
+      permutation, output_files, sidecar, reporter,
       num_threads=num_workers or tokenization._available_cores())  # pylint: disable=protected-access
   seconds["encode_and_write"] = write_seconds["encode_and_write"]
   seconds["  of which encoding (CPU s, all threads)"] = write_seconds["encode"]
@@ -1380,8 +1344,8 @@ def run(input_files, output_files, vocab_file, do_lower_case=True,
                  short_seq_prob, dupe_factor)
   check_domain_settings(input_format, masking, output_files,
                         eval_output_files, eval_fraction, eval_documents)
-  _check_outputs(list(output_files) + list(eval_output_files or []),
-                 num_workers)
+  check_outputs(list(output_files) + list(eval_output_files or []),
+                num_workers)
   reporter = _Progress(progress)
   tick = time.perf_counter()
   vocabulary, corpus = _read_input(input_files, vocab_file, do_lower_case,
@@ -1507,10 +1471,10 @@ def create_training_instances(input_files, tokenizer, max_seq_length,
   vocabulary = Vocabulary(tokenizer.vocab, "of the tokenizer")
   corpus = read_corpus(input_files, tokenizer)
   generator = kernels.MersenneTwister(rng)
-  arrays, permutation = make_instances(
-      corpus, vocabulary, max_seq_length, dupe_factor, short_seq_prob,
-      masked_lm_prob, max_predictions_per_seq,
-      _whole_word_mask_flag(do_whole_word_mask), generator)
+  maker = InstanceMaker(corpus, vocabulary, max_seq_length, short_seq_prob,
+                        masked_lm_prob, max_predictions_per_seq,
+                        _whole_word_mask_flag(do_whole_word_mask), generator)
+  arrays, permutation = make_instances(maker, dupe_factor)
   generator.sync(rng)
   encoder = RecordEncoder(corpus, vocabulary, max_seq_length,
                           max_predictions_per_seq)
@@ -1624,15 +1588,8 @@ def _instance_features(instances, vocab, max_seq_length,
   Raises:
     ValueError: an instance is longer than the limits.
   """
-  n = len(instances)
-  features = collections.OrderedDict(
-      (name, np.zeros((n, max_seq_length), np.int64))
-      for name in FEATURE_NAMES[:3])
-  for name in FEATURE_NAMES[3:6]:
-    features[name] = np.zeros((n, max_predictions_per_seq), np.int64)
-  features["masked_lm_weights"] = features["masked_lm_weights"].astype(
-      np.float32)
-  features["next_sentence_labels"] = np.zeros((n, 1), np.int64)
+  features = empty_features(len(instances), max_seq_length,
+                            max_predictions_per_seq)
   for row, instance in enumerate(instances):
     length = len(instance.tokens)
     num_masked = len(instance.masked_lm_positions)
@@ -1683,10 +1640,7 @@ def write_instance_to_example_files(instances, tokenizer, max_seq_length,
 def main(_):
   logging.set_verbosity(logging.INFO)
   try:
-    input_files = expand_input_files(FLAGS.input_file)
-    logging.info("*** Reading from input files ***")
-    for input_file in input_files:
-      logging.info("  %s", input_file)
+    input_files = logged_input_files(FLAGS.input_file)
     if (FLAGS.masking == "dynamic" and FLAGS["dupe_factor"].present and
         FLAGS.dupe_factor != 1):
       raise ValueError(

@@ -6,6 +6,8 @@ TF Hub style reuse.
   `input_ids`, `input_mask`, `segment_ids` (int32 [batch, seq]) to
   `probabilities`. It holds only core TensorFlow ops, so TensorFlow Serving
   loads it as it is.
+* `export_span_model`: the same for SQuAD's span head (`start_logits`,
+  `end_logits`).
 * `export_tagger`: a tagger (NER): `serving_default(input_ids, input_mask,
   segment_ids)` and `tag_words(..., word_mask)` -> `tag_ids`,
   `probabilities` (with a CRF, its Viterbi path), core ops only.
@@ -115,6 +117,41 @@ def export_classifier(model, export_dir, task_type="classification"):
     export_dir.
   """
   module = ServingClassifier(model, task_type)
+  _save_atomically(module, export_dir,
+                   {"serving_default": module.serve.get_concrete_function()})
+  return export_dir
+
+
+class ServingSpanModel(tf.Module):
+  """A fine-tuned SQuAD span model (start / end logits) for serving."""
+
+  def __init__(self, model):
+    """Wraps `model`: callable (input_ids, input_mask, segment_ids, training)
+    -> (start_logits, end_logits) (tasks.squad.SpanModel)."""
+    super().__init__(name=None)
+    self.model = model
+
+  @tf.function(input_signature=_int_specs(SERVING_INPUTS))
+  def serve(self, input_ids, input_mask, segment_ids):
+    """-> {"start_logits", "end_logits": float32 [batch, seq]}."""
+    start_logits, end_logits = self.model(input_ids, input_mask, segment_ids,
+                                          training=False)
+    return {"start_logits": start_logits, "end_logits": end_logits}
+
+
+def export_span_model(model, export_dir):
+  """Writes a serving SavedModel of a SQuAD span model (Google's and ALBERT's
+  v1 `cls/squad` head): `serving_default` maps input_ids, input_mask,
+  segment_ids (int32 [batch, seq]) to start_logits and end_logits.
+
+  Args:
+    model: tasks.squad.SpanModel (weights loaded).
+    export_dir: output directory.
+
+  Returns:
+    export_dir.
+  """
+  module = ServingSpanModel(model)
   _save_atomically(module, export_dir,
                    {"serving_default": module.serve.get_concrete_function()})
   return export_dir

@@ -36,6 +36,21 @@ def kernel(function):
   return numba.njit(cache=True, nogil=True, _nrt=False)(function)
 
 
+def inline_kernel(function):
+  """A kernel that numba compiles into each kernel calling it.
+
+  For the small steps the per-instance and per-record loops are split into
+  for reading (and shared by BERT's and ALBERT's kernels): inline="always"
+  copies them into the caller at numba's level, where a call per record
+  cost up to 10% of the features' time. Called from Python, they run as
+  any kernel.
+  """
+  if numba is None:
+    return function
+  return numba.njit(cache=True, nogil=True, _nrt=False,
+                    inline="always")(function)
+
+
 _MT_WORDS = 624  # Mersenne Twister state words
 _MT_SHIFT = 397  # its middle word offset
 
@@ -161,19 +176,93 @@ def shuffle(mt, pos, values, count):
     values[i], values[j] = values[j], values[i]
 
 
+@inline_kernel
+def candidate_token(token_ids, a_start, a_len, b_start, r):
+  """The token of masking candidate r: A's tokens, then B's."""
+  if r < a_len:
+    return np.int64(token_ids[a_start + r])
+  return np.int64(token_ids[b_start + r - a_len])
+
+
+@inline_kernel
+def word_groups(token_ids, a_start, a_len, b_start, b_len, whole_words,
+                is_subword, starts):
+  """Google's cand_indexes for `[CLS] A [SEP] B [SEP]`, as candidate groups.
+
+  Each candidate (token of A, then of B) is a group of its own, or with
+  `whole_words` a "##" piece joins the group before it (also across the
+  [SEP] between A and B, as in Google's code).
+
+  Args:
+    token_ids, a_start, a_len, b_start, b_len: see mask.
+    whole_words: bool, Google's do_whole_word_mask.
+    is_subword: bool [vocabulary size], whether the token starts with "##".
+    starts: int64 [>= a_len + b_len + 1] out: group g is candidates
+      starts[g] .. starts[g + 1] - 1.
+
+  Returns:
+    the number of groups.
+  """
+  num_groups = 0
+  for r in range(a_len + b_len):
+    if r == 0 or not (whole_words and is_subword[
+        candidate_token(token_ids, a_start, a_len, b_start, r)]):
+      starts[num_groups] = r
+      num_groups += 1
+  starts[num_groups] = a_len + b_len
+  return num_groups
+
+
+@inline_kernel
+def replacement(mt, pos, token, random_word_ids, mask_id):
+  """The id written at a masked position (BERT's and ALBERT's rule).
+
+  [MASK] 80% of the time, else the token itself half of the time, else a
+  random word of the vocabulary.
+
+  Args:
+    mt: uint32 [624] the generator state.
+    pos: int64 [1] its position.
+    token: the position's id.
+    random_word_ids: int [n] the ids of the original's vocab_words.
+    mask_id: id of [MASK].
+
+  Returns:
+    int64.
+  """
+  if draw_random(mt, pos) < 0.8:
+    return np.int64(mask_id)
+  if draw_random(mt, pos) < 0.5:
+    return np.int64(token)
+  return np.int64(random_word_ids[randbelow(mt, pos, len(random_word_ids))])
+
+
+@inline_kernel
+def insert_sorted(positions, ids, count, position, new_id):
+  """Inserts (position, new_id) into the first `count` entries, sorted.
+
+  The originals sort their predictions by position at the end.
+  """
+  j = count
+  while j > 0 and positions[j - 1] > position:
+    positions[j] = positions[j - 1]
+    ids[j] = ids[j - 1]
+    j -= 1
+  positions[j] = position
+  ids[j] = new_id
+
+
 @kernel
 def mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
-          whole_words, is_subword, random_word_ids, mask_id, scratch,
-          positions, ids):
+         whole_words, is_subword, random_word_ids, mask_id, scratch,
+         positions, ids):
   """Google's create_masked_lm_predictions for `[CLS] A [SEP] B [SEP]`.
 
   The candidates are the tokens of A, then of B ([CLS] and [SEP] are not
-  candidates): candidate r is at position r + 1 in A and r + 2 in B. Each
-  candidate is a group of its own, or with `whole_words` a "##" piece joins
-  the group before it (also across the [SEP] between A and B, as in Google's
-  code). The groups are shuffled and taken in that order while they fit in
-  num_to_predict; each chosen position then becomes [MASK] (80%), stays
-  (10%) or becomes a random word of the vocabulary (10%).
+  candidates): candidate r is at position r + 1 in A and r + 2 in B. They
+  are grouped (word_groups); the groups are shuffled and taken in that
+  order while they fit in num_to_predict; each chosen position then gets
+  its replacement.
 
   Args:
     mt: uint32 [624] the generator state.
@@ -182,7 +271,7 @@ def mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
     a_start: start of A in token_ids.
     a_len: length of A (>= 1).
     b_start: start of B in token_ids.
-    b_len: length of B (>= 1).
+    b_len: length of B (0: the instance is `[CLS] A [SEP]`).
     num_to_predict: Google's min(max_predictions_per_seq,
       max(1, round(len(tokens) * masked_lm_prob))).
     whole_words: bool, Google's do_whole_word_mask.
@@ -198,20 +287,10 @@ def mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
   """
   if num_to_predict == 0:  # dynamic masking: no draws, no masks
     return 0
-  num_candidates = a_len + b_len
-  # Group g is candidates starts[g] .. starts[g + 1] - 1.
-  starts = scratch[:num_candidates + 1]
-  order = scratch[num_candidates + 1:]
-  num_groups = 0
-  for r in range(num_candidates):
-    if r < a_len:
-      token = np.int64(token_ids[a_start + r])
-    else:
-      token = np.int64(token_ids[b_start + r - a_len])
-    if r == 0 or not (whole_words and is_subword[token]):
-      starts[num_groups] = r
-      num_groups += 1
-  starts[num_groups] = num_candidates
+  starts = scratch[:a_len + b_len + 1]
+  order = scratch[a_len + b_len + 1:]
+  num_groups = word_groups(token_ids, a_start, a_len, b_start, b_len,
+                           whole_words, is_subword, starts)
   for g in range(num_groups):
     order[g] = g
   shuffle(mt, pos, order, num_groups)
@@ -223,37 +302,152 @@ def mask(mt, pos, token_ids, a_start, a_len, b_start, b_len, num_to_predict,
     if count + starts[g + 1] - starts[g] > num_to_predict:
       continue
     for r in range(starts[g], starts[g + 1]):
-      if r < a_len:
-        position = r + 1
-        token = np.int64(token_ids[a_start + r])
-      else:
-        position = r + 2
-        token = np.int64(token_ids[b_start + r - a_len])
-      if draw_random(mt, pos) < 0.8:
-        new_id = np.int64(mask_id)
-      elif draw_random(mt, pos) < 0.5:
-        new_id = token
-      else:
-        new_id = np.int64(random_word_ids[
-            randbelow(mt, pos, len(random_word_ids))])
-      # Google sorts the predictions by position; insert in order.
-      j = count
-      while j > 0 and positions[j - 1] > position:
-        positions[j] = positions[j - 1]
-        ids[j] = ids[j - 1]
-        j -= 1
-      positions[j] = position
-      ids[j] = new_id
+      new_id = replacement(
+          mt, pos, candidate_token(token_ids, a_start, a_len, b_start, r),
+          random_word_ids, mask_id)
+      insert_sorted(positions, ids, count, r + 1 + (r >= a_len), new_id)
       count += 1
   return count
 
 
+@inline_kernel
+def target_length(mt, pos, max_num_tokens, short_seq_prob):
+  """A document's target_seq_length (BERT's and ALBERT's draw).
+
+  max_num_tokens, or with probability short_seq_prob randint(2,
+  max_num_tokens).
+  """
+  if draw_random(mt, pos) < short_seq_prob:
+    return 2 + randbelow(mt, pos, max_num_tokens - 1)
+  return max_num_tokens
+
+
+@kernel
+def random_segment(mt, pos, sentence_starts, document_starts, order,
+                   document_index, b_target):
+  """B from a random other document (BERT's and ALBERT's draws).
+
+  Ten tries at a document other than the current one, then a random
+  sentence of it and the sentences after it until B has b_target
+  tokens or the document ends.
+
+  Args:
+    mt, pos: the generator.
+    sentence_starts, document_starts, order: see document_instances.
+    document_index: the current document's index into `order`.
+    b_target: B takes sentences until it has this many tokens.
+
+  Returns:
+    (b_start, b_len) in the corpus' token_ids.
+  """
+  num_documents = len(document_starts) - 1
+  random_document = document_index
+  for _ in range(10):
+    random_document = randbelow(mt, pos, num_documents)
+    if random_document != document_index:
+      break
+  b_first = document_starts[order[random_document]]
+  b_last = document_starts[order[random_document] + 1]
+  sentence = b_first + randbelow(mt, pos, b_last - b_first)
+  b_start = sentence_starts[sentence]
+  b_end = sentence_starts[sentence + 1]
+  while b_end - b_start < b_target and sentence + 1 < b_last:
+    sentence += 1
+    b_end = sentence_starts[sentence + 1]
+  return b_start, b_end - b_start
+
+
+@kernel
+def sentence_pair(mt, pos, sentence_starts, document_starts, order,
+                  document_index, first, chunk_first, i, target,
+                  random_next_sentence):
+  """A, B and the label of a chunk of sentences (BERT's NSP, ALBERT's SOP).
+
+  A is the chunk's first randint(1, len - 1) sentences (all of a
+  one-sentence chunk). A chunk of one sentence, or with
+  random_next_sentence half of the others, gets B from a random document
+  (label 1; the chunk's unused sentences are put back). Otherwise B is the
+  rest of the chunk; for sentence-order prediction (random_next_sentence
+  False, ALBERT) A and B are then swapped half of the time (label 1).
+
+  Args:
+    mt, pos: the generator.
+    sentence_starts, document_starts, order: see document_instances.
+    document_index: the document's index into `order`.
+    first: its first sentence.
+    chunk_first, i: the chunk is its sentences chunk_first .. i.
+    target: the target length of the instance.
+    random_next_sentence: bool (BERT: True).
+
+  Returns:
+    (a_start, a_len, b_start, b_len, label, put_back): runs of token_ids,
+    and the number of sentences of the chunk left for the next instance.
+  """
+  chunk_len = i - chunk_first + 1
+  a_end = 1
+  if chunk_len >= 2:
+    a_end = 1 + randbelow(mt, pos, chunk_len - 1)
+  a_start = sentence_starts[first + chunk_first]
+  a_len = sentence_starts[first + chunk_first + a_end] - a_start
+  rest_start = a_start + a_len
+  rest_len = sentence_starts[first + i + 1] - rest_start
+  if chunk_len == 1 or (random_next_sentence and draw_random(mt, pos) < 0.5):
+    b_start, b_len = random_segment(mt, pos, sentence_starts,
+                                    document_starts, order, document_index,
+                                    target - a_len)
+    return a_start, a_len, b_start, b_len, 1, chunk_len - a_end
+  if not random_next_sentence and draw_random(mt, pos) < 0.5:
+    return rest_start, rest_len, a_start, a_len, 1, 0
+  return a_start, a_len, rest_start, rest_len, 0, 0
+
+
+@kernel
+def truncate_pair(mt, pos, a_start, a_len, b_start, b_len, max_num_tokens):
+  """truncate_seq_pair: a token off the front or back of the longer run.
+
+  Returns:
+    (a_start, a_len, b_start, b_len).
+  """
+  for _ in range(a_len + b_len - max_num_tokens):
+    front = draw_random(mt, pos) < 0.5
+    if a_len > b_len:
+      a_len -= 1
+      if front:
+        a_start += 1
+    else:
+      b_len -= 1
+      if front:
+        b_start += 1
+  return a_start, a_len, b_start, b_len
+
+
+@inline_kernel
+def put_row(rows, count, a_start, a_len, b_start, b_len, label):
+  """Writes instance `count` into rows but its number of predictions.
+
+  (Written before the masking call; that order measured a few percent
+  faster.)
+  """
+  rows[count, 0] = a_start
+  rows[count, 1] = a_len
+  rows[count, 2] = b_start
+  rows[count, 3] = b_len
+  rows[count, 4] = label
+
+
 @kernel
 def document_instances(mt, pos, token_ids, sentence_starts, document_starts,
-                    order, first_document, end_document, max_num_tokens,
-                    short_seq_prob, num_to_predict, whole_words, is_subword,
-                    random_word_ids, mask_id, scratch, rows, positions, ids):
+                       order, first_document, end_document, max_num_tokens,
+                       short_seq_prob, num_to_predict, whole_words,
+                       is_subword, random_word_ids, mask_id, scratch, rows,
+                       positions, ids):
   """Google's create_instances_from_document for a run of documents.
+
+  ALBERT's kernel walks the documents the same way, with its own masking
+  between the draws. The walk is not shared: as a generator both kernels
+  loop over, the draws were 5% slower, and a kernel taking the masking as a
+  function argument misses numba's disk cache (it is compiled again in
+  every process).
 
   Args:
     mt: uint32 [624] the generator state.
@@ -284,70 +478,27 @@ def document_instances(mt, pos, token_ids, sentence_starts, document_starts,
   Returns:
     the number of instances written.
   """
-  num_documents = len(document_starts) - 1
   count = 0
   for document_index in range(first_document, end_document):
     first = document_starts[order[document_index]]
     num_sentences = document_starts[order[document_index] + 1] - first
-    target_seq_length = max_num_tokens
-    if draw_random(mt, pos) < short_seq_prob:
-      target_seq_length = 2 + randbelow(mt, pos, max_num_tokens - 1)
+    target = target_length(mt, pos, max_num_tokens, short_seq_prob)
     chunk_first = 0
     i = 0
     while i < num_sentences:
-      chunk_start = sentence_starts[first + chunk_first]
-      if (i == num_sentences - 1 or
-          sentence_starts[first + i + 1] - chunk_start >= target_seq_length):
-        chunk_len = i - chunk_first + 1
-        a_end = 1
-        if chunk_len >= 2:
-          a_end = 1 + randbelow(mt, pos, chunk_len - 1)
-        a_start = chunk_start
-        a_len = sentence_starts[first + chunk_first + a_end] - a_start
-        if chunk_len == 1 or draw_random(mt, pos) < 0.5:
-          is_random_next = 1
-          # B: sentences of a random other document, from a random one on.
-          random_document = document_index
-          for _ in range(10):
-            random_document = randbelow(mt, pos, num_documents)
-            if random_document != document_index:
-              break
-          b_first = document_starts[order[random_document]]
-          b_last = document_starts[order[random_document] + 1]
-          sentence = b_first + randbelow(mt, pos, b_last - b_first)
-          b_start = sentence_starts[sentence]
-          b_end = sentence_starts[sentence + 1]
-          while (b_end - b_start < target_seq_length - a_len and
-                 sentence + 1 < b_last):
-            sentence += 1
-            b_end = sentence_starts[sentence + 1]
-          b_len = b_end - b_start
-          i -= chunk_len - a_end  # "put back" the unused sentences
-        else:
-          is_random_next = 0
-          b_start = a_start + a_len
-          b_len = sentence_starts[first + i + 1] - b_start
-        # truncate_seq_pair: a token off the front or back of the longer.
-        for _ in range(a_len + b_len - max_num_tokens):
-          front = draw_random(mt, pos) < 0.5
-          if a_len > b_len:
-            a_len -= 1
-            if front:
-              a_start += 1
-          else:
-            b_len -= 1
-            if front:
-              b_start += 1
-        num_masked = mask(
+      if (i == num_sentences - 1 or sentence_starts[first + i + 1] -
+          sentence_starts[first + chunk_first] >= target):
+        a_start, a_len, b_start, b_len, label, put_back = sentence_pair(
+            mt, pos, sentence_starts, document_starts, order, document_index,
+            first, chunk_first, i, target, True)
+        i -= put_back
+        a_start, a_len, b_start, b_len = truncate_pair(
+            mt, pos, a_start, a_len, b_start, b_len, max_num_tokens)
+        put_row(rows, count, a_start, a_len, b_start, b_len, label)
+        rows[count, 5] = mask(
             mt, pos, token_ids, a_start, a_len, b_start, b_len,
             num_to_predict[a_len + b_len + 3], whole_words, is_subword,
             random_word_ids, mask_id, scratch, positions[count], ids[count])
-        rows[count, 0] = a_start
-        rows[count, 1] = a_len
-        rows[count, 2] = b_start
-        rows[count, 3] = b_len
-        rows[count, 4] = is_random_next
-        rows[count, 5] = num_masked
         count += 1
         chunk_first = i + 1
       i += 1
@@ -355,10 +506,149 @@ def document_instances(mt, pos, token_ids, sentence_starts, document_starts,
 
 
 @kernel
+def packed_instances(mt, pos, token_ids, sentence_starts, document_starts,
+                     order, first_document, end_document, max_num_tokens,
+                     num_to_predict, whole_words, is_subword, random_word_ids,
+                     mask_id, scratch, rows, positions, ids):
+  """Masked-LM-only instances `[CLS] A [SEP]`, A packed from one document.
+
+  Each document is cut into runs of at most max_num_tokens tokens: a run
+  takes whole sentences while they fit; a sentence longer than that on its
+  own is cut, its rest starting the next run. No token is dropped. Then each
+  run is masked as Google's (mask with an empty B).
+
+  Args:
+    mt, pos, token_ids, sentence_starts, document_starts, order,
+      first_document, end_document, whole_words, is_subword,
+      random_word_ids, mask_id, scratch, positions, ids: see
+      document_instances.
+    max_num_tokens: max_seq_length - 2.
+    num_to_predict: int [max_seq_length + 1] predictions by instance length
+      (zeros: no masking).
+    rows: int64 [capacity, 6] out: a_start, a_len, 0, 0, 0, num_masked.
+      A document of T tokens gives at most 2 * T // (max_num_tokens + 1) + 1
+      instances (two consecutive runs hold more than max_num_tokens).
+
+  Returns:
+    the number of instances written.
+  """
+  count = 0
+  for document_index in range(first_document, end_document):
+    sentence = document_starts[order[document_index]]
+    last = document_starts[order[document_index] + 1]
+    start = sentence_starts[sentence]
+    while start < sentence_starts[last]:
+      end = start
+      while (sentence < last and
+             sentence_starts[sentence + 1] - start <= max_num_tokens):
+        sentence += 1
+        end = sentence_starts[sentence]
+      if end == start:  # the sentence alone is too long: cut it
+        end = start + max_num_tokens
+      put_row(rows, count, start, end - start, 0, 0, 0)
+      rows[count, 5] = mask(
+          mt, pos, token_ids, start, end - start, 0, 0,
+          num_to_predict[end - start + 2], whole_words, is_subword,
+          random_word_ids, mask_id, scratch, positions[count], ids[count])
+      count += 1
+      start = end
+  return count
+
+
+@inline_kernel
+def pair_tokens(source, a_start, a_len, b_start, b_len, cls_value, sep_value,
+                out, n):
+  """Writes `[CLS] A [SEP] B [SEP]` from two runs of `source` into out[n].
+
+  Also for any per-token array laid out like the tokens (ALBERT's word
+  starts); with b_len 0 the instance is `[CLS] A [SEP]`.
+
+  Args:
+    source: [corpus tokens] the corpus array.
+    a_start, a_len, b_start, b_len: A and B as runs of it.
+    cls_value, sep_value: what goes at [CLS] and at each [SEP].
+    out: [records, >= a_len + b_len + 3] out.
+    n: the row of `out` to write.
+
+  Returns:
+    the length written.
+  """
+  out[n, 0] = cls_value
+  for r in range(a_len):
+    out[n, 1 + r] = source[a_start + r]
+  out[n, a_len + 1] = sep_value
+  length = a_len + 2
+  if b_len > 0:
+    for r in range(b_len):
+      out[n, a_len + 2 + r] = source[b_start + r]
+    out[n, a_len + b_len + 2] = sep_value
+    length = a_len + b_len + 3
+  return length
+
+
+@inline_kernel
+def fill_pair(rows, n, token_ids, cls_id, sep_id, input_ids, input_mask,
+              segment_ids):
+  """input_ids, input_mask and segment_ids of instance n (zero-filled).
+
+  Args:
+    rows: int64 [records, 6] instances, see document_instances.
+    n: the instance (and the row of the features) to fill.
+    token_ids: [corpus tokens] the corpus the rows refer to.
+    cls_id, sep_id: ids of [CLS] and [SEP].
+    input_ids, input_mask, segment_ids: int64 [records, max_seq_length]
+      out; segment 1 is B and its [SEP].
+
+  Returns:
+    the instance's length.
+  """
+  a_len = rows[n, 1]
+  length = pair_tokens(token_ids, rows[n, 0], a_len, rows[n, 2], rows[n, 3],
+                       cls_id, sep_id, input_ids, n)
+  # The fastest loops measured: one with the segment test for pairs, none
+  # for `[CLS] A [SEP]` (the test made those 25% slower).
+  if rows[n, 3] == 0:
+    for t in range(length):
+      input_mask[n, t] = 1
+    return length
+  for t in range(length):
+    input_mask[n, t] = 1
+    if t >= a_len + 2:
+      segment_ids[n, t] = 1
+  return length
+
+
+@inline_kernel
+def fill_masked_lm(rows, positions, ids, n, input_ids, lm_positions, lm_ids,
+                   lm_weights):
+  """The masked-LM features of instance n; masks its input_ids.
+
+  Args:
+    rows: int64 [records, 6] instances (rows[n, 5] predictions).
+    positions: int [records, predictions] the sorted masked positions.
+    ids: int [records, predictions] the id written at each.
+    n: the instance (and the row of the features) to fill.
+    input_ids: int64 [records, max_seq_length] the tokens; out: masked.
+    lm_positions: int64 [records, predictions] out (zero-filled).
+    lm_ids: int64 [records, predictions] out: the original tokens.
+    lm_weights: float32 [records, predictions] out: 1.0 for each
+      prediction.
+  """
+  for k in range(rows[n, 5]):
+    lm_positions[n, k] = positions[n, k]
+    lm_ids[n, k] = input_ids[n, positions[n, k]]
+    lm_weights[n, k] = 1.0
+    input_ids[n, positions[n, k]] = ids[n, k]
+
+
+@kernel
 def fill_features(rows, positions, ids, token_ids, cls_id, sep_id,
-                   input_ids, input_mask, segment_ids, lm_positions, lm_ids,
-                   lm_weights, next_sentence_labels):
+                  input_ids, input_mask, segment_ids, lm_positions, lm_ids,
+                  lm_weights, next_sentence_labels):
   """Google's features of instances (the outputs must come zero-filled).
+
+  Also of masked-LM-only instances (b_len 0: `[CLS] A [SEP]`, segment ids
+  and labels 0) and of unmasked ones (no predictions).
 
   Args:
     rows: int64 [n, 6] instances, see document_instances.
@@ -376,25 +666,10 @@ def fill_features(rows, positions, ids, token_ids, cls_id, sep_id,
     next_sentence_labels: int64 [n, 1] out.
   """
   for n in range(rows.shape[0]):
-    a_start, a_len, b_start, b_len = rows[n, 0], rows[n, 1], rows[n, 2], rows[
-        n, 3]
-    input_ids[n, 0] = cls_id
-    for r in range(a_len):
-      input_ids[n, 1 + r] = token_ids[a_start + r]
-    input_ids[n, a_len + 1] = sep_id
-    for r in range(b_len):
-      input_ids[n, a_len + 2 + r] = token_ids[b_start + r]
-    input_ids[n, a_len + b_len + 2] = sep_id
-    for t in range(a_len + b_len + 3):
-      input_mask[n, t] = 1
-      if t >= a_len + 2:
-        segment_ids[n, t] = 1
-    for k in range(rows[n, 5]):
-      lm_positions[n, k] = positions[n, k]
-      lm_ids[n, k] = input_ids[n, positions[n, k]]
-      lm_weights[n, k] = 1.0
-    for k in range(rows[n, 5]):
-      input_ids[n, positions[n, k]] = ids[n, k]
+    fill_pair(rows, n, token_ids, cls_id, sep_id, input_ids, input_mask,
+              segment_ids)
+    fill_masked_lm(rows, positions, ids, n, input_ids, lm_positions, lm_ids,
+                   lm_weights)
     next_sentence_labels[n, 0] = rows[n, 4]
 
 
@@ -474,9 +749,9 @@ def put_entry(out, at, values, feature, headers, header_index):
     out: uint8 buffer.
     at: where to write.
     values: int64 [length] the values (>= 0).
-    feature: index of the feature in FEATURE_NAMES.
+    feature: the feature's index among the record's features.
     headers: uint8 bytes of every header.
-    header_index: int64 [7, max payload + 1, 2] (offset, length) in
+    header_index: int64 [features, max payload + 1, 2] (offset, length) in
       `headers` of a feature's header for a payload of that many bytes.
 
   Returns:
@@ -486,7 +761,7 @@ def put_entry(out, at, values, feature, headers, header_index):
   for v in values:
     payload += varint_size(v)
   at = put_bytes(out, at, headers, header_index[feature, payload, 0],
-                  header_index[feature, payload, 1])
+                 header_index[feature, payload, 1])
   for v in values:
     at = put_varint(out, at, v)
   return at
@@ -502,51 +777,25 @@ def entry_size(values, feature, header_index):
 
 
 @kernel
-def serialize_records(input_ids, input_mask, segment_ids, lm_positions, lm_ids,
-                   weight_bytes, next_sentence_labels, headers, header_index,
-                   crc_tables, out):
-  """Serializes rows as tf.train.Example records in TFRecord framing.
+def serialize_examples(int_features, float_slot, float_bytes, headers,
+                       header_index, crc_tables, out):
+  """Serializes rows of a feature layout as TFRecord-framed Examples.
 
-  Each record is the features in FEATURE_NAMES order, int64_lists packed and
-  masked_lm_weights a packed float_list, framed as TFRecord does: length
+  The one record writer of every layout (BERT's seven features, ALBERT's
+  eight, the masked-LM-only and dynamic-masking ones): the int64_lists of
+  `int_features` in order, with at most one packed float_list (every
+  layout has masked_lm_weights or no float) at position `float_slot`;
+  each int64_list packed, and each record framed as TFRecord does: length
   (8 bytes), its masked CRC, the Example, its masked CRC.
 
   Args:
-    input_ids, input_mask, segment_ids: int64 [n, max_seq_length].
-    lm_positions, lm_ids: int64 [n, max_predictions_per_seq].
-    weight_bytes: uint8 [n, 4 * max_predictions_per_seq] the float32
-      little-endian bytes of masked_lm_weights.
-    next_sentence_labels: int64 [n, 1].
-    headers: uint8 bytes of every map-entry header.
-    header_index: see put_entry.
-    crc_tables: int64 [8, 256], see masked_crc.
-    out: uint8 buffer, large enough.
-
-  Returns:
-    the number of bytes written.
-  """
-  return serialize_examples((input_ids, input_mask, segment_ids,
-                             lm_positions, lm_ids, next_sentence_labels), 5,
-                            weight_bytes, headers, header_index, crc_tables,
-                            out)
-
-
-@kernel
-def serialize_examples(int_features, float_slot, float_bytes, headers,
-                       header_index, crc_tables, out):
-  """Serializes rows of any feature list as framed tf.train.Example records.
-
-  The features are the int64_lists of `int_features` in order, with one
-  packed float_list inserted at position `float_slot` (ALBERT's records have
-  eight features; serialize_records is this for BERT's seven).
-
-  Args:
     int_features: tuple of int64 [n, length] arrays (values >= 0).
-    float_slot: the float feature's position among all features.
-    float_bytes: uint8 [n, 4 * length] its float32 little-endian bytes.
+    float_slot: the float feature's position among all features, or -1
+      for none.
+    float_bytes: uint8 [n, 4 * length] its float32 little-endian bytes
+      ([n, 0] for none).
     headers: uint8 bytes of every map-entry header.
-    header_index: int64 [features, max payload + 1, 2] (offset, length) in
-      `headers` of a feature's header for a payload of that many bytes.
+    header_index: see put_entry (features in the order written).
     crc_tables: int64 [8, 256], see masked_crc.
     out: uint8 buffer, large enough.
 
@@ -554,178 +803,30 @@ def serialize_examples(int_features, float_slot, float_bytes, headers,
     the number of bytes written.
   """
   at = 0
-  num_features = len(int_features) + 1
+  num_ints = len(int_features)
+  has_float = float_slot >= 0
   float_size = float_bytes.shape[1]
-  for n in range(float_bytes.shape[0]):
-    body = header_index[float_slot, float_size, 1] + float_size
-    for f in range(len(int_features)):
-      slot = f + (f >= float_slot)
-      body += entry_size(int_features[f][n], slot, header_index)
+  for n in range(int_features[0].shape[0]):
+    body = 0
+    if has_float:
+      body += header_index[float_slot, float_size, 1] + float_size
+    for f in range(num_ints):
+      body += entry_size(int_features[f][n], f + (0 <= float_slot <= f),
+                         header_index)
     length_at = at
     at = put_uint(out, at, 1 + varint_size(body) + body, 8)
     at = put_uint(out, at, masked_crc(crc_tables, out, length_at, at), 4)
     data_at = at
     out[at] = 0x0A  # Example.features
     at = put_varint(out, at + 1, body)
-    for slot in range(num_features):
+    for slot in range(num_ints + has_float):
       if slot == float_slot:
         at = put_bytes(out, at, headers, header_index[slot, float_size, 0],
                        header_index[slot, float_size, 1])
         at = put_bytes(out, at, float_bytes[n], 0, float_size)
       else:
-        at = put_entry(out, at, int_features[slot - (slot > float_slot)][n],
-                       slot, headers, header_index)
-    at = put_uint(out, at, masked_crc(crc_tables, out, data_at, at), 4)
-  return at
-
-
-@kernel
-def packed_instances(mt, pos, token_ids, sentence_starts, document_starts,
-                     order, first_document, end_document, max_num_tokens,
-                     num_to_predict, whole_words, is_subword, random_word_ids,
-                     mask_id, scratch, rows, positions, ids):
-  """Masked-LM-only instances `[CLS] A [SEP]`, A packed from one document.
-
-  Each document is cut into runs of at most max_num_tokens tokens: a run
-  takes whole sentences while they fit; a sentence longer than that on its
-  own is cut, its rest starting the next run. No token is dropped. Then each
-  run is masked as Google's (kernels.mask with an empty B).
-
-  Args:
-    mt: uint32 [624] the generator state.
-    pos: int64 [1] its position.
-    token_ids: [corpus tokens] the sentences one after the other.
-    sentence_starts: int64 [sentences + 1], see document_instances.
-    document_starts: int64 [documents + 1], see document_instances.
-    order: int64 [documents] the shuffled document list.
-    first_document: the first index into `order` to make instances of.
-    end_document: one past the last.
-    max_num_tokens: max_seq_length - 2.
-    num_to_predict: int [max_seq_length + 1] predictions by instance length
-      (zeros: no masking).
-    whole_words: bool, Google's do_whole_word_mask.
-    is_subword: bool [vocabulary size], see mask.
-    random_word_ids: int [n], see mask.
-    mask_id: id of [MASK].
-    scratch: int64 [>= 2 * max_num_tokens + 1] work space.
-    rows: int64 [capacity, 6] out: a_start, a_len, 0, 0, 0, num_masked.
-      A document of T tokens gives at most 2 * T // (max_num_tokens + 1) + 1
-      instances (two consecutive runs hold more than max_num_tokens).
-    positions: int [capacity, max_predictions_per_seq] out, see mask.
-    ids: int [capacity, max_predictions_per_seq] out, see mask.
-
-  Returns:
-    the number of instances written.
-  """
-  count = 0
-  for document_index in range(first_document, end_document):
-    sentence = document_starts[order[document_index]]
-    last = document_starts[order[document_index] + 1]
-    start = sentence_starts[sentence]
-    while start < sentence_starts[last]:
-      end = start
-      while (sentence < last and
-             sentence_starts[sentence + 1] - start <= max_num_tokens):
-        sentence += 1
-        end = sentence_starts[sentence]
-      if end == start:  # the sentence alone is too long: cut it
-        end = start + max_num_tokens
-      rows[count, 0] = start
-      rows[count, 1] = end - start
-      rows[count, 2] = 0
-      rows[count, 3] = 0
-      rows[count, 4] = 0
-      rows[count, 5] = mask(
-          mt, pos, token_ids, start, end - start, 0, 0,
-          num_to_predict[end - start + 2], whole_words, is_subword,
-          random_word_ids, mask_id, scratch, positions[count], ids[count])
-      count += 1
-      start = end
-  return count
-
-
-@kernel
-def fill_packed_features(rows, positions, ids, token_ids, cls_id, sep_id,
-                         input_ids, input_mask, lm_positions, lm_ids,
-                         lm_weights):
-  """Features of `[CLS] A [SEP]` instances (outputs must come zero-filled).
-
-  Their segment_ids are all 0, next_sentence_labels are not written.
-
-  Args:
-    rows: int64 [n, 6] instances, see packed_instances.
-    positions: int [n, max_predictions_per_seq] sorted masked positions.
-    ids: int [n, max_predictions_per_seq] the id written at each.
-    token_ids: [corpus tokens] the corpus the rows refer to.
-    cls_id: id of [CLS].
-    sep_id: id of [SEP].
-    input_ids: int64 [n, max_seq_length] out.
-    input_mask: int64 [n, max_seq_length] out.
-    lm_positions: int64 [n, max_predictions_per_seq] out.
-    lm_ids: int64 [n, max_predictions_per_seq] out: the original tokens.
-    lm_weights: float32 [n, max_predictions_per_seq] out.
-  """
-  for n in range(rows.shape[0]):
-    a_start, a_len = rows[n, 0], rows[n, 1]
-    input_ids[n, 0] = cls_id
-    for r in range(a_len):
-      input_ids[n, 1 + r] = token_ids[a_start + r]
-    input_ids[n, a_len + 1] = sep_id
-    for t in range(a_len + 2):
-      input_mask[n, t] = 1
-    for k in range(rows[n, 5]):
-      lm_positions[n, k] = positions[n, k]
-      lm_ids[n, k] = input_ids[n, positions[n, k]]
-      lm_weights[n, k] = 1.0
-      input_ids[n, positions[n, k]] = ids[n, k]
-
-
-@kernel
-def serialize_layout(ints, weight_bytes, columns, is_float, headers,
-                     header_index, crc_tables, out):
-  """Serializes rows of any feature layout as TFRecord-framed Examples.
-
-  serialize_records for a list of features given at run time: feature f
-  (in the order written) is columns[f, 0]:columns[f, 1] of `ints` (an
-  int64_list) or, where is_float[f], of `weight_bytes` (a float_list's
-  little-endian float32 bytes).
-
-  Args:
-    ints: int64 [n, int columns] the int features side by side.
-    weight_bytes: uint8 [n, float bytes] the float features' bytes.
-    columns: int64 [features, 2] each feature's column range.
-    is_float: bool [features].
-    headers: uint8 bytes of every map-entry header.
-    header_index: int64 [features, max payload + 1, 2], see put_entry.
-    crc_tables: int64 [8, 256], see masked_crc.
-    out: uint8 buffer, large enough.
-
-  Returns:
-    the number of bytes written.
-  """
-  at = 0
-  for n in range(ints.shape[0]):
-    body = 0
-    for f in range(columns.shape[0]):
-      begin, end = columns[f, 0], columns[f, 1]
-      if is_float[f]:
-        body += header_index[f, end - begin, 1] + end - begin
-      else:
-        body += entry_size(ints[n, begin:end], f, header_index)
-    length_at = at
-    at = put_uint(out, at, 1 + varint_size(body) + body, 8)
-    at = put_uint(out, at, masked_crc(crc_tables, out, length_at, at), 4)
-    data_at = at
-    out[at] = 0x0A  # Example.features
-    at = put_varint(out, at + 1, body)
-    for f in range(columns.shape[0]):
-      begin, end = columns[f, 0], columns[f, 1]
-      if is_float[f]:
-        at = put_bytes(out, at, headers, header_index[f, end - begin, 0],
-                       header_index[f, end - begin, 1])
-        at = put_bytes(out, at, weight_bytes[n], begin, end - begin)
-      else:
-        at = put_entry(out, at, ints[n, begin:end], f, headers, header_index)
+        at = put_entry(out, at, int_features[slot - (0 <= float_slot < slot)][
+            n], slot, headers, header_index)
     at = put_uint(out, at, masked_crc(crc_tables, out, data_at, at), 4)
   return at
 

@@ -25,7 +25,6 @@ and numpy's random draws exactly as ALBERT's code does, in ALBERT's order.
 """
 
 import collections
-import os
 import random
 import sys
 import time
@@ -39,54 +38,49 @@ from albert import pretraining_data_kernels as albert_kernels
 from albert import tokenization
 import create_pretraining_data as bert_data
 import pretraining_data_kernels as kernels
-import tf_example
 
 FLAGS = flags.FLAGS
 
+# The flags of ALBERT's script, in its order.
 _FLAG_NAMES = ("input_file", "output_file", "vocab_file", "spm_model_file",
                "input_file_mode", "do_lower_case", "do_whole_word_mask",
                "do_permutation", "favor_shorter_ngram", "random_next_sentence",
                "max_seq_length", "ngram", "max_predictions_per_seq",
                "random_seed", "dupe_factor", "masked_lm_prob",
                "short_seq_prob", "num_workers")
+# Those only ALBERT's script has; the others are BERT's script's (imported),
+# with these defaults where they differ.
+_ALBERT_FLAGS = ("spm_model_file", "input_file_mode", "do_permutation",
+                 "favor_shorter_ngram", "random_next_sentence", "ngram")
+_ALBERT_DEFAULTS = dict(do_whole_word_mask=True, max_seq_length=512,
+                        dupe_factor=40)
 
 
 def define_flags():
   """Defines ALBERT's flags (names, defaults and help as in ALBERT's script).
 
   Called only when run as a script: importing create_pretraining_data
-  (BERT's, whose reading and writing this reuses) defines BERT's flags of
-  the same names with other defaults (e.g. --max_seq_length=128), which are
-  replaced here. Importing this module leaves BERT's flags alone.
+  (BERT's, whose reading and writing this reuses) defines the flags the two
+  scripts share, with BERT's defaults (e.g. --max_seq_length=128); ALBERT's
+  defaults replace them here, and ALBERT's own flags are added. Importing
+  this module leaves BERT's flags alone.
   """
-  for name in _FLAG_NAMES:
+  for name, default in _ALBERT_DEFAULTS.items():
+    FLAGS.set_default(name, default)
+  FLAGS["vocab_file"].help = (
+      "The vocabulary file that the ALBERT model was trained on.")
+  FLAGS["num_workers"].help = (
+      "Threads (SentencePiece) or processes (WordPiece) that tokenize the "
+      "input, and threads that encode the records (default: all cores). The "
+      "output does not depend on it.")
+  for name in _ALBERT_FLAGS:
     if name in FLAGS:
       delattr(FLAGS, name)
-  flags.DEFINE_string("input_file", None,
-                      "Input raw text file (or comma-separated list of files).")
-
-  flags.DEFINE_string(
-      "output_file", None,
-      "Output TF example file (or comma-separated list of files).")
-
-  flags.DEFINE_string(
-      "vocab_file", None,
-      "The vocabulary file that the ALBERT model was trained on.")
-
   flags.DEFINE_string("spm_model_file", None,
                       "The model file for sentence piece tokenization.")
 
   flags.DEFINE_string("input_file_mode", "r",
                       "The data format of the input file.")
-
-  flags.DEFINE_bool(
-      "do_lower_case", True,
-      "Whether to lower case the input text. Should be True for uncased "
-      "models and False for cased models.")
-
-  flags.DEFINE_bool(
-      "do_whole_word_mask", True,
-      "Whether to use whole word masking rather than per-WordPiece masking.")
 
   flags.DEFINE_bool(
       "do_permutation", False,
@@ -102,38 +96,13 @@ def define_flags():
       "as the negative sample for next sentence prection, rather than using "
       "sentences from other random documents.")
 
-  flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.")
-
   flags.DEFINE_integer("ngram", 3, "Maximum number of ngrams to mask.")
-
-  flags.DEFINE_integer("max_predictions_per_seq", 20,
-                       "Maximum number of masked LM predictions per sequence.")
-
-  flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
-
-  flags.DEFINE_integer(
-      "dupe_factor", 40,
-      "Number of times to duplicate the input data (with different masks).")
-
-  flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
-
-  flags.DEFINE_float(
-      "short_seq_prob", 0.1,
-      "Probability of creating sequences which are shorter than the "
-      "maximum length.")
-
-  flags.DEFINE_integer(
-      "num_workers", None,
-      "Threads (SentencePiece) or processes (WordPiece) that tokenize the "
-      "input, and threads that encode the records (default: all cores). The "
-      "output does not depend on it.")
 
 
 # ALBERT's features, in ALBERT's order.
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "token_boundary",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
                  "next_sentence_labels")
-_FLOAT_FEATURE = FEATURE_NAMES.index("masked_lm_weights")
 
 MaskedLmInstance = collections.namedtuple("MaskedLmInstance",
                                           ["index", "label"])
@@ -146,17 +115,15 @@ _SPECIAL_PIECES.add(u"£".encode("utf-8"))
 _ENGLISH_CHARS = set(list("abcdefghijklmnopqrstuvwxyz"))
 
 
-class TrainingInstance(object):
+class TrainingInstance(bert_data.TrainingInstance):
   """A single training instance (sentence pair), as ALBERT's."""
 
   def __init__(self, tokens, segment_ids, masked_lm_positions,
                masked_lm_labels, is_random_next, token_boundary):
-    self.tokens = tokens
-    self.segment_ids = segment_ids
-    self.is_random_next = is_random_next
+    super(TrainingInstance, self).__init__(
+        tokens, segment_ids, masked_lm_positions, masked_lm_labels,
+        is_random_next)
     self.token_boundary = token_boundary
-    self.masked_lm_positions = masked_lm_positions
-    self.masked_lm_labels = masked_lm_labels
 
   def __str__(self):
     return "".join([
@@ -168,9 +135,6 @@ class TrainingInstance(object):
         "masked_lm_positions: %s\n" % " ".join(
             str(x) for x in self.masked_lm_positions),
         "masked_lm_labels: %s\n" % " ".join(self.masked_lm_labels), "\n"])
-
-  def __repr__(self):
-    return self.__str__()
 
 
 def _is_start_piece_sp(piece):
@@ -410,7 +374,6 @@ class NgramInstanceMaker(object):
       self.num_to_predict[:] = 0  # ALBERT returns before any masking draw
     self.cdf = albert_kernels.ngram_cdf(settings["ngram"],
                                         settings["favor_shorter_ngram"])
-    self.position_dtype = np.int16 if seq < 1 << 15 else np.int32
     self.tokens = np.zeros(seq, np.int64)
     self.starts = np.zeros(seq, np.uint8)
     self.scratch = np.zeros(6 * seq + 1, np.int64)
@@ -430,9 +393,9 @@ class NgramInstanceMaker(object):
     shuffled = order[first_document:end_document]
     capacity = int((document_starts[shuffled + 1] -
                     document_starts[shuffled]).sum())
-    rows = np.empty((capacity, 6), np.int64)
-    positions = np.empty((capacity, self.width), self.position_dtype)
-    ids = np.empty((capacity, self.width), self.corpus.token_ids.dtype)
+    rows, positions, ids = bert_data.instance_buffers(
+        capacity, self.width, self.settings["max_seq_length"],
+        self.corpus.token_ids.dtype)
     s, v = self.settings, self.vocabulary
     count = albert_kernels.document_instances(
         self.generator.mt, self.generator.pos, self.numpy_generator.mt,
@@ -443,11 +406,10 @@ class NgramInstanceMaker(object):
         bool(s["do_whole_word_mask"]), bool(s["do_permutation"]), self.cdf,
         v.cls_id, v.sep_id, v.mask_id, v.random_word_ids, self.tokens,
         self.starts, self.scratch, rows, positions, ids)
-    return dict(rows=rows[:count].copy(), positions=positions[:count].copy(),
-                ids=ids[:count].copy())
+    return bert_data.first_instances(count, rows, positions, ids)
 
 
-class RecordEncoder(object):
+class RecordEncoder(bert_data.RecordEncoder):
   """ALBERT's tf.train.Example records, features in ALBERT's order."""
 
   def __init__(self, corpus, token_starts, vocabulary, max_seq_length,
@@ -461,22 +423,9 @@ class RecordEncoder(object):
       max_seq_length: int.
       num_predictions: width of the masked-LM features.
     """
-    self.corpus = corpus
+    super(RecordEncoder, self).__init__(corpus, vocabulary, max_seq_length,
+                                        num_predictions, FEATURE_NAMES)
     self.token_starts = token_starts
-    self.vocabulary = vocabulary
-    self.seq = max_seq_length
-    self.preds = num_predictions
-    self.crc_tables = kernels.crc32c_tables()
-    # Varints of values below 2**35 take at most 5 bytes.
-    headers, index = tf_example.feature_header_table(
-        FEATURE_NAMES, ("masked_lm_weights",),
-        5 * max(max_seq_length, num_predictions))
-    self.headers = np.frombuffer(headers, dtype=np.uint8)
-    self.header_index = np.array(index, dtype=np.int64)
-    self.record_bound = (22 + int(self.header_index[:, :, 1].max()) *
-                         len(FEATURE_NAMES) +
-                         5 * (4 * max_seq_length + 2 * num_predictions + 1) +
-                         4 * num_predictions)
 
   def features(self, arrays, index):
     """The eight features of some instances.
@@ -489,37 +438,13 @@ class RecordEncoder(object):
       OrderedDict name -> [n, length] array (masked_lm_weights float32, the
       others int64).
     """
-    n = len(index)
-    features = collections.OrderedDict()
-    for name in FEATURE_NAMES:
-      width = self.seq if FEATURE_NAMES.index(name) < 4 else self.preds
-      features[name] = np.zeros((n, width), np.int64)
-    features["masked_lm_weights"] = np.zeros((n, self.preds), np.float32)
-    features["next_sentence_labels"] = np.zeros((n, 1), np.int64)
+    features = bert_data.empty_features(len(index), self.seq, self.preds,
+                                        FEATURE_NAMES)
     albert_kernels.fill_features(
         arrays["rows"][index], arrays["positions"][index],
         arrays["ids"][index], self.corpus.token_ids, self.token_starts,
         self.vocabulary.cls_id, self.vocabulary.sep_id, *features.values())
     return features
-
-  def records(self, features):
-    """Serialized, TFRecord-framed records of features (bytes).
-
-    Raises:
-      ValueError: a feature has a negative value.
-    """
-    ints = tuple(np.ascontiguousarray(features[name], dtype=np.int64)
-                 for name in FEATURE_NAMES if name != "masked_lm_weights")
-    for name, values in zip(FEATURE_NAMES, ints):
-      if values.size and values.min() < 0:
-        raise ValueError("Feature %s has a negative value" % name)
-    weight_bytes = np.ascontiguousarray(
-        features["masked_lm_weights"], dtype="<f4").view(np.uint8)
-    out = np.empty(len(ints[0]) * self.record_bound, np.uint8)
-    size = kernels.serialize_examples(ints, _FLOAT_FEATURE, weight_bytes,
-                                      self.headers, self.header_index,
-                                      self.crc_tables, out)
-    return out[:size].tobytes()
 
 
 def check_settings(settings, input_file_mode, random_seed, output_files,
@@ -534,32 +459,19 @@ def check_settings(settings, input_file_mode, random_seed, output_files,
     output_files: list of paths.
     num_workers: int or None.
   """
-  if settings["max_seq_length"] < 5:
-    raise ValueError(
-        "--max_seq_length=%d is too small: an instance is [CLS] A [SEP] B "
-        "[SEP] with at least one token in A and B, so it needs >= 5" %
-        settings["max_seq_length"])
-  for name, low in (("max_predictions_per_seq", 1), ("dupe_factor", 1),
-                    ("ngram", 1)):
-    if settings[name] < low:
-      raise ValueError("--%s=%d must be >= %d" % (name, settings[name], low))
-  for name in ("masked_lm_prob", "short_seq_prob"):
-    if not 0.0 <= settings[name] <= 1.0:
-      raise ValueError("--%s=%r must be between 0 and 1" %
-                       (name, settings[name]))
+  bert_data.check_settings(
+      settings["max_seq_length"], settings["max_predictions_per_seq"],
+      settings["masked_lm_prob"], settings["short_seq_prob"],
+      settings["dupe_factor"], masking_optional=True)
+  if settings["ngram"] < 1:
+    raise ValueError("--ngram=%d must be >= 1" % settings["ngram"])
   if input_file_mode not in ("r", "rb"):
     raise ValueError("--input_file_mode=%r must be 'r' or 'rb'" %
                      input_file_mode)
   if not 0 <= random_seed < 1 << 32:
     raise ValueError("--random_seed=%d must be in [0, 2**32): it also seeds "
                      "numpy's legacy generator" % random_seed)
-  if num_workers is not None and num_workers < 1:
-    raise ValueError("--num_workers=%d must be >= 1" % num_workers)
-  for output_file in output_files:
-    directory = os.path.dirname(os.path.abspath(output_file))
-    if not os.path.isdir(directory):
-      raise ValueError("--output_file: the directory of %s does not exist" %
-                       output_file)
+  bert_data.check_outputs(output_files, num_workers)
 
 
 def _sidecar_settings(settings, vocab_file, spm_model_file, vocabulary,
@@ -627,9 +539,7 @@ def run(input_files, output_files, vocab_file, spm_model_file=None,
                                        num_workers, reporter)
   finally:
     tokenizer.close()
-  if corpus.num_documents == 0:
-    raise ValueError("The input files (%s) hold no text that gives tokens" %
-                     ", ".join(input_files))
+  bert_data.check_corpus(corpus, input_files)
   seconds["read_and_tokenize"] = time.perf_counter() - tick
   return _make_and_write(corpus, token_starts, vocabulary, settings,
                          random_seed, output_files, num_workers, reporter,
@@ -659,45 +569,23 @@ def _make_and_write(corpus, token_starts, vocabulary, settings, random_seed,
   Returns:
     dict with num_instances and seconds.
   """
-  tick = time.perf_counter()
-  reporter.restart()
   generator = kernels.MersenneTwister(random.Random(random_seed))
   maker = NgramInstanceMaker(
       corpus, token_starts, vocabulary, settings, generator,
       albert_kernels.NumpyMersenneTwister.from_seed(random_seed))
-  draw_seconds = collections.OrderedDict()
-  arrays, permutation = bert_data.make_instances(
-      corpus, vocabulary, settings["max_seq_length"], settings["dupe_factor"],
-      None, None, None, None, generator, reporter, draw_seconds, maker=maker)
-  seconds["draw_instances"] = time.perf_counter() - tick
-  seconds.update(("  of which " + k, v) for k, v in draw_seconds.items())
   encoder = RecordEncoder(corpus, token_starts, vocabulary,
                           settings["max_seq_length"], maker.width)
-  logging.info("number of instances: %i", len(permutation))
-  logging.info("*** Writing to output files ***")
-  for output_file in output_files:
-    logging.info("  %s", output_file)
-  if log_examples and len(permutation):
-    first = encoder.features(arrays, permutation[:20])
-    for row in range(len(first["input_ids"])):
-      bert_data._log_example(vocabulary, first, row)  # pylint: disable=protected-access
-  reporter.restart()
-  write_seconds = bert_data.write_records(
-      lambda index: encoder.records(encoder.features(arrays, index)),
-      permutation, output_files, sidecar, reporter,
-      num_threads=num_workers or tokenization.bert_tokenization._available_cores())  # pylint: disable=protected-access
-  seconds["encode_and_write"] = write_seconds["encode_and_write"]
-  seconds["  of which encoding (CPU s, all threads)"] = write_seconds["encode"]
-  return dict(num_instances=len(permutation), seconds=seconds)
+  count, write_seconds = bert_data.make_and_write(
+      maker, encoder, settings["dupe_factor"], output_files, sidecar,
+      reporter, log_examples, num_workers, log_count=True)
+  seconds.update(write_seconds)
+  return dict(num_instances=count, seconds=seconds)
 
 
 def main(_):
   logging.set_verbosity(logging.INFO)
   try:
-    input_files = bert_data.expand_input_files(FLAGS.input_file)
-    logging.info("*** Reading from input files ***")
-    for input_file in input_files:
-      logging.info("  %s", input_file)
+    input_files = bert_data.logged_input_files(FLAGS.input_file)
     run(input_files, FLAGS.output_file.split(","), FLAGS.vocab_file,
         spm_model_file=FLAGS.spm_model_file,
         input_file_mode=FLAGS.input_file_mode,

@@ -2,7 +2,10 @@
 """ALBERT's per-instance work for albert/create_pretraining_data.py (numba).
 
 ALBERT's create_instances_from_document (sentence-order pairs) and its
-n-gram masking, and the features of its records, on token ids. The random
+n-gram masking, and the features of its records, on token ids, built on the
+steps it shares with BERT's kernels (pretraining_data_kernels: target
+length, sentence_pair, truncation, the 80/10/10 replacement, fill_pair,
+fill_masked_lm). The random
 draws are ALBERT's: Python's `random.Random(random_seed)` (shuffles,
 `random()`, `randint()`) and numpy's legacy global generator (the n-gram
 length `np.random.choice(ngrams, p=pvals)`), both Mersenne Twisters drawn
@@ -12,16 +15,24 @@ up in the cumulative probabilities with searchsorted(side="right").
 
 Like pretraining_data_kernels (whose conventions hold here), the functions run
 as plain Python without numba. numba's disk cache does not notice changes of
-the shared primitives these kernels call: delete __pycache__ after changing
-pretraining_data_kernels.py's random draws.
+the shared kernels these call: delete __pycache__ after changing
+pretraining_data_kernels.py's random draws or shared steps.
 """
 
 import numpy as np
 
 from pretraining_data_kernels import draw_random
+from pretraining_data_kernels import fill_masked_lm
+from pretraining_data_kernels import fill_pair
+from pretraining_data_kernels import insert_sorted
 from pretraining_data_kernels import kernel
-from pretraining_data_kernels import randbelow
+from pretraining_data_kernels import pair_tokens
+from pretraining_data_kernels import put_row
+from pretraining_data_kernels import replacement
+from pretraining_data_kernels import sentence_pair
 from pretraining_data_kernels import shuffle
+from pretraining_data_kernels import target_length
+from pretraining_data_kernels import truncate_pair
 
 
 @kernel
@@ -119,18 +130,6 @@ def pick_ngram(np_mt, np_pos, cdf, cand, group_starts, num_groups, group,
 
 
 @kernel
-def insert_sorted(positions, ids, count, position, new_id):
-  """Inserts (position, new_id) into the first `count` sorted entries."""
-  j = count
-  while j > 0 and positions[j - 1] > position:
-    positions[j] = positions[j - 1]
-    ids[j] = ids[j - 1]
-    j -= 1
-  positions[j] = position
-  ids[j] = new_id
-
-
-@kernel
 def mask_ngrams(mt, pos, np_mt, np_pos, cdf, tokens, cand, group_starts,
                 num_groups, order, num_to_predict, taken, random_word_ids,
                 mask_id, positions, ids):
@@ -162,14 +161,8 @@ def mask_ngrams(mt, pos, np_mt, np_pos, cdf, tokens, cand, group_starts,
     for r in range(first, end):
       position = cand[r]
       taken[position] = 1
-      if draw_random(mt, pos) < 0.8:
-        new_id = np.int64(mask_id)
-      elif draw_random(mt, pos) < 0.5:
-        new_id = np.int64(tokens[position])
-      else:
-        new_id = np.int64(random_word_ids[
-            randbelow(mt, pos, len(random_word_ids))])
-      insert_sorted(positions, ids, count, position, new_id)
+      insert_sorted(positions, ids, count, position, replacement(
+          mt, pos, tokens[position], random_word_ids, mask_id))
       count += 1
   return count
 
@@ -274,57 +267,6 @@ def ngram_mask(mt, pos, np_mt, np_pos, tokens, starts, length,
 
 
 @kernel
-def random_segment(mt, pos, sentence_starts, document_starts, order,
-                   document_index, target_length):
-  """ALBERT's (and BERT's) B from a random other document.
-
-  Args:
-    mt, pos: Python's generator.
-    sentence_starts, document_starts, order: see document_instances.
-    document_index: the current document's index into `order`.
-    target_length: B takes sentences until it has this many tokens.
-
-  Returns:
-    (b_start, b_len) in the corpus' token_ids.
-  """
-  num_documents = len(document_starts) - 1
-  random_document = document_index
-  for _ in range(10):
-    random_document = randbelow(mt, pos, num_documents)
-    if random_document != document_index:
-      break
-  b_first = document_starts[order[random_document]]
-  b_last = document_starts[order[random_document] + 1]
-  sentence = b_first + randbelow(mt, pos, b_last - b_first)
-  b_start = sentence_starts[sentence]
-  b_end = sentence_starts[sentence + 1]
-  while b_end - b_start < target_length and sentence + 1 < b_last:
-    sentence += 1
-    b_end = sentence_starts[sentence + 1]
-  return b_start, b_end - b_start
-
-
-@kernel
-def truncate_pair(mt, pos, a_start, a_len, b_start, b_len, max_num_tokens):
-  """truncate_seq_pair: a token off the front or back of the longer run.
-
-  Returns:
-    (a_start, a_len, b_start, b_len).
-  """
-  for _ in range(a_len + b_len - max_num_tokens):
-    front = draw_random(mt, pos) < 0.5
-    if a_len > b_len:
-      a_len -= 1
-      if front:
-        a_start += 1
-    else:
-      b_len -= 1
-      if front:
-        b_start += 1
-  return a_start, a_len, b_start, b_len
-
-
-@kernel
 def instance_tokens(token_ids, token_starts, a_start, a_len, b_start, b_len,
                     cls_id, sep_id, tokens, starts):
   """Writes `[CLS] A [SEP] B [SEP]` and the word-start flags; returns length.
@@ -337,6 +279,8 @@ def instance_tokens(token_ids, token_starts, a_start, a_len, b_start, b_len,
     tokens: int64 [>= a_len + b_len + 3] out.
     starts: uint8 [>= a_len + b_len + 3] out (1 for [CLS] and [SEP]).
   """
+  # One pass over both arrays: pair_tokens once for each made the draws 2%
+  # slower.
   tokens[0] = cls_id
   starts[0] = 1
   for r in range(a_len):
@@ -353,45 +297,6 @@ def instance_tokens(token_ids, token_starts, a_start, a_len, b_start, b_len,
 
 
 @kernel
-def sentence_pair(mt, pos, sentence_starts, document_starts, order,
-                  document_index, first, chunk_first, i, a_end, target,
-                  random_next_sentence):
-  """ALBERT's A, B and label for a chunk of sentences (SOP or random B).
-
-  A chunk of one sentence, or with random_next_sentence half of the others,
-  gets B from a random document (label 1); otherwise A and B are the
-  chunk's two parts, swapped half of the time (label 1) or not (label 0).
-
-  Args:
-    mt, pos: Python's generator.
-    sentence_starts, document_starts, order: see document_instances.
-    document_index: the document's index into `order`.
-    first: its first sentence.
-    chunk_first, i: the chunk is its sentences chunk_first .. i.
-    a_end: sentences of the chunk in its first part.
-    target: the target length of the instance.
-    random_next_sentence: bool.
-
-  Returns:
-    (a_start, a_len, b_start, b_len, label, put_back): runs of token_ids,
-    and the number of sentences of the chunk left for the next instance.
-  """
-  chunk_len = i - chunk_first + 1
-  a_start = sentence_starts[first + chunk_first]
-  a_len = sentence_starts[first + chunk_first + a_end] - a_start
-  rest_start = a_start + a_len
-  rest_len = sentence_starts[first + i + 1] - rest_start
-  if chunk_len == 1 or (random_next_sentence and draw_random(mt, pos) < 0.5):
-    b_start, b_len = random_segment(mt, pos, sentence_starts,
-                                    document_starts, order, document_index,
-                                    target - a_len)
-    return a_start, a_len, b_start, b_len, 1, chunk_len - a_end
-  if not random_next_sentence and draw_random(mt, pos) < 0.5:
-    return rest_start, rest_len, a_start, a_len, 1, 0
-  return a_start, a_len, rest_start, rest_len, 0, 0
-
-
-@kernel
 def document_instances(mt, pos, np_mt, np_pos, token_ids, token_starts,
                        sentence_starts, document_starts, order,
                        first_document, end_document, max_num_tokens,
@@ -400,6 +305,10 @@ def document_instances(mt, pos, np_mt, np_pos, token_ids, token_starts,
                        mask_id, random_word_ids, tokens, starts, scratch, rows,
                        positions, ids):
   """ALBERT's create_instances_from_document for a run of documents.
+
+  The walk over the documents is BERT's (pretraining_data_kernels.
+  document_instances, which says why it is not shared), with ALBERT's pairs
+  (sentence order) and its n-gram masking of the assembled instance.
 
   Args:
     mt, pos: Python's generator (pretraining_data_kernels.MersenneTwister).
@@ -430,36 +339,27 @@ def document_instances(mt, pos, np_mt, np_pos, token_ids, token_starts,
   for document_index in range(first_document, end_document):
     first = document_starts[order[document_index]]
     num_sentences = document_starts[order[document_index] + 1] - first
-    target = max_num_tokens
-    if draw_random(mt, pos) < short_seq_prob:
-      target = 2 + randbelow(mt, pos, max_num_tokens - 1)
+    target = target_length(mt, pos, max_num_tokens, short_seq_prob)
     chunk_first = 0
     i = 0
     while i < num_sentences:
       if (i == num_sentences - 1 or sentence_starts[first + i + 1] -
           sentence_starts[first + chunk_first] >= target):
-        a_end = 1
-        if i > chunk_first:
-          a_end = 1 + randbelow(mt, pos, i - chunk_first)
         a_start, a_len, b_start, b_len, label, put_back = sentence_pair(
             mt, pos, sentence_starts, document_starts, order, document_index,
-            first, chunk_first, i, a_end, target, random_next_sentence)
+            first, chunk_first, i, target, random_next_sentence)
         i -= put_back
         a_start, a_len, b_start, b_len = truncate_pair(
             mt, pos, a_start, a_len, b_start, b_len, max_num_tokens)
         length = instance_tokens(token_ids, token_starts, a_start, a_len,
                                  b_start, b_len, cls_id, sep_id, tokens,
                                  starts)
+        put_row(rows, count, a_start, a_len, b_start, b_len, label)
         rows[count, 5] = ngram_mask(
             mt, pos, np_mt, np_pos, tokens, starts, length,
             num_to_predict[length], whole_words, do_permutation, cdf, cls_id,
             sep_id, random_word_ids, mask_id, scratch, positions[count],
             ids[count])
-        rows[count, 0] = a_start
-        rows[count, 1] = a_len
-        rows[count, 2] = b_start
-        rows[count, 3] = b_len
-        rows[count, 4] = label
         count += 1
         chunk_first = i + 1
       i += 1
@@ -485,23 +385,15 @@ def fill_features(rows, positions, ids, token_ids, token_starts, cls_id,
     next_sentence_labels: int64 [n, 1] out: the SOP (or random-B) label.
   """
   for n in range(rows.shape[0]):
-    a_start, a_len, b_start, b_len = rows[n, 0], rows[n, 1], rows[n, 2], rows[
-        n, 3]
-    length = a_len + b_len + 3
-    instance_tokens(token_ids, token_starts, a_start, a_len, b_start, b_len,
-                    cls_id, sep_id, input_ids[n], token_boundary[n])
+    length = fill_pair(rows, n, token_ids, cls_id, sep_id, input_ids,
+                       input_mask, segment_ids)
+    pair_tokens(token_starts, rows[n, 0], rows[n, 1], rows[n, 2], rows[n, 3],
+                1, 1, token_boundary, n)
     for t in range(length):
-      input_mask[n, t] = 1
-      if t >= a_len + 2:
-        segment_ids[n, t] = 1
       if input_ids[n, t] == cls_id or input_ids[n, t] == sep_id:
         token_boundary[n, t] = 1
-    for k in range(rows[n, 5]):
-      lm_positions[n, k] = positions[n, k]
-      lm_ids[n, k] = input_ids[n, positions[n, k]]
-      lm_weights[n, k] = 1.0
-    for k in range(rows[n, 5]):
-      input_ids[n, positions[n, k]] = ids[n, k]
+    fill_masked_lm(rows, positions, ids, n, input_ids, lm_positions, lm_ids,
+                   lm_weights)
     next_sentence_labels[n, 0] = rows[n, 4]
 
 

@@ -39,6 +39,10 @@ whitespace words as BERT's:
   (`accumulate_predictions_v2`, `write_predictions_v2`), and `evaluate_v2`,
   which writes the predictions with the null-score threshold that maximises
   F1. Files are `json.dumps(obj, indent=4) + "\\n"`, ALBERT's bytes.
+  `accumulate_feature_v1` / `_v2` add one feature's result (a caller that
+  streams the model's results; the writers then take all_results=None).
+* ALBERT's model names: `create_v1_model`, `v1_model_fn_builder`,
+  `create_v2_model`, `v2_model_fn_builder`, on tasks/albert_squad.py.
 
 Beyond ALBERT: the alignment is compiled by numba and computed once per
 paragraph (ALBERT: per question, in Python); bad input (not SQuAD, an answer
@@ -52,8 +56,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import encoders
 import estimator_lib
 import squad_evaluate
+import task_lib
 import tf_example
 from albert import tokenization
 from pretraining_data_kernels import kernel
@@ -61,6 +67,9 @@ from tasks import squad
 
 _FIRST_UNIQUE_ID = 1000000000
 _UNDERLINE = u"\u2581"
+# The null score of an example without features: large and positive (an int,
+# as ALBERT's).
+NO_FEATURE_NULL_SCORE = 1000000
 
 _PrelimPrediction = collections.namedtuple(  # pylint: disable=invalid-name
     "PrelimPrediction",
@@ -724,7 +733,123 @@ def input_fn_builder(input_file, seq_length, is_training, drop_remainder,
     """The actual input function."""
     return read(dict({"batch_size": bsz}, **params))
 
+  # The loop names this file when a record turns out corrupt.
+  input_fn.input_files = [input_file]
   return input_fn
+
+
+def _albert_squad_task():
+  """tasks/albert_squad.py, which builds on this module (imported late)."""
+  from tasks import albert_squad  # pylint: disable=g-import-not-at-top
+  return albert_squad
+
+
+def _no_hub_module(hub_module):
+  """ALBERT's hub_module argument: TF Hub modules are not read yet."""
+  if hub_module:
+    raise ValueError("hub_module=%s: ALBERT's TF Hub modules are not read "
+                     "yet; load the module's variables/variables as the "
+                     "init checkpoint instead." % hub_module)
+
+
+def create_v1_model(albert_config, is_training, input_ids, input_mask,
+                    segment_ids, use_one_hot_embeddings, use_einsum=True,
+                    hub_module=None):
+  """ALBERT's create_v1_model: a new encoder + `cls/squad` head, run once.
+
+  Args:
+    albert_config: AlbertConfig.
+    is_training: dropout on.
+    input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
+    use_one_hot_embeddings: one-hot embedding lookups.
+    use_einsum: ignored (the same products either way).
+    hub_module: must be None.
+
+  Returns:
+    (start_logits, end_logits) float32 [batch_size, seq_length].
+  """
+  del use_einsum  # See the docstring.
+  _no_hub_module(hub_module)
+  task = _albert_squad_task().AlbertSquadTask(
+      None, encoder_spec=encoders.EncoderSpec.from_config(albert_config),
+      use_one_hot_embeddings=use_one_hot_embeddings)
+  model = task.create_model({})
+  return model(input_ids, input_mask, segment_ids, training=is_training)
+
+
+def create_v2_model(albert_config, is_training, input_ids, input_mask,
+                    segment_ids, use_one_hot_embeddings, features,
+                    max_seq_length, start_n_top, end_n_top, dropout_prob,
+                    hub_module=None):
+  """ALBERT's create_v2_model: a new encoder + SQuAD 2.0 head, run once.
+
+  Args:
+    albert_config: AlbertConfig.
+    is_training: teacher-forced end logits (features["start_positions"])
+      and dropout, else the beams.
+    input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
+    use_one_hot_embeddings: one-hot embedding lookups.
+    features: dict with p_mask [batch_size, seq_length] (and
+      start_positions [batch_size] in training).
+    max_seq_length: unused (the inputs' length).
+    start_n_top, end_n_top: the beams.
+    dropout_prob: dropout on the answerability layer in training.
+    hub_module: must be None.
+
+  Returns:
+    ALBERT's dict (see heads.SquadV2Head).
+  """
+  del max_seq_length  # See the docstring.
+  _no_hub_module(hub_module)
+  task = _albert_squad_task().AlbertSquadV2Task(
+      None, encoder_spec=encoders.EncoderSpec.from_config(albert_config),
+      start_n_top=start_n_top, end_n_top=end_n_top,
+      dropout_prob=dropout_prob,
+      use_one_hot_embeddings=use_one_hot_embeddings)
+  model = task.create_model({})
+  return model(input_ids, input_mask, segment_ids, features["p_mask"],
+               training=is_training,
+               start_positions=features.get("start_positions"))
+
+
+def v1_model_fn_builder(albert_config, init_checkpoint, learning_rate,
+                        num_train_steps, num_warmup_steps, use_tpu,
+                        use_one_hot_embeddings, use_einsum=True,
+                        hub_module=None):
+  """ALBERT's name: the SQuAD 1.1 task as an estimator_lib.ModelFn.
+
+  Args: ALBERT's (use_einsum is ignored; hub_module must be None); the
+    ModelFn warm-starts from init_checkpoint as ALBERT's model_fn did.
+
+  Returns:
+    estimator_lib.ModelFn (train_loss, predictions with ALBERT's names).
+  """
+  del use_einsum  # The same products either way.
+  _no_hub_module(hub_module)
+  return task_lib.google_model_fn(
+      _albert_squad_task().AlbertSquadTask, albert_config, init_checkpoint,
+      learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+      use_one_hot_embeddings)
+
+
+def v2_model_fn_builder(albert_config, init_checkpoint, learning_rate,
+                        num_train_steps, num_warmup_steps, use_tpu,
+                        use_one_hot_embeddings, max_seq_length, start_n_top,
+                        end_n_top, dropout_prob, hub_module=None):
+  """ALBERT's name: the SQuAD 2.0 task as an estimator_lib.ModelFn.
+
+  Args: ALBERT's (max_seq_length is the records'; hub_module must be None).
+
+  Returns:
+    estimator_lib.ModelFn.
+  """
+  del max_seq_length  # The records' length.
+  _no_hub_module(hub_module)
+  return task_lib.google_model_fn(
+      _albert_squad_task().AlbertSquadV2Task, albert_config, init_checkpoint,
+      learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+      use_one_hot_embeddings, start_n_top=start_n_top, end_n_top=end_n_top,
+      dropout_prob=dropout_prob)
 
 
 def raw_result_v1(prediction):
@@ -778,10 +903,12 @@ def _features_by_example(all_features, all_results):
 
   Args:
     all_features: list of InputFeatures (eval: example_index set).
-    all_results: list of RawResult or RawResultV2.
+    all_results: list of RawResult or RawResultV2, or None when the caller
+      accumulated the results itself (and checked that every feature had
+      one).
 
   Returns:
-    (defaultdict int -> list of InputFeatures, dict int -> result).
+    (defaultdict int -> list of InputFeatures, dict int -> result or None).
 
   Raises:
     ValueError: a feature has no result.
@@ -789,6 +916,8 @@ def _features_by_example(all_features, all_results):
   example_index_to_features = collections.defaultdict(list)
   for feature in all_features:
     example_index_to_features[feature.example_index].append(feature)
+  if all_results is None:
+    return example_index_to_features, None
   unique_id_to_result = {result.unique_id: result for result in all_results}
   missing = [f.unique_id for f in all_features
              if f.unique_id not in unique_id_to_result]
@@ -829,13 +958,57 @@ def _add_span(spans, feature, start_index, end_index, start_log_prob,
   spans.setdefault(key, []).append((start_log_prob, end_log_prob))
 
 
+def accumulate_feature_v1(spans, feature, result, n_best_size,
+                          max_answer_length):
+  """Adds the candidate spans of one feature's result (SQuAD 1.1).
+
+  The n_best_size best starts times the n_best_size best ends (by
+  log-probability) that fall in the context, start where the token has its
+  maximum context and are at most max_answer_length pieces long.
+
+  Args:
+    spans: dict (start, end) in context pieces -> list of (start log prob,
+      end log prob), this feature's entry of result_dict; updated.
+    feature: InputFeatures (eval).
+    result: its RawResult (start_log_prob, end_log_prob [max_seq_length]).
+    n_best_size: int.
+    max_answer_length: int.
+  """
+  starts = squad._get_best_indexes(  # pylint: disable=protected-access
+      np.asarray(result.start_log_prob, np.float64), n_best_size)
+  ends = squad._get_best_indexes(  # pylint: disable=protected-access
+      np.asarray(result.end_log_prob, np.float64), n_best_size)
+  for start_index in starts:
+    for end_index in ends:
+      _add_span(spans, feature, start_index, end_index,
+                result.start_log_prob[start_index],
+                result.end_log_prob[end_index], max_answer_length, v2=False)
+
+
+def accumulate_feature_v2(spans, feature, result, max_answer_length,
+                          start_n_top, end_n_top):
+  """Adds the candidate spans of one feature's beams (SQuAD 2.0).
+
+  Args:
+    spans: as in accumulate_feature_v1; updated.
+    feature: InputFeatures (eval).
+    result: its RawResultV2 (start_top_* [start_n_top], end_top_*
+      [start_n_top * end_n_top], start-major).
+    max_answer_length: int.
+    start_n_top: int, start beams.
+    end_n_top: int, end beams per start.
+  """
+  for i in range(start_n_top):
+    for j in range(end_n_top):
+      k = i * end_n_top + j
+      _add_span(spans, feature, result.start_top_index[i],
+                result.end_top_index[k], result.start_top_log_probs[i],
+                result.end_top_log_probs[k], max_answer_length, v2=True)
+
+
 def accumulate_predictions_v1(result_dict, all_examples, all_features,
                               all_results, n_best_size, max_answer_length):
   """Collects the candidate answer spans of every example (SQuAD 1.1).
-
-  For each feature, the n_best_size best starts times the n_best_size best
-  ends (by log-probability) that fall in the context, start where the token
-  has its maximum context and are at most max_answer_length pieces long.
 
   Args:
     result_dict: dict, filled: example index -> unique_id -> (start, end) in
@@ -851,18 +1024,9 @@ def accumulate_predictions_v1(result_dict, all_examples, all_features,
   for example_index in range(len(all_examples)):
     per_feature = result_dict.setdefault(example_index, {})
     for feature in example_index_to_features[example_index]:
-      spans = per_feature.setdefault(feature.unique_id, {})
-      result = unique_id_to_result[feature.unique_id]
-      starts = squad._get_best_indexes(  # pylint: disable=protected-access
-          np.asarray(result.start_log_prob, np.float64), n_best_size)
-      ends = squad._get_best_indexes(  # pylint: disable=protected-access
-          np.asarray(result.end_log_prob, np.float64), n_best_size)
-      for start_index in starts:
-        for end_index in ends:
-          _add_span(spans, feature, start_index, end_index,
-                    result.start_log_prob[start_index],
-                    result.end_log_prob[end_index], max_answer_length,
-                    v2=False)
+      accumulate_feature_v1(per_feature.setdefault(feature.unique_id, {}),
+                            feature, unique_id_to_result[feature.unique_id],
+                            n_best_size, max_answer_length)
 
 
 def accumulate_predictions_v2(result_dict, cls_dict, all_examples,
@@ -888,17 +1052,13 @@ def accumulate_predictions_v2(result_dict, cls_dict, all_examples,
       all_features, all_results)
   for example_index in range(len(all_examples)):
     per_feature = result_dict.setdefault(example_index, {})
-    score_null = 1000000  # large and positive (an int, as ALBERT's)
+    score_null = NO_FEATURE_NULL_SCORE
     for feature in example_index_to_features[example_index]:
-      spans = per_feature.setdefault(feature.unique_id, {})
       result = unique_id_to_result[feature.unique_id]
       score_null = min(score_null, result.cls_logits)
-      for i in range(start_n_top):
-        for j in range(end_n_top):
-          k = i * end_n_top + j
-          _add_span(spans, feature, result.start_top_index[i],
-                    result.end_top_index[k], result.start_top_log_probs[i],
-                    result.end_top_log_probs[k], max_answer_length, v2=True)
+      accumulate_feature_v2(per_feature.setdefault(feature.unique_id, {}),
+                            feature, result, max_answer_length, start_n_top,
+                            end_n_top)
     cls_dict.setdefault(example_index, []).append(score_null)
 
 
@@ -998,7 +1158,8 @@ def _nbest_of_examples(result_dict, all_examples, all_features, all_results,
     result_dict: filled by accumulate_predictions_v1 or _v2.
     all_examples: list of SquadExample.
     all_features: list of InputFeatures.
-    all_results: list of results (only checked against the features).
+    all_results: list of results (only checked against the features;
+      None: not checked).
     n_best_size: int.
     output_prediction_file: path (logged).
     output_nbest_file: path (logged).
@@ -1030,7 +1191,8 @@ def write_predictions_v1(result_dict, all_examples, all_features,
     result_dict: filled by accumulate_predictions_v1.
     all_examples: list of SquadExample.
     all_features: list of InputFeatures.
-    all_results: list of RawResult (only checked against the features).
+    all_results: list of RawResult (only checked against the features;
+      None: not checked).
     n_best_size: int.
     max_answer_length: int (unused here, as in ALBERT).
     output_prediction_file: path.
@@ -1071,7 +1233,8 @@ def write_predictions_v2(result_dict, cls_dict, all_examples, all_features,
     cls_dict: filled by accumulate_predictions_v2.
     all_examples: list of SquadExample.
     all_features: list of InputFeatures.
-    all_results: list of RawResultV2 (only checked against the features).
+    all_results: list of RawResultV2 (only checked against the features;
+      None: not checked).
     n_best_size: int.
     max_answer_length: int (unused here, as in ALBERT).
     output_prediction_file: path.
@@ -1121,7 +1284,7 @@ def evaluate_v2(result_dict, cls_dict, prediction_json, eval_examples,
     prediction_json: the "data" list of the SQuAD 2.0 file (gold answers).
     eval_examples: list of SquadExample.
     eval_features: list of InputFeatures.
-    all_results: list of RawResultV2.
+    all_results: list of RawResultV2, or None (not checked).
     n_best_size: int.
     max_answer_length: int.
     output_prediction_file: path.

@@ -53,42 +53,25 @@ flags.DEFINE_string(
     "learned with albert/learn_spm.py on the benchmark text works too).")
 flags.DEFINE_integer("max_seq_length", 512, "ALBERT's default.")
 
-_FAST = """
-import json, resource, sys, time
-sys.path.insert(0, {root!r})
-start = time.perf_counter()
+_FAST = bert_benchmark.TIMED_PROLOGUE + """
 from albert import create_pretraining_data as c
 stats = c.run([{text!r}], [{out!r}], None, spm_model_file={spm!r},
               max_seq_length={seq}, dupe_factor={dupe},
               num_workers={workers!r}, log_examples=False, progress=False)
-wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-cpu = sum(u.ru_utime + u.ru_stime for u in map(
-    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=child,
-                      records=stats["num_instances"],
-                      breakdown=stats["seconds"])))
-"""
+records, breakdown = stats["num_instances"], stats["seconds"]
+tokenizing_workers = True
+""" + bert_benchmark.TIMED_EPILOGUE
 
-_LITERAL = """
-import json, resource, sys, time
-sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + "/tests")
-start = time.perf_counter()
+_LITERAL = bert_benchmark.TIMED_PROLOGUE + """
 import literal_albert_pretraining_data as lit
-n = lit.run([{text!r}], [{out!r}], None, {spm!r}, input_file_mode="r",
-            do_lower_case=True, do_whole_word_mask=True, do_permutation=False,
-            favor_shorter_ngram=True, random_next_sentence=False,
-            max_seq_length={seq}, ngram=3, max_predictions_per_seq=20,
-            random_seed=12345, dupe_factor={dupe}, masked_lm_prob=0.15,
-            short_seq_prob=0.1)
-wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-cpu = sum(u.ru_utime + u.ru_stime for u in map(
-    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=0.0,
-                      records=n)))
-"""
+records = lit.run([{text!r}], [{out!r}], None, {spm!r}, input_file_mode="r",
+                  do_lower_case=True, do_whole_word_mask=True,
+                  do_permutation=False, favor_shorter_ngram=True,
+                  random_next_sentence=False, max_seq_length={seq}, ngram=3,
+                  max_predictions_per_seq=20, random_seed=12345,
+                  dupe_factor={dupe}, masked_lm_prob=0.15, short_seq_prob=0.1)
+breakdown, tokenizing_workers = {{}}, False
+""" + bert_benchmark.TIMED_EPILOGUE
 
 
 def sha256(path):
@@ -111,36 +94,26 @@ def main(_):
               workers=FLAGS.num_workers)
   # A first small run compiles the kernels if numba's cache lacks them.
   sample = os.path.join(work_dir, "warm_up.txt")
-  with open(text, encoding="utf-8") as source, open(
-      sample, "w", encoding="utf-8") as f:
-    f.writelines(line for _, line in zip(range(500), source))
+  bert_benchmark.write_sample(text, sample, 500)
   warm_up = bert_benchmark.measure(_FAST.format(**dict(
       args, text=sample, dupe=1, out=os.path.join(work_dir, "warm.tfrecord"))),
                                    "warm-up")
   print("warm-up run on 500 lines: %.2f s" % warm_up["wall"])
   fast_out = os.path.join(work_dir, "fast.tfrecord")
   fast = bert_benchmark.measure(_FAST.format(out=fast_out, **args), "fast")
-  bert_benchmark.report("fast", fast, megabytes)
-  print("  fast breakdown (s): " + ", ".join(
-      "%s %.2f" % kv for kv in fast["breakdown"].items()))
+  bert_benchmark.report_fast(fast, megabytes)
   if not FLAGS.skip_literal:
     literal_out = os.path.join(work_dir, "literal.tfrecord")
     literal = bert_benchmark.measure(_LITERAL.format(out=literal_out, **args),
                                      "literal")
     bert_benchmark.report("literal", literal, megabytes)
-    print("speed-up %.1fx wall, %.1fx CPU time; peak RSS ratio %.2f "
-          "(fast/literal)" % (literal["wall"] / fast["wall"],
-                              literal["cpu"] / fast["cpu"],
-                              fast["rss_mb"] / literal["rss_mb"]))
-    print("load average during the runs: %.1f %.1f %.1f" % os.getloadavg())
+    bert_benchmark.report_ratios(fast, literal)
     same = sha256(fast_out) == sha256(literal_out)
     print("same records (byte for byte): %s" % same)
     if not same:
       sys.exit(1)
   if not FLAGS.work_dir:
-    for name in os.listdir(work_dir):
-      os.remove(os.path.join(work_dir, name))
-    os.rmdir(work_dir)
+    bert_benchmark.remove_work_dir(work_dir)
 
 
 if __name__ == "__main__":

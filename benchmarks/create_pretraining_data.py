@@ -162,38 +162,41 @@ def measure(code, label):
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-_FAST = """
+# A timed run: its body (a template like the ones below) sets `records`,
+# `breakdown` and `tokenizing_workers` (whether its child processes are
+# tokenizing workers, whose largest peak RSS is reported); the last line
+# printed holds the figures of the process and its children.
+TIMED_PROLOGUE = """
 import json, resource, sys, time
-sys.path.insert(0, {root!r})
+sys.path[:0] = [{root!r}, {root!r} + "/tests"]
 start = time.perf_counter()
+"""
+TIMED_EPILOGUE = """
+wall = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+child = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+         if tokenizing_workers else 0.0)
+cpu = sum(u.ru_utime + u.ru_stime for u in map(
+    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=child,
+                      records=records, breakdown=breakdown)))
+"""
+
+_FAST = TIMED_PROLOGUE + """
 import create_pretraining_data as c
 stats = c.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
               num_workers={workers!r}, log_examples=False, progress=False,
               **{options!r})
-wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-cpu = sum(u.ru_utime + u.ru_stime for u in map(
-    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=child,
-                      records=stats["num_instances"],
-                      breakdown=stats["seconds"])))
-"""
+records, breakdown = stats["num_instances"], stats["seconds"]
+tokenizing_workers = True
+""" + TIMED_EPILOGUE
 
-_LITERAL = """
-import json, resource, sys, time
-sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + "/tests")
-start = time.perf_counter()
+_LITERAL = TIMED_PROLOGUE + """
 import literal_pretraining_data as lit
-n = lit.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
-            **{options!r})
-wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-cpu = sum(u.ru_utime + u.ru_stime for u in map(
-    resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
-print(json.dumps(dict(wall=wall, cpu=cpu, rss_mb=rss, child_rss_mb=0.0,
-                      records=n)))
-"""
+records = lit.run([{text!r}], [{out!r}], {vocab!r}, dupe_factor={dupe},
+                  **{options!r})
+breakdown, tokenizing_workers = {{}}, False
+""" + TIMED_EPILOGUE
 
 
 def canonical_digest(path):
@@ -226,6 +229,52 @@ def report(label, stats, megabytes):
             label, stats["wall"], megabytes / stats["wall"],
             stats["records"] / stats["wall"], stats["cpu"], stats["rss_mb"],
             stats["child_rss_mb"], stats["records"]))
+
+
+def report_fast(stats, megabytes):
+  """Prints the fast script's figures and its own breakdown.
+
+  Args:
+    stats: dict from `measure`.
+    megabytes: input size in MB.
+  """
+  report("fast", stats, megabytes)
+  print("  fast breakdown (s): " + ", ".join(
+      "%s %.2f" % kv for kv in stats["breakdown"].items()))
+
+
+def report_ratios(fast, literal):
+  """Prints the fast script's speed-up and memory against the literal one.
+
+  Args:
+    fast: dict from `measure`.
+    literal: dict from `measure`.
+  """
+  print("speed-up %.1fx wall, %.1fx CPU time; peak RSS ratio %.2f "
+        "(fast/literal)" % (literal["wall"] / fast["wall"],
+                            literal["cpu"] / fast["cpu"],
+                            fast["rss_mb"] / literal["rss_mb"]))
+  print("load average during the runs: %.1f %.1f %.1f" % os.getloadavg())
+
+
+def write_sample(text, path, num_lines):
+  """Writes the first lines of the text (the input of a warm-up run).
+
+  Args:
+    text: the benchmark text.
+    path: output path.
+    num_lines: how many lines.
+  """
+  with open(text, encoding="utf-8") as source, open(
+      path, "w", encoding="utf-8") as f:
+    f.writelines(line for _, line in zip(range(num_lines), source))
+
+
+def remove_work_dir(work_dir):
+  """Removes the temporary work directory (not a --work_dir)."""
+  for name in os.listdir(work_dir):
+    os.remove(os.path.join(work_dir, name))
+  os.rmdir(work_dir)
 
 
 def write_format(text, path, input_format):
@@ -268,20 +317,14 @@ def measure_mode(mode, text, work_dir, args, megabytes):
   print("--- %s %s" % (mode, options or "(Google's flags)"))
   fast_out = os.path.join(work_dir, "fast_%s.tfrecord" % mode)
   fast = measure(_FAST.format(out=fast_out, **args), "fast script")
-  report("fast", fast, megabytes)
-  print("  fast breakdown (s): " + ", ".join(
-      "%s %.2f" % kv for kv in fast["breakdown"].items()))
+  report_fast(fast, megabytes)
   print("  output: %.1f MB" % (os.path.getsize(fast_out) / 1e6))
   if FLAGS.skip_literal:
     return fast_out, None
   literal_out = os.path.join(work_dir, "literal_%s.tfrecord" % mode)
   literal = measure(_LITERAL.format(out=literal_out, **args), "literal")
   report("literal", literal, megabytes)
-  print("speed-up %.1fx wall, %.1fx CPU time; peak RSS ratio %.2f "
-        "(fast/literal)" % (literal["wall"] / fast["wall"],
-                            literal["cpu"] / fast["cpu"],
-                            fast["rss_mb"] / literal["rss_mb"]))
-  print("load average during the runs: %.1f %.1f %.1f" % os.getloadavg())
+  report_ratios(fast, literal)
   return fast_out, literal_out
 
 
@@ -304,9 +347,7 @@ def main(_):
   # caches them on disk; a small run of each mode first keeps that out of
   # the figures.
   sample = os.path.join(work_dir, "warm_up.txt")
-  with open(text, encoding="utf-8") as source, open(
-      sample, "w", encoding="utf-8") as f:
-    f.writelines(line for _, line in zip(range(2000), source))
+  write_sample(text, sample, 2000)
   for mode in FLAGS.modes:
     warm_up = measure(_FAST.format(
         out=os.path.join(work_dir, "warm_up.tfrecord"),
@@ -325,9 +366,7 @@ def main(_):
       same.append(canonical_digest(fast_out) == canonical_digest(literal_out))
       print("%s: same records: %s" % (mode, same[-1]))
   if not FLAGS.work_dir:
-    for name in os.listdir(work_dir):
-      os.remove(os.path.join(work_dir, name))
-    os.rmdir(work_dir)
+    remove_work_dir(work_dir)
   if not all(same):
     sys.exit(1)
 

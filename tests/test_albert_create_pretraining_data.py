@@ -8,7 +8,6 @@ tests/literal_albert_pretraining_data.py, ALBERT's algorithm written plainly,
 on random corpora and flags.
 """
 
-import hashlib
 import json
 import os
 import random
@@ -28,8 +27,9 @@ from albert import pretraining_data_kernels as albert_kernels
 from conftest import ROOT, fixture_path
 import create_pretraining_data as cpd
 import literal_albert_pretraining_data as literal
-import pretraining_data_kernels as kernels
-import tf_example
+import test_create_pretraining_data
+from test_create_pretraining_data import read_records
+from test_create_pretraining_data import sha256
 import tokenization
 
 DATA = fixture_path("albert", "pretraining_data")
@@ -39,21 +39,6 @@ SPM_VOCAB = fixture_path("albert", "spm_tiny.vocab")
 WORDPIECE_VOCAB = fixture_path("vocab_uncased.txt")
 CASES = {c["name"]: c for c in json.load(
     open(os.path.join(DATA, "cases.json"), encoding="utf-8"))["cases"]}
-
-
-def sha256(path):
-  with open(path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()
-
-
-def read_records(path):
-  """Parses a TFRecord file of tf.train.Example into lists of (name, values)."""
-  records = []
-  for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():
-    example = tf.train.Example.FromString(raw)
-    records.append({name: list(getattr(f, f.WhichOneof("kind")).value)
-                    for name, f in example.features.feature.items()})
-  return records
 
 
 def case_files(case):
@@ -76,27 +61,19 @@ def run_case(case, out_dir, **overrides):
 
 
 def first_difference(expected_path, actual_path):
-  """The first differing record and feature, or None."""
-  expected, actual = read_records(expected_path), read_records(actual_path)
-  for index, (e, a) in enumerate(zip(expected, actual)):
-    for name in acpd.FEATURE_NAMES:
-      if e[name] != a[name]:
-        return "record %d differs in %s:\n expected %s\n actual   %s" % (
-            index, name, e[name], a[name])
-  if len(expected) != len(actual):
-    return "%d records expected, %d written" % (len(expected), len(actual))
-  return None
+  """The first differing record and feature (ALBERT's), or None."""
+  return test_create_pretraining_data.first_difference(
+      expected_path, actual_path, None, acpd.FEATURE_NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_reference_case_is_byte_identical(name, tmp_path):
   case = CASES[name]
-  for path, expected in zip(run_case(case, str(tmp_path)),
-                            case["output_files"]):
+  outputs = run_case(case, str(tmp_path))
+  for path, expected in zip(outputs, case["output_files"]):
     assert expected["num_instances"] == len(read_records(path))
-    if sha256(path) != expected["sha256"]:
-      pytest.fail(first_difference(os.path.join(DATA, expected["path"]), path)
-                  or "same records, different bytes in %s" % path)
+  test_create_pretraining_data.assert_reference_bytes(
+      outputs, case["output_files"], DATA, first_difference)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -217,12 +194,6 @@ def test_choose_ngram_is_numpys_choice(seed, ngram, favor_shorter, draws):
 
 def test_numpy_generator_syncs_with_the_global_one():
   np.random.seed(5)
-  generator = albert_kernels.NumpyMersenneTwister.from_global()
-  for _ in range(3):
-    albert_kernels.choose_ngram(generator.mt, generator.pos,
-                                np.array([0.5, 1.0]))
-  generator.sync_global()
-  np.random.seed(5)
   np.random.random_sample(3)
   expected = np.random.random_sample()
   np.random.seed(5)
@@ -232,34 +203,6 @@ def test_numpy_generator_syncs_with_the_global_one():
                                 np.array([0.5, 1.0]))
   generator.sync_global()
   assert np.random.random_sample() == expected
-
-
-@pytest.mark.parametrize("float_slot", [0, 2, 4])
-def test_serialize_examples_matches_protobuf_bytes(tmp_path, float_slot):
-  # Any feature order, the float feature anywhere: each framed record reads
-  # back through TensorFlow as tf_example.serialize_example's bytes.
-  rng = np.random.RandomState(float_slot)
-  names = ["f%d" % i for i in range(5)]
-  widths = [7, 3, 1, 5, 2]
-  values = [rng.randint(0, 2**34, size=(3, w)) for w in widths]
-  values[float_slot] = rng.rand(3, widths[float_slot]).astype(np.float32)
-  headers, index = tf_example.feature_header_table(
-      names, (names[float_slot],), 5 * max(widths))
-  ints = tuple(np.ascontiguousarray(v, dtype=np.int64)
-               for k, v in enumerate(values) if k != float_slot)
-  out = np.empty(10000, np.uint8)
-  size = kernels.serialize_examples(
-      ints, float_slot, values[float_slot].view(np.uint8),
-      np.frombuffer(headers, np.uint8), np.array(index, np.int64),
-      kernels.crc32c_tables(), out)
-  path = tmp_path / "x.tfrecord"
-  path.write_bytes(out[:size].tobytes())
-  raw = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
-  assert len(raw) == 3
-  for row, record in enumerate(raw):
-    assert record == tf_example.serialize_example(
-        [(name, v[row].tolist(), k == float_slot)
-         for k, (name, v) in enumerate(zip(names, values))])
 
 
 # Random corpora and flags against the literal implementation.

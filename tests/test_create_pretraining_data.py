@@ -29,6 +29,7 @@ import create_pretraining_data as cpd
 from conftest import fixture_path
 import literal_pretraining_data as literal
 import pretraining_data_kernels as kernels
+import tf_example
 import tokenization
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,20 +57,33 @@ def read_records(path):
   return records
 
 
-def first_difference(expected_path, actual_path, vocab_file=VOCAB):
-  """A readable description of the first record that differs, or None."""
-  inv_vocab = {v: k for k, v in tokenization.load_vocab(vocab_file).items()}
+def first_difference(expected_path, actual_path, vocab_file=VOCAB,
+                     feature_names=cpd.FEATURE_NAMES):
+  """A readable description of the first record that differs, or None.
+
+  Args:
+    expected_path: TFRecord file.
+    actual_path: TFRecord file.
+    vocab_file: a WordPiece vocabulary to show the records' tokens with, or
+      None.
+    feature_names: the features compared, in the order they are checked.
+  """
   expected = read_records(expected_path)
   actual = read_records(actual_path)
   for index, (e, a) in enumerate(zip(expected, actual)):
-    for name in cpd.FEATURE_NAMES:
-      if e[name] != a[name]:
-        def tokens(record):
-          n = sum(record["input_mask"])
-          return " ".join(inv_vocab[i] for i in record["input_ids"][:n])
-        return ("record %d differs in %s:\n expected %s\n actual   %s\n"
-                " expected tokens: %s\n actual tokens:   %s" % (
-                    index, name, e[name], a[name], tokens(e), tokens(a)))
+    for name in feature_names:
+      if e.get(name) != a.get(name):
+        message = "record %d differs in %s:\n expected %s\n actual   %s" % (
+            index, name, e.get(name), a.get(name))
+        if vocab_file:
+          inv_vocab = {v: k for k, v in
+                       tokenization.load_vocab(vocab_file).items()}
+          def tokens(record):
+            n = sum(record["input_mask"])
+            return " ".join(inv_vocab[i] for i in record["input_ids"][:n])
+          message += "\n expected tokens: %s\n actual tokens:   %s" % (
+              tokens(e), tokens(a))
+        return message
   if len(expected) != len(actual):
     return "%d records expected, %d written" % (len(expected), len(actual))
   return None
@@ -86,14 +100,28 @@ def run_case(case, out_dir, **overrides):
   return outputs
 
 
+def assert_reference_bytes(outputs, expected_files, data_dir,
+                           describe=first_difference):
+  """Fails naming the first differing record unless each output's sha256 is
+  its reference file's.
+
+  Args:
+    outputs: paths written.
+    expected_files: the cases.json entries of the reference files.
+    data_dir: the directory of the reference files.
+    describe: first_difference(expected path, actual path).
+  """
+  for path, expected in zip(outputs, expected_files):
+    if sha256(path) != expected["sha256"]:
+      pytest.fail(describe(os.path.join(data_dir, expected["path"]), path)
+                  or "same records, different bytes in %s" % path)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_reference_case_is_byte_identical(name, tmp_path):
   case = CASES[name]
-  outputs = run_case(case, str(tmp_path))
-  for path, expected in zip(outputs, case["output_files"]):
-    if sha256(path) != expected["sha256"]:
-      pytest.fail(first_difference(os.path.join(DATA, expected["path"]), path)
-                  or "same records, different bytes in %s" % path)
+  assert_reference_bytes(run_case(case, str(tmp_path)), case["output_files"],
+                         DATA)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -322,6 +350,38 @@ def test_crc32c_and_framing_read_back(tmp_path):
   assert len(records) == 2
   for name, values in features.items():
     assert records[0][name] == values[0].tolist(), name
+
+
+@pytest.mark.parametrize("float_slot", [-1, 0, 2, 4])
+def test_serialize_examples_matches_protobuf_bytes(tmp_path, float_slot):
+  # Any feature order, the float feature anywhere or nowhere (-1): each
+  # framed record reads back through TensorFlow as
+  # tf_example.serialize_example's bytes.
+  rng = np.random.RandomState(float_slot + 1)
+  names = ["f%d" % i for i in range(5)]
+  widths = [7, 3, 1, 5, 2]
+  values = [rng.randint(0, 2**34, size=(3, w)) for w in widths]
+  float_bytes = np.zeros((3, 0), np.uint8)
+  if float_slot >= 0:
+    values[float_slot] = rng.rand(3, widths[float_slot]).astype(np.float32)
+    float_bytes = values[float_slot].view(np.uint8)
+  headers, index = tf_example.feature_header_table(
+      names, names[float_slot:float_slot + 1] if float_slot >= 0 else (),
+      5 * max(widths))
+  ints = tuple(np.ascontiguousarray(v, dtype=np.int64)
+               for k, v in enumerate(values) if k != float_slot)
+  out = np.empty(10000, np.uint8)
+  size = kernels.serialize_examples(
+      ints, float_slot, float_bytes, np.frombuffer(headers, np.uint8),
+      np.array(index, np.int64), kernels.crc32c_tables(), out)
+  path = tmp_path / "x.tfrecord"
+  path.write_bytes(out[:size].tobytes())
+  raw = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+  assert len(raw) == 3
+  for row, record in enumerate(raw):
+    assert record == tf_example.serialize_example(
+        [(name, v[row].tolist(), k == float_slot)
+         for k, (name, v) in enumerate(zip(names, values))])
 
 
 def test_kernels_run_as_plain_python_without_numba(tmp_path):

@@ -10,7 +10,6 @@ recomputed here with Python integers.
 
 import json
 import os
-import random
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
+import tensorflow as tf
 
 import create_pretraining_data as cpd
 from conftest import fixture_path
@@ -29,6 +29,7 @@ from test_create_pretraining_data import first_difference
 from test_create_pretraining_data import read_records
 from test_create_pretraining_data import sha256
 from test_create_pretraining_data import write_vocab
+import tf_example
 import tokenization
 
 VOCAB = fixture_path("vocab_uncased.txt")
@@ -324,17 +325,23 @@ def test_dynamic_records_are_unmasked_and_written_once(tmp_path):
       assert ",%s," % ",".join(map(str, run_)) in text
 
 
-def test_feature_encoder_writes_googles_bytes_for_googles_layout():
-  tokenizer = tokenization.FullTokenizer(VOCAB)
-  vocabulary = cpd.Vocabulary(tokenizer.vocab, VOCAB)
-  corpus = cpd.read_corpus([SAMPLE], tokenizer, 1)
-  arrays, permutation = cpd.make_instances(
-      corpus, vocabulary, 128, 2, 0.1, 0.15, 20, False,
-      cpd.kernels.MersenneTwister(random.Random(3)))
-  google = cpd.RecordEncoder(corpus, vocabulary, 128, 20)
-  general = cpd.FeatureEncoder(corpus, vocabulary, 128, 20, cpd.FEATURE_NAMES)
-  assert general.records(general.features(arrays, permutation)) == (
-      google.records(google.features(arrays, permutation)))
+@pytest.mark.parametrize("next_sentence_prediction,masking", [
+    (True, "static"), (False, "static"), (True, "dynamic"),
+    (False, "dynamic")])
+def test_every_layout_is_protobufs_serialization(tmp_path,
+                                                 next_sentence_prediction,
+                                                 masking):
+  # Each record holds exactly its layout's features, in the layout's order,
+  # with the bytes of tf_example's protobuf writer for those features.
+  out = str(tmp_path / "out.tfrecord")
+  run([SAMPLE], [out], dupe_factor=1, max_seq_length=32,
+      next_sentence_prediction=next_sentence_prediction, masking=masking)
+  names = cpd.record_features(next_sentence_prediction, masking)
+  raw_records = list(tf.data.TFRecordDataset(out).as_numpy_iterator())
+  assert raw_records
+  for raw, record in zip(raw_records, read_records(out)):
+    assert raw == tf_example.serialize_example(
+        [(name, record[name], name == "masked_lm_weights") for name in names])
 
 
 def test_main_refuses_dupe_factor_with_dynamic_masking(tmp_path):
