@@ -8,6 +8,9 @@ TF Hub style reuse.
   loads it as it is.
 * `export_span_model`: the same for SQuAD's span head (`start_logits`,
   `end_logits`).
+* `export_tagger`: a tagger (NER): `serving_default(input_ids, input_mask,
+  segment_ids)` and `tag_words(..., word_mask)` -> `tag_ids`,
+  `probabilities` (with a CRF, its Viterbi path), core ops only.
 * `export_hub_encoder`: the encoder in the TF Hub BERT encoder convention:
   `outputs = module(dict(input_word_ids=..., input_mask=...,
   input_type_ids=...), training=False)` with `pooled_output [batch, hidden]`,
@@ -151,6 +154,85 @@ def export_span_model(model, export_dir):
   module = ServingSpanModel(model)
   _save_atomically(module, export_dir,
                    {"serving_default": module.serve.get_concrete_function()})
+  return export_dir
+
+
+def default_word_mask(input_mask):
+  """Every real token but [CLS] (the first) and the last ([SEP]).
+
+  The word positions of a window whose words are one piece each (Chinese
+  characters); `ServingTagger.tag_words` takes them from the caller.
+
+  Args:
+    input_mask: int [batch, seq] (1 for real tokens, at the front).
+
+  Returns:
+    int32 [batch, seq].
+  """
+  input_mask = tf.cast(input_mask, tf.int32)
+  positions = tf.range(tf.shape(input_mask)[1])[None, :]
+  lengths = tf.reduce_sum(input_mask, axis=1, keepdims=True)
+  inside = tf.logical_and(positions > 0, positions < lengths - 1)
+  return input_mask * tf.cast(inside, tf.int32)
+
+
+class ServingTagger(tf.Module):
+  """A fine-tuned tagger with its serving functions (see export_tagger)."""
+
+  def __init__(self, model):
+    """Wraps a model.
+
+    Args:
+      model: tasks.tagging.TaggingModel: `model(input_ids, input_mask,
+        segment_ids, training)` -> logits [batch, seq, tags] and
+        `model.decode(logits, word_mask)` -> int32 [batch, seq].
+    """
+    super().__init__(name=None)
+    self.model = model
+
+  def _outputs(self, input_ids, input_mask, segment_ids, word_mask):
+    """{"tag_ids": int32 [batch, seq], "probabilities": [batch, seq, tags]}."""
+    logits = self.model(input_ids, input_mask, segment_ids, training=False)
+    return {"tag_ids": self.model.decode(logits, word_mask),
+            "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+  @tf.function(input_signature=_int_specs(SERVING_INPUTS))
+  def serve(self, input_ids, input_mask, segment_ids):
+    """Tags of every token between [CLS] and [SEP] (-1 elsewhere)."""
+    return self._outputs(input_ids, input_mask, segment_ids,
+                         default_word_mask(input_mask))
+
+  @tf.function(input_signature=_int_specs(SERVING_INPUTS + ("word_mask",)))
+  def tag_words(self, input_ids, input_mask, segment_ids, word_mask):
+    """Tags at the first piece of each word (word_mask 1), -1 elsewhere."""
+    return self._outputs(input_ids, input_mask, segment_ids, word_mask)
+
+
+def export_tagger(model, export_dir):
+  """Writes a serving SavedModel of a tagger (NER).
+
+  Signatures (int32 [batch, seq] inputs, any seq up to
+  max_position_embeddings): `serving_default(input_ids, input_mask,
+  segment_ids)` tags every token between [CLS] and [SEP]; `tag_words(...,
+  word_mask)` only the positions where word_mask is 1 (the first piece of
+  each word, where the tagger was trained). Both return `tag_ids` (int32
+  [batch, seq], -1 at other positions) and `probabilities` (float32 [batch,
+  seq, tags], the token classifier's softmax). With a CRF the tags are its
+  Viterbi path over those positions in order, so `serving_default` gives the
+  path over words when each word is one piece (Chinese characters) and
+  `tag_words` in every case.
+
+  Args:
+    model: tasks.tagging.TaggingModel (weights loaded).
+    export_dir: output directory (replaced if it exists).
+
+  Returns:
+    export_dir.
+  """
+  module = ServingTagger(model)
+  _save_atomically(module, export_dir, {
+      "serving_default": module.serve.get_concrete_function(),
+      "tag_words": module.tag_words.get_concrete_function()})
   return export_dir
 
 

@@ -24,7 +24,9 @@ works on BERT and on ALBERT alike:
   `end_logits/{dense_0,LayerNorm,dense_1}`, `answer_class/{dense_0,dense_1}`):
   start and end beams with an answerability logit; `squad_v2_loss`.
 
-A token-classification head (tagging) belongs here too.
+* `TokenClassificationHead`: `cls/ner/output_weights` [T, H],
+  `cls/ner/output_bias` [T]: a tag's logits at every position (NER);
+  `token_classification_loss`.
 """
 
 import collections
@@ -177,6 +179,81 @@ def classifier_model_outputs(logits, labels, task_type=CLASSIFICATION):
     predictions = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
   return ClassifierOutputs(loss, per_example_loss, probabilities, logits,
                            predictions)
+
+
+class TokenClassificationHead(ClassifierHead):
+  """Tag logits at every position of the sequence output (NER, tagging).
+
+  The classifier's layer (dropout, then `output_weights` [T, H] and
+  `output_bias` [T]) applied at each position. Google never shipped a
+  tagging head; the names follow its SQuAD head (`cls/squad/...`):
+  `cls/ner/output_weights`, `cls/ner/output_bias`. Under a scope of their
+  own they cannot be taken for a classifier's top-level `output_weights`
+  when a tagging checkpoint warm-starts run_classifier (or the reverse), and
+  a pretraining checkpoint has nothing under `cls/ner/`, so the warm start
+  leaves the head fresh.
+  """
+
+  def __init__(self, num_labels, hidden_size, dropout_prob=0.1,
+               initializer_range=0.02, scope="cls/ner"):
+    """Creates `<scope>/output_weights` [num_labels, hidden_size], `_bias`.
+
+    Args:
+      num_labels: number of tags T.
+      hidden_size: width H of the sequence output.
+      dropout_prob: dropout on the sequence output in training (as the
+        classifier's 0.1).
+      initializer_range: stddev of the truncated normal weights (0.02, as
+        Google's heads).
+      scope: variable scope ("" for top-level names, as some BERT NER forks
+        have them).
+    """
+    super().__init__(num_labels, hidden_size, dropout_prob,
+                     initializer_range, scope)
+    self.num_labels = num_labels
+
+  def __call__(self, sequence_output, training=False):
+    """Logits of every position.
+
+    Args:
+      sequence_output: float32 [batch_size, seq_length, hidden_size].
+      training: apply dropout.
+
+    Returns:
+      float32 [batch_size, seq_length, num_labels].
+    """
+    batch_size, seq_length, hidden_size = modeling.get_shape_list(
+        sequence_output, expected_rank=3)
+    matrix = tf.reshape(tf.cast(sequence_output, tf.float32),
+                        [batch_size * seq_length, hidden_size])
+    logits = super().__call__(matrix, training=training)
+    return tf.reshape(logits, [batch_size, seq_length, self.num_labels])
+
+
+def token_classification_loss(logits, label_ids, label_weights):
+  """Weighted softmax cross-entropy of the tags (Model Garden's tagging loss).
+
+  Args:
+    logits: float32 [batch_size, seq_length, num_labels].
+    label_ids: int [batch_size, seq_length]; read where the weight is
+      positive (may be -1 elsewhere).
+    label_weights: float [batch_size, seq_length]: 1.0 at the positions that
+      count (the first piece of each word), 0.0 elsewhere.
+
+  Returns:
+    (loss: float32 scalar, sum(weight * nll) / sum(weight), 0 when every
+    weight is 0; per_position_loss: float32 [batch_size, seq_length], the
+    negative log-likelihood, 0 where the weight is 0).
+  """
+  label_weights = tf.cast(label_weights, tf.float32)
+  log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+  labels = tf.maximum(tf.cast(label_ids, tf.int32), 0)
+  nll = -tf.gather(log_probs, labels, batch_dims=2)
+  per_position_loss = tf.where(label_weights > 0, nll, tf.zeros_like(nll))
+  loss = tf.math.divide_no_nan(
+      tf.reduce_sum(per_position_loss * label_weights),
+      tf.reduce_sum(label_weights))
+  return loss, per_position_loss
 
 
 class SpanHead(tf.Module):

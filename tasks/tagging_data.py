@@ -35,6 +35,10 @@ where its first piece has the most context (SQuAD's max-context rule), so
 every word with a piece is predicted exactly once. A word without pieces
 (whitespace, control characters) gets no position and is predicted "O".
 
+Errors in the data are validation.DataError (a ValueError) naming the file
+and line; bad settings (--tag_scheme, --max_seq_length, --doc_stride) are
+validation.UsageError.
+
 No TensorFlow is imported at module level (only record_spec and gs://-style
 paths import it).
 """
@@ -44,9 +48,12 @@ import json
 
 from absl import logging
 
+import io_lib
 import text_inputs
 import tf_example
 from tasks import tagging_metrics
+from validation import DataError
+from validation import UsageError
 
 FORMATS = ("conll", "jsonl", "chars")
 SCHEMES = ("iob1", "iob2", "iobes")
@@ -97,7 +104,7 @@ def _read_text(path):
   try:
     return data.decode("utf-8")
   except UnicodeDecodeError as e:
-    raise ValueError("%s:%d: not valid UTF-8 (byte 0x%02x: %s)" % (
+    raise DataError("%s:%d: not valid UTF-8 (byte 0x%02x: %s)" % (
         path, data.count(b"\n", 0, e.start) + 1, data[e.start],
         e.reason)) from None
 
@@ -142,11 +149,11 @@ def _resolve_has_tags(has_tags, line_has_tag, where):
   if has_tags is None or line_has_tag == has_tags:
     return line_has_tag if has_tags is None else has_tags
   if has_tags:
-    raise ValueError("%s: no tag on this line (each word needs its tag; "
-                     "only a test file may have no tags at all)" % where)
-  raise ValueError("%s: a tag on this line, but the file's first word has "
-                   "none (a test file has tags on all its words or on "
-                   "none)" % where)
+    raise DataError("%s: no tag on this line (each word needs its tag; "
+                    "only a test file may have no tags at all)" % where)
+  raise DataError("%s: a tag on this line, but the file's first word has "
+                  "none (a test file has tags on all its words or on "
+                  "none)" % where)
 
 
 def _sentences_from_word_lines(path, items, has_tags):
@@ -219,13 +226,13 @@ def _sentence_line(path, number, line, has_tags):
   text, tab, tag_text = line.partition("\t")
   has_tags = _resolve_has_tags(has_tags, bool(tab), where)
   if not text:
-    raise ValueError("%s: no text before the tab" % where)
+    raise DataError("%s: no text before the tab" % where)
   if has_tags:
     tags = tag_text.split()
     if len(tags) != len(text):
-      raise ValueError("%s: %d characters but %d tags (one tag per "
-                       "character, whitespace included, tags separated by "
-                       "spaces)" % (where, len(text), len(tags)))
+      raise DataError("%s: %d characters but %d tags (one tag per "
+                      "character, whitespace included, tags separated by "
+                      "spaces)" % (where, len(text), len(tags)))
   else:
     tags = None
   return Sentence(list(text), tags, path, [number] * len(text)), has_tags
@@ -253,7 +260,7 @@ def _json_strings(obj, key, where):
   value = obj[key]
   if not isinstance(value, list) or not all(isinstance(v, str)
                                             for v in value):
-    raise ValueError("%s: %r must be a list of strings" % (where, key))
+    raise DataError("%s: %r must be a list of strings" % (where, key))
   return value
 
 
@@ -267,18 +274,18 @@ def _read_jsonl(path, numbered_lines, has_tags):
     try:
       obj = json.loads(line)
     except ValueError as e:
-      raise ValueError("%s: not a JSON object: %s" % (where, e)) from None
+      raise DataError("%s: not a JSON object: %s" % (where, e)) from None
     if not isinstance(obj, dict) or "tokens" not in obj:
-      raise ValueError('%s: expected {"tokens": [...], "tags": [...]}' %
-                       where)
+      raise DataError('%s: expected {"tokens": [...], "tags": [...]}' %
+                      where)
     has_tags = _resolve_has_tags(has_tags, "tags" in obj, where)
     words = _json_strings(obj, "tokens", where)
     if not words:
-      raise ValueError("%s: no tokens" % where)
+      raise DataError("%s: no tokens" % where)
     tags = _json_strings(obj, "tags", where) if has_tags else None
     if tags is not None and len(tags) != len(words):
-      raise ValueError("%s: %d tokens but %d tags" %
-                       (where, len(words), len(tags)))
+      raise DataError("%s: %d tokens but %d tags" %
+                      (where, len(words), len(tags)))
     sentences.append(Sentence(words, tags, path, [number] * len(words)))
   return sentences
 
@@ -288,8 +295,8 @@ def check_tag(tag, where):
   prefix, entity_type = tagging_metrics.split_tag(tag)
   if tag != tagging_metrics.OUTSIDE and (prefix not in ("B", "I", "E", "S")
                                          or not entity_type):
-    raise ValueError("%s: tag %r is neither O nor <prefix>-<type> with the "
-                     "prefix B, I, E or S" % (where, tag))
+    raise DataError("%s: tag %r is neither O nor <prefix>-<type> with the "
+                    "prefix B, I, E or S" % (where, tag))
 
 
 def read_sentences(path, file_format="conll", has_tags=None):
@@ -309,7 +316,7 @@ def read_sentences(path, file_format="conll", has_tags=None):
       line), or the file when it holds no sentence.
   """
   if file_format not in FORMATS:
-    raise ValueError("Unknown tagging data format %r (%s)" %
+    raise UsageError("Unknown tagging data format %r (%s)" %
                      (file_format, ", ".join(FORMATS)))
   numbered_lines = read_lines(path)
   read_tags = has_tags is not False
@@ -323,7 +330,7 @@ def read_sentences(path, file_format="conll", has_tags=None):
   else:
     sentences = _read_chars(path, numbered_lines, has_tags)
   if not sentences:
-    raise ValueError("%s: no sentences in this file" % path)
+    raise DataError("%s: no sentences in this file" % path)
   if not read_tags:
     sentences = [s._replace(tags=None) for s in sentences]
   for sentence in sentences:
@@ -353,11 +360,21 @@ def read_label_file(path):
     where = "%s:%d" % (path, number)
     check_tag(tag, where)
     if tag in labels:
-      raise ValueError("%s: tag %r is listed twice" % (where, tag))
+      raise DataError("%s: tag %r is listed twice" % (where, tag))
     labels.append(tag)
   if not labels:
-    raise ValueError("%s: no tags in the label file" % path)
+    raise DataError("%s: no tags in the label file" % path)
   return labels
+
+
+def write_label_file(path, label_list):
+  """Writes one tag per line, in order (read back by read_label_file).
+
+  Args:
+    path: the output file (written under a temporary name, then renamed).
+    label_list: list of tags.
+  """
+  io_lib.write_text(path, "".join(tag + "\n" for tag in label_list))
 
 
 def label_list_from_sentences(sentences):
@@ -436,7 +453,7 @@ def resolve_scheme(scheme, sentences):
     return detected
   name = SCHEME_ALIASES.get(scheme.lower(), scheme.lower())
   if name not in SCHEMES:
-    raise ValueError("--tag_scheme=%s: unknown (auto, bio, iob1, iob2, "
+    raise UsageError("--tag_scheme=%s: unknown (auto, bio, iob1, iob2, "
                      "iobes)" % scheme)
   return name
 
@@ -486,15 +503,15 @@ def _check_sentence_tags(sentence, label_set, scheme):
   allowed = SCHEME_PREFIXES[scheme]
   for i, tag in enumerate(sentence.tags):
     if tag not in label_set:
-      raise ValueError(
+      raise DataError(
           "%s: unknown tag %r (tags: %s; list every tag in a --label_file "
           "when dev or test data has tags the training data lacks)" % (
               sentence.where(i), tag, ", ".join(sorted(label_set))))
     prefix = tagging_metrics.split_tag(tag)[0]
     if tag != tagging_metrics.OUTSIDE and prefix not in allowed:
-      raise ValueError("%s: tag %r is not in the %s scheme (prefixes %s)" %
-                       (sentence.where(i), tag, scheme.upper(),
-                        ", ".join(allowed)))
+      raise DataError("%s: tag %r is not in the %s scheme (prefixes %s)" %
+                      (sentence.where(i), tag, scheme.upper(),
+                       ", ".join(allowed)))
 
 
 def check_sentences(sentences, label_list, scheme):
@@ -545,6 +562,13 @@ def read_split(path, file_format, label_list, scheme, has_tags=True):
   return sentences
 
 
+# SentencePiece's word-start mark. Alone, before the pieces of a word its
+# vocabulary has no "\u2581word" piece for ("Hello" -> "\u2581", "H", "el",
+# "lo"; every Chinese character in ALBERT's vocabularies), it says nothing
+# of the word, so the word's tag goes on the piece after it.
+SENTENCEPIECE_WORD_START = "\u2581"
+
+
 def tokenize_words(tokenizer, words):
   """WordPieces of a list of words, with the maps between the two.
 
@@ -554,11 +578,18 @@ def tokenize_words(tokenizer, words):
 
   Returns:
     (pieces, piece_to_word, word_to_first_piece): list of str; list of int,
-    the word index of each piece; list of int, the index of each word's
-    first piece, -1 for a word that tokenises to nothing (the first three
-    fields of text_inputs.tokenize_words).
+    the word index of each piece; list of int, the index of the piece that
+    carries each word's tag, -1 for a word that tokenises to nothing: its
+    first piece (text_inputs.tokenize_words), or the second when the first
+    is a lone SentencePiece word-start mark.
   """
-  return tuple(text_inputs.tokenize_words(tokenizer, words)[:3])
+  pieces, piece_to_word, word_to_first = text_inputs.tokenize_words(
+      tokenizer, words)[:3]
+  for word, first in enumerate(word_to_first):
+    if (first >= 0 and pieces[first] == SENTENCEPIECE_WORD_START and
+        first + 1 < len(pieces) and piece_to_word[first + 1] == word):
+      word_to_first[word] = first + 1
+  return pieces, piece_to_word, word_to_first
 
 
 Window = collections.namedtuple("Window", ["start", "length"])
@@ -694,7 +725,7 @@ def sentence_features(sentence, sentence_index, tokenizer, label_map,
   tag_ids = [0] * len(sentence.words)
   for i, tag in enumerate(sentence.tags or ()):
     if tag not in label_map:
-      raise ValueError("%s: unknown tag %r" % (sentence.where(i), tag))
+      raise DataError("%s: unknown tag %r" % (sentence.where(i), tag))
     tag_ids[i] = label_map[tag]
   is_first = [word_to_first[w] == p for p, w in enumerate(piece_to_word)]
   windows = piece_windows(len(pieces), max_seq_length - 2, doc_stride)
@@ -725,10 +756,10 @@ def convert_sentences_to_features(sentences, tokenizer, label_list,
     doc_stride: window stride in pieces (>= 1).
   """
   if max_seq_length < 3:
-    raise ValueError("--max_seq_length=%d leaves no room for a word next to "
+    raise UsageError("--max_seq_length=%d leaves no room for a word next to "
                      "[CLS] and [SEP]" % max_seq_length)
   if doc_stride < 1:
-    raise ValueError("--doc_stride=%d must be >= 1" % doc_stride)
+    raise UsageError("--doc_stride=%d must be >= 1" % doc_stride)
   label_map = {tag: i for i, tag in enumerate(label_list)}
   for index, sentence in enumerate(sentences):
     for feature in sentence_features(sentence, index, tokenizer, label_map,
