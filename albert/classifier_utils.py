@@ -53,6 +53,9 @@ from tasks import classification_data
 # Classes ALBERT's module has, with the same fields.
 InputExample = classification_data.InputExample
 PaddingInputExample = classification_data.PaddingInputExample
+# ALBERT's in-memory input_fn_builder(features, seq_length, is_training,
+# drop_remainder) "still used by the Colab", with BERT's arguments.
+input_fn_builder = classification.input_fn_builder
 
 
 class InputFeatures(classification_data.InputFeatures):
