@@ -532,6 +532,7 @@ class AlbertClassificationTask(classification.ClassificationTask):
     return result
 
   def default_best_metric(self):
+    """ALBERT's metric of the task (`best_metric`)."""
     return best_metric(self.task_name)
 
 

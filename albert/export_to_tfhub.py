@@ -166,6 +166,7 @@ def export_albert(config_file, checkpoint, export_path, spm_model_file=None,
 
 
 def main(_):
+  """Exports the checkpoint named by the flags as a TF Hub style module."""
   logging.set_verbosity(logging.INFO)
   config_file, checkpoint, spm_model_file, vocab_file = model_files(
       FLAGS.albert_directory, FLAGS.checkpoint_name, FLAGS.albert_config_file,

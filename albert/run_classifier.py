@@ -47,6 +47,7 @@ import estimator_lib
 import export_lib
 import hub_lib
 import io_lib
+import locks
 import task_lib
 import validation
 from albert import classifier_utils
@@ -220,8 +221,15 @@ class RunClassifierTask(classifier_utils.AlbertClassificationTask):
     return newest
 
   def run_evaluation(self, estimator, eval_input, is_chief):
-    """ALBERT's evaluation of every checkpoint (see evaluate_checkpoints)."""
-    return evaluate_checkpoints(self, estimator, eval_input, is_chief)
+    """ALBERT's evaluation of every checkpoint (see evaluate_checkpoints).
+
+    The chief holds the lock of --output_dir meanwhile: it removes and
+    renames checkpoints, which a run training there must not see.
+    """
+    if not is_chief:
+      return evaluate_checkpoints(self, estimator, eval_input, is_chief)
+    with locks.OutputLock(self.settings.output_dir, "output_dir"):
+      return evaluate_checkpoints(self, estimator, eval_input, is_chief)
 
   def predict(self, estimator):
     """test_results.tsv and submit_results.tsv from model.ckpt-best."""
@@ -399,6 +407,8 @@ def _check_flags():
 
 
 def main(_):
+  """ALBERT's run_classifier: train, evaluate every checkpoint, predict,
+  export (see the module docstring)."""
   logging.set_verbosity(logging.INFO)
   _check_flags()
   encoder_spec = _encoder_spec()

@@ -51,8 +51,10 @@ def train(model_dir, records, init_checkpoint, distribution="default",
   from albert import classifier_utils  # pylint: disable=g-import-not-at-top
 
   class NoDropoutTask(classifier_utils.AlbertClassificationTask):
+    """ALBERT's classification task with the head's dropout off."""
 
     def create_model(self, params):
+      """The task's model, its classifier dropout 0."""
       model = super(NoDropoutTask, self).create_model(params)
       model.head.dropout_prob = 0.0
       return model
@@ -80,6 +82,7 @@ def train(model_dir, records, init_checkpoint, distribution="default",
 
 
 def main():
+  """Parses the flags, sets up the logical CPUs, trains, saves the weights."""
   parser = argparse.ArgumentParser()
   parser.add_argument("--cpus", type=int, default=1)
   parser.add_argument("--distribution", default="default")
