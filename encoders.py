@@ -32,6 +32,7 @@ from albert import modeling as albert_modeling
 from albert import tokenization as albert_tokenization
 import modeling
 import tokenization
+import validation
 
 AUTO = "auto"
 
@@ -100,9 +101,26 @@ class EncoderFamily(object):
     """-> the family's tokenizer (tokenize, convert_tokens_to_ids, vocab)."""
     raise NotImplementedError
 
+  def create_text_tokenizer(self, vocab_file=None, do_lower_case=True,
+                            spm_model_file=None):
+    """-> the family's tokenizer for raw text, as the shared readers give it.
+
+    The family's own scripts may normalise text before tokenizing (ALBERT's
+    `preprocess_text`); family-agnostic code (run_classifier.py, the TF Hub
+    runner, extract_features.py) passes raw text to this one. Same arguments
+    as `create_tokenizer`.
+    """
+    return self.create_tokenizer(vocab_file=vocab_file,
+                                 do_lower_case=do_lower_case,
+                                 spm_model_file=spm_model_file)
+
   def variable_names(self, config):
     """-> list of the encoder's checkpoint names (without building it)."""
     raise NotImplementedError
+
+  def num_encoder_layers(self, config):
+    """-> the length of the outputs' `all_encoder_layers` (one per block)."""
+    return config.num_hidden_layers
 
   def matches(self, config_dict):
     """Whether a parsed config file is one of this family's."""
@@ -129,8 +147,13 @@ class BertFamily(EncoderFamily):
   def create_tokenizer(self, vocab_file=None, do_lower_case=True,
                        spm_model_file=None):
     if spm_model_file:
-      raise ValueError("BERT's tokenizer is WordPiece: it takes --vocab_file, "
-                       "not a SentencePiece model (%s)." % spm_model_file)
+      raise validation.UsageError(
+          "--spm_model_file=%s: BERT's tokenizer is WordPiece (--vocab_file); "
+          "a SentencePiece model goes with an ALBERT config." % spm_model_file)
+    if not vocab_file:
+      raise validation.UsageError(
+          "--vocab_file is required: BERT's tokenizer is WordPiece (an ALBERT "
+          "config would take --spm_model_file).")
     return tokenization.FullTokenizer(vocab_file=vocab_file,
                                       do_lower_case=do_lower_case)
 
@@ -159,18 +182,36 @@ class AlbertFamily(EncoderFamily):
 
   def create_tokenizer(self, vocab_file=None, do_lower_case=True,
                        spm_model_file=None):
-    if not spm_model_file and not vocab_file:
-      raise ValueError("ALBERT's tokenizer needs --spm_model_file (or a "
-                       "WordPiece --vocab_file).")
+    _check_albert_tokenizer_files(vocab_file, spm_model_file)
     return albert_tokenization.FullTokenizer(
+        vocab_file=vocab_file, do_lower_case=do_lower_case,
+        spm_model_file=spm_model_file)
+
+  def create_text_tokenizer(self, vocab_file=None, do_lower_case=True,
+                            spm_model_file=None):
+    """ALBERT's tokenizer with `preprocess_text` (lower-cased when
+    `do_lower_case`) before SentencePiece, as ALBERT's data scripts do."""
+    _check_albert_tokenizer_files(vocab_file, spm_model_file)
+    return albert_tokenization.TextTokenizer(
         vocab_file=vocab_file, do_lower_case=do_lower_case,
         spm_model_file=spm_model_file)
 
   def variable_names(self, config):
     return albert_modeling.albert_variable_names(config)
 
+  def num_encoder_layers(self, config):
+    return config.num_hidden_layers * config.inner_group_num
+
   def matches(self, config_dict):
     return any(key in config_dict for key in modeling.ALBERT_CONFIG_KEYS)
+
+
+def _check_albert_tokenizer_files(vocab_file, spm_model_file):
+  """Refuses an ALBERT tokenizer without a model or vocabulary file."""
+  if not spm_model_file and not vocab_file:
+    raise validation.UsageError(
+        "ALBERT's tokenizer needs --spm_model_file (or a WordPiece "
+        "--vocab_file); neither is set.")
 
 
 def _article(family_name):

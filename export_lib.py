@@ -27,8 +27,9 @@ TF Hub style reuse.
   ops, see tf_tokenization.py).
 
 All are written to a temporary directory and renamed when complete. The
-encoder side is BERT's today (an ALBERT export would pass its own model with
-the same call API; the preprocessor is WordPiece's).
+encoder may be any registered family's (albert/export_to_tfhub.py exports
+ALBERT's, with its SentencePiece model as the `sp_model_file` asset); the
+preprocessor is WordPiece's (BERT's).
 
 Command line (the encoder of a Google checkpoint as a Hub-style module, with
 the masked-LM head and the preprocessing model):
@@ -52,6 +53,7 @@ import io_lib
 import modeling
 import task_lib
 import tf_tokenization
+import validation
 
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 HUB_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
@@ -157,6 +159,68 @@ def export_span_model(model, export_dir):
   return export_dir
 
 
+class ExampleServingClassifier(tf.Module):
+  """A fine-tuned classifier served on serialized tf.Examples (ALBERT's
+  run_classifier export: its `_serving_input_receiver_fn` + model_fn)."""
+
+  def __init__(self, model, seq_length, task_type="classification",
+               threshold=None):
+    """Wraps a model.
+
+    Args:
+      model: callable (input_ids, input_mask, segment_ids, training) ->
+        logits [batch, num_labels] (tasks.classification.ClassifierModel).
+      seq_length: the length of the examples' int64 lists.
+      task_type: see ServingClassifier.
+      threshold: optional float served as the `threshold` output (ALBERT's
+        --threshold_to_export).
+    """
+    super().__init__(name=None)
+    self.model = model
+    self.task_type = task_type
+    self.threshold = threshold
+    self._features = {name: tf.io.FixedLenFeature([seq_length], tf.int64)
+                      for name in SERVING_INPUTS}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def serve(self, input):  # pylint: disable=redefined-builtin
+    """Serialized tf.Examples (string [batch], features input_ids,
+    input_mask, segment_ids) -> ALBERT's predictions: `probabilities`,
+    `predictions` (heads.classifier_model_outputs) and `threshold`."""
+    features = tf.io.parse_example(input, self._features)
+    logits = self.model(*[tf.cast(features[name], tf.int32)
+                          for name in SERVING_INPUTS], training=False)
+    outputs = heads.classifier_model_outputs(logits, None, self.task_type)
+    result = {"probabilities": outputs.probabilities,
+              "predictions": outputs.predictions}
+    if self.threshold is not None:
+      result["threshold"] = tf.constant(self.threshold, tf.float32)
+    return result
+
+
+def export_example_classifier(model, export_dir, seq_length,
+                              task_type="classification", threshold=None):
+  """Writes a SavedModel serving a classifier on serialized tf.Examples.
+
+  `serving_default(input=string [batch])` -> probabilities, predictions (and
+  threshold), as the SavedModel ALBERT's run_classifier exports.
+
+  Args:
+    model: tasks.classification.ClassifierModel (weights loaded).
+    export_dir: output directory.
+    seq_length: --max_seq_length of the examples.
+    task_type: see ServingClassifier.
+    threshold: see ExampleServingClassifier.
+
+  Returns:
+    export_dir.
+  """
+  module = ExampleServingClassifier(model, seq_length, task_type, threshold)
+  _save_atomically(module, export_dir,
+                   {"serving_default": module.serve.get_concrete_function()})
+  return export_dir
+
+
 def default_word_mask(input_mask):
   """Every real token but [CLS] (the first) and the last ([SEP]).
 
@@ -248,19 +312,29 @@ class HubEncoder(tf.Module):
   trainable_variables = ()
   regularization_losses = ()
 
-  def __init__(self, bert_model, vocab_file, do_lower_case, mlm_head=None):
+  def __init__(self, bert_model, vocab_file, do_lower_case, mlm_head=None,
+               sp_model_file=None):
     """Wraps the encoder.
 
     Args:
-      bert_model: modeling.BertModel.
-      vocab_file: its vocabulary (copied into the SavedModel's assets).
+      bert_model: modeling.BertModel (or another family's model with its
+        call API, e.g. albert.modeling.AlbertModel).
+      vocab_file: its WordPiece vocabulary (copied into the SavedModel's
+        assets), or None with `sp_model_file`.
       do_lower_case: bool, the tokenizer's casing.
       mlm_head: optional masked-LM head (`cls/predictions/*`, see
         MaskedLMModel): adds the `mlm` subobject.
+      sp_model_file: a SentencePiece model (ALBERT's): the `sp_model_file`
+        asset, as in Model Garden's ALBERT modules; no `vocab_file` then.
     """
     super().__init__(name=None)
     self.bert = bert_model
-    self.vocab_file = tf.saved_model.Asset(vocab_file)
+    if sp_model_file:
+      self.sp_model_file = tf.saved_model.Asset(sp_model_file)
+    elif vocab_file:
+      self.vocab_file = tf.saved_model.Asset(vocab_file)
+    else:
+      raise ValueError("A hub encoder needs its vocab_file or sp_model_file.")
     self.do_lower_case = tf.Variable(bool(do_lower_case), trainable=False,
                                      name="do_lower_case")
     self.variables = list(bert_model.variables) + [self.do_lower_case]
@@ -305,8 +379,11 @@ class HubEncoder(tf.Module):
 
   @tf.function(input_signature=[])
   def tokenization_info(self):
-    """-> {"vocab_file": path string, "do_lower_case": bool} (Google's)."""
-    return {"vocab_file": self.vocab_file.asset_path,
+    """-> {"vocab_file": path string, "do_lower_case": bool} (Google's; the
+    path of the SentencePiece model when there is one, as in ALBERT's TF1
+    modules)."""
+    asset = getattr(self, "sp_model_file", None) or self.vocab_file
+    return {"vocab_file": asset.asset_path,
             "do_lower_case": tf.identity(self.do_lower_case)}
 
 
@@ -377,24 +454,28 @@ class MaskedLMModel(tf.Module):
 
 
 def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
-                       mlm_head=None):
+                       mlm_head=None, sp_model_file=None):
   """Writes the encoder as a TF Hub style SavedModel.
 
   Both `training=False` and `training=True` are traced, so the loaded module
   can be fine-tuned (`module.trainable_variables`, dropout on).
 
   Args:
-    bert_model: modeling.BertModel (weights loaded).
+    bert_model: modeling.BertModel or AlbertModel (weights loaded).
     export_dir: output directory.
-    vocab_file: the vocabulary file (stored as an asset).
+    vocab_file: the vocabulary file (stored as an asset); None with
+      sp_model_file.
     do_lower_case: bool.
     mlm_head: optional masked-LM head with its weights (see MaskedLMModel):
       the module then also has Model Garden's `mlm` subobject.
+    sp_model_file: ALBERT's SentencePiece model (stored as the
+      `sp_model_file` asset instead of a vocab_file).
 
   Returns:
     export_dir.
   """
-  module = HubEncoder(bert_model, vocab_file, do_lower_case, mlm_head)
+  module = HubEncoder(bert_model, vocab_file, do_lower_case, mlm_head,
+                      sp_model_file)
   inputs = {n: tf.TensorSpec([None, None], tf.int32, name=n)
             for n in HUB_INPUTS}
   mlm_inputs = dict(inputs, masked_lm_positions=tf.TensorSpec(
@@ -615,10 +696,27 @@ def create_tokenizer_from_hub_module(handle):
   return hub_lib.create_tokenizer(handle)
 
 
+def _check_tokenizer_flags(family, f):
+  """Refuses tokenizer flags the family or the preprocessor cannot use."""
+  # The family's checks: WordPiece needs --vocab_file, BERT refuses a
+  # SentencePiece model, ALBERT needs one of them.
+  family.create_tokenizer(vocab_file=f.vocab_file,
+                          do_lower_case=f.do_lower_case,
+                          spm_model_file=f.spm_model_file)
+  if f.preprocessor_dir and (family.name != "bert" or f.spm_model_file):
+    raise validation.UsageError(
+        "--preprocessor_dir: the preprocessing model is BERT's (WordPiece); "
+        "%s is %s config%s" % (
+            f.bert_config_file, "an ALBERT" if family.name == "albert" else
+            "a " + family.name, " with --spm_model_file" if f.spm_model_file
+            else ""))
+
+
 def main(_):
   """Exports --init_checkpoint's encoder (and head, and preprocessor)."""
   f = flags.FLAGS
   family, config = encoders.load_config(f.bert_config_file, f.encoder_family)
+  _check_tokenizer_flags(family, f)
   model = encoders.EncoderSpec(family, config).create()
   checkpoints.restore(model, f.init_checkpoint, allow_missing=False)
   head = None
@@ -627,8 +725,10 @@ def main(_):
                                       config.hidden_size, config.hidden_act,
                                       config.initializer_range)
     checkpoints.restore(head, f.init_checkpoint, allow_missing=False)
-  export_hub_encoder(model, f.export_dir, f.vocab_file, f.do_lower_case,
-                     mlm_head=head)
+  export_hub_encoder(model, f.export_dir,
+                     None if f.spm_model_file else f.vocab_file,
+                     f.do_lower_case, mlm_head=head,
+                     sp_model_file=f.spm_model_file)
   if f.preprocessor_dir:
     export_preprocessor(f.preprocessor_dir, f.vocab_file, f.do_lower_case,
                         f.max_seq_length)
@@ -637,7 +737,8 @@ def main(_):
 if __name__ == "__main__":
   task_lib.define_shared_flags(["encoder_family", "bert_config_file",
                                 "init_checkpoint", "vocab_file",
-                                "do_lower_case", "max_seq_length"])
+                                "spm_model_file", "do_lower_case",
+                                "max_seq_length"])
   flags.DEFINE_string("export_dir", None, "Where to write the module.")
   flags.DEFINE_bool("with_mlm", False,
                     "Also export the masked-LM head as the `mlm` subobject "
@@ -646,5 +747,6 @@ if __name__ == "__main__":
                       "Where to write the matching preprocessing model "
                       "(text -> encoder inputs), if anywhere; its default "
                       "sequence length is --max_seq_length.")
+  # --vocab_file (or, for ALBERT, --spm_model_file): checked in main.
   task_lib.app_main(main, ["bert_config_file", "init_checkpoint",
-                           "vocab_file", "export_dir"])
+                           "export_dir"])

@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Extract pre-computed feature vectors from BERT.
+"""Extract pre-computed feature vectors from BERT (or ALBERT).
 
 Google's extract_features.py (google-research/bert eedf571) for TensorFlow 2:
 the same flags, input ("text_a" or "text_a ||| text_b" per line) and JSON-lines
@@ -11,6 +11,10 @@ output (the key is "linex_index", values round(float(x), 6), every token with
   out.
 * --output_format=npz writes arrays instead of JSON (the JSON costs about
   15 kB per token with four layers).
+* Any registered encoder family: an ALBERT config (detected from
+  --bert_config_file) with --spm_model_file (or --vocab_file) extracts from an
+  ALBERT checkpoint; --layers index its all_encoder_layers (one per
+  attention-FFN block: layers x inner_group_num).
 * Streaming: the input is read, run and written batch by batch with progress,
   so memory stays flat for any input size; the JSON lines are formatted
   vectorised (same bytes as Google's per-value loop, much faster).
@@ -30,6 +34,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import checkpoints
 import encoders
 import estimator_lib
 import io_lib
@@ -51,7 +56,7 @@ estimator_lib.define_flag(flags.DEFINE_integer, "batch_size", 32, "Batch size fo
 # num_tpu_cores, ...) and the shared runtime flags.
 task_lib.define_shared_flags(
     ["encoder_family", "bert_config_file", "max_seq_length",
-     "init_checkpoint", "vocab_file", "do_lower_case"])
+     "init_checkpoint", "vocab_file", "spm_model_file", "do_lower_case"])
 
 estimator_lib.define_flag(
     flags.DEFINE_bool, "use_one_hot_embeddings", False,
@@ -227,6 +232,12 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
   return features
 
 
+def num_encoder_layers(config):
+  """Entries of the model's all_encoder_layers (ALBERT: layers x inner
+  groups), which --layers and --pooling_layer index."""
+  return encoders.family_for_config(config).num_encoder_layers(config)
+
+
 def parse_layers(layers, num_hidden_layers):
   """The --layers flag as a list of ints, checked against the model.
 
@@ -272,7 +283,8 @@ def _check_checkpoint_covers(names, init_checkpoint):
   except (tf.errors.NotFoundError, ValueError) as e:
     raise ValueError("--init_checkpoint=%s: cannot read a checkpoint there "
                      "(%s)." % (init_checkpoint, e)) from None
-  missing = [name for name in names if name not in shapes]
+  missing = [name for name in names
+             if checkpoints.checkpoint_key(name, shapes) is None]
   if missing:
     raise ValueError(
         "--init_checkpoint=%s lacks %d variable(s) of the model, e.g. %s; is "
@@ -622,13 +634,14 @@ def _check_outputs(bert_config, layer_indexes, max_seq_length, pooling,
                    pooling_layer, output_token_layers):
   """Raises ValueError naming the flag when the outputs asked for cannot be
   made (see `extract` for the arguments)."""
+  num_layers = num_encoder_layers(bert_config)
   if not output_token_layers and pooling == "none":
     raise ValueError("--output_token_layers=false needs --pooling: there "
                      "would be nothing to write.")
   if output_token_layers and not layer_indexes:
     raise ValueError("--layers is empty.")
   if pooling in ("cls", "mean"):
-    parse_layers(str(pooling_layer), bert_config.num_hidden_layers)
+    parse_layers(str(pooling_layer), num_layers)
   if max_seq_length > bert_config.max_position_embeddings:
     raise ValueError(
         "--max_seq_length=%d is longer than the model's "
@@ -732,10 +745,12 @@ def main(_):
 
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
-  layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
+  layer_indexes = parse_layers(FLAGS.layers, num_encoder_layers(bert_config))
 
-  tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,
-                                      do_lower_case=FLAGS.do_lower_case)
+  # An ALBERT config takes --spm_model_file (ALBERT's preprocess_text first).
+  tokenizer = family.create_text_tokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
+      spm_model_file=FLAGS.spm_model_file)
 
   # No model_dir: the weights come from --init_checkpoint only.
   run_config = estimator_lib.run_config_from_flags(FLAGS, None)
@@ -749,5 +764,7 @@ def main(_):
 
 
 if __name__ == "__main__":
-  task_lib.app_main(main, ["input_file", "vocab_file", "bert_config_file",
+  # --vocab_file (or --spm_model_file with an ALBERT config): the family's
+  # tokenizer checks it.
+  task_lib.app_main(main, ["input_file", "bert_config_file",
                            "init_checkpoint", "output_file"])

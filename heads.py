@@ -159,15 +159,20 @@ def classifier_model_outputs(logits, labels, task_type=CLASSIFICATION):
 
   Args:
     logits: float32 [batch_size, num_labels] (num_labels 1 for regression).
-    labels: as `classifier_outputs`.
+    labels: as `classifier_outputs`, or None (serving: loss and
+      per_example_loss are then None).
     task_type: CLASSIFICATION, MULTI_LABEL or REGRESSION (ALBERT's "sts-b").
 
   Returns:
     ClassifierOutputs.
   """
-  per_example_loss, probabilities = classifier_outputs(logits, labels,
-                                                       task_type)
-  loss = tf.reduce_mean(per_example_loss)
+  if labels is None:
+    loss = per_example_loss = None
+    probabilities = classifier_probabilities(logits, task_type)
+  else:
+    per_example_loss, probabilities = classifier_outputs(logits, labels,
+                                                         task_type)
+    loss = tf.reduce_mean(per_example_loss)
   if task_type == REGRESSION:
     # ALBERT: probabilities are the unsqueezed logits, logits and predictions
     # the squeezed scores.

@@ -25,10 +25,13 @@ user has and gives one interface for them (`HubEncoder`):
   encoder is then the project's BertModel, so numbers and checkpoint names are
   Google's.
 
-The tokenizer comes from the module: its `tokenization_info` signature when
-present (Google's convention; in TF1 modules the vocabulary path is read from
-the SavedModel's asset records, as the signature returns a placeholder),
-else its `vocab_file` asset and `do_lower_case` attributes (Model Garden's).
+The tokenizer comes from the module: a SentencePiece model when it has an
+`sp_model_file` asset (Model Garden's ALBERT modules, the project's ALBERT
+export; ALBERT's tokenizer, `do_lower_case` True when absent), else its
+`tokenization_info` signature when present (Google's convention; in TF1
+modules the vocabulary path is read from the SavedModel's asset records, as
+the signature returns a placeholder), else its `vocab_file` asset and
+`do_lower_case` attributes (Model Garden's).
 
 Names: Model Garden's BERT modules hold Google's 39 encoder variables under
 other names and shapes (`transformer/layer_0/self_attention/query/kernel`
@@ -88,6 +91,12 @@ for _name, _help in _HUB_FLAGS:
 
 class HandleError(ValueError):
   """A module handle that cannot be resolved or read (one-line message)."""
+
+
+# What a module says about its tokenizer: a WordPiece vocabulary or a
+# SentencePiece model (the other None), and the casing.
+Tokenization = collections.namedtuple(
+    "Tokenization", ["vocab_file", "do_lower_case", "spm_model_file"])
 
 
 # ---------------------------------------------------------------- handles
@@ -487,7 +496,8 @@ class LoadedEncoder(tf.Module):
     layout: "google" (variables named bert/...), "model_garden" (Model
       Garden's BertEncoder names) or None (another encoder).
     handle, path: the handle given and the directory it resolved to.
-    vocab_file, do_lower_case: the module's tokenizer.
+    vocab_file, do_lower_case, spm_model_file: the module's tokenizer (a
+      SentencePiece model for ALBERT modules, then vocab_file is None).
     bert_config: modeling.BertConfig when known (tf1 and model_garden), else
       None.
     variables, trainable_variables: the encoder's weights (tf.Module's
@@ -495,7 +505,8 @@ class LoadedEncoder(tf.Module):
   """
 
   def __init__(self, kind, handle, path, vocab_file, do_lower_case,
-               module=None, bert_model=None, bert_config=None):
+               module=None, bert_model=None, bert_config=None,
+               spm_model_file=None):
     """Wraps a loaded module (kind dict/list) or a BertModel (kind tf1)."""
     super().__init__(name=None)
     self.kind = kind
@@ -503,6 +514,7 @@ class LoadedEncoder(tf.Module):
     self.path = path
     self.vocab_file = vocab_file
     self.do_lower_case = do_lower_case
+    self.spm_model_file = spm_model_file
     self.bert_config = bert_config
     if bert_model is not None:
       self.bert = bert_model
@@ -574,9 +586,10 @@ def load_encoder(handle):
     return _load_tf1(handle, path)
   module = tf.saved_model.load(path)
   kind = _call_api(module, handle)
-  vocab_file, do_lower_case = _tf2_tokenization(module, handle)
-  encoder = LoadedEncoder(kind, handle, path, vocab_file, do_lower_case,
-                          module=module)
+  tokenization = _tf2_tokenization(module, handle)
+  encoder = LoadedEncoder(kind, handle, path, tokenization.vocab_file,
+                          tokenization.do_lower_case, module=module,
+                          spm_model_file=tokenization.spm_model_file)
   if encoder.layout == "model_garden":
     encoder.bert_config = _model_garden_config(encoder.weights)
   logging.info("TF Hub module %s (%s): %s API, %s names, %d weights", handle,
@@ -585,8 +598,31 @@ def load_encoder(handle):
   return encoder
 
 
+def read_tokenizer_files(handle):
+  """The Tokenization of a module, without building its encoder.
+
+  Args:
+    handle: local directory, URL or gs:// handle.
+
+  Returns:
+    Tokenization(vocab_file, do_lower_case, spm_model_file): paths inside
+    the module (one of them None) and a bool.
+
+  Raises:
+    HandleError: as load_encoder.
+  """
+  path = resolve_handle(handle)
+  if is_tf1_module(path):
+    graph = tf.saved_model.load(path, tags=[])
+    return Tokenization(*_tf1_tokenization(graph, path, handle), None)
+  return _tf2_tokenization(tf.saved_model.load(path), handle)
+
+
 def read_tokenization(handle):
   """(vocab_file, do_lower_case) of a module, without building its encoder.
+
+  The "vocab_file" of a module with a SentencePiece model is that model, as
+  in ALBERT's modules' tokenization_info.
 
   Args:
     handle: local directory, URL or gs:// handle.
@@ -597,11 +633,8 @@ def read_tokenization(handle):
   Raises:
     HandleError: as load_encoder.
   """
-  path = resolve_handle(handle)
-  if is_tf1_module(path):
-    graph = tf.saved_model.load(path, tags=[])
-    return _tf1_tokenization(graph, path, handle)
-  return _tf2_tokenization(tf.saved_model.load(path), handle)
+  files = read_tokenizer_files(handle)
+  return files.vocab_file or files.spm_model_file, files.do_lower_case
 
 
 def _call_api(module, handle):
@@ -622,26 +655,33 @@ def _call_api(module, handle):
 
 
 def _tf2_tokenization(module, handle):
-  """(vocab_file, do_lower_case) of a TF2 module.
+  """The Tokenization of a TF2 module.
 
-  From its `tokenization_info` signature when present (Google's convention,
-  the project's export), else its `vocab_file` asset and `do_lower_case`
+  A SentencePiece model from its `sp_model_file` asset (Model Garden's
+  ALBERT modules, which imply do_lower_case True, and the project's ALBERT
+  export, which has `do_lower_case`); else a vocabulary from its
+  `tokenization_info` signature when present (Google's convention, the
+  project's export), else its `vocab_file` asset and `do_lower_case`
   variable (Model Garden's).
   """
+  spm = getattr(module, "sp_model_file", None)
+  lower = getattr(module, "do_lower_case", None)
+  if spm is not None:
+    return Tokenization(None, True if lower is None else bool(lower.numpy()),
+                        spm.asset_path.numpy().decode("utf-8"))
   info = getattr(module, "signatures", {}).get("tokenization_info")
   if info is not None:
     values = info()
-    return (values["vocab_file"].numpy().decode("utf-8"),
-            bool(values["do_lower_case"].numpy()))
+    return Tokenization(values["vocab_file"].numpy().decode("utf-8"),
+                        bool(values["do_lower_case"].numpy()), None)
   vocab = getattr(module, "vocab_file", None)
-  lower = getattr(module, "do_lower_case", None)
   if vocab is None or lower is None:
     raise HandleError(
-        "TF Hub module %r has no tokenization_info signature and no "
-        "vocab_file / do_lower_case attributes, so its WordPiece vocabulary "
-        "is unknown (modules with a SentencePiece model are not read)." %
-        handle)
-  return vocab.asset_path.numpy().decode("utf-8"), bool(lower.numpy())
+        "TF Hub module %r has no tokenization_info signature, no "
+        "sp_model_file and no vocab_file / do_lower_case attributes, so its "
+        "tokenizer is unknown." % handle)
+  return Tokenization(vocab.asset_path.numpy().decode("utf-8"),
+                      bool(lower.numpy()), None)
 
 
 def _model_garden_config(weights):
@@ -819,7 +859,16 @@ def write_google_model(encoder, checkpoint_path, output_dir):
 
 
 def create_tokenizer(handle):
-  """Google's FullTokenizer described by a module (any format)."""
-  vocab_file, do_lower_case = read_tokenization(handle)
-  return _BERT.create_tokenizer(vocab_file=vocab_file,
-                                do_lower_case=do_lower_case)
+  """The tokenizer described by a module (any format), for raw text.
+
+  Google's FullTokenizer over the module's vocabulary; for a module with a
+  SentencePiece model, ALBERT's tokenizer with its preprocess_text (the
+  registry's "albert" text tokenizer).
+  """
+  files = read_tokenizer_files(handle)
+  if files.spm_model_file:
+    return encoders.get_family("albert").create_text_tokenizer(
+        spm_model_file=files.spm_model_file,
+        do_lower_case=files.do_lower_case)
+  return _BERT.create_tokenizer(vocab_file=files.vocab_file,
+                                do_lower_case=files.do_lower_case)

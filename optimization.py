@@ -338,6 +338,14 @@ def _fused_adam_weight_decay(param, grad, m, v, learning_rate, grad_scale,
   return tf.constant(True)
 
 
+def _local_copies(strategy):
+  """How many copies of each variable `strategy` keeps in this process."""
+  try:
+    return len(strategy.extended.worker_devices)
+  except RuntimeError:  # the default strategy: one device
+    return 1
+
+
 def _increment(step, should_apply):
   """Adds 1 to `step` (one device's copy) unless `should_apply` is False."""
   if should_apply is None:
@@ -562,12 +570,17 @@ class AdamWeightDecayOptimizer(tf.Module):
                          should_apply, global_step, grad_scale):
     """Updates every variable on every device (cross-replica context)."""
     updates = []
+    # The fused kernel only with one copy of each variable here: with several
+    # local devices (MirroredStrategy) TensorFlow reuses its trace for the
+    # device copies of other variables of the same shape, and the update of
+    # one went to the slots of another.
+    fused = self.fused_update and _local_copies(strategy) == 1
     for grad, var in grads_and_vars:
       name = checkpoints.variable_name(var)
       m, v = self._slots[name]
       updates.append(
           strategy.extended.update(
-              var, self._update_fn(name),
+              var, self._update_fn(name, fused),
               args=(grad, m, v, learning_rate, should_apply, grad_scale),
               group=True))
     if global_step is not None:
@@ -575,14 +588,15 @@ class AdamWeightDecayOptimizer(tf.Module):
         strategy.extended.update(global_step, _increment,
                                  args=(should_apply,), group=True)
 
-  def _update_fn(self, param_name):
-    """The per-device update function of parameter `param_name`."""
+  def _update_fn(self, param_name, fused=False):
+    """The per-device update function of parameter `param_name` (`fused`:
+    AdamWeightDecayOptimizer's one-kernel update)."""
 
     def update(param, grad, m, v, learning_rate, should_apply, grad_scale):
       """Assigns param, m, v (all on one device)."""
 
       def assign():
-        if self.fused_update:
+        if fused:
           decay = (self.weight_decay_rate
                    if self._do_use_weight_decay(param_name) else 0.0)
           # A tensor rate: a Python float would compile a kernel per value.

@@ -6,8 +6,9 @@ processors (XNLI, MNLI, MRPC, CoLA), the same TFRecords and the same
 eval_results.txt / test_results.tsv. New: user data without a processor
 (--task_name=tsv|csv|jsonl), multi-label classification (--multi_label),
 regression (--task_name=sts-b), richer metrics, evaluation during training with
-best-checkpoint keeping (--eval_every_steps) and SavedModel export
-(--export_dir).
+best-checkpoint keeping (--eval_every_steps), SavedModel export (--export_dir)
+and every registered encoder family: an ALBERT config (detected from the file)
+with --spm_model_file fine-tunes ALBERT on the same data.
 
 This script is the command line: its flags, the encoder from the registry
 (encoders.py), the classification task (tasks/classification.py) and the
@@ -165,6 +166,12 @@ def main(_):
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings))
 
+  # The family's tokenizer for raw text (an ALBERT config takes
+  # --spm_model_file and gets ALBERT's preprocess_text).
+  tokenizer = family.create_text_tokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
+      spm_model_file=FLAGS.spm_model_file)
+
   tf.io.gfile.makedirs(FLAGS.output_dir)
 
   processor = classification.processor_from_flags(FLAGS)
@@ -174,9 +181,6 @@ def main(_):
     # The column order of test_results.tsv.
     write_label_list(os.path.join(FLAGS.output_dir, "label_list.txt"),
                      label_list)
-
-  tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,
-                                      do_lower_case=FLAGS.do_lower_case)
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
   task = classification.ClassificationTask(
@@ -191,5 +195,7 @@ def main(_):
 
 
 if __name__ == "__main__":
-  task_lib.app_main(main, ["data_dir", "task_name", "vocab_file",
-                           "bert_config_file", "output_dir"])
+  # --vocab_file is required by the family's tokenizer (BERT's; ALBERT's
+  # takes --spm_model_file instead).
+  task_lib.app_main(main, ["data_dir", "task_name", "bert_config_file",
+                           "output_dir"])

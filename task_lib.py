@@ -34,7 +34,7 @@ SHARED_FLAGS = collections.OrderedDict([
     ("encoder_family", (
         flags.DEFINE_string, "auto",
         "The model family of the config file: auto (detected from the file) "
-        "or a registered family (bert).")),
+        "or a registered family (bert, albert).")),
     ("bert_config_file", (
         flags.DEFINE_string, None,
         "The config json file corresponding to the pre-trained BERT model. "
@@ -42,6 +42,10 @@ SHARED_FLAGS = collections.OrderedDict([
     ("vocab_file", (
         flags.DEFINE_string, None,
         "The vocabulary file that the BERT model was trained on.")),
+    ("spm_model_file", (
+        flags.DEFINE_string, None,
+        "The model file for sentence piece tokenization: ALBERT's tokenizer "
+        "(with an ALBERT config; then --vocab_file is not needed).")),
     ("output_dir", (
         flags.DEFINE_string, None,
         "The output directory where the model checkpoints will be written.")),
@@ -204,7 +208,10 @@ class Task(estimator_lib.ModelFn):
   * `training_schedule()` -> (num_train_steps, num_warmup_steps);
   * `train_input_fn()` -> input_fn of the training data (writing its records);
   * `eval_input()` -> (input_fn, steps or None) of the evaluation data;
-  * `evaluate(estimator, eval_input)` -> dict for eval_results.txt;
+  * `evaluate(estimator, eval_input, checkpoint_path=None)` -> dict for
+    eval_results.txt;
+  * `run_evaluation(estimator, eval_input, is_chief)`: do_eval (evaluate and
+    write eval_results.txt);
   * `predict(estimator)`: writes the prediction outputs;
   * `export(model, export_dir)`: a SavedModel of the trained model;
   * `after_training(estimator)`: what the task writes after training (none
@@ -276,10 +283,34 @@ class Task(estimator_lib.ModelFn):
   def eval_input(self):
     raise NotImplementedError
 
-  def evaluate(self, estimator, eval_input):
-    """Estimator.evaluate on the evaluation data."""
+  def evaluate(self, estimator, eval_input, checkpoint_path=None):
+    """Estimator.evaluate on the evaluation data.
+
+    Args:
+      estimator: the Estimator.
+      eval_input: (input_fn, steps or None), from `eval_input()`.
+      checkpoint_path: the checkpoint to evaluate (default: the newest in
+        --output_dir, else the warm start).
+    """
     input_fn, steps = eval_input
-    return estimator.evaluate(input_fn=input_fn, steps=steps)
+    return estimator.evaluate(input_fn=input_fn, steps=steps,
+                              checkpoint_path=checkpoint_path)
+
+  def run_evaluation(self, estimator, eval_input, is_chief):
+    """do_eval: `evaluate`, then eval_results.txt in --output_dir (chief).
+
+    A task with another policy (ALBERT's classifier evaluates every
+    checkpoint and keeps the best) overrides this.
+
+    Returns:
+      The eval results.
+    """
+    result = self.evaluate(estimator, eval_input)
+    if is_chief:
+      logging.info("***** Eval results *****")
+      estimator_lib.write_eval_results(
+          os.path.join(self.settings.output_dir, "eval_results.txt"), result)
+    return result
 
   def predict(self, estimator):
     raise NotImplementedError
@@ -481,11 +512,7 @@ def run(task, settings, run_config):
     train(task, estimator, settings, eval_input)
     task.after_training(estimator)
   if settings.do_eval:
-    result = task.evaluate(estimator, eval_input)
-    if run_config.is_chief:
-      logging.info("***** Eval results *****")
-      estimator_lib.write_eval_results(
-          os.path.join(settings.output_dir, "eval_results.txt"), result)
+    task.run_evaluation(estimator, eval_input, run_config.is_chief)
   if settings.do_predict:
     task.predict(estimator)
   if settings.export_dir:

@@ -24,6 +24,14 @@ WordPiece. The records are BERT's (`input_ids`, `input_mask`, `segment_ids`,
 STS-B; they are written by the shared classifier code, byte for byte as
 ALBERT's writer.
 
+ALBERT's model: `create_model` returns ALBERT's (loss, per_example_loss,
+probabilities, logits, predictions) (`heads.classifier_model_outputs`), and
+`model_fn_builder` the ModelFn of `AlbertClassificationTask`: the shared
+classification task with ALBERT's schedule (`train_step`, `warmup_step`),
+predictions (`probabilities`, `predictions`) and evaluation keys
+(`eval_accuracy`, `eval_loss`; CoLA also `matthew_corr`; STS-B `pearson`,
+`MSE`, `eval_loss`).
+
 Beyond ALBERT: a row too short for its columns is an error naming the file
 and line (ALBERT: IndexError), a split without examples is an error, records
 are written under a temporary name and renamed, and `PROCESSORS` also maps
@@ -34,7 +42,10 @@ import os
 
 import tensorflow as tf
 
+import encoders
 import estimator_lib
+import heads
+import task_lib
 from albert import tokenization
 from tasks import classification
 from tasks import classification_data
@@ -42,6 +53,9 @@ from tasks import classification_data
 # Classes ALBERT's module has, with the same fields.
 InputExample = classification_data.InputExample
 PaddingInputExample = classification_data.PaddingInputExample
+# ALBERT's in-memory input_fn_builder(features, seq_length, is_training,
+# drop_remainder) "still used by the Colab", with BERT's arguments.
+input_fn_builder = classification.input_fn_builder
 
 
 class InputFeatures(classification_data.InputFeatures):
@@ -441,3 +455,146 @@ def file_based_input_fn_builder(input_file, seq_length, is_training,
     return read(dict({"batch_size": bsz}, **params))
 
   return input_fn
+
+
+## ALBERT's model_fn
+
+
+def best_metric(task_name):
+  """The eval key ALBERT's run_classifier picks the best checkpoint by."""
+  if task_name == "sts-b":
+    return "pearson"
+  if task_name == "cola":
+    return "matthew_corr"
+  return "eval_accuracy"
+
+
+class AlbertClassificationTask(classification.ClassificationTask):
+  """ALBERT's classifier model_fn as a Task (the shared classification task).
+
+  The model is the encoder + Google's classifier head (`output_weights`,
+  `output_bias`: ALBERT's names); the differences are ALBERT's:
+  * the schedule is --train_step / --warmup_step (`settings.num_train_steps`,
+    `settings.num_warmup_steps`), not epochs;
+  * predictions are `probabilities` and `predictions` (argmax, or the score
+    for STS-B, whose probabilities are the [batch, 1] logits);
+  * evaluation adds ALBERT's keys: `matthew_corr` (CoLA), `pearson` and `MSE`
+    (STS-B), and the best checkpoint is chosen by `best_metric(task_name)`.
+  """
+
+  def __init__(self, settings, encoder_spec, num_labels, task_name,
+               use_one_hot_embeddings=False, **data):
+    """Creates the task.
+
+    Args:
+      settings: task_lib.RunSettings (num_train_steps / num_warmup_steps are
+        ALBERT's train_step / warmup_step).
+      encoder_spec: encoders.EncoderSpec (or a hub encoder spec).
+      num_labels: len(label_list) (1 for STS-B).
+      task_name: ALBERT's lower-case task name ("sts-b" is a regression).
+      use_one_hot_embeddings: one-hot embedding lookups (TPUs).
+      **data: processor, label_list, tokenizer, data_dir, max_seq_length (see
+        ClassificationTask).
+    """
+    super(AlbertClassificationTask, self).__init__(
+        settings, encoder_spec, num_labels, task_type=_task_type(task_name),
+        use_one_hot_embeddings=use_one_hot_embeddings, **data)
+    self.task_name = task_name
+
+  def training_schedule(self):
+    """ALBERT's schedule: (train_step, warmup_step) as given."""
+    return self.settings.num_train_steps, self.settings.num_warmup_steps
+
+  def predictions(self, model, features, params):
+    """ALBERT's `probabilities` and `predictions` (+ what the metrics read)."""
+    logits = model(features["input_ids"], features["input_mask"],
+                   features["segment_ids"], training=False)
+    outputs = heads.classifier_model_outputs(logits, features["label_ids"],
+                                             self.task_type)
+    is_real_example = features.get("is_real_example")
+    if is_real_example is None:
+      is_real_example = tf.ones_like(outputs.per_example_loss)
+    return {"probabilities": outputs.probabilities,
+            "predictions": outputs.predictions,
+            "label_ids": features["label_ids"],
+            "is_real_example": tf.cast(is_real_example, tf.float32)}
+
+  def evaluate(self, estimator, eval_input, checkpoint_path=None):
+    """The shared keys plus ALBERT's names of the task's metric."""
+    result = super(AlbertClassificationTask, self).evaluate(
+        estimator, eval_input, checkpoint_path)
+    if self.task_name == "cola":
+      result["matthew_corr"] = result["eval_matthews_corr"]
+    elif self.task_name == "sts-b":
+      # ALBERT's weighted mean squared error is its eval_loss.
+      result["pearson"] = result["eval_pearson"]
+      result["MSE"] = result["eval_loss"]
+    return result
+
+  def default_best_metric(self):
+    """ALBERT's metric of the task (`best_metric`)."""
+    return best_metric(self.task_name)
+
+
+def create_model(albert_config, is_training, input_ids, input_mask,
+                 segment_ids, labels, num_labels, use_one_hot_embeddings,
+                 task_name, hub_module, model=None):
+  """Creates a classification model (ALBERT's signature) and runs it once.
+
+  Args:
+    albert_config: `modeling.AlbertConfig` (None with `hub_module`).
+    is_training: dropout on.
+    input_ids, input_mask, segment_ids: int32 [batch_size, seq_length].
+    labels: int32 [batch_size] (float32 for "sts-b").
+    num_labels: int (1 for "sts-b").
+    use_one_hot_embeddings: one-hot embedding lookup.
+    task_name: lower-case task name.
+    hub_module: a TF Hub module handle to take the encoder from, or None.
+    model: (new) an existing classification.ClassifierModel to run.
+
+  Returns:
+    (loss, per_example_loss [batch_size], probabilities, logits,
+    predictions) as ALBERT's (see heads.ClassifierOutputs).
+  """
+  if model is None:
+    spec = (encoders.hub_encoder(hub_module) if hub_module else
+            encoders.EncoderSpec.from_config(albert_config))
+    model = classification.ClassifierModel(
+        spec.create(use_one_hot_embeddings=use_one_hot_embeddings),
+        num_labels)
+  logits = model(input_ids, input_mask, segment_ids, training=is_training)
+  return tuple(heads.classifier_model_outputs(logits, labels,
+                                              _task_type(task_name)))
+
+
+def model_fn_builder(albert_config, num_labels, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings, task_name, hub_module=None,
+                     optimizer="adamw"):
+  """Returns the `estimator_lib.ModelFn` of ALBERT's classifier.
+
+  Args:
+    albert_config: `modeling.AlbertConfig` (None with `hub_module`).
+    num_labels: number of labels.
+    init_checkpoint: warm start (weights only) loaded by the ModelFn into the
+      model it creates, as ALBERT's model_fn did; or None.
+    learning_rate, num_train_steps, num_warmup_steps, use_tpu: ALBERT's
+      create_optimizer arguments.
+    use_one_hot_embeddings: one-hot embedding lookup.
+    task_name: lower-case task name.
+    hub_module: a TF Hub module handle to take the encoder from, or None.
+    optimizer: "adamw" or "lamb".
+  """
+  if not hub_module:
+    return task_lib.google_model_fn(
+        AlbertClassificationTask, albert_config, init_checkpoint,
+        learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+        use_one_hot_embeddings, optimizer, num_labels=num_labels,
+        task_name=task_name)
+  task = AlbertClassificationTask(
+      task_lib.RunSettings(learning_rate=learning_rate, use_tpu=use_tpu,
+                           optimizer=optimizer),
+      encoders.hub_encoder(hub_module), num_labels, task_name,
+      use_one_hot_embeddings)
+  task.set_schedule(num_train_steps, num_warmup_steps)
+  return task_lib.with_warm_start(task, init_checkpoint)

@@ -354,6 +354,40 @@ class FullTokenizer(object):
       self._wordpiece.close()
 
 
+class TextTokenizer(FullTokenizer):
+  """FullTokenizer for raw text: ALBERT's normalisation is done here.
+
+  ALBERT's scripts call `preprocess_text(text, lower=do_lower_case)` before
+  SentencePiece; readers shared with BERT (run_classifier.py's processors and
+  user data, the TF Hub runner, extract_features.py) hand raw text to their
+  tokenizer, so with SentencePiece this one preprocesses it first. The
+  WordPiece path is FullTokenizer's (BERT's tokenizer lower-cases itself;
+  ALBERT leaves the text as it is there).
+  """
+
+  def __init__(self, vocab_file, do_lower_case=True, spm_model_file=None):
+    """As FullTokenizer; `do_lower_case` also lower-cases SentencePiece input.
+    """
+    super(TextTokenizer, self).__init__(vocab_file, do_lower_case,
+                                        spm_model_file)
+    self.do_lower_case = do_lower_case
+
+  def preprocess(self, text):
+    """The text as ALBERT's scripts pass it to FullTokenizer.tokenize."""
+    if self.sp_model:
+      return preprocess_text(text, lower=self.do_lower_case)
+    return text
+
+  def tokenize(self, text):
+    """Pieces of raw `text` (str or UTF-8 bytes)."""
+    return super(TextTokenizer, self).tokenize(self.preprocess(text))
+
+  def encode_batch(self, texts, num_workers=None):
+    """FullTokenizer.encode_batch of the preprocessed texts."""
+    return super(TextTokenizer, self).encode_batch(
+        [self.preprocess(text) for text in texts], num_workers)
+
+
 def _flatten(id_lists):
   """(int32 [all ids], int64 [len(id_lists)] lengths) of lists of ids."""
   lengths = np.fromiter(map(len, id_lists), dtype=np.int64,

@@ -813,13 +813,14 @@ class ClassificationTask(task_lib.Task):
     eval_steps = num_records // batch_size if self.settings.use_tpu else None
     return input_fn, eval_steps
 
-  def evaluate(self, estimator, eval_input):
+  def evaluate(self, estimator, eval_input, checkpoint_path=None):
     """Google's keys (evaluate()) plus the richer metrics (a predict pass)."""
     input_fn, steps = eval_input
-    result = estimator.evaluate(input_fn=input_fn, steps=steps)
+    result = estimator.evaluate(input_fn=input_fn, steps=steps,
+                                checkpoint_path=checkpoint_path)
     result.update(metrics_from_predictions(
-        estimator.predict(input_fn=input_fn), self.task_type, self.label_list,
-        self.multi_label_threshold))
+        estimator.predict(input_fn=input_fn, checkpoint_path=checkpoint_path),
+        self.task_type, self.label_list, self.multi_label_threshold))
     return result
 
   def predict(self, estimator):

@@ -29,11 +29,12 @@ NUM_STEPS = 4
 
 def half_batch_loss(variables, data, replica):
   """Mean-squared loss of one replica's half of the dense-layer data."""
-  kernel, bias, plain = variables
+  kernel, bias, plain, twin = variables
   rows = slice(4 * replica, 4 * replica + 4)
   pred = tf.matmul(data["X"][rows], kernel) + bias
   return (tf.reduce_mean(tf.square(pred - data["Y"][rows])) +
-          tf.reduce_mean(tf.square(plain - data["R"])))
+          tf.reduce_mean(tf.square(plain - data["R"])) +
+          tf.reduce_mean(tf.square(twin + data["R"])))
 
 
 def train(strategy, npz, optimizer_name):
@@ -44,6 +45,10 @@ def train(strategy, npz, optimizer_name):
         tf.Variable(npz["init.dense__kernel"], name="dense/kernel"),
         tf.Variable(npz["init.dense__bias"], name="dense/bias"),
         tf.Variable(npz["init.plain_vector"], name="plain_vector"),
+        # The shape of plain_vector, another gradient: each update must
+        # reach its own variable and slots (the fused update once mixed up
+        # same-shaped variables under MirroredStrategy).
+        tf.Variable(npz["init.plain_vector"] * 0.5, name="plain_twin"),
     ]
     global_step = optimization.create_global_step()
     opt = optimization.create_optimizer(
