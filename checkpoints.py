@@ -350,6 +350,58 @@ def check_warm_start(result, expected_names, checkpoint_path,
   raise validation.UsageError(message + (" (%s)" % hint if hint else ""))
 
 
+def optional_encoder_prefixes(names):
+  """The pooler's scopes among an encoder's names (e.g. ("bert/pooler/",)).
+
+  A checkpoint pre-trained without a sentence-level head may lack the pooler;
+  a warm start then only warns about it.
+  """
+  marker = "/pooler/"
+  return tuple(sorted(set(n[:n.index(marker) + len(marker)] for n in names
+                          if marker in n)))
+
+
+def check_init_checkpoint(checkpoint_path, expected_names,
+                          flag_name="init_checkpoint"):
+  """Before any work: the checkpoint holds the encoder's variables.
+
+  Reads only the checkpoint's index (names), as `check_warm_start` would
+  judge the restore: an init checkpoint of another family, size or format is
+  refused before data are read or records written.
+
+  Args:
+    checkpoint_path: the checkpoint (prefix or directory).
+    expected_names: the encoder's names (`EncoderFamily.variable_names`).
+    flag_name: the flag that named it.
+
+  Raises:
+    validation.UsageError: unreadable, or lacking encoder variables (see
+      `check_warm_start`; a missing pooler only warns).
+  """
+  try:
+    held = list_checkpoint_variables(checkpoint_path)
+  except validation.UsageError as e:
+    raise validation.UsageError("%s: %s" % (
+        validation.flag_text(flag_name, checkpoint_path), e)) from None
+  except (tf.errors.OpError, ValueError) as e:
+    raise validation.UsageError("%s: cannot read the checkpoint: %s" % (
+        validation.flag_text(flag_name, checkpoint_path),
+        io_lib.error_reason(e))) from None
+  loaded, missing, keys = [], [], set()
+  for name in expected_names:
+    key = checkpoint_key(name, held)
+    if key is None:
+      missing.append(name)
+    else:
+      loaded.append(name)
+      keys.add(key)
+  result = RestoreResult(loaded, missing,
+                         sorted(n for n in held if n not in keys))
+  check_warm_start(result, expected_names, checkpoint_path, flag_name,
+                   optional_prefixes=optional_encoder_prefixes(
+                       expected_names))
+
+
 def _warm_start_hint(absent, held):
   """Why a checkpoint might not match: TF2 format or another name prefix."""
   if any("/.ATTRIBUTES/" in n for n in held):

@@ -32,6 +32,7 @@ from albert import modeling as albert_modeling
 from albert import tokenization as albert_tokenization
 import modeling
 import tokenization
+import validation
 
 AUTO = "auto"
 
@@ -80,10 +81,10 @@ class EncoderFamily(object):
                 "it has none of ALBERT's keys %s" %
                 ", ".join(modeling.ALBERT_CONFIG_KEYS))
     if not owners:
-      raise ValueError("%s is not %s config (%s)." %
+      raise validation.UsageError("%s is not %s config (%s)." %
                        (path, _article(self.name), evidence))
     owner = owners[0]
-    raise ValueError(
+    raise validation.UsageError(
         "%s is %s config (%s), not %s one: use --encoder_family=%s (or auto) "
         "and pass it as --%s." % (path, _article(owner.name), evidence,
                                   _article(self.name), owner.name,
@@ -129,7 +130,7 @@ class BertFamily(EncoderFamily):
   def create_tokenizer(self, vocab_file=None, do_lower_case=True,
                        spm_model_file=None):
     if spm_model_file:
-      raise ValueError("BERT's tokenizer is WordPiece: it takes --vocab_file, "
+      raise validation.UsageError("BERT's tokenizer is WordPiece: it takes --vocab_file, "
                        "not a SentencePiece model (%s)." % spm_model_file)
     return tokenization.FullTokenizer(vocab_file=vocab_file,
                                       do_lower_case=do_lower_case)
@@ -160,7 +161,7 @@ class AlbertFamily(EncoderFamily):
   def create_tokenizer(self, vocab_file=None, do_lower_case=True,
                        spm_model_file=None):
     if not spm_model_file and not vocab_file:
-      raise ValueError("ALBERT's tokenizer needs --spm_model_file (or a "
+      raise validation.UsageError("ALBERT's tokenizer needs --spm_model_file (or a "
                        "WordPiece --vocab_file).")
     return albert_tokenization.FullTokenizer(
         vocab_file=vocab_file, do_lower_case=do_lower_case,
@@ -200,7 +201,7 @@ def get_family(name):
     ValueError: naming the registered families.
   """
   if name not in _FAMILIES:
-    raise ValueError("Unknown --encoder_family=%s (registered: %s)" %
+    raise validation.UsageError("Unknown --encoder_family=%s (registered: %s)" %
                      (name, ", ".join(family_names())))
   return _FAMILIES[name]
 
@@ -234,7 +235,7 @@ def detect_family(config_path):
     if family.matches(values):
       return family
   foreign = sorted(k for k in values if k in BertFamily.FOREIGN_KEYS)
-  raise ValueError(
+  raise validation.UsageError(
       "%s is not the config of a registered encoder family (%s)%s." %
       (config_path, ", ".join(family_names()),
        (": it has %s, ALBERT's keys" % ", ".join(foreign)) if foreign

@@ -703,7 +703,7 @@ def write_scalars(writer, step, scalars):
                        metadata=metadata)
 
 
-def warm_start(model, checkpoint_path):
+def warm_start(model, checkpoint_path, expected_names=None):
   """Warm start: the trainable weights of `model` found in the checkpoint.
 
   As Google's `init_from_checkpoint`: variables the checkpoint lacks keep
@@ -713,18 +713,28 @@ def warm_start(model, checkpoint_path):
   Args:
     model: tf.Module.
     checkpoint_path: a checkpoint prefix (or a directory with a state file).
+    expected_names: names the checkpoint must restore (the encoder's,
+      `EncoderFamily.variable_names`; its pooler may be missing), or None:
+      at least one variable.
 
   Returns:
     checkpoints.RestoreResult.
 
   Raises:
-    validation.UsageError: the checkpoint restores none of the weights.
+    validation.UsageError: the checkpoint restores none of the weights, or
+      not all of `expected_names`.
   """
   logging.info("Warm start (weights only) from %s", checkpoint_path)
   result = checkpoints.restore(model.trainable_variables, checkpoint_path,
                                allow_missing=True, log=True)
-  # The driver checks the encoder's variables; here: not nothing.
-  checkpoints.check_warm_start(result, None, checkpoint_path)
+  if expected_names is not None:
+    # Only the names the model has as trainable variables can be restored.
+    trainable = set(result.loaded) | set(result.missing)
+    expected_names = [n for n in expected_names if n in trainable] or None
+  checkpoints.check_warm_start(
+      result, expected_names, checkpoint_path,
+      optional_prefixes=checkpoints.optional_encoder_prefixes(
+          expected_names or ()))
   return result
 
 
@@ -812,7 +822,7 @@ class Estimator(object):
 
   def __init__(self, model_fn, config, params=None, train_batch_size=None,
                eval_batch_size=None, predict_batch_size=None,
-               warm_start_from=None):
+               warm_start_from=None, warm_start_variables=None):
     """Creates the estimator (the model is built lazily on first use).
 
     Args:
@@ -824,6 +834,8 @@ class Estimator(object):
         micro-batches), as Google's flags.
       warm_start_from: a checkpoint whose weights start a model_dir without
         a checkpoint (Google's --init_checkpoint; see `warm_start`).
+      warm_start_variables: names `warm_start_from` must restore (the
+        encoder's), or None (at least one variable).
 
     Raises:
       validation.UsageError: a batch size below 1.
@@ -834,6 +846,7 @@ class Estimator(object):
       validation.check_int(name, size, minimum=1, allow_none=True)
     self.model_fn = model_fn
     self.warm_start_from = warm_start_from
+    self.warm_start_variables = warm_start_variables
     self.config = config
     self.params = dict(params or {})
     self.train_batch_size = train_batch_size
@@ -947,7 +960,7 @@ class Estimator(object):
             (path, len(missing), validation.list_text(missing, 5)))
       return path
     if self.warm_start_from:
-      warm_start(self._model, self.warm_start_from)
+      warm_start(self._model, self.warm_start_from, self.warm_start_variables)
       return self.warm_start_from
     return None
 

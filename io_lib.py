@@ -113,10 +113,10 @@ def expand_globs(spec, flag_name="--input_file"):
     else:
       matches = sorted(glob.glob(pattern))
     if not matches:
-      raise ValueError("%s: no file matches %r" % (flag_name, pattern))
+      raise validation.UsageError("%s: no file matches %r" % (flag_name, pattern))
     paths.extend(matches)
   if not paths:
-    raise ValueError("%s names no file: %r" % (flag_name, spec))
+    raise validation.UsageError("%s names no file: %r" % (flag_name, spec))
   return paths
 
 

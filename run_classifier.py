@@ -26,6 +26,7 @@ import heads
 import task_lib
 import text_inputs
 import tokenization
+import validation
 from tasks import classification
 # Google's names (and ours that users import), from where they live now.
 from tasks.classification import ClassifierModel
@@ -153,14 +154,14 @@ def main(_):
                                                 FLAGS.init_checkpoint)
 
   if not FLAGS.do_train and not FLAGS.do_eval and not FLAGS.do_predict:
-    raise ValueError(
+    raise validation.UsageError(
         "At least one of `do_train`, `do_eval` or `do_predict' must be True.")
 
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
 
   if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
+    raise validation.UsageError(
         "Cannot use sequence length %d because the BERT model "
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings))
