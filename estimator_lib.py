@@ -703,6 +703,63 @@ def write_scalars(writer, step, scalars):
                        metadata=metadata)
 
 
+_EVENTS_FILE_RE = re.compile(r"(\S*events\.out\.tfevents[^\s;]*);\s*([^\n]*)")
+
+
+@contextlib.contextmanager
+def summary_errors():
+  """Turns a failed TensorBoard events write into an OutputError.
+
+  TensorFlow reports a full disk while writing events as an op error of
+  `tf.summary.write` or the writer's flush, and the file is left with a
+  half-written last record. Here the file is cut back to its last whole
+  record (TensorBoard reads it as it is) and the error names it.
+
+  Raises:
+    validation.OutputError: "Cannot write TensorBoard events <file>:
+      <reason>".
+  """
+  try:
+    yield
+  except tf.errors.OpError as e:
+    m = _EVENTS_FILE_RE.search(e.message or "")
+    if m is None:
+      raise
+    path = m.group(1)
+    truncate_to_whole_records(path)
+    raise validation.OutputError("Cannot write TensorBoard events %s: %s" %
+                                 (path, m.group(2).strip() or
+                                  io_lib.error_reason(e))) from e
+
+
+def truncate_to_whole_records(path):
+  """Cuts a TFRecord-framed file (e.g. events) after its last whole record.
+
+  Args:
+    path: a local file (others are left alone).
+
+  Returns:
+    the new size in bytes, or None when nothing was done.
+  """
+  if validation.is_remote(path) or not os.path.isfile(path):
+    return None
+  size = os.path.getsize(path)
+  end = 0
+  with open(path, "rb") as f:
+    while True:
+      header = f.read(8)
+      if len(header) < 8:
+        break
+      record_end = end + 8 + 4 + struct.unpack("<Q", header)[0] + 4
+      if record_end > size:
+        break
+      end = record_end
+      f.seek(end)
+  if end < size:
+    os.truncate(path, end)
+  return end
+
+
 def warm_start(model, checkpoint_path, expected_names=None):
   """Warm start: the trainable weights of `model` found in the checkpoint.
 
@@ -806,7 +863,8 @@ class _TrainProgress(object):
     loss_scale = self.estimator._loss_scale  # pylint: disable=protected-access
     if loss_scale is not None:
       scalars["loss_scale"] = float(loss_scale.loss_scale.numpy())
-    write_scalars(self.writer, step, scalars)
+    with summary_errors():
+      write_scalars(self.writer, step, scalars)
     every = self.estimator.config.log_every_n_steps or 1
     if step - self.last_logged >= every or step >= self.max_steps:
       overall = (step - self.start) / max(now - self.t_start, 1e-9)
@@ -1244,7 +1302,8 @@ class Estimator(object):
       progress.report(step, loss, lr)
       if save:
         self._save(manager, checked=True)
-    progress.writer.flush()
+    with summary_errors():
+      progress.writer.flush()
 
   def _input_ended(self, manager, start, max_steps, files):
     """A finite training input ended: save, as TPUEstimator (or refuse).
@@ -1404,12 +1463,13 @@ class Estimator(object):
     logging.info("Evaluated %d batches.", n)
     if self.config.is_chief and self.model_dir:
       # As Estimator: the metrics as TensorBoard scalars in model_dir/eval.
-      writer = tf.summary.create_file_writer(
-          os.path.join(self.model_dir, "eval"))
-      write_scalars(writer, results["global_step"],
-                    {k: float(v) for k, v in results.items()
-                     if k != "global_step"})
-      writer.close()
+      with summary_errors():
+        writer = tf.summary.create_file_writer(
+            os.path.join(self.model_dir, "eval"))
+        write_scalars(writer, results["global_step"],
+                      {k: float(v) for k, v in results.items()
+                       if k != "global_step"})
+        writer.close()
     return results
 
   # ---------------------------------------------------------------- predict

@@ -47,6 +47,7 @@ import io_lib
 import modeling
 import task_lib
 import tf_tokenization
+import validation
 
 SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
 HUB_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
@@ -57,14 +58,23 @@ def _int_specs(names):
   return [tf.TensorSpec([None, None], tf.int32, name=n) for n in names]
 
 
-def _save_atomically(module, export_dir, signatures):
+def _save_atomically(module, export_dir, signatures, overwrite=False,
+                     flag_name="export_dir"):
   """tf.saved_model.save to a temporary directory, then rename.
 
   Args:
     module: the tf.Module to save.
-    export_dir: final directory (replaced if it exists).
+    export_dir: final directory: new, empty or an earlier export (replaced);
+      a directory holding anything else only with `overwrite`.
     signatures: dict name -> concrete function.
+    overwrite: replace a directory that is not an earlier export.
+    flag_name: the flag that named export_dir (for messages).
+
+  Raises:
+    validation.UsageError: export_dir holds other files (nothing is
+      deleted: an export used to replace whatever was there).
   """
+  validation.check_export_dir(flag_name, export_dir, overwrite)
   parent = os.path.dirname(export_dir.rstrip("/"))
   if parent:
     tf.io.gfile.makedirs(parent)
@@ -98,7 +108,8 @@ class ServingClassifier(tf.Module):
     return {"probabilities": probabilities}
 
 
-def export_classifier(model, export_dir, task_type="classification"):
+def export_classifier(model, export_dir, task_type="classification",
+                      overwrite=False):
   """Writes a serving SavedModel of a classifier.
 
   The signature takes any sequence length up to max_position_embeddings.
@@ -107,13 +118,15 @@ def export_classifier(model, export_dir, task_type="classification"):
     model: tasks.classification.ClassifierModel (weights loaded).
     export_dir: output directory.
     task_type: see ServingClassifier.
+    overwrite: replace a directory that is not an earlier export.
 
   Returns:
     export_dir.
   """
   module = ServingClassifier(model, task_type)
   _save_atomically(module, export_dir,
-                   {"serving_default": module.serve.get_concrete_function()})
+                   {"serving_default": module.serve.get_concrete_function()},
+                   overwrite)
   return export_dir
 
 
@@ -258,7 +271,7 @@ class MaskedLMModel(tf.Module):
 
 
 def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
-                       mlm_head=None):
+                       mlm_head=None, overwrite=False):
   """Writes the encoder as a TF Hub style SavedModel.
 
   Both `training=False` and `training=True` are traced, so the loaded module
@@ -271,6 +284,7 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
     do_lower_case: bool.
     mlm_head: optional masked-LM head with its weights (see MaskedLMModel):
       the module then also has Model Garden's `mlm` subobject.
+    overwrite: replace a directory that is not an earlier export.
 
   Returns:
     export_dir.
@@ -287,7 +301,7 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
   _save_atomically(module, export_dir, {
       "serving_default": module.serve.get_concrete_function(),
       "tokenization_info": module.tokenization_info.get_concrete_function(),
-  })
+  }, overwrite)
   return export_dir
 
 
@@ -440,7 +454,7 @@ class BertPreprocessor(tf.Module):
 
 
 def export_preprocessor(export_dir, vocab_file, do_lower_case,
-                        default_seq_length=128):
+                        default_seq_length=128, overwrite=False):
   """Writes the preprocessing SavedModel matching an encoder export.
 
   Args:
@@ -448,6 +462,7 @@ def export_preprocessor(export_dir, vocab_file, do_lower_case,
     vocab_file: the encoder's vocabulary.
     do_lower_case: bool, the encoder's casing.
     default_seq_length: see BertPreprocessor.
+    overwrite: replace a directory that is not an earlier export.
 
   Returns:
     export_dir.
@@ -461,7 +476,8 @@ def export_preprocessor(export_dir, vocab_file, do_lower_case,
       module.bert_pack_inputs.__call__.get_concrete_function(
           [spec] * num_segments, seq_length=tf.TensorSpec([], tf.int32))
   _save_atomically(module, export_dir, {
-      "serving_default": module.__call__.get_concrete_function()})
+      "serving_default": module.__call__.get_concrete_function()},
+                   overwrite, flag_name="preprocessor_dir")
   return export_dir
 
 
@@ -509,10 +525,10 @@ def main(_):
                                       config.initializer_range)
     checkpoints.restore(head, f.init_checkpoint, allow_missing=False)
   export_hub_encoder(model, f.export_dir, f.vocab_file, f.do_lower_case,
-                     mlm_head=head)
+                     mlm_head=head, overwrite=f.overwrite)
   if f.preprocessor_dir:
     export_preprocessor(f.preprocessor_dir, f.vocab_file, f.do_lower_case,
-                        f.max_seq_length)
+                        f.max_seq_length, overwrite=f.overwrite)
 
 
 if __name__ == "__main__":
@@ -520,6 +536,10 @@ if __name__ == "__main__":
                                 "init_checkpoint", "vocab_file",
                                 "do_lower_case", "max_seq_length"])
   flags.DEFINE_string("export_dir", None, "Where to write the module.")
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace --export_dir (and --preprocessor_dir) even when "
+                    "it holds files that are not an earlier export (without "
+                    "it such a directory is refused; nothing is deleted).")
   flags.DEFINE_bool("with_mlm", False,
                     "Also export the masked-LM head as the `mlm` subobject "
                     "(the checkpoint must hold cls/predictions/*).")

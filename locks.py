@@ -53,7 +53,10 @@ except ImportError:  # not POSIX: owners are recognised by pid only
   fcntl = None
 
 DIR_LOCK_NAME = ".lock"
-_TEMP_RE = re.compile(r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
+# `.<name>.tmp-<pid>-<8 hex>`, possibly with an extension a tool added
+# (SentencePiece writes `<prefix>.model` and `<prefix>.vocab`).
+_TEMP_RE = re.compile(
+    r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(?:\.[A-Za-z0-9]+)?$")
 _LEGACY_TEMP_RE = re.compile(r"^(?P<base>.+)(\.tmp|_temp_)[0-9a-f]{32}$")
 
 _HELD = {}  # lock file path -> OutputLock held by this process

@@ -525,8 +525,8 @@ def check_input_files(name, spec):
       continue
     matches = glob.glob(pattern)
     if not matches:
-      raise UsageError("%s: no file matches %s" % (flag_text(name, spec),
-                                                   pattern))
+      raise UsageError("%s: %smatches no file" % (
+          flag_text(name, spec), "" if pattern == spec else pattern + " "))
     files = [m for m in matches if not os.path.isdir(m)]
     if not files:
       raise UsageError("%s: %s is a directory; name the files (e.g. %s)" % (

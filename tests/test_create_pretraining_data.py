@@ -27,6 +27,7 @@ import tensorflow as tf
 
 import create_pretraining_data as cpd
 from conftest import fixture_path
+import harness
 import literal_pretraining_data as literal
 import pretraining_data_kernels as kernels
 import tokenization
@@ -527,15 +528,14 @@ def test_first_20_instances_are_logged_as_googles(tmp_path, caplog):
 
 
 def test_main_reports_bad_input_as_a_message(tmp_path):
-  argv = ["create_pretraining_data.py",
-          "--input_file=%s" % (tmp_path / "none*.txt"),
-          "--output_file=%s" % (tmp_path / "out.tfrecord"),
-          "--vocab_file=%s" % VOCAB]
-  with flagsaver.flagsaver():
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(argv)
-    with pytest.raises(SystemExit, match="error: --input_file: .*none"):
-      cpd.main(argv)
+  """A user error is one line naming the flag, exit status 2, no output."""
+  result = harness.run_cli(
+      cpd.main, checks=(), input_file=tmp_path / "none*.txt",
+      output_file=tmp_path / "out.tfrecord", vocab_file=VOCAB)
+  assert result.status == 2
+  assert result.error == "prog: error: --input_file=%s: matches no file" % (
+      tmp_path / "none*.txt")
+  assert not os.listdir(tmp_path)
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])
