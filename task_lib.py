@@ -508,7 +508,11 @@ def check_run_flags(flag_values):
   family, config = encoders.load_config(
       _flag(flag_values, config_flag),
       _flag(flag_values, "encoder_family") or encoders.AUTO)
-  max_seq_length = _flag(flag_values, "max_seq_length")
+  # Checked when given: a script's default may not apply (export_lib uses it
+  # only with --preprocessor_dir); runners check their own in main.
+  max_seq_length = (_flag(flag_values, "max_seq_length")
+                    if "max_seq_length" in flag_values and
+                    flag_values["max_seq_length"].present else None)
   if max_seq_length and max_seq_length > config.max_position_embeddings:
     raise validation.UsageError(
         "--max_seq_length=%d: the model was trained up to sequence length %d "
