@@ -362,7 +362,7 @@ def optional_encoder_prefixes(names):
 
 
 def check_init_checkpoint(checkpoint_path, expected_names,
-                          flag_name="init_checkpoint"):
+                          flag_name="init_checkpoint", expected_shapes=None):
   """Before any work: the checkpoint holds the encoder's variables.
 
   Reads only the checkpoint's index (names), as `check_warm_start` would
@@ -373,10 +373,14 @@ def check_init_checkpoint(checkpoint_path, expected_names,
     checkpoint_path: the checkpoint (prefix or directory).
     expected_names: the encoder's names (`EncoderFamily.variable_names`).
     flag_name: the flag that named it.
+    expected_shapes: optional dict name -> shape (a list; None = any size)
+      of a few variables whose shapes the config fixes
+      (`EncoderFamily.key_shapes`): a checkpoint of another size is refused
+      before any work.
 
   Raises:
-    validation.UsageError: unreadable, or lacking encoder variables (see
-      `check_warm_start`; a missing pooler only warns).
+    validation.UsageError: unreadable, lacking encoder variables (see
+      `check_warm_start`; a missing pooler only warns), or of other shapes.
   """
   try:
     held = list_checkpoint_variables(checkpoint_path)
@@ -400,6 +404,20 @@ def check_init_checkpoint(checkpoint_path, expected_names,
   check_warm_start(result, expected_names, checkpoint_path, flag_name,
                    optional_prefixes=optional_encoder_prefixes(
                        expected_names))
+  for name, shape in (expected_shapes or {}).items():
+    key = checkpoint_key(name, held)
+    if key is None:
+      continue
+    have = list(held[key])
+    if len(have) != len(shape) or any(
+        want is not None and want != got for want, got in zip(shape, have)):
+      raise validation.UsageError(
+          "%s holds %s of shape %s but the model config asks for %s: the "
+          "checkpoint is of another model size (is the config file the "
+          "checkpoint's?)" % (validation.flag_text(flag_name, checkpoint_path),
+                              key, have, "[%s]" % ", ".join(
+                                  "*" if d is None else str(d)
+                                  for d in shape)))
 
 
 def _warm_start_hint(absent, held):

@@ -109,6 +109,22 @@ class EncoderFamily(object):
     """Whether a parsed config file is one of this family's."""
     raise NotImplementedError
 
+  def key_shapes(self, config):
+    """A few checkpoint names -> shapes the config fixes (None: any size).
+
+    The embedding tables' rows (vocab_size, type_vocab_size,
+    max_position_embeddings) and the pooler's [hidden_size, hidden_size],
+    for `checkpoints.check_init_checkpoint` (Google's names, which BERT and
+    ALBERT share); a family with other names overrides it.
+    """
+    emb = modeling.bert_embedding_names("bert")
+    return {
+        emb["word_embeddings"]: [config.vocab_size, None],
+        emb["token_type_embeddings"]: [config.type_vocab_size, None],
+        emb["position_embeddings"]: [config.max_position_embeddings, None],
+        "bert/pooler/dense/kernel": [config.hidden_size, config.hidden_size],
+    }
+
 
 class BertFamily(EncoderFamily):
   """Google's BERT: BertConfig, BertModel, FullTokenizer (WordPiece)."""

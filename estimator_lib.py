@@ -653,9 +653,13 @@ def check_record_files(input_files, flag_name="input_file"):
     except tf.errors.DataLossError as e:
       raise describe_record_error(e, [path]) from e
     if not records:
-      raise validation.DataError("TFRecord file %s holds no records (%s)" %
-                                 (path, validation.flag_text(flag_name,
-                                                             path)))
+      size = (None if validation.is_remote(path) else
+              os.path.getsize(path))
+      what = ("TFRecord file %s holds no records" % path if not size else
+              "%s is not a TFRecord file (%d bytes without a whole record)" %
+              (path, size))
+      raise validation.DataError("%s (%s)" % (
+          what, validation.flag_text(flag_name, path)))
 
 
 def write_eval_results(path, results):

@@ -522,8 +522,9 @@ def check_run_flags(flag_values):
   check_vocabulary(flag_values, family, config)
   init_checkpoint = _flag(flag_values, "init_checkpoint")
   if init_checkpoint:
-    checkpoints.check_init_checkpoint(init_checkpoint,
-                                      family.variable_names(config))
+    checkpoints.check_init_checkpoint(
+        init_checkpoint, family.variable_names(config),
+        expected_shapes=family.key_shapes(config))
 
 
 def check_vocabulary(flag_values, family, config):
@@ -629,9 +630,33 @@ def run(task, settings, run_config):
       owner.release()
 
 
+def check_weights(task, settings, estimator):
+  """Before any work: evaluation or prediction without training has weights.
+
+  The Estimator refuses it too, but only after the task has written its
+  records.
+
+  Raises:
+    validation.UsageError: no checkpoint in --output_dir, no
+      --init_checkpoint and an encoder without weights of its own (a TF Hub
+      module has its own).
+  """
+  if settings.do_train or settings.init_checkpoint:
+    return
+  if encoder_variable_names(task.encoder_spec) is None:
+    return  # a TF Hub module: the weights come with it
+  if estimator.latest_checkpoint():
+    return
+  raise validation.UsageError(
+      "Nothing to %s with: no checkpoint in --output_dir=%s and no "
+      "--init_checkpoint; train first (--do_train) or give the weights" % (
+          "evaluate" if settings.do_eval else "predict", settings.output_dir))
+
+
 def _run(task, settings, run_config):
   """`run` after its checks, holding the lock of --output_dir."""
   estimator = make_estimator(task, settings, run_config)
+  check_weights(task, settings, estimator)
   if settings.do_train:
     task.set_schedule(*task.training_schedule())
   eval_input = task.eval_input() if settings.do_eval else None

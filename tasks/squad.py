@@ -172,8 +172,12 @@ def load_squad_json(input_file):
   """
   if not tf.io.gfile.exists(input_file):
     raise SquadFormatError("SQuAD file %s does not exist." % input_file)
-  with tf.io.gfile.GFile(input_file, "r") as reader:
-    text = reader.read()
+  try:
+    with tf.io.gfile.GFile(input_file, "r") as reader:
+      text = reader.read()
+  except UnicodeDecodeError as e:
+    raise SquadFormatError("SQuAD file %s is not UTF-8 text (%s)." %
+                           (input_file, e)) from None
   if not text.strip():
     raise SquadFormatError("SQuAD file %s is empty." % input_file)
   try:
