@@ -590,7 +590,8 @@ def read_label_file(label_file):
 
 # Files of an output directory that were made with its label_list.txt: the
 # checkpoints' head rows and test_results.tsv's columns follow its order.
-LABELLED_OUTPUTS = ("checkpoint", "test_results.tsv")
+LABELLED_OUTPUTS = (("checkpoint", "checkpoints"),
+                    ("test_results.tsv", "test results"))
 
 
 def write_label_list(path, label_list):
@@ -612,12 +613,12 @@ def write_label_list(path, label_list):
     if old == text:
       return
     directory = os.path.dirname(path)
-    made = [n for n in LABELLED_OUTPUTS
-            if io_lib.exists(os.path.join(directory, n))]
+    made = [what for name, what in LABELLED_OUTPUTS
+            if io_lib.exists(os.path.join(directory, name))]
     if made:
       raise validation.UsageError(
-          "%s lists the labels %s but these data have %s, and %s beside it "
-          "were made with the old list; use a new --output_dir" % (
+          "%s lists the labels %s but these data have %s; the %s beside it "
+          "were made with the old list: use a new --output_dir" % (
               path, validation.list_text(old.split()),
               validation.list_text(label_list), " and ".join(made)))
   io_lib.write_text(path, text)

@@ -674,7 +674,8 @@ class FeatureWriter(object):
     self.is_training = is_training
     self.num_features = 0
     self._target = io_lib.AtomicPath(filename)
-    self._writer = tf.io.TFRecordWriter(self._target.temporary)
+    with io_lib.output_errors(filename):
+      self._writer = tf.io.TFRecordWriter(self._target.temporary)
 
   def process_feature(self, feature):
     """Writes one InputFeatures (all int64; train adds the labels)."""
@@ -688,12 +689,14 @@ class FeatureWriter(object):
       values["start_positions"] = [feature.start_position]
       values["end_positions"] = [feature.end_position]
       values["is_impossible"] = [1 if feature.is_impossible else 0]
-    self._writer.write(tf_example.serialize_example(
-        [(name, v, False) for name, v in values.items()]))
+    with io_lib.output_errors(self.filename):  # a full disk names the file
+      self._writer.write(tf_example.serialize_example(
+          [(name, v, False) for name, v in values.items()]))
 
   def close(self):
-    self._writer.close()
-    self._target.commit()
+    with io_lib.output_errors(self.filename):
+      self._writer.close()
+      self._target.commit()
 
   def abort(self):
     """Closes and removes the unfinished file (after an error)."""
@@ -987,8 +990,12 @@ class _JsonObjectWriter(object):
   it; the file appears under its name only when complete.
   """
 
-  def __init__(self, path):
-    self._writer = io_lib.AtomicFile(path, "w")
+  def __init__(self, path, group=None):
+    """Args: path: the file; group: an io_lib.OutputGroup that commits it
+    (None: close() does)."""
+    self._writer = (group.file(path) if group is not None else
+                    io_lib.AtomicFile(path, "w"))
+    self._group = group
     self._count = 0
 
   def add(self, key, value):
@@ -1002,7 +1009,8 @@ class _JsonObjectWriter(object):
   def close(self):
     """Finishes the file and moves it to its name."""
     self._writer.write("{}\n" if self._count == 0 else "\n}\n")
-    self._writer.commit()
+    if self._group is None:
+      self._writer.commit()
 
   def abort(self):
     self._writer.abort()
@@ -1028,8 +1036,9 @@ def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
   logging.info("Writing nbest to: %s", output_nbest_file)
   all_predictions = collections.OrderedDict()
   scores_diff_json = collections.OrderedDict()
-  nbest_writer = _JsonObjectWriter(output_nbest_file)
-  try:
+  # The three files describe one run: replaced together or not at all.
+  with io_lib.output_group() as group:
+    nbest_writer = _JsonObjectWriter(output_nbest_file, group)
     for example, features, results in example_groups:
       text, nbest_json, score_diff = _predict_example(
           example, features, results, n_best_size, max_answer_length,
@@ -1039,13 +1048,12 @@ def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
       if version_2_with_negative:
         scores_diff_json[example.qas_id] = score_diff
       nbest_writer.add(example.qas_id, nbest_json)
-  except BaseException:
-    nbest_writer.abort()
-    raise
-  nbest_writer.close()
-  _write_json(output_prediction_file, all_predictions)
-  if version_2_with_negative:
-    _write_json(output_null_log_odds_file, scores_diff_json)
+    nbest_writer.close()
+    group.write_text(output_prediction_file,
+                     json.dumps(all_predictions, indent=4) + "\n")
+    if version_2_with_negative:
+      group.write_text(output_null_log_odds_file,
+                       json.dumps(scores_diff_json, indent=4) + "\n")
   return all_predictions, scores_diff_json
 
 
