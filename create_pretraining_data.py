@@ -1059,6 +1059,16 @@ def vocab_sha256(vocab_file):
     return hashlib.sha256(f.read()).hexdigest()
 
 
+def _temporaries(output_files):
+  """Dict path -> temporary path of every output and its sidecar.
+
+  io_lib's unique names: the next run that locks an output removes those a
+  killed run left.
+  """
+  paths = list(output_files) + [sidecar_path(p) for p in output_files]
+  return {p: io_lib.temporary_name(p) for p in paths}
+
+
 def _replace_with_sidecar(path, temporaries, with_sidecar):
   """Renames a finished output (and its sidecar) over the real names.
 
@@ -1110,11 +1120,7 @@ def write_records(encode, order, output_files, settings=None, progress=None,
   num_outputs = len(output_files)
   total = len(order)
   writers = []
-  # Unique names (io_lib's), removed by the next run that locks the output
-  # if this one is killed.
-  temporaries = {p: io_lib.temporary_name(p) for p in output_files}
-  temporaries.update((sidecar_path(p), io_lib.temporary_name(sidecar_path(p)))
-                     for p in output_files)
+  temporaries = _temporaries(output_files)
   pool = concurrent.futures.ThreadPoolExecutor(num_threads)
   try:
     for path in output_files:

@@ -28,6 +28,7 @@ import estimator_lib
 import io_lib
 import locks
 import optimization
+import text_inputs
 import validation
 
 # name -> (absl DEFINE function, default, help). The defaults are Google's
@@ -543,13 +544,35 @@ def check_vocabulary(flag_values, family, config):
   tokenizer = family.create_tokenizer(
       vocab_file=vocab_file, spm_model_file=spm_model_file,
       do_lower_case=bool(_flag(flag_values, "do_lower_case")))
+  flag = validation.flag_text("spm_model_file" if spm_model_file else
+                              "vocab_file", spm_model_file or vocab_file)
   size = len(tokenizer.vocab)
   if size > config.vocab_size:
-    flag = "spm_model_file" if spm_model_file else "vocab_file"
     raise validation.UsageError(
-        "--%s=%s has %d tokens but the model's vocab_size is %d: the "
-        "vocabulary is not the model's" % (
-            flag, spm_model_file or vocab_file, size, config.vocab_size))
+        "%s has %d tokens but the model's vocab_size is %d: the vocabulary "
+        "is not the model's" % (flag, size, config.vocab_size))
+  missing = [t for t in _special_tokens(tokenizer) if t not in tokenizer.vocab]
+  if missing:
+    tabs = any("\t" in t for t in list(tokenizer.vocab)[:100])
+    raise validation.UsageError(
+        "%s has no %s token%s" % (
+            flag, " or ".join(missing),
+            ": its lines hold tabs, as a SentencePiece .vocab file's do; "
+            "give the model's WordPiece vocab.txt (ALBERT: --spm_model_file)"
+            if tabs else ""))
+  if size < config.vocab_size:
+    logging.warning("%s has %d tokens but the model's vocab_size is %d: is it "
+                    "the model's vocabulary?", flag, size, config.vocab_size)
+
+
+def _special_tokens(tokenizer):
+  """The tokens a tokenizer emits whatever the text: [CLS], [SEP] and, for
+  WordPiece, its unknown token."""
+  tokens = list(text_inputs.special_tokens(tokenizer))
+  wordpiece = getattr(tokenizer, "wordpiece_tokenizer", None)
+  if wordpiece is not None and getattr(tokenizer, "sp_model", None) is None:
+    tokens.append(wordpiece.unk_token)
+  return tokens
 
 
 def app_main(main, required_flags):
@@ -620,6 +643,7 @@ def run(task, settings, run_config):
       in --output_dir (the chief holds its lock for the whole run), ...
   """
   check_settings(settings)
+  check_batch_sizes(settings, run_config)
   owner = None
   if run_config.is_chief:  # re-entrant: app_main may hold it already
     owner = locks.lock_output_dir(settings.output_dir)
@@ -628,6 +652,27 @@ def run(task, settings, run_config):
   finally:
     if owner is not None:
       owner.release()
+
+
+def check_batch_sizes(settings, run_config):
+  """Before any work: each batch size splits over the replicas (and the
+  training batch over the accumulation steps), as the Estimator needs.
+
+  Raises:
+    validation.UsageError: naming the flag, the replicas and the steps.
+  """
+  for name, used, divisor in (
+      ("train_batch_size", settings.do_train,
+       run_config.gradient_accumulation_steps),
+      ("eval_batch_size", settings.do_eval, 1),
+      ("predict_batch_size", settings.do_predict, 1)):
+    size = getattr(settings, name)
+    parts = run_config.num_replicas * divisor
+    if used and size % parts:
+      raise validation.UsageError(
+          "--%s=%d: must be a multiple of %d (%d replicas x %d gradient "
+          "accumulation steps)" % (name, size, parts, run_config.num_replicas,
+                                   divisor))
 
 
 def check_weights(task, settings, estimator):
