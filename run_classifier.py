@@ -14,8 +14,6 @@ This script is the command line: its flags, the encoder from the registry
 driver (task_lib.run). Google's importable names stay here.
 """
 
-import os
-
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -166,15 +164,9 @@ def main(_):
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings))
 
-  tf.io.gfile.makedirs(FLAGS.output_dir)
-
   processor = classification.processor_from_flags(FLAGS)
   label_list = processor.get_labels()
   task_type = processor.task_type
-  if isinstance(processor, UserDataProcessor):
-    # The column order of test_results.tsv.
-    write_label_list(os.path.join(FLAGS.output_dir, "label_list.txt"),
-                     label_list)
 
   tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,
                                       do_lower_case=FLAGS.do_lower_case)

@@ -212,6 +212,8 @@ class Task(estimator_lib.ModelFn):
   * `export(model, export_dir)`: a SavedModel of the trained model;
   * `after_training(estimator)`: what the task writes after training (none
     by default);
+  * `prepare_output_dir()`: files written once the run's checks passed,
+    before the records (none by default);
   * `default_best_metric()`: the eval key that picks the best checkpoint.
   """
 
@@ -301,6 +303,11 @@ class Task(estimator_lib.ModelFn):
   def after_training(self, estimator):
     """Called by the driver after training, with the trained Estimator."""
     del estimator
+
+  def prepare_output_dir(self):
+    """Called by the driver once every check passed, before the task writes
+    records or results (the classification task's label_list.txt): a run
+    refused before then leaves nothing in --output_dir."""
 
   def default_best_metric(self):
     return "eval_accuracy"
@@ -704,6 +711,7 @@ def _run(task, settings, run_config):
   check_weights(task, settings, estimator)
   if settings.do_train:
     task.set_schedule(*task.training_schedule())
+  task.prepare_output_dir()
   eval_input = task.eval_input() if settings.do_eval else None
   if settings.do_train:
     train(task, estimator, settings, eval_input)

@@ -774,6 +774,14 @@ class ClassificationTask(task_lib.Task):
         is_training=is_training, drop_remainder=drop_remainder,
         task_type=self.task_type, num_labels=len(self.label_list))
 
+  def prepare_output_dir(self):
+    """label_list.txt for user data (the column order of test_results.tsv;
+    read back with --label_file), written once the run's checks passed."""
+    if isinstance(self.processor, classification_data.UserDataProcessor):
+      classification_data.write_label_list(
+          os.path.join(self.settings.output_dir, "label_list.txt"),
+          self.label_list)
+
   def train_input_fn(self):
     examples = self.train_examples()
     train_file, _ = self.record_file(examples, "train")
