@@ -123,6 +123,7 @@ def export_classifier(model, export_dir, task_type="classification",
   Returns:
     export_dir.
   """
+  validation.check_export_dir("export_dir", export_dir, overwrite)
   module = ServingClassifier(model, task_type)
   _save_atomically(module, export_dir,
                    {"serving_default": module.serve.get_concrete_function()},
@@ -289,6 +290,7 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
   Returns:
     export_dir.
   """
+  validation.check_export_dir("export_dir", export_dir, overwrite)
   module = HubEncoder(bert_model, vocab_file, do_lower_case, mlm_head)
   inputs = {n: tf.TensorSpec([None, None], tf.int32, name=n)
             for n in HUB_INPUTS}
@@ -467,6 +469,7 @@ def export_preprocessor(export_dir, vocab_file, do_lower_case,
   Returns:
     export_dir.
   """
+  validation.check_export_dir("preprocessor_dir", export_dir, overwrite)
   module = BertPreprocessor(vocab_file, do_lower_case, default_seq_length)
   for ragged_rank in (1, 2):
     spec = tf.RaggedTensorSpec([None] * (ragged_rank + 1), tf.int32,
