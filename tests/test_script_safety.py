@@ -412,3 +412,38 @@ def test_a_second_live_run_is_refused_before_any_work(model, tmp_path):
   finally:
     holder.terminate()
     holder.wait(timeout=30)
+
+
+def test_a_data_error_inside_the_input_pipeline_is_the_users(model, tmp_path):
+  """extract_features streams its input through tf.data: a line that is not
+  UTF-8 is named by file and line, not wrapped in [[{{node PyFunc}}]]; no
+  output file is left."""
+  path = write(tmp_path / "in.txt", b"one\ntwo\nthr\xffee\nfour\n", "wb")
+  result = harness.run_cli(
+      extract_features.main, input_file=path,
+      output_file=tmp_path / "f.jsonl", vocab_file=model["vocab_file"],
+      bert_config_file=model["bert_config_file"],
+      init_checkpoint=model["init_checkpoint"], max_seq_length=16,
+      layers="-1", batch_size=2)
+  assert result.status == 2, result.stderr
+  assert result.error.startswith(
+      "prog: error: %s, line 3: not UTF-8 ('utf-8' codec can't decode byte "
+      "0xff" % path)
+  assert sorted(os.listdir(str(tmp_path))) == ["in.txt"]
+
+
+def test_squad_numbers_that_are_not_numbers(tmp_path):
+  def answer_start_true(qa, unused_paragraph):
+    qa["answers"][0]["answer_start"] = True
+  path = rewritten_squad(tmp_path, "bool.json", answer_start_true)
+  with pytest.raises(run_squad.SquadFormatError) as info:
+    run_squad.read_squad_examples(path, is_training=True)
+  assert str(info.value) == (
+      "%s: data[0].paragraphs[0].qas[0].answers[0].answer_start is "
+      "true/false (true), expected a number." % path)
+
+
+def test_labels_are_compared_without_surrounding_spaces(tmp_path):
+  data_dir = user_data(tmp_path / "spaces", "good\tpos\nbad\tneg \nok\t pos\n")
+  processor = run_classifier.UserDataProcessor("tsv", data_dir=data_dir)
+  assert processor.get_labels() == ["neg", "pos"]
