@@ -799,6 +799,14 @@ def warm_start(model, checkpoint_path, expected_names=None):
   return result
 
 
+def no_weights_error(mode, model_dir):
+  """The UsageError of evaluating ("eval") or predicting without weights."""
+  return validation.UsageError(
+      "Nothing to %s with: no checkpoint in --output_dir=%s and no "
+      "--init_checkpoint; train first (--do_train) or give the weights" %
+      ({"eval": "evaluate", "predict": "predict"}.get(mode, mode), model_dir))
+
+
 def _rate_text(learning_rate):
   """A learning rate for messages ('unknown' when None)."""
   return "unknown" if learning_rate is None else "%.6g" % learning_rate
@@ -1408,11 +1416,7 @@ class Estimator(object):
     own_weights = getattr(self.model_fn, "init_checkpoint", None)
     if (self._restore(checkpoint_path) is None and not own_weights and
         not allow_initial_weights):
-      raise validation.UsageError(
-          "Nothing to %s with: no checkpoint in --output_dir=%s and no "
-          "--init_checkpoint; train first (--do_train) or give the weights" %
-          ({"eval": "evaluate", "predict": "predict"}.get(mode, mode),
-           self.model_dir))
+      raise no_weights_error(mode, self.model_dir)
     flag = mode + "_batch_size"
     per_replica = self._per_replica_batch_size(getattr(self, flag), flag)
     with input_errors(input_files_of(input_fn)):

@@ -699,10 +699,8 @@ def check_weights(task, settings, estimator):
     return  # a TF Hub module: the weights come with it
   if estimator.latest_checkpoint():
     return
-  raise validation.UsageError(
-      "Nothing to %s with: no checkpoint in --output_dir=%s and no "
-      "--init_checkpoint; train first (--do_train) or give the weights" % (
-          "evaluate" if settings.do_eval else "predict", settings.output_dir))
+  raise estimator_lib.no_weights_error(
+      "eval" if settings.do_eval else "predict", settings.output_dir)
 
 
 def _run(task, settings, run_config):

@@ -555,6 +555,20 @@ def _json_text(value):
   return json.dumps(value, ensure_ascii=False)
 
 
+def has_split(processor, split):
+  """Whether `processor` reads `split` ("train", "dev" or "test").
+
+  Google's XNLI processor has no test split: --do_predict used to fail with
+  a bare NotImplementedError after training.
+  """
+  base = DataProcessor
+  getter = "get_%s_examples" % split
+  cls = type(processor)
+  return (getattr(cls, getter) is not getattr(base, getter) or
+          cls._split_examples is not base._split_examples or  # pylint: disable=protected-access
+          split in processor.split_files)
+
+
 def labels_of_examples(examples):
   """Sorted distinct labels of `examples` (lists are flattened)."""
   labels = set()

@@ -447,3 +447,13 @@ def test_labels_are_compared_without_surrounding_spaces(tmp_path):
   data_dir = user_data(tmp_path / "spaces", "good\tpos\nbad\tneg \nok\t pos\n")
   processor = run_classifier.UserDataProcessor("tsv", data_dir=data_dir)
   assert processor.get_labels() == ["neg", "pos"]
+
+
+def test_predicting_with_a_processor_without_a_test_split(model, tmp_path):
+  """Google's XNLI processor reads no test set: refused before training
+  (it used to end a whole run with a bare NotImplementedError)."""
+  result = harness.run_cli(run_classifier.main, **classifier_flags(
+      model, tmp_path, task_name="xnli", do_predict=True,
+      data_dir=fixture_path("classifier", "xnli")))
+  assert_refused(result, "--do_predict: XnliProcessor has no test split",
+                 tmp_path / "out")
