@@ -511,8 +511,8 @@ def check_run_flags(flag_values):
   """
   config_flag = next((n for n in CONFIG_FLAGS if _flag(flag_values, n)),
                      None)
-  if config_flag is None:
-    return
+  if config_flag is None or _flag(flag_values, "bert_hub_module_handle"):
+    return  # a TF Hub module brings its own config, vocabulary and weights
   family, config = encoders.load_config(
       _flag(flag_values, config_flag),
       _flag(flag_values, "encoder_family") or encoders.AUTO)
