@@ -350,6 +350,76 @@ def check_warm_start(result, expected_names, checkpoint_path,
   raise validation.UsageError(message + (" (%s)" % hint if hint else ""))
 
 
+def optional_encoder_prefixes(names):
+  """The pooler's scopes among an encoder's names (e.g. ("bert/pooler/",)).
+
+  A checkpoint pre-trained without a sentence-level head may lack the pooler;
+  a warm start then only warns about it.
+  """
+  marker = "/pooler/"
+  return tuple(sorted(set(n[:n.index(marker) + len(marker)] for n in names
+                          if marker in n)))
+
+
+def check_init_checkpoint(checkpoint_path, expected_names,
+                          flag_name="init_checkpoint", expected_shapes=None):
+  """Before any work: the checkpoint holds the encoder's variables.
+
+  Reads only the checkpoint's index (names), as `check_warm_start` would
+  judge the restore: an init checkpoint of another family, size or format is
+  refused before data are read or records written.
+
+  Args:
+    checkpoint_path: the checkpoint (prefix or directory).
+    expected_names: the encoder's names (`EncoderFamily.variable_names`).
+    flag_name: the flag that named it.
+    expected_shapes: optional dict name -> shape (a list; None = any size)
+      of a few variables whose shapes the config fixes
+      (`EncoderFamily.key_shapes`): a checkpoint of another size is refused
+      before any work.
+
+  Raises:
+    validation.UsageError: unreadable, lacking encoder variables (see
+      `check_warm_start`; a missing pooler only warns), or of other shapes.
+  """
+  try:
+    held = list_checkpoint_variables(checkpoint_path)
+  except validation.UsageError as e:
+    raise validation.UsageError("%s: %s" % (
+        validation.flag_text(flag_name, checkpoint_path), e)) from None
+  except (tf.errors.OpError, ValueError) as e:
+    raise validation.UsageError("%s: cannot read the checkpoint: %s" % (
+        validation.flag_text(flag_name, checkpoint_path),
+        io_lib.error_reason(e))) from None
+  loaded, missing, keys = [], [], set()
+  for name in expected_names:
+    key = checkpoint_key(name, held)
+    if key is None:
+      missing.append(name)
+    else:
+      loaded.append(name)
+      keys.add(key)
+  result = RestoreResult(loaded, missing,
+                         sorted(n for n in held if n not in keys))
+  check_warm_start(result, expected_names, checkpoint_path, flag_name,
+                   optional_prefixes=optional_encoder_prefixes(
+                       expected_names))
+  for name, shape in (expected_shapes or {}).items():
+    key = checkpoint_key(name, held)
+    if key is None:
+      continue
+    have = list(held[key])
+    if len(have) != len(shape) or any(
+        want is not None and want != got for want, got in zip(shape, have)):
+      raise validation.UsageError(
+          "%s holds %s of shape %s but the model config asks for %s: the "
+          "checkpoint is of another model size (is the config file the "
+          "checkpoint's?)" % (validation.flag_text(flag_name, checkpoint_path),
+                              key, have, "[%s]" % ", ".join(
+                                  "*" if d is None else str(d)
+                                  for d in shape)))
+
+
 def _warm_start_hint(absent, held):
   """Why a checkpoint might not match: TF2 format or another name prefix."""
   if any("/.ATTRIBUTES/" in n for n in held):

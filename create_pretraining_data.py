@@ -38,15 +38,16 @@ import random
 import sys
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 
+import io_lib
 import pretraining_data_kernels as kernels
 import sentence_split
 import tf_example
 import tokenization
+import validation
 
 FLAGS = flags.FLAGS
 
@@ -985,9 +986,33 @@ def vocab_sha256(vocab_file):
     return hashlib.sha256(f.read()).hexdigest()
 
 
-def _temporary_name(path):
-  return "%s.tmp-%d" % (path, os.getpid())
+def _temporaries(output_files):
+  """Dict path -> temporary path of every output and its sidecar.
 
+  io_lib's unique names: the next run that locks an output removes those a
+  killed run left.
+  """
+  paths = list(output_files) + [sidecar_path(p) for p in output_files]
+  return {p: io_lib.temporary_name(p) for p in paths}
+
+
+def _replace_with_sidecar(path, temporaries, with_sidecar):
+  """Renames a finished output (and its sidecar) over the real names.
+
+  The old sidecar goes first, so at no instant does a sidecar describe
+  records it was not written with: a kill in between leaves records without
+  a sidecar (read with the defaults), never new records beside an old one.
+
+  Args:
+    path: the output file.
+    temporaries: dict final path -> temporary path.
+    with_sidecar: whether a sidecar was written.
+  """
+  if with_sidecar and os.path.exists(sidecar_path(path)):
+    os.remove(sidecar_path(path))
+  os.replace(temporaries[path], path)
+  if with_sidecar:
+    os.replace(temporaries[sidecar_path(path)], sidecar_path(path))
 
 
 def write_records(encode, order, output_files, settings=None, progress=None,
@@ -1022,10 +1047,11 @@ def write_records(encode, order, output_files, settings=None, progress=None,
   num_outputs = len(output_files)
   total = len(order)
   writers = []
+  temporaries = _temporaries(output_files)
   pool = concurrent.futures.ThreadPoolExecutor(num_threads)
   try:
     for path in output_files:
-      writers.append(open(_temporary_name(path), "wb"))
+      writers.append(open(temporaries[path], "wb"))
     queued = []  # (output index, futures of its records), in output order
     for begin in range(0, total, _WRITE_BATCH):
       batch = order[begin:begin + _WRITE_BATCH]
@@ -1049,22 +1075,21 @@ def write_records(encode, order, output_files, settings=None, progress=None,
       for j, path in enumerate(output_files):
         sidecar = dict(settings)
         sidecar["num_instances"] = len(range(j, total, num_outputs))
-        with open(_temporary_name(sidecar_path(path)), "w") as f:
+        with open(temporaries[sidecar_path(path)], "w") as f:
           json.dump(sidecar, f, indent=2, sort_keys=True)
           f.write("\n")
     for path in output_files:
-      os.replace(_temporary_name(path), path)
-      if settings is not None:
-        os.replace(_temporary_name(sidecar_path(path)), sidecar_path(path))
+      _replace_with_sidecar(path, temporaries, settings is not None)
+  except OSError as e:  # disk full, permission denied: name the file
+    raise validation.OutputError("Cannot write %s: %s" % (
+        ", ".join(output_files), io_lib.error_reason(e))) from e
   finally:  # after an error, leave no partial file behind
     pool.shutdown(cancel_futures=True)
     for writer in writers:
       writer.close()
-    for path in output_files:
-      for leftover in (_temporary_name(path),
-                       _temporary_name(sidecar_path(path))):
-        if os.path.exists(leftover):
-          os.remove(leftover)
+    for leftover in temporaries.values():
+      if os.path.exists(leftover):
+        os.remove(leftover)
   logging.info("Wrote %d total instances", total)
   return dict(encode=sum(encode_seconds),
               encode_and_write=time.perf_counter() - tick)
@@ -1662,12 +1687,14 @@ def main(_):
         eval_documents=FLAGS.eval_documents,
         next_sentence_prediction=FLAGS.next_sentence_prediction,
         masking=FLAGS.masking)
+  except validation.UsageError:
+    raise
   except ValueError as e:  # bad flags or input: the message says which
-    sys.exit("create_pretraining_data.py: error: %s" % e)
+    raise validation.UsageError(str(e)) from e
 
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("output_file")
   flags.mark_flag_as_required("vocab_file")
-  app.run(main)
+  validation.run_main(main)

@@ -36,16 +36,16 @@ import os
 import random
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import sysconfig
 import time
 
-from absl import app
 from absl import flags
 
 import io_lib
+import locks
+import validation
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
@@ -610,22 +610,27 @@ def prepare_output_dir(output_dir, size_name, clean):
     clean: --clean.
 
   Raises:
-    ValueError: the directory holds something else, or a run of another size.
+    validation.UsageError: the directory holds something else, or a run of
+      another size.
   """
   settings_path = os.path.join(output_dir, SETTINGS_FILE)
-  if os.path.isdir(output_dir) and os.listdir(output_dir):
+  # The run's own lock file (locks.py) is not content.
+  entries = [n for n in (os.listdir(output_dir) if os.path.isdir(output_dir)
+                         else []) if n != locks.DIR_LOCK_NAME]
+  if entries:
     if not os.path.exists(settings_path):
-      raise ValueError("--output_dir=%s is not empty and is not a demo output "
-                       "(no %s): choose another directory" %
-                       (output_dir, SETTINGS_FILE))
+      raise validation.UsageError(
+          "--output_dir=%s is not empty and is not a demo output (no %s): "
+          "choose another directory" % (output_dir, SETTINGS_FILE))
     if clean:
-      say("--clean: deleting %s" % show_path(output_dir))
-      shutil.rmtree(output_dir)
+      say("--clean: deleting the contents of %s" % show_path(output_dir))
+      for name in entries:
+        io_lib.remove(os.path.join(output_dir, name))
     else:
       with open(settings_path) as f:
         previous = json.load(f).get("size")
       if previous != size_name:
-        raise ValueError(
+        raise validation.UsageError(
             "%s holds a --size=%s run; pass --clean to start over at "
             "--size=%s or choose another --output_dir" %
             (show_path(output_dir), previous, size_name))
@@ -858,4 +863,4 @@ def summarize(stages, seconds):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  validation.run_main(main)

@@ -40,17 +40,25 @@ AUTO = "auto"
 class EncoderFamily(object):
   """One model family: config, model, tokenizer, checkpoint names."""
 
-  # The family's name (--encoder_family) and its config flag.
+  # The family's name (--encoder_family), its config flag and the scripts
+  # that take it (named when a config is given to another family's script).
   name = None
   config_file_flag = "bert_config_file"
+  example_scripts = None
   config_class = None
 
   def config_from_dict(self, values):
     """The family's config from a dict (e.g. a parsed config file)."""
     return self.config_class.from_dict(values)
 
-  def load_config(self, path):
+  def load_config(self, path, flag_name=None):
     """Reads the config file; errors name the file.
+
+    Args:
+      path: the config file.
+      flag_name: the flag that named it, when the script takes only this
+        family's configs (ALBERT's --albert_config_file): a config of another
+        family is then refused naming that family's scripts.
 
     Raises:
       ValueError: the file is unreadable, or is another family's config
@@ -58,16 +66,17 @@ class EncoderFamily(object):
     """
     values = _read_config_dict(path)
     if values is not None:
-      self.check_config_file(path, values)
+      self.check_config_file(path, values, flag_name)
     # Every field checked (type, range, presence) before any work.
     return modeling.load_config(path, self.config_class)
 
-  def check_config_file(self, path, values):
+  def check_config_file(self, path, values, flag_name=None):
     """Refuses a parsed config file of another family.
 
     Args:
       path: the file (for the message).
       values: its parsed JSON object.
+      flag_name: see `load_config`.
 
     Raises:
       ValueError: naming the file, the family it belongs to, why, and the
@@ -81,10 +90,16 @@ class EncoderFamily(object):
                 "it has none of ALBERT's keys %s" %
                 ", ".join(modeling.ALBERT_CONFIG_KEYS))
     if not owners:
-      raise ValueError("%s is not %s config (%s)." %
+      raise validation.UsageError("%s is not %s config (%s)." %
                        (path, _article(self.name), evidence))
     owner = owners[0]
-    raise ValueError(
+    if flag_name:
+      raise validation.UsageError(
+          "--%s=%s is %s config (%s), not %s one: fine-tune %s with %s --%s" %
+          (flag_name, path, _article(owner.name), evidence,
+           _article(self.name), owner.name.upper(), owner.example_scripts,
+           owner.config_file_flag))
+    raise validation.UsageError(
         "%s is %s config (%s), not %s one: use --encoder_family=%s (or auto) "
         "and pass it as --%s." % (path, _article(owner.name), evidence,
                                   _article(self.name), owner.name,
@@ -126,12 +141,29 @@ class EncoderFamily(object):
     """Whether a parsed config file is one of this family's."""
     raise NotImplementedError
 
+  def key_shapes(self, config):
+    """A few checkpoint names -> shapes the config fixes (None: any size).
+
+    The embedding tables' rows (vocab_size, type_vocab_size,
+    max_position_embeddings) and the pooler's [hidden_size, hidden_size],
+    for `checkpoints.check_init_checkpoint` (Google's names, which BERT and
+    ALBERT share); a family with other names overrides it.
+    """
+    emb = modeling.bert_embedding_names("bert")
+    return {
+        emb["word_embeddings"]: [config.vocab_size, None],
+        emb["token_type_embeddings"]: [config.type_vocab_size, None],
+        emb["position_embeddings"]: [config.max_position_embeddings, None],
+        "bert/pooler/dense/kernel": [config.hidden_size, config.hidden_size],
+    }
+
 
 class BertFamily(EncoderFamily):
   """Google's BERT: BertConfig, BertModel, FullTokenizer (WordPiece)."""
 
   name = "bert"
   config_file_flag = "bert_config_file"
+  example_scripts = "run_classifier.py or run_squad.py"
   config_class = modeling.BertConfig
 
   # Keys that other families' configs have and BERT's never do.
@@ -170,6 +202,7 @@ class AlbertFamily(EncoderFamily):
 
   name = "albert"
   config_file_flag = "albert_config_file"
+  example_scripts = "albert.run_classifier or albert.run_squad_v1"
   config_class = albert_modeling.AlbertConfig
 
   def create_model(self, config, is_training=False,
@@ -241,7 +274,7 @@ def get_family(name):
     ValueError: naming the registered families.
   """
   if name not in _FAMILIES:
-    raise ValueError("Unknown --encoder_family=%s (registered: %s)" %
+    raise validation.UsageError("Unknown --encoder_family=%s (registered: %s)" %
                      (name, ", ".join(family_names())))
   return _FAMILIES[name]
 
@@ -275,7 +308,7 @@ def detect_family(config_path):
     if family.matches(values):
       return family
   foreign = sorted(k for k in values if k in BertFamily.FOREIGN_KEYS)
-  raise ValueError(
+  raise validation.UsageError(
       "%s is not the config of a registered encoder family (%s)%s." %
       (config_path, ", ".join(family_names()),
        (": it has %s, ALBERT's keys" % ", ".join(foreign)) if foreign

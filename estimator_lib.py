@@ -653,9 +653,13 @@ def check_record_files(input_files, flag_name="input_file"):
     except tf.errors.DataLossError as e:
       raise describe_record_error(e, [path]) from e
     if not records:
-      raise validation.DataError("TFRecord file %s holds no records (%s)" %
-                                 (path, validation.flag_text(flag_name,
-                                                             path)))
+      size = (None if validation.is_remote(path) else
+              os.path.getsize(path))
+      what = ("TFRecord file %s holds no records" % path if not size else
+              "%s is not a TFRecord file (%d bytes without a whole record)" %
+              (path, size))
+      raise validation.DataError("%s (%s)" % (
+          what, validation.flag_text(flag_name, path)))
 
 
 def write_eval_results(path, results):
@@ -703,7 +707,64 @@ def write_scalars(writer, step, scalars):
                        metadata=metadata)
 
 
-def warm_start(model, checkpoint_path):
+_EVENTS_FILE_RE = re.compile(r"(\S*events\.out\.tfevents[^\s;]*);\s*([^\n]*)")
+
+
+@contextlib.contextmanager
+def summary_errors():
+  """Turns a failed TensorBoard events write into an OutputError.
+
+  TensorFlow reports a full disk while writing events as an op error of
+  `tf.summary.write` or the writer's flush, and the file is left with a
+  half-written last record. Here the file is cut back to its last whole
+  record (TensorBoard reads it as it is) and the error names it.
+
+  Raises:
+    validation.OutputError: "Cannot write TensorBoard events <file>:
+      <reason>".
+  """
+  try:
+    yield
+  except tf.errors.OpError as e:
+    m = _EVENTS_FILE_RE.search(e.message or "")
+    if m is None:
+      raise
+    path = m.group(1)
+    truncate_to_whole_records(path)
+    raise validation.OutputError("Cannot write TensorBoard events %s: %s" %
+                                 (path, m.group(2).strip() or
+                                  io_lib.error_reason(e))) from e
+
+
+def truncate_to_whole_records(path):
+  """Cuts a TFRecord-framed file (e.g. events) after its last whole record.
+
+  Args:
+    path: a local file (others are left alone).
+
+  Returns:
+    the new size in bytes, or None when nothing was done.
+  """
+  if validation.is_remote(path) or not os.path.isfile(path):
+    return None
+  size = os.path.getsize(path)
+  end = 0
+  with open(path, "rb") as f:
+    while True:
+      header = f.read(8)
+      if len(header) < 8:
+        break
+      record_end = end + 8 + 4 + struct.unpack("<Q", header)[0] + 4
+      if record_end > size:
+        break
+      end = record_end
+      f.seek(end)
+  if end < size:
+    os.truncate(path, end)
+  return end
+
+
+def warm_start(model, checkpoint_path, expected_names=None):
   """Warm start: the trainable weights of `model` found in the checkpoint.
 
   As Google's `init_from_checkpoint`: variables the checkpoint lacks keep
@@ -713,19 +774,37 @@ def warm_start(model, checkpoint_path):
   Args:
     model: tf.Module.
     checkpoint_path: a checkpoint prefix (or a directory with a state file).
+    expected_names: names the checkpoint must restore (the encoder's,
+      `EncoderFamily.variable_names`; its pooler may be missing), or None:
+      at least one variable.
 
   Returns:
     checkpoints.RestoreResult.
 
   Raises:
-    validation.UsageError: the checkpoint restores none of the weights.
+    validation.UsageError: the checkpoint restores none of the weights, or
+      not all of `expected_names`.
   """
   logging.info("Warm start (weights only) from %s", checkpoint_path)
   result = checkpoints.restore(model.trainable_variables, checkpoint_path,
                                allow_missing=True, log=True)
-  # The driver checks the encoder's variables; here: not nothing.
-  checkpoints.check_warm_start(result, None, checkpoint_path)
+  if expected_names is not None:
+    # Only the names the model has as trainable variables can be restored.
+    trainable = set(result.loaded) | set(result.missing)
+    expected_names = [n for n in expected_names if n in trainable] or None
+  checkpoints.check_warm_start(
+      result, expected_names, checkpoint_path,
+      optional_prefixes=checkpoints.optional_encoder_prefixes(
+          expected_names or ()))
   return result
+
+
+def no_weights_error(mode, model_dir):
+  """The UsageError of evaluating ("eval") or predicting without weights."""
+  return validation.UsageError(
+      "Nothing to %s with: no checkpoint in --output_dir=%s and no "
+      "--init_checkpoint; train first (--do_train) or give the weights" %
+      ({"eval": "evaluate", "predict": "predict"}.get(mode, mode), model_dir))
 
 
 def _rate_text(learning_rate):
@@ -796,7 +875,8 @@ class _TrainProgress(object):
     loss_scale = self.estimator._loss_scale  # pylint: disable=protected-access
     if loss_scale is not None:
       scalars["loss_scale"] = float(loss_scale.loss_scale.numpy())
-    write_scalars(self.writer, step, scalars)
+    with summary_errors():
+      write_scalars(self.writer, step, scalars)
     every = self.estimator.config.log_every_n_steps or 1
     if step - self.last_logged >= every or step >= self.max_steps:
       overall = (step - self.start) / max(now - self.t_start, 1e-9)
@@ -812,7 +892,7 @@ class Estimator(object):
 
   def __init__(self, model_fn, config, params=None, train_batch_size=None,
                eval_batch_size=None, predict_batch_size=None,
-               warm_start_from=None):
+               warm_start_from=None, warm_start_variables=None):
     """Creates the estimator (the model is built lazily on first use).
 
     Args:
@@ -824,6 +904,8 @@ class Estimator(object):
         micro-batches), as Google's flags.
       warm_start_from: a checkpoint whose weights start a model_dir without
         a checkpoint (Google's --init_checkpoint; see `warm_start`).
+      warm_start_variables: names `warm_start_from` must restore (the
+        encoder's), or None (at least one variable).
 
     Raises:
       validation.UsageError: a batch size below 1.
@@ -834,6 +916,7 @@ class Estimator(object):
       validation.check_int(name, size, minimum=1, allow_none=True)
     self.model_fn = model_fn
     self.warm_start_from = warm_start_from
+    self.warm_start_variables = warm_start_variables
     self.config = config
     self.params = dict(params or {})
     self.train_batch_size = train_batch_size
@@ -947,7 +1030,7 @@ class Estimator(object):
             (path, len(missing), validation.list_text(missing, 5)))
       return path
     if self.warm_start_from:
-      warm_start(self._model, self.warm_start_from)
+      warm_start(self._model, self.warm_start_from, self.warm_start_variables)
       return self.warm_start_from
     return None
 
@@ -1231,7 +1314,8 @@ class Estimator(object):
       progress.report(step, loss, lr)
       if save:
         self._save(manager, checked=True)
-    progress.writer.flush()
+    with summary_errors():
+      progress.writer.flush()
 
   def _input_ended(self, manager, start, max_steps, files):
     """A finite training input ended: save, as TPUEstimator (or refuse).
@@ -1332,11 +1416,7 @@ class Estimator(object):
     own_weights = getattr(self.model_fn, "init_checkpoint", None)
     if (self._restore(checkpoint_path) is None and not own_weights and
         not allow_initial_weights):
-      raise validation.UsageError(
-          "Nothing to %s with: no checkpoint in --output_dir=%s and no "
-          "--init_checkpoint; train first (--do_train) or give the weights" %
-          ({"eval": "evaluate", "predict": "predict"}.get(mode, mode),
-           self.model_dir))
+      raise no_weights_error(mode, self.model_dir)
     flag = mode + "_batch_size"
     per_replica = self._per_replica_batch_size(getattr(self, flag), flag)
     with input_errors(input_files_of(input_fn)):
@@ -1391,12 +1471,13 @@ class Estimator(object):
     logging.info("Evaluated %d batches.", n)
     if self.config.is_chief and self.model_dir:
       # As Estimator: the metrics as TensorBoard scalars in model_dir/eval.
-      writer = tf.summary.create_file_writer(
-          os.path.join(self.model_dir, "eval"))
-      write_scalars(writer, results["global_step"],
-                    {k: float(v) for k, v in results.items()
-                     if k != "global_step"})
-      writer.close()
+      with summary_errors():
+        writer = tf.summary.create_file_writer(
+            os.path.join(self.model_dir, "eval"))
+        write_scalars(writer, results["global_step"],
+                      {k: float(v) for k, v in results.items()
+                       if k != "global_step"})
+        writer.close()
     return results
 
   # ---------------------------------------------------------------- predict

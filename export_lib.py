@@ -64,14 +64,23 @@ def _int_specs(names):
   return [tf.TensorSpec([None, None], tf.int32, name=n) for n in names]
 
 
-def _save_atomically(module, export_dir, signatures):
+def _save_atomically(module, export_dir, signatures, overwrite=False,
+                     flag_name="export_dir"):
   """tf.saved_model.save to a temporary directory, then rename.
 
   Args:
     module: the tf.Module to save.
-    export_dir: final directory (replaced if it exists).
+    export_dir: final directory: new, empty or an earlier export (replaced);
+      a directory holding anything else only with `overwrite`.
     signatures: dict name -> concrete function.
+    overwrite: replace a directory that is not an earlier export.
+    flag_name: the flag that named export_dir (for messages).
+
+  Raises:
+    validation.UsageError: export_dir holds other files (nothing is
+      deleted: an export used to replace whatever was there).
   """
+  validation.check_export_dir(flag_name, export_dir, overwrite)
   parent = os.path.dirname(export_dir.rstrip("/"))
   if parent:
     tf.io.gfile.makedirs(parent)
@@ -105,7 +114,8 @@ class ServingClassifier(tf.Module):
     return {"probabilities": probabilities}
 
 
-def export_classifier(model, export_dir, task_type="classification"):
+def export_classifier(model, export_dir, task_type="classification",
+                      overwrite=False):
   """Writes a serving SavedModel of a classifier.
 
   The signature takes any sequence length up to max_position_embeddings.
@@ -114,13 +124,16 @@ def export_classifier(model, export_dir, task_type="classification"):
     model: tasks.classification.ClassifierModel (weights loaded).
     export_dir: output directory.
     task_type: see ServingClassifier.
+    overwrite: replace a directory that is not an earlier export.
 
   Returns:
     export_dir.
   """
+  validation.check_export_dir("export_dir", export_dir, overwrite)
   module = ServingClassifier(model, task_type)
   _save_atomically(module, export_dir,
-                   {"serving_default": module.serve.get_concrete_function()})
+                   {"serving_default": module.serve.get_concrete_function()},
+                   overwrite)
   return export_dir
 
 
@@ -454,7 +467,8 @@ class MaskedLMModel(tf.Module):
 
 
 def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
-                       mlm_head=None, sp_model_file=None):
+                       mlm_head=None, sp_model_file=None,
+                       overwrite=False):
   """Writes the encoder as a TF Hub style SavedModel.
 
   Both `training=False` and `training=True` are traced, so the loaded module
@@ -470,10 +484,12 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
       the module then also has Model Garden's `mlm` subobject.
     sp_model_file: ALBERT's SentencePiece model (stored as the
       `sp_model_file` asset instead of a vocab_file).
+    overwrite: replace a directory that is not an earlier export.
 
   Returns:
     export_dir.
   """
+  validation.check_export_dir("export_dir", export_dir, overwrite)
   module = HubEncoder(bert_model, vocab_file, do_lower_case, mlm_head,
                       sp_model_file)
   inputs = {n: tf.TensorSpec([None, None], tf.int32, name=n)
@@ -487,7 +503,7 @@ def export_hub_encoder(bert_model, export_dir, vocab_file, do_lower_case,
   _save_atomically(module, export_dir, {
       "serving_default": module.serve.get_concrete_function(),
       "tokenization_info": module.tokenization_info.get_concrete_function(),
-  })
+  }, overwrite)
   return export_dir
 
 
@@ -640,7 +656,7 @@ class BertPreprocessor(tf.Module):
 
 
 def export_preprocessor(export_dir, vocab_file, do_lower_case,
-                        default_seq_length=128):
+                        default_seq_length=128, overwrite=False):
   """Writes the preprocessing SavedModel matching an encoder export.
 
   Args:
@@ -648,10 +664,12 @@ def export_preprocessor(export_dir, vocab_file, do_lower_case,
     vocab_file: the encoder's vocabulary.
     do_lower_case: bool, the encoder's casing.
     default_seq_length: see BertPreprocessor.
+    overwrite: replace a directory that is not an earlier export.
 
   Returns:
     export_dir.
   """
+  validation.check_export_dir("preprocessor_dir", export_dir, overwrite)
   module = BertPreprocessor(vocab_file, do_lower_case, default_seq_length)
   for ragged_rank in (1, 2):
     spec = tf.RaggedTensorSpec([None] * (ragged_rank + 1), tf.int32,
@@ -661,7 +679,8 @@ def export_preprocessor(export_dir, vocab_file, do_lower_case,
       module.bert_pack_inputs.__call__.get_concrete_function(
           [spec] * num_segments, seq_length=tf.TensorSpec([], tf.int32))
   _save_atomically(module, export_dir, {
-      "serving_default": module.__call__.get_concrete_function()})
+      "serving_default": module.__call__.get_concrete_function()},
+                   overwrite, flag_name="preprocessor_dir")
   return export_dir
 
 
@@ -728,10 +747,10 @@ def main(_):
   export_hub_encoder(model, f.export_dir,
                      None if f.spm_model_file else f.vocab_file,
                      f.do_lower_case, mlm_head=head,
-                     sp_model_file=f.spm_model_file)
+                     sp_model_file=f.spm_model_file, overwrite=f.overwrite)
   if f.preprocessor_dir:
     export_preprocessor(f.preprocessor_dir, f.vocab_file, f.do_lower_case,
-                        f.max_seq_length)
+                        f.max_seq_length, overwrite=f.overwrite)
 
 
 if __name__ == "__main__":
@@ -740,6 +759,10 @@ if __name__ == "__main__":
                                 "spm_model_file", "do_lower_case",
                                 "max_seq_length"])
   flags.DEFINE_string("export_dir", None, "Where to write the module.")
+  flags.DEFINE_bool("overwrite", False,
+                    "Replace --export_dir (and --preprocessor_dir) even when "
+                    "it holds files that are not an earlier export (without "
+                    "it such a directory is refused; nothing is deleted).")
   flags.DEFINE_bool("with_mlm", False,
                     "Also export the masked-LM head as the `mlm` subobject "
                     "(the checkpoint must hold cls/predictions/*).")

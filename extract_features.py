@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import zipfile
 
@@ -40,6 +39,7 @@ import estimator_lib
 import io_lib
 import task_lib
 import text_inputs
+import validation
 
 FLAGS = flags.FLAGS
 
@@ -125,7 +125,8 @@ def _input_lines(input_file):
     ValueError: the file is missing or a line is not UTF-8 (names the line).
   """
   if not tf.io.gfile.exists(input_file):
-    raise ValueError("--input_file %s does not exist." % input_file)
+    raise validation.MissingInputError("--input_file %s does not exist." %
+                                       input_file)
   with tf.io.gfile.GFile(input_file, "rb") as reader:
     line_number = 0
     while True:
@@ -136,7 +137,7 @@ def _input_lines(input_file):
       try:
         yield line.decode("utf-8")
       except UnicodeDecodeError as e:
-        raise ValueError("%s, line %d: not UTF-8 (%s)." %
+        raise validation.DataError("%s, line %d: not UTF-8 (%s)." %
                          (input_file, line_number, e)) from None
 
 
@@ -147,7 +148,8 @@ def count_lines(input_file):
     ValueError: the file is missing or empty.
   """
   if not tf.io.gfile.exists(input_file):
-    raise ValueError("--input_file %s does not exist." % input_file)
+    raise validation.MissingInputError("--input_file %s does not exist." %
+                                       input_file)
   count = 0
   last = b"\n"
   with tf.io.gfile.GFile(input_file, "rb") as reader:
@@ -160,7 +162,8 @@ def count_lines(input_file):
   if last != b"\n":
     count += 1
   if count == 0:
-    raise ValueError("--input_file %s is empty: nothing to extract." %
+    raise validation.DataError("--input_file %s is empty: nothing to "
+                               "extract." %
                      input_file)
   return count
 
@@ -254,11 +257,12 @@ def parse_layers(layers, num_hidden_layers):
   try:
     layer_indexes = [int(x) for x in layers.split(",")]
   except ValueError:
-    raise ValueError("--layers=%r must be comma-separated integers." %
+    raise validation.UsageError("--layers=%r must be comma-separated "
+                                "integers." %
                      layers) from None
   for index in layer_indexes:
     if not -num_hidden_layers <= index < num_hidden_layers:
-      raise ValueError(
+      raise validation.UsageError(
           "--layers=%s: layer index %d is out of range; the model has %d "
           "encoder layers (valid: %d..%d)." %
           (layers, index, num_hidden_layers, -num_hidden_layers,
@@ -267,7 +271,7 @@ def parse_layers(layers, num_hidden_layers):
 
 
 def _check_checkpoint_covers(names, init_checkpoint):
-  """Raises ValueError naming the variables `init_checkpoint` lacks.
+  """Raises UsageError naming the variables `init_checkpoint` lacks.
 
   Extraction with a partly random model would silently give junk.
 
@@ -276,20 +280,8 @@ def _check_checkpoint_covers(names, init_checkpoint):
     init_checkpoint: the checkpoint prefix.
   """
   if not init_checkpoint:
-    raise ValueError("--init_checkpoint is required.")
-  try:
-    reader = tf.train.load_checkpoint(init_checkpoint)
-    shapes = reader.get_variable_to_shape_map()
-  except (tf.errors.NotFoundError, ValueError) as e:
-    raise ValueError("--init_checkpoint=%s: cannot read a checkpoint there "
-                     "(%s)." % (init_checkpoint, e)) from None
-  missing = [name for name in names
-             if checkpoints.checkpoint_key(name, shapes) is None]
-  if missing:
-    raise ValueError(
-        "--init_checkpoint=%s lacks %d variable(s) of the model, e.g. %s; is "
-        "--bert_config_file the checkpoint's config?" %
-        (init_checkpoint, len(missing), ", ".join(missing[:3])))
+    raise validation.UsageError("--init_checkpoint is required.")
+  checkpoints.check_init_checkpoint(init_checkpoint, names)
 
 
 def sentence_vector(outputs, input_mask, pooling, pooling_layer):
@@ -394,8 +386,11 @@ def input_fn_builder(features, seq_length):
     signature = {name: tf.TensorSpec([] if name == "unique_ids" else
                                      [seq_length], tf.int32)
                  for name in names}
+    # Errors raised while reading the input (a line that is not UTF-8)
+    # reach the user as themselves, not as TensorFlow's PyFunc wrapper.
     return tf.data.Dataset.from_generator(
-        lambda: (dict(zip(names, row(f))) for f in features),
+        estimator_lib.pipeline_generator(
+            lambda: (dict(zip(names, row(f))) for f in features)),
         output_signature=signature)
 
   def input_fn(params):
@@ -545,9 +540,10 @@ class _NpzWriter(object):
   def __init__(self, output_file, num_examples, seq_length, hidden_size,
                layer_indexes, output_token_layers, pooling):
     self.output_file = output_file
-    self._dir = tempfile.mkdtemp(
-        prefix=".extract_features.", dir=os.path.dirname(
-            os.path.abspath(output_file)))
+    # io_lib's unique name: a killed run's arrays are removed by the next
+    # run that locks --output_file.
+    self._dir = io_lib.temporary_name(os.path.abspath(output_file))
+    os.makedirs(self._dir)
     self._num_examples = num_examples
     self._layer_indexes = layer_indexes if output_token_layers else []
     self._row = 0
@@ -636,14 +632,15 @@ def _check_outputs(bert_config, layer_indexes, max_seq_length, pooling,
   made (see `extract` for the arguments)."""
   num_layers = num_encoder_layers(bert_config)
   if not output_token_layers and pooling == "none":
-    raise ValueError("--output_token_layers=false needs --pooling: there "
+    raise validation.UsageError("--output_token_layers=false needs "
+                                "--pooling: there "
                      "would be nothing to write.")
   if output_token_layers and not layer_indexes:
-    raise ValueError("--layers is empty.")
+    raise validation.UsageError("--layers is empty.")
   if pooling in ("cls", "mean"):
     parse_layers(str(pooling_layer), num_layers)
   if max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
+    raise validation.UsageError(
         "--max_seq_length=%d is longer than the model's "
         "max_position_embeddings (%d)." %
         (max_seq_length, bert_config.max_position_embeddings))

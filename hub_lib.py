@@ -60,6 +60,7 @@ import checkpoints
 import encoders
 import io_lib
 import modeling
+import validation
 
 # Modules hold BERT encoders: the registry's family builds their models and
 # tokenizers.
@@ -89,8 +90,9 @@ for _name, _help in _HUB_FLAGS:
     flags.DEFINE_string(_name, None, _help, allow_override=True)
 
 
-class HandleError(ValueError):
-  """A module handle that cannot be resolved or read (one-line message)."""
+class HandleError(validation.UsageError):
+  """A module handle that cannot be resolved or read (one-line message; a
+  ValueError)."""
 
 
 # What a module says about its tokenizer: a WordPiece vocabulary or a

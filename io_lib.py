@@ -113,10 +113,10 @@ def expand_globs(spec, flag_name="--input_file"):
     else:
       matches = sorted(glob.glob(pattern))
     if not matches:
-      raise ValueError("%s: no file matches %r" % (flag_name, pattern))
+      raise validation.UsageError("%s: no file matches %r" % (flag_name, pattern))
     paths.extend(matches)
   if not paths:
-    raise ValueError("%s names no file: %r" % (flag_name, spec))
+    raise validation.UsageError("%s names no file: %r" % (flag_name, spec))
   return paths
 
 
@@ -314,6 +314,54 @@ def atomic_dir(path, replace_existing=False):
   except BaseException:
     target.abort()
     raise
+
+
+class OutputGroup(object):
+  """Outputs that describe each other, replaced together or not at all.
+
+  Each is written under its temporary name (`file(path)` -> AtomicFile);
+  `commit()` renames them all at the end (back to back, after every one is
+  complete), `abort()` removes them all. A failure while writing any of
+  them (a full disk) leaves every old file as it was: a rerun never leaves
+  new predictions beside an old n-best list.
+  """
+
+  def __init__(self):
+    self._files = []
+
+  def file(self, path, mode="w"):
+    """A new member: an AtomicFile of `path` (do not commit it yourself)."""
+    member = AtomicFile(path, mode)
+    self._files.append(member)
+    return member
+
+  def write_text(self, path, text):
+    """A member holding `text` (UTF-8)."""
+    self.file(path).write(text)
+
+  def commit(self):
+    """Renames every member to its name (closing it first)."""
+    for member in self._files:
+      member.commit()
+    self._files = []
+
+  def abort(self):
+    """Removes every member's temporary file."""
+    for member in self._files:
+      member.abort()
+    self._files = []
+
+
+@contextlib.contextmanager
+def output_group():
+  """Yields an OutputGroup, committed when the block succeeds, else aborted."""
+  group = OutputGroup()
+  try:
+    yield group
+  except BaseException:
+    group.abort()
+    raise
+  group.commit()
 
 
 def write_text(path, text):

@@ -48,11 +48,12 @@ import os
 import re
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 
+import io_lib
 import tokenization
+import validation
 
 FLAGS = flags.FLAGS
 
@@ -753,14 +754,14 @@ def write_lines(path, lines):
   Args:
     path: destination.
     lines: list of strings.
+
+  Raises:
+    validation.OutputError: naming `path` (disk full, ...); no partial file
+      is left.
   """
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  tmp_path = path + ".tmp%d" % os.getpid()
-  with open(tmp_path, "w", encoding="utf-8") as f:
-    for line in lines:
-      f.write(line + "\n")
-  os.replace(tmp_path, path)
+  io_lib.write_text(path, "".join(line + "\n" for line in lines))
 
 
 def validate_flags():
@@ -793,7 +794,18 @@ def validate_flags():
                                              FLAGS.extend_from))
 
 
-def main(_):
+def main(argv):
+  """Learns the vocabulary; bad flags or input are one-line errors."""
+  try:
+    learn(argv)
+  except validation.UsageError:
+    raise
+  except ValueError as e:  # bad flags or input: the message says which
+    raise validation.UsageError(str(e)) from e
+
+
+def learn(_):
+  """The script's work (see the module docstring)."""
   logging.set_verbosity(logging.INFO)
   validate_flags()
   start = time.time()
@@ -833,4 +845,4 @@ if __name__ == "__main__":
   define_flags()
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("output_file")
-  app.run(main)
+  validation.run_main(main)

@@ -31,6 +31,7 @@ No TensorFlow here.
 """
 
 import atexit
+import contextlib
 import datetime
 import errno
 import json
@@ -52,7 +53,10 @@ except ImportError:  # not POSIX: owners are recognised by pid only
   fcntl = None
 
 DIR_LOCK_NAME = ".lock"
-_TEMP_RE = re.compile(r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
+# `.<name>.tmp-<pid>-<8 hex>`, possibly with an extension a tool added
+# (SentencePiece writes `<prefix>.model` and `<prefix>.vocab`).
+_TEMP_RE = re.compile(
+    r"^\.(?P<base>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(?:\.[A-Za-z0-9]+)?$")
 _LEGACY_TEMP_RE = re.compile(r"^(?P<base>.+)(\.tmp|_temp_)[0-9a-f]{32}$")
 
 _HELD = {}  # lock file path -> OutputLock held by this process
@@ -195,6 +199,7 @@ class OutputLock(object):
     self._pid = None
     self._count = 0
     self._delegate = None  # the lock this process already held for the path
+    self._created = []  # directories the lock created, deepest first
 
   def __enter__(self):
     """Takes the lock (if this object does not hold it yet)."""
@@ -234,6 +239,7 @@ class OutputLock(object):
   def _lock(self):
     """Opens and flocks the lock file, retrying if it was replaced meanwhile."""
     directory = os.path.dirname(self.lock_path)
+    self._created = _missing_directories(directory)
     try:
       os.makedirs(directory, exist_ok=True)
     except OSError as e:
@@ -349,6 +355,13 @@ class OutputLock(object):
     except OSError:
       pass
     os.close(fd)
+    # A run refused or failed before writing anything leaves no empty
+    # directory behind (only the ones it created, and only when empty).
+    for directory in self._created:
+      try:
+        os.rmdir(directory)
+      except OSError:
+        break
 
 
 
@@ -363,6 +376,76 @@ def _release_all_at_exit():
     if lock._pid == os.getpid():  # pylint: disable=protected-access
       lock._count = 1  # pylint: disable=protected-access
       lock.release()
+
+
+def _missing_directories(directory):
+  """The ancestors of `directory` (itself included) that do not exist yet,
+  deepest first."""
+  missing = []
+  directory = os.path.abspath(directory)
+  while directory and not os.path.exists(directory):
+    missing.append(directory)
+    parent = os.path.dirname(directory)
+    if parent == directory:
+      break
+    directory = parent
+  return missing
+
+
+def is_chief_from_environment():
+  """Whether this process is the chief of a multi-worker run (TF_CONFIG).
+
+  True without TF_CONFIG or with a one-task cluster; else the `chief` task,
+  or worker 0 when the cluster has no chief (estimator_lib's convention).
+  Only the chief writes (and locks) --output_dir.
+  """
+  try:
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+  except ValueError:
+    return True  # estimator_lib names the bad variable
+  cluster = tf_config.get("cluster", {}) or {}
+  if sum(len(cluster.get(k, [])) for k in ("chief", "worker")) <= 1:
+    return True
+  task = tf_config.get("task", {}) or {}
+  if task.get("type") in (None, "chief"):
+    return True
+  return (task.get("type") == "worker" and int(task.get("index", 0)) == 0
+          and not cluster.get("chief"))
+
+
+# Flags naming what a run writes: the output directory (locked by the chief)
+# and output files (comma-separated lists allowed).
+OUTPUT_DIR_FLAGS = ("output_dir",)
+OUTPUT_FILE_FLAGS = ("output_file", "eval_output_file", "model_prefix")
+
+
+def lock_flag_outputs(flag_values):
+  """Locks every output a script's flags name, for the whole run.
+
+  Args:
+    flag_values: absl FLAGS (parsed).
+
+  Returns:
+    a contextlib.ExitStack holding the locks (`with` it; leaving releases).
+
+  Raises:
+    LockError: another live run writes one of them.
+  """
+  stack = contextlib.ExitStack()
+  try:
+    for name in OUTPUT_DIR_FLAGS:
+      value = flag_values[name].value if name in flag_values else None
+      if value and is_chief_from_environment():
+        stack.enter_context(OutputLock(value, name, is_dir=True))
+    for name in OUTPUT_FILE_FLAGS:
+      value = flag_values[name].value if name in flag_values else None
+      for path in (value or "").split(","):
+        if path.strip():
+          stack.enter_context(OutputLock(path, name, is_dir=False))
+  except BaseException:
+    stack.close()
+    raise
+  return stack
 
 
 def lock_output_dir(path, flag_name="output_dir"):

@@ -15,8 +15,6 @@ This script is the command line: its flags, the encoder from the registry
 driver (task_lib.run). Google's importable names stay here.
 """
 
-import os
-
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -27,6 +25,7 @@ import heads
 import task_lib
 import text_inputs
 import tokenization
+import validation
 from tasks import classification
 # Google's names (and ours that users import), from where they live now.
 from tasks.classification import ClassifierModel
@@ -154,14 +153,14 @@ def main(_):
                                                 FLAGS.init_checkpoint)
 
   if not FLAGS.do_train and not FLAGS.do_eval and not FLAGS.do_predict:
-    raise ValueError(
+    raise validation.UsageError(
         "At least one of `do_train`, `do_eval` or `do_predict' must be True.")
 
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
 
   if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
+    raise validation.UsageError(
         "Cannot use sequence length %d because the BERT model "
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings))
@@ -172,15 +171,9 @@ def main(_):
       vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
       spm_model_file=FLAGS.spm_model_file)
 
-  tf.io.gfile.makedirs(FLAGS.output_dir)
-
   processor = classification.processor_from_flags(FLAGS)
   label_list = processor.get_labels()
   task_type = processor.task_type
-  if isinstance(processor, UserDataProcessor):
-    # The column order of test_results.tsv.
-    write_label_list(os.path.join(FLAGS.output_dir, "label_list.txt"),
-                     label_list)
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
   task = classification.ClassificationTask(

@@ -31,6 +31,7 @@ import encoders
 import estimator_lib
 import hub_lib
 import task_lib
+import validation
 from tasks import classification
 from tasks import classification_data
 
@@ -177,7 +178,7 @@ def main(_):
   logging.set_verbosity(logging.INFO)
 
   if not FLAGS.do_train and not FLAGS.do_eval:
-    raise ValueError("At least one of `do_train` or `do_eval` must be True.")
+    raise validation.UsageError("At least one of `do_train` or `do_eval` must be True.")
 
   # Resolving the handle (a download) may fail: before any output exists.
   encoder = encoders.hub_encoder(FLAGS.bert_hub_module_handle)
@@ -187,7 +188,7 @@ def main(_):
 
   task_name = FLAGS.task_name.lower()
   if task_name not in HUB_PROCESSORS:
-    raise ValueError("Task not found: %s" % (task_name))
+    raise validation.UsageError("Task not found: %s" % (task_name))
   processor = HUB_PROCESSORS[task_name]()
   label_list = processor.get_labels()
 

@@ -29,6 +29,7 @@ import estimator_lib
 import heads
 import io_lib
 import task_lib
+import validation
 from tasks import pretraining
 # Google's names (and ours that users import), from where they live now.
 from tasks.pretraining import check_input_files
@@ -167,12 +168,12 @@ def main(_):
   logging.set_verbosity(logging.INFO)
 
   if not FLAGS.do_train and not FLAGS.do_eval:
-    raise ValueError("At least one of `do_train` or `do_eval` must be True.")
+    raise validation.UsageError("At least one of `do_train` or `do_eval` must be True.")
 
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
   if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
+    raise validation.UsageError(
         "Cannot use sequence length %d because the BERT model was only trained "
         "up to sequence length %d (--max_seq_length, %s)" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings,

@@ -23,6 +23,7 @@ import estimator_lib
 import heads
 import task_lib
 import tokenization
+import validation
 from tasks import squad
 # Google's names, from where they live now.
 from tasks.squad import convert_examples_to_features
@@ -195,25 +196,25 @@ def validate_flags_or_throw(bert_config):
                                                 FLAGS.init_checkpoint)
 
   if not FLAGS.do_train and not FLAGS.do_predict:
-    raise ValueError("At least one of `do_train` or `do_predict` must be True.")
+    raise validation.UsageError("At least one of `do_train` or `do_predict` must be True.")
 
   if FLAGS.do_train:
     if not FLAGS.train_file:
-      raise ValueError(
+      raise validation.UsageError(
           "If `do_train` is True, then `train_file` must be specified.")
   if FLAGS.do_predict:
     if not FLAGS.predict_file:
-      raise ValueError(
+      raise validation.UsageError(
           "If `do_predict` is True, then `predict_file` must be specified.")
 
   if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(
+    raise validation.UsageError(
         "Cannot use sequence length %d because the BERT model "
         "was only trained up to sequence length %d" %
         (FLAGS.max_seq_length, bert_config.max_position_embeddings))
 
   if FLAGS.max_seq_length <= FLAGS.max_query_length + 3:
-    raise ValueError(
+    raise validation.UsageError(
         "The max_seq_length (%d) must be greater than max_query_length "
         "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
 

@@ -18,7 +18,6 @@ reads them in main into a `RunSettings` passed down as an argument.
 import collections
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -26,7 +25,11 @@ import tensorflow as tf
 import checkpoints
 import encoders
 import estimator_lib
+import io_lib
+import locks
 import optimization
+import text_inputs
+import validation
 
 # name -> (absl DEFINE function, default, help). The defaults are Google's
 # run_classifier's; a script passes its own to define_finetuning_flags.
@@ -216,11 +219,13 @@ class Task(estimator_lib.ModelFn):
   * `export(model, export_dir)`: a SavedModel of the trained model;
   * `after_training(estimator)`: what the task writes after training (none
     by default);
+  * `prepare_output_dir()`: files written once the run's checks passed,
+    before the records (none by default);
   * `default_best_metric()`: the eval key that picks the best checkpoint.
   """
 
   # Refuse a training run that rounds to zero steps (Google's run_squad
-  # trains nothing instead; its task says so).
+  # trained nothing and exited 0; TPUEstimator refused max_steps=0).
   zero_steps_is_error = True
 
   def __init__(self, settings, encoder_spec=None,
@@ -264,18 +269,26 @@ class Task(estimator_lib.ModelFn):
     """(num_train_steps, num_warmup_steps) of the epochs asked for.
 
     Raises:
-      ValueError: less than one step (when `zero_steps_is_error`).
+      validation.UsageError: less than one step (when `zero_steps_is_error`):
+        a run that trains nothing is refused, as TPUEstimator did.
     """
     s = self.settings
     num_examples = self.num_train_examples()
     steps, warmup = epoch_schedule(num_examples, s.train_batch_size,
                                    s.num_train_epochs, s.warmup_proportion)
     if steps < 1 and self.zero_steps_is_error:
-      raise ValueError(
-          "%d training examples / --train_batch_size=%d * "
-          "--num_train_epochs=%s is less than one step" %
-          (num_examples, s.train_batch_size, s.num_train_epochs))
+      note = self.train_examples_note()
+      raise validation.UsageError(
+          "Nothing to train: %d training examples / --train_batch_size=%d x "
+          "--num_train_epochs=%s is less than one step%s" %
+          (num_examples, s.train_batch_size, s.num_train_epochs,
+           " (%s)" % note if note else ""))
     return steps, warmup
+
+  def train_examples_note(self):
+    """What the zero-steps error adds about the training examples (e.g. how
+    many were skipped), or ""."""
+    return ""
 
   def train_input_fn(self):
     raise NotImplementedError
@@ -321,6 +334,11 @@ class Task(estimator_lib.ModelFn):
   def after_training(self, estimator):
     """Called by the driver after training, with the trained Estimator."""
     del estimator
+
+  def prepare_output_dir(self):
+    """Called by the driver once every check passed, before the task writes
+    records or results (the classification task's label_list.txt): a run
+    refused before then leaves nothing in --output_dir."""
 
   def default_best_metric(self):
     return "eval_accuracy"
@@ -393,15 +411,28 @@ def google_model_fn(task_class, bert_config, init_checkpoint, learning_rate,
   return with_warm_start(task, init_checkpoint)
 
 
+def encoder_variable_names(encoder_spec):
+  """The checkpoint names of a spec's encoder, or None (a TF Hub module)."""
+  family = getattr(encoder_spec, "family", None)
+  if family is None:
+    return None
+  return family.variable_names(encoder_spec.config)
+
+
 def make_estimator(task, settings, run_config):
-  """The Estimator of a task: the batch size flags and the warm start."""
+  """The Estimator of a task: the batch size flags and the warm start.
+
+  The warm start must restore every variable of the task's encoder
+  (`checkpoints.check_warm_start`; the head may be missing).
+  """
   return estimator_lib.Estimator(
       model_fn=task,
       config=run_config,
       train_batch_size=settings.train_batch_size,
       eval_batch_size=settings.eval_batch_size,
       predict_batch_size=settings.predict_batch_size,
-      warm_start_from=settings.init_checkpoint)
+      warm_start_from=settings.init_checkpoint,
+      warm_start_variables=encoder_variable_names(task.encoder_spec))
 
 
 def is_better(metric, value, best):
@@ -420,16 +451,17 @@ def keep_best_checkpoint(checkpoint_path, best_dir, result):
     result: the eval results of that checkpoint (written to
       best_dir/eval_results.txt).
   """
-  if tf.io.gfile.exists(best_dir):
-    tf.io.gfile.rmtree(best_dir)
-  tf.io.gfile.makedirs(best_dir)
-  prefix = os.path.join(best_dir, os.path.basename(checkpoint_path))
-  for path in tf.io.gfile.glob(checkpoint_path + ".*"):
-    tf.io.gfile.copy(path, prefix + path[len(checkpoint_path):],
-                     overwrite=True)
-  checkpoints.write_state_file(best_dir, prefix, [prefix])
-  estimator_lib.write_eval_results(
-      os.path.join(best_dir, "eval_results.txt"), result)
+  # Built under a temporary name and renamed: a kill or a full disk never
+  # leaves a half-copied best/ (the previous best stays until then).
+  with io_lib.atomic_dir(best_dir, replace_existing=True) as tmp_dir:
+    tf.io.gfile.makedirs(tmp_dir)
+    prefix = os.path.join(tmp_dir, os.path.basename(checkpoint_path))
+    for path in tf.io.gfile.glob(checkpoint_path + ".*"):
+      tf.io.gfile.copy(path, prefix + path[len(checkpoint_path):],
+                       overwrite=True)
+    checkpoints.write_state_file(tmp_dir, prefix, [prefix])
+    estimator_lib.write_eval_results(
+        os.path.join(tmp_dir, "eval_results.txt"), result)
 
 
 def train(task, estimator, settings, eval_input=None):
@@ -459,8 +491,9 @@ def train(task, estimator, settings, eval_input=None):
     estimator.train(input_fn=train_input_fn, max_steps=step)
     result = task.evaluate(estimator, eval_input)
     if metric not in result:
-      raise ValueError("--keep_best_metric=%s is not an eval result (%s)" %
-                       (metric, ", ".join(sorted(result))))
+      raise validation.UsageError(
+          "--keep_best_metric=%s is not an eval result (%s)" %
+          (metric, ", ".join(sorted(result))))
     logging.info("step %d: %s = %s", step, metric, result[metric])
     if is_better(metric, result[metric], best):
       best = result[metric]
@@ -474,19 +507,159 @@ def export(task, estimator, settings):
   start) to --export_dir."""
   checkpoint_path = estimator.latest_checkpoint() or settings.init_checkpoint
   if not checkpoint_path:
-    raise ValueError("--export_dir: no checkpoint in --output_dir=%s and no "
-                     "--init_checkpoint" % settings.output_dir)
+    raise validation.UsageError(
+        "--export_dir: no checkpoint in --output_dir=%s and no "
+        "--init_checkpoint" % settings.output_dir)
   model = task.create_model({})
   checkpoints.restore(model, checkpoint_path, allow_missing=False, log=False)
   task.export(model, settings.export_dir)
   logging.info("Exported the model to %s", settings.export_dir)
 
 
+# The flags naming a model config, in the order they are looked for.
+CONFIG_FLAGS = ("bert_config_file", "albert_config_file")
+
+
+def _flag(flag_values, name):
+  """The value of flag `name`, or None when the script has no such flag."""
+  return flag_values[name].value if name in flag_values else None
+
+
+def check_run_flags(flag_values):
+  """The driver's checks of a script's flags, before any work.
+
+  Run by `app_main` after every flag was checked by name
+  (`validation.check_flag_values`): the model config is read through its
+  family's field table; --max_seq_length fits the model; the vocabulary
+  fits the config; --init_checkpoint holds every variable of the encoder
+  (another family, scope or format used to train from random weights).
+
+  Args:
+    flag_values: absl FLAGS (parsed).
+
+  Raises:
+    validation.UsageError: naming the flag, the file and what is expected.
+  """
+  config_flag = next((n for n in CONFIG_FLAGS if _flag(flag_values, n)),
+                     None)
+  if config_flag is None or _flag(flag_values, "bert_hub_module_handle"):
+    return  # a TF Hub module brings its own config, vocabulary and weights
+  family, config = encoders.load_config(
+      _flag(flag_values, config_flag),
+      _flag(flag_values, "encoder_family") or encoders.AUTO)
+  # Checked when given: a script's default may not apply (export_lib uses it
+  # only with --preprocessor_dir); runners check their own in main.
+  max_seq_length = (_flag(flag_values, "max_seq_length")
+                    if "max_seq_length" in flag_values and
+                    flag_values["max_seq_length"].present else None)
+  if max_seq_length and max_seq_length > config.max_position_embeddings:
+    raise validation.UsageError(
+        "--max_seq_length=%d: the model was trained up to sequence length %d "
+        "(max_position_embeddings in --%s=%s)" % (
+            max_seq_length, config.max_position_embeddings, config_flag,
+            _flag(flag_values, config_flag)))
+  check_vocabulary(flag_values, family, config)
+  init_checkpoint = _flag(flag_values, "init_checkpoint")
+  if init_checkpoint:
+    checkpoints.check_init_checkpoint(
+        init_checkpoint, family.variable_names(config),
+        expected_shapes=family.key_shapes(config))
+
+
+def check_vocabulary(flag_values, family, config):
+  """The tokenizer's vocabulary fits the model's embedding table.
+
+  A vocabulary larger than the config's vocab_size gives ids the embedding
+  lookup cannot take (an op error on CPU, silent garbage on GPUs).
+
+  Raises:
+    validation.UsageError: naming the vocabulary, its size and the config's.
+  """
+  vocab_file = _flag(flag_values, "vocab_file")
+  spm_model_file = _flag(flag_values, "spm_model_file")
+  if not (vocab_file or spm_model_file):
+    return
+  tokenizer = family.create_tokenizer(
+      vocab_file=vocab_file, spm_model_file=spm_model_file,
+      do_lower_case=bool(_flag(flag_values, "do_lower_case")))
+  flag = validation.flag_text("spm_model_file" if spm_model_file else
+                              "vocab_file", spm_model_file or vocab_file)
+  size = len(tokenizer.vocab)
+  if size > config.vocab_size:
+    raise validation.UsageError(
+        "%s has %d tokens but the model's vocab_size is %d: the vocabulary "
+        "is not the model's" % (flag, size, config.vocab_size))
+  missing = [t for t in _special_tokens(tokenizer) if t not in tokenizer.vocab]
+  if missing:
+    tabs = any("\t" in t for t in list(tokenizer.vocab)[:100])
+    raise validation.UsageError(
+        "%s has no %s token%s" % (
+            flag, " or ".join(missing),
+            ": its lines hold tabs, as a SentencePiece .vocab file's do; "
+            "give the model's WordPiece vocab.txt (ALBERT: --spm_model_file)"
+            if tabs else ""))
+  if size < config.vocab_size:
+    logging.warning("%s has %d tokens but the model's vocab_size is %d: is it "
+                    "the model's vocabulary?", flag, size, config.vocab_size)
+
+
+def _special_tokens(tokenizer):
+  """The tokens a tokenizer emits whatever the text: [CLS], [SEP] and, for
+  WordPiece, its unknown token."""
+  tokens = list(text_inputs.special_tokens(tokenizer))
+  wordpiece = getattr(tokenizer, "wordpiece_tokenizer", None)
+  if wordpiece is not None and getattr(tokenizer, "sp_model", None) is None:
+    tokens.append(wordpiece.unk_token)
+  return tokens
+
+
 def app_main(main, required_flags):
-  """A script's `if __name__ == "__main__":` body: required flags, app.run."""
+  """A script's `if __name__ == "__main__":` body.
+
+  Marks the required flags, then runs `main` through
+  `validation.run_main`: flag errors and user errors as one line (status
+  2), SIGTERM like Ctrl-C, every flag checked by name, then
+  `check_run_flags`, then the outputs locked for the whole run.
+  """
   for name in required_flags:
     flags.mark_flag_as_required(name)
-  app.run(main)
+  validation.run_main(main, checks=(check_run_flags,))
+
+
+def check_settings(settings):
+  """The driver's checks of a RunSettings (flags or code), before any work.
+
+  Raises:
+    validation.UsageError: nothing to do, or a value that cannot work
+      (naming the flag, its value and the allowed range).
+  """
+  s = settings
+  if not (s.do_train or s.do_eval or s.do_predict or s.export_dir):
+    raise validation.UsageError(
+        "Nothing to do: set --do_train, --do_eval, --do_predict or "
+        "--export_dir")
+  validation.check_output_dir("output_dir", s.output_dir)
+  for name, used in (("train_batch_size", s.do_train),
+                     ("eval_batch_size", s.do_eval),
+                     ("predict_batch_size", s.do_predict)):
+    if used:
+      validation.check_int(name, getattr(s, name), minimum=1)
+  if s.do_train:
+    if s.num_train_steps is None:
+      validation.check_float("learning_rate", s.learning_rate, minimum=0)
+      validation.check_float("num_train_epochs", s.num_train_epochs,
+                             minimum=0, min_exclusive=True)
+      validation.check_float("warmup_proportion", s.warmup_proportion,
+                             minimum=0, maximum=1)
+    else:
+      validation.check_schedule(s.learning_rate, s.num_train_steps,
+                                s.num_warmup_steps)
+  validation.check_int("max_eval_steps", s.max_eval_steps, minimum=1,
+                       allow_none=True)
+  validation.check_int("eval_every_steps", s.eval_every_steps, minimum=0,
+                       allow_none=True, note="0 = only at the end")
+  if s.export_dir:
+    validation.check_export_dir("export_dir", s.export_dir)
 
 
 def run(task, settings, run_config):
@@ -503,10 +676,72 @@ def run(task, settings, run_config):
 
   Returns:
     The Estimator (its model trained and restored).
+
+  Raises:
+    validation.UsageError: bad settings (`check_settings`), another live run
+      in --output_dir (the chief holds its lock for the whole run), ...
   """
+  check_settings(settings)
+  check_batch_sizes(settings, run_config)
+  owner = None
+  if run_config.is_chief:  # re-entrant: app_main may hold it already
+    owner = locks.lock_output_dir(settings.output_dir)
+  try:
+    return _run(task, settings, run_config)
+  finally:
+    if owner is not None:
+      owner.release()
+
+
+def check_batch_sizes(settings, run_config):
+  """Before any work: each batch size splits over the replicas (and the
+  training batch over the accumulation steps), as the Estimator needs.
+
+  Raises:
+    validation.UsageError: naming the flag, the replicas and the steps.
+  """
+  for name, used, divisor in (
+      ("train_batch_size", settings.do_train,
+       run_config.gradient_accumulation_steps),
+      ("eval_batch_size", settings.do_eval, 1),
+      ("predict_batch_size", settings.do_predict, 1)):
+    size = getattr(settings, name)
+    parts = run_config.num_replicas * divisor
+    if used and size % parts:
+      raise validation.UsageError(
+          "--%s=%d: must be a multiple of %d (%d replicas x %d gradient "
+          "accumulation steps)" % (name, size, parts, run_config.num_replicas,
+                                   divisor))
+
+
+def check_weights(task, settings, estimator):
+  """Before any work: evaluation or prediction without training has weights.
+
+  The Estimator refuses it too, but only after the task has written its
+  records.
+
+  Raises:
+    validation.UsageError: no checkpoint in --output_dir, no
+      --init_checkpoint and an encoder without weights of its own (a TF Hub
+      module has its own).
+  """
+  if settings.do_train or settings.init_checkpoint:
+    return
+  if encoder_variable_names(task.encoder_spec) is None:
+    return  # a TF Hub module: the weights come with it
+  if estimator.latest_checkpoint():
+    return
+  raise estimator_lib.no_weights_error(
+      "eval" if settings.do_eval else "predict", settings.output_dir)
+
+
+def _run(task, settings, run_config):
+  """`run` after its checks, holding the lock of --output_dir."""
   estimator = make_estimator(task, settings, run_config)
+  check_weights(task, settings, estimator)
   if settings.do_train:
     task.set_schedule(*task.training_schedule())
+  task.prepare_output_dir()
   eval_input = task.eval_input() if settings.do_eval else None
   if settings.do_train:
     train(task, estimator, settings, eval_input)

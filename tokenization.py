@@ -34,6 +34,8 @@ import weakref
 from absl import logging
 import numpy as np
 
+import validation
+
 # Code point ranges (inclusive) that BasicTokenizer surrounds with spaces: the
 # CJK Unified Ideographs blocks and extensions A-E plus the compatibility
 # ideographs. Kana, Hangul and later extensions are deliberately not included.
@@ -112,7 +114,7 @@ def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
     kind, wanted = "cased", False
   else:
     return
-  raise ValueError(
+  raise validation.UsageError(
       "--do_lower_case=%s does not match --init_checkpoint=%s: `%s` is a %s "
       "model, so pass --do_lower_case=%s to tokenize as it was pre-trained. "
       "If the checkpoint was renamed and this check is wrong, rename it or "
@@ -182,19 +184,19 @@ def read_vocab_lines(vocab_file):
   try:
     data = _read_bytes(vocab_file)
   except (OSError, IOError) as e:
-    raise ValueError("Cannot read vocab file %s: %s" % (vocab_file, e)) from e
+    raise validation.DataError("Cannot read vocab file %s: %s" % (vocab_file, e)) from e
   lines = data.replace(b"\r", b"").split(b"\n")
   if lines[-1] == b"":
     lines.pop()  # readline reports nothing after the last newline
   if not lines:
-    raise ValueError("Vocab file %s is empty: it needs one token per line" %
+    raise validation.DataError("Vocab file %s is empty: it needs one token per line" %
                      vocab_file)
   decoded = []
   for index, line in enumerate(lines):
     try:
       decoded.append(line.decode("utf-8"))
     except UnicodeDecodeError as e:
-      raise ValueError("Vocab file %s, line %d is not UTF-8: %s" %
+      raise validation.DataError("Vocab file %s, line %d is not UTF-8: %s" %
                        (vocab_file, index + 1, e)) from e
   return decoded
 

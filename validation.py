@@ -22,10 +22,13 @@ module too.
 
 import collections
 import difflib
+import functools
+import glob
 import json
 import math
 import numbers
 import os
+import re
 import signal
 import sys
 
@@ -45,6 +48,11 @@ class UsageError(ValueError):
 
 class DataError(UsageError):
   """Input data that cannot be read as asked (names the file and record)."""
+
+
+class MissingInputError(DataError, FileNotFoundError):
+  """An input file that does not exist (also a FileNotFoundError, which
+  readers raised before)."""
 
 
 class OutputError(UsageError):
@@ -426,6 +434,110 @@ def check_output_files(name, spec):
   return paths
 
 
+def check_checkpoint(name, path):
+  """A checkpoint to read: a TF1 prefix (`<path>.index` exists) or a directory
+  holding a `checkpoint` state file or a TF Hub module's variables.
+
+  Returns:
+    `path`.
+
+  Raises:
+    UsageError: nothing readable there, with a hint when a file of the
+      checkpoint was given instead of its prefix.
+  """
+  _check_set(name, path)
+  if is_remote(path):
+    return path
+  if os.path.isdir(path):
+    if (os.path.exists(os.path.join(path, "checkpoint")) or
+        os.path.exists(os.path.join(path, "variables", "variables.index"))):
+      return path
+    raise UsageError("%s: the directory holds no checkpoint (no 'checkpoint' "
+                     "state file, no TF Hub variables/)" %
+                     flag_text(name, path))
+  if os.path.exists(path + ".index"):
+    return path
+  for suffix in (".index", ".meta", ".data-"):
+    at = path.rfind(suffix)
+    if at > 0 and os.path.exists(path[:at] + ".index"):
+      raise UsageError("%s: give the checkpoint's prefix, %s (without %s...)"
+                       % (flag_text(name, path), path[:at], suffix))
+  raise UsageError("%s: no checkpoint there (no file %s.index)" %
+                   (flag_text(name, path), path))
+
+
+# What a SavedModel export holds: a directory holding only these is an
+# earlier export that a new export may replace.
+SAVED_MODEL_ENTRIES = frozenset([
+    "saved_model.pb", "saved_model.pbtxt", "variables", "assets",
+    "assets.extra", "fingerprint.pb", "keras_metadata.pb",
+    "tfhub_module.pb"])
+
+
+def check_export_dir(name, path, overwrite=False):
+  """A SavedModel output directory: new, empty, or an earlier export.
+
+  An export replaces the whole directory. `export_lib --export_dir=DIR`
+  used to delete whatever DIR held (other models, a file); now a directory
+  holding anything but a SavedModel is replaced only with `overwrite`.
+
+  Args:
+    name: the flag.
+    path: the directory.
+    overwrite: replace a directory that holds other files (--overwrite).
+
+  Returns:
+    `path`.
+
+  Raises:
+    UsageError: the path is a file, or a directory holding other files
+      (without `overwrite`), or cannot be created.
+  """
+  check_output_dir(name, path)
+  if is_remote(path) or not os.path.isdir(path) or overwrite:
+    return path
+  others = sorted(n for n in os.listdir(path)
+                  if n not in SAVED_MODEL_ENTRIES)
+  if others:
+    raise UsageError(
+        "%s: the directory holds %s, which an export would delete (it is "
+        "not an earlier export); name a new or empty directory, or pass "
+        "--overwrite to replace it" % (flag_text(name, path),
+                                       list_text(others)))
+  return path
+
+
+def check_input_files(name, spec):
+  """A comma-separated list of globs, each matching at least one file.
+
+  Returns:
+    `spec`.
+
+  Raises:
+    UsageError: a pattern matches nothing, or only directories.
+  """
+  _check_set(name, spec)
+  patterns = [p.strip() for p in spec.split(",") if p.strip()]
+  if not patterns:
+    raise UsageError("%s names no file" % flag_text(name, spec))
+  for pattern in patterns:
+    if is_remote(pattern):
+      continue
+    matches = glob.glob(pattern)
+    if not matches:
+      raise UsageError("%s: %smatches no file" % (
+          flag_text(name, spec), "" if pattern == spec else pattern + " "))
+    files = [m for m in matches if not os.path.isdir(m)]
+    if not files:
+      raise UsageError("%s: %s is a directory; name the files (e.g. %s)" % (
+          flag_text(name, spec), matches[0], os.path.join(matches[0], "*")))
+    for path in files:
+      if not os.access(path, os.R_OK):
+        raise UsageError("%s: %s is not readable (permission denied)" %
+                         (flag_text(name, spec), path))
+  return spec
+
+
 def _check_set(name, path):
   """Raises UsageError when a path flag is unset or empty."""
   if path is None or not str(path).strip():
@@ -600,6 +712,187 @@ def warn_defaulted(source, defaulted, fields):
       "them" if len(defaulted) > 1 else "it")
 
 
+# -------------------------------------------------------- flags by name
+#
+# Every script's flags are checked by name before its main runs (`run_main`):
+# a flag called `train_batch_size` must be an integer >= 1 whichever script
+# defines it, so scripts written later get the checks without code. A
+# script's own flags with other names are checked in its main (or get a rule
+# with `add_flag_rule`).
+
+
+class FlagRule(object):
+  """The check of one flag: `check(name, value, **kwargs)` on its value.
+
+  With `needs_flags`, the check also gets the parsed flags (as its third
+  argument), for rules that depend on another flag. With `empty_is_unset`,
+  an empty value means "none" (Google's `if FLAGS.init_checkpoint:`) and is
+  not checked.
+  """
+
+  def __init__(self, check, needs_flags=False, empty_is_unset=False,
+               **kwargs):
+    """Args: check: the check function; needs_flags, empty_is_unset: see
+    above; **kwargs: more arguments of `check` (e.g. minimum=1)."""
+    self.check = check
+    self.needs_flags = needs_flags
+    self.empty_is_unset = empty_is_unset
+    self.kwargs = kwargs
+
+  def __call__(self, name, value, flag_values):
+    """Checks `value` of flag `name` (raises UsageError)."""
+    if self.needs_flags:
+      return self.check(name, value, flag_values, **self.kwargs)
+    return self.check(name, value, **self.kwargs)
+
+
+def _int_rule(minimum=None, maximum=None, note=None):
+  """A FlagRule for an integer flag."""
+  return FlagRule(check_int, minimum=minimum, maximum=maximum, note=note,
+                  allow_none=True)
+
+
+def _optional(check, **kwargs):
+  """A FlagRule for an optional path flag (empty = none)."""
+  return FlagRule(check, empty_is_unset=True, **kwargs)
+
+
+def _float_rule(minimum=None, maximum=None, min_exclusive=False,
+                max_exclusive=False, note=None):
+  """A FlagRule for a float flag (never NaN or inf)."""
+  return FlagRule(check_float, minimum=minimum, maximum=maximum,
+                  min_exclusive=min_exclusive, max_exclusive=max_exclusive,
+                  note=note, allow_none=True)
+
+
+def check_data_file(name, value, flag_values):
+  """An input file named by a path, or by a name in --data_dir when the
+  script has that flag (run_classifier's --train_file is a name in
+  --data_dir, run_squad's a path)."""
+  data_dir = (flag_values[_DATA_DIR].value if _DATA_DIR in flag_values
+              else None)
+  path = os.path.join(data_dir, value) if data_dir else value
+  if path != value and not os.path.exists(path) and not is_remote(path):
+    raise UsageError("%s: no such file in --data_dir=%s (%s)" %
+                     (flag_text(name, value), data_dir, path))
+  check_input_file(name, path)
+
+
+def check_export_flag(name, value, flag_values):
+  """`check_export_dir` with the script's --overwrite flag, if it has one."""
+  overwrite = ("overwrite" in flag_values and
+               bool(flag_values["overwrite"].value))
+  check_export_dir(name, value, overwrite)
+
+
+_DATA_DIR = "data_dir"
+_AT_LEAST_1 = _int_rule(minimum=1)
+_AT_LEAST_0 = _int_rule(minimum=0)
+_PROBABILITY = _float_rule(minimum=0, maximum=1)
+_OPEN_PROBABILITY = _float_rule(minimum=0, maximum=1, min_exclusive=True,
+                                max_exclusive=True)
+
+FLAG_RULES = collections.OrderedDict([
+    # Sizes and counts.
+    ("train_batch_size", _AT_LEAST_1),
+    ("eval_batch_size", _AT_LEAST_1),
+    ("predict_batch_size", _AT_LEAST_1),
+    ("batch_size", _AT_LEAST_1),
+    ("max_seq_length", _int_rule(
+        minimum=3, note="[CLS] A [SEP] B [SEP] needs at least 3 positions")),
+    ("max_predictions_per_seq", _AT_LEAST_1),
+    ("doc_stride", _AT_LEAST_1),
+    ("max_query_length", _AT_LEAST_1),
+    ("n_best_size", _AT_LEAST_1),
+    ("max_answer_length", _AT_LEAST_1),
+    ("dupe_factor", _AT_LEAST_1),
+    ("ngram", _AT_LEAST_1),
+    ("eval_documents", _AT_LEAST_1),
+    ("vocab_size", _AT_LEAST_1),
+    ("num_unused", _AT_LEAST_0),
+    ("min_frequency", _AT_LEAST_1),
+    ("num_workers", _int_rule(minimum=0)),
+    ("num_threads", _AT_LEAST_1),
+    ("input_sentence_size", _int_rule(minimum=0, note="0 = every line")),
+    ("log_every_n_examples", _AT_LEAST_1),
+    # The schedule and the loop.
+    ("learning_rate", _float_rule(minimum=0)),
+    ("num_train_epochs", _float_rule(minimum=0, min_exclusive=True)),
+    ("warmup_proportion", _PROBABILITY),
+    ("num_train_steps", _int_rule(minimum=0)),
+    ("num_warmup_steps", _AT_LEAST_0),
+    ("max_eval_steps", _AT_LEAST_1),
+    ("save_checkpoints_steps", _int_rule(minimum=0,
+                                         note="0 = only at the end")),
+    ("iterations_per_loop", _AT_LEAST_1),
+    ("keep_checkpoint_max", _int_rule(minimum=0, note="0 keeps all")),
+    ("gradient_accumulation_steps", _AT_LEAST_1),
+    ("seed", _int_rule(minimum=0, maximum=2**32 - 1)),
+    ("log_every_n_steps", _AT_LEAST_1),
+    ("num_tpu_cores", _AT_LEAST_1),
+    ("eval_every_steps", _int_rule(minimum=0, note="0 = only at the end")),
+    # Probabilities and thresholds.
+    ("masked_lm_prob", _OPEN_PROBABILITY),
+    ("short_seq_prob", _PROBABILITY),
+    ("eval_fraction", _OPEN_PROBABILITY),
+    ("holdout_fraction", _float_rule(minimum=0, maximum=1,
+                                     max_exclusive=True)),
+    ("character_coverage", _float_rule(minimum=0, maximum=1,
+                                       min_exclusive=True)),
+    ("multi_label_threshold", _PROBABILITY),
+    ("null_score_diff_threshold", _float_rule()),
+    # Inputs.
+    ("bert_config_file", FlagRule(check_input_file)),
+    ("albert_config_file", _optional(check_input_file)),
+    ("vocab_file", _optional(check_input_file)),
+    ("spm_model_file", _optional(check_input_file)),
+    ("init_checkpoint", _optional(check_checkpoint)),
+    ("data_dir", FlagRule(check_input_dir)),
+    ("label_file", _optional(check_input_file)),
+    ("fill_unused_from", _optional(check_input_file)),
+    ("extend_from", _optional(check_input_file)),
+    ("input_file", FlagRule(check_input_files)),
+    ("train_file", _optional(check_data_file, needs_flags=True)),
+    ("dev_file", _optional(check_data_file, needs_flags=True)),
+    ("test_file", _optional(check_data_file, needs_flags=True)),
+    ("predict_file", _optional(check_data_file, needs_flags=True)),
+    # Outputs.
+    ("output_dir", FlagRule(check_output_dir)),
+    ("output_file", FlagRule(check_output_files)),
+    ("eval_output_file", _optional(check_output_files)),
+    ("model_prefix", FlagRule(check_output_file)),
+    ("stats_file", _optional(check_output_file)),
+    ("export_dir", _optional(check_export_flag, needs_flags=True)),
+    ("preprocessor_dir", _optional(check_export_flag, needs_flags=True)),
+])
+
+
+def add_flag_rule(name, rule):
+  """Adds (or replaces) the rule of flag `name` (a FlagRule)."""
+  FLAG_RULES[name] = rule
+
+
+def check_flag_values(flag_values, rules=None):
+  """Checks every flag that has a rule and a value (None = unset: skipped).
+
+  Args:
+    flag_values: absl FLAGS (parsed).
+    rules: dict name -> FlagRule (default FLAG_RULES).
+
+  Raises:
+    UsageError: the first flag whose value is refused, named with its value
+      and what is allowed.
+  """
+  rules = FLAG_RULES if rules is None else rules
+  for name, rule in rules.items():
+    if name not in flag_values:
+      continue
+    value = flag_values[name].value
+    if value is None or (value == "" and rule.empty_is_unset):
+      continue
+    rule(name, value, flag_values)
+
+
 # ------------------------------------------------------------- script main
 
 
@@ -645,21 +938,25 @@ def user_errors(main, program=None):
     program: the name to print (default: the script's file name).
 
   Returns:
-    main'(argv): on `UsageError` prints `<program>: error: <message>` to
-    stderr and exits with status 2; on Ctrl-C / SIGTERM prints
-    `<program>: interrupted (SIGTERM)` and exits 128 + the signal number;
-    any other exception propagates with its traceback.
+    main'(argv): on `UsageError` (or an OSError naming a file: permission
+    denied, disk full, ...) prints `<program>: error: <message>` to stderr
+    and exits with status 2; on Ctrl-C / SIGTERM prints `<program>:
+    interrupted (SIGTERM)` and exits 128 + the signal number; any other
+    exception propagates with its traceback.
   """
   program = program or os.path.basename(sys.argv[0] or "main")
 
+  @functools.wraps(main)
   def wrapped(argv):
     """main(argv) with user errors and interruptions turned into a status."""
     try:
       return main(argv)
     except UsageError as e:
-      sys.stderr.write("%s: error: %s\n" % (program, one_line(e)))
-      sys.stderr.flush()
-      sys.exit(EXIT_USAGE)
+      _exit_with_error(program, one_line(e))
+    except OSError as e:
+      if not e.filename:
+        raise  # a write that does not name its file: a bug to fix there
+      _exit_with_error(program, "%s: %s" % (e.filename, e.strerror or e))
     except KeyboardInterrupt as e:
       signum = getattr(e, "signum", signal.SIGINT)
       sys.stderr.write("%s: interrupted (%s)\n" %
@@ -670,16 +967,96 @@ def user_errors(main, program=None):
   return wrapped
 
 
-def run_main(main, argv=None):
+def _exit_with_error(program, message):
+  """Prints `<program>: error: <message>` and exits with EXIT_USAGE."""
+  sys.stderr.write("%s: error: %s\n" % (program, message))
+  sys.stderr.flush()
+  sys.exit(EXIT_USAGE)
+
+
+_REQUIRED_RE = re.compile(
+    r"^flag --(\w+)=None: Flag --\w+ must have a value other than None\.?$")
+
+
+def flag_error_text(error):
+  """absl's flag parsing error as one line in this module's style.
+
+  Args:
+    error: absl.flags.Error.
+
+  Returns:
+    e.g. '--output_dir is not set (a required flag)' or
+    '--train_batch_size=abc: invalid literal for int() ...'.
+  """
+  text = one_line(error)
+  m = _REQUIRED_RE.match(text)
+  if m:
+    return "--%s is not set (a required flag)" % m.group(1)
+  return text[len("flag "):] if text.startswith("flag --") else text
+
+
+def parse_flags(argv):
+  """absl's flag parsing for `app.run`, with `run_main`'s error format.
+
+  A bad or missing flag prints `<program>: error: <one line>` and exits 2
+  (absl prints "FATAL Flags parsing error" and exits 1).
+
+  Args:
+    argv: the command line (program name first).
+
+  Returns:
+    the arguments left after the flags.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    _exit_with_error(os.path.basename(argv[0] or "main"), flag_error_text(e))
+
+
+def script_main(main, checks=(), program=None):
+  """A script's main with everything `run_main` adds but the signals.
+
+  Before `main`: every flag is checked by name (`check_flag_values`), then
+  each of `checks(FLAGS)` (the driver's checks of the config and the init
+  checkpoint), then the outputs named by the flags are locked for the whole
+  run (`locks.lock_flag_outputs`). User errors become one line and status 2
+  (`user_errors`). Tests run scripts through this in process.
+
+  Args:
+    main: the script's main(argv).
+    checks: callables(flag_values) raising UsageError.
+    program: the name in messages (default: the script's file name).
+
+  Returns:
+    main'(argv).
+  """
+  @functools.wraps(main)
+  def checked(argv):
+    """main(argv) after the checks, holding the output locks."""
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    import locks  # pylint: disable=g-import-not-at-top
+    check_flag_values(flags.FLAGS)
+    for check in checks:
+      check(flags.FLAGS)
+    with locks.lock_flag_outputs(flags.FLAGS):
+      return main(argv)
+
+  return user_errors(checked, program)
+
+
+def run_main(main, argv=None, checks=()):
   """What a script's `if __name__ == "__main__":` calls instead of app.run.
 
-  absl's `app.run(main)` with SIGTERM handled like Ctrl-C and user errors
-  printed as one line (see `user_errors`).
+  absl's `app.run(main)` with SIGTERM handled like Ctrl-C, flag errors and
+  user errors printed as one line with status 2, the flags checked and the
+  outputs locked before `main` runs (see `script_main`).
 
   Args:
     main: the script's main(argv).
     argv: command line (default sys.argv).
+    checks: more checks of the parsed flags (see `script_main`).
   """
   from absl import app  # pylint: disable=g-import-not-at-top
   handle_signals()
-  app.run(user_errors(main), argv=argv)
+  app.run(script_main(main, checks), argv=argv, flags_parser=parse_flags)

@@ -26,10 +26,8 @@ and numpy's random draws exactly as ALBERT's code does, in ALBERT's order.
 
 import collections
 import random
-import sys
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
@@ -38,6 +36,7 @@ from albert import pretraining_data_kernels as albert_kernels
 from albert import tokenization
 import create_pretraining_data as bert_data
 import pretraining_data_kernels as kernels
+import validation
 
 FLAGS = flags.FLAGS
 
@@ -599,8 +598,10 @@ def main(_):
         random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
         masked_lm_prob=FLAGS.masked_lm_prob,
         short_seq_prob=FLAGS.short_seq_prob, num_workers=FLAGS.num_workers)
+  except validation.UsageError:
+    raise
   except ValueError as e:  # bad flags or input: the message says which
-    sys.exit("albert/create_pretraining_data.py: error: %s" % e)
+    raise validation.UsageError(str(e)) from e
 
 
 if __name__ == "__main__":
@@ -608,4 +609,4 @@ if __name__ == "__main__":
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("output_file")
   flags.mark_flag_as_required("vocab_file")
-  app.run(main)
+  validation.run_main(main)

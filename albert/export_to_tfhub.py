@@ -155,7 +155,7 @@ def export_albert(config_file, checkpoint, export_path, spm_model_file=None,
     export_path.
   """
   family = encoders.get_family("albert")
-  config = family.load_config(config_file)
+  config = family.load_config(config_file, flag_name="albert_config_file")
   model = encoders.EncoderSpec(family, config).create()
   checkpoints.restore(model, checkpoint, allow_missing=False)
   export_lib.export_hub_encoder(model, export_path, vocab_file, do_lower_case,

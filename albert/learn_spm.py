@@ -25,14 +25,14 @@ so the model learns the text it will be given. Blank lines are skipped.
 """
 
 import os
-import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from albert import tokenization
 import create_pretraining_data as bert_data
+import io_lib
+import validation
 
 FLAGS = flags.FLAGS
 
@@ -135,8 +135,9 @@ def learn_spm(input_files, model_prefix, vocab_size=30000, do_lower_case=True,
   for path in input_files:
     if not os.path.isfile(path):
       raise ValueError("Cannot read input file %s" % path)
-  temporary = os.path.join(directory, ".%s.tmp-%d" % (
-      os.path.basename(model_prefix), os.getpid()))
+  # io_lib's unique name (+ .model / .vocab): a killed run's leftovers are
+  # removed by the next run that locks --model_prefix.
+  temporary = io_lib.temporary_name(model_prefix)
   settings = dict(ALBERT_SPM_FLAGS, vocab_size=vocab_size,
                   num_threads=num_threads or os.cpu_count() or 1)
   settings.update(spm_flags)
@@ -185,8 +186,10 @@ def main(_):
                      FLAGS.do_lower_case, FLAGS.num_threads, FLAGS.random_seed,
                      input_sentence_size=FLAGS.input_sentence_size,
                      character_coverage=FLAGS.character_coverage)
+  except validation.UsageError:
+    raise
   except ValueError as e:
-    sys.exit("albert/learn_spm.py: error: %s" % e)
+    raise validation.UsageError(str(e)) from e
   logging.info("Wrote %s and its .vocab", path)
 
 
@@ -194,4 +197,4 @@ if __name__ == "__main__":
   define_flags()
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("model_prefix")
-  app.run(main)
+  validation.run_main(main)

@@ -363,7 +363,8 @@ def _encoder_spec():
   spec = None
   if FLAGS.albert_config_file:
     family = encoders.get_family("albert")
-    albert_config = family.load_config(FLAGS.albert_config_file)
+    albert_config = family.load_config(FLAGS.albert_config_file,
+                                      flag_name="albert_config_file")
     if FLAGS.max_seq_length > albert_config.max_position_embeddings:
       raise validation.UsageError(
           "Cannot use sequence length %d because the ALBERT model "

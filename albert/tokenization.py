@@ -40,6 +40,7 @@ import unicodedata
 import numpy as np
 
 import tokenization as bert_tokenization
+import validation
 
 # ALBERT's constant: the UTF-8 bytes of U+2581 (bytes, as in ALBERT; see the
 # digit-comma rule in the module docstring for why that matters).
@@ -183,13 +184,13 @@ def load_spm_model(spm_model_file):
   try:
     proto = bert_tokenization._read_bytes(spm_model_file)  # pylint: disable=protected-access
   except (OSError, IOError) as e:
-    raise ValueError("Cannot read --spm_model_file %s: %s" %
+    raise validation.DataError("Cannot read --spm_model_file %s: %s" %
                      (spm_model_file, e)) from e
   sp_model = spm.SentencePieceProcessor()
   try:
     sp_model.LoadFromSerializedProto(proto)
   except (RuntimeError, OSError, TypeError) as e:
-    raise ValueError("--spm_model_file %s is not a SentencePiece model: %s" %
+    raise validation.DataError("--spm_model_file %s is not a SentencePiece model: %s" %
                      (spm_model_file, e)) from e
   return sp_model
 

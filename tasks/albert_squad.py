@@ -150,18 +150,8 @@ def load_albert_config(config_file):
     validation.UsageError: one line naming the file (missing, not JSON, bad
       fields, or BERT's config: it has none of ALBERT's keys).
   """
-  family = encoders.get_family("albert")
-  try:
-    return family.load_config(config_file)
-  except validation.UsageError:
-    raise
-  except ValueError:
-    # encoders refuses another family's config; ALBERT's scripts have no
-    # --encoder_family, so name the script that takes it.
-    raise validation.UsageError(
-        "--albert_config_file=%s is a BERT config (it has none of ALBERT's "
-        "keys %s): fine-tune BERT with run_squad.py --bert_config_file" %
-        (config_file, ", ".join(modeling.ALBERT_CONFIG_KEYS))) from None
+  return encoders.get_family("albert").load_config(
+      config_file, flag_name="albert_config_file")
 
 
 def _check_actions(flag_values, version_2_with_negative):

@@ -28,6 +28,7 @@ import io_lib
 import task_lib
 import text_inputs
 import tf_example
+import validation
 from tasks import classification_data
 from tasks.classification_data import check_labels
 from tasks.classification_data import InputFeatures
@@ -773,6 +774,24 @@ class ClassificationTask(task_lib.Task):
         input_file=path, seq_length=self.max_seq_length,
         is_training=is_training, drop_remainder=drop_remainder,
         task_type=self.task_type, num_labels=len(self.label_list))
+
+  def prepare_output_dir(self):
+    """label_list.txt for user data (the column order of test_results.tsv;
+    read back with --label_file), written once the run's checks passed.
+
+    Raises:
+      validation.UsageError: --do_predict with a processor that has no test
+        split (Google's XNLI), before anything is trained or written.
+    """
+    processor = self.processor
+    if (self.settings.do_predict and processor is not None and
+        not classification_data.has_split(processor, "test")):
+      raise validation.UsageError(
+          "--do_predict: %s has no test split" % type(processor).__name__)
+    if isinstance(processor, classification_data.UserDataProcessor):
+      classification_data.write_label_list(
+          os.path.join(self.settings.output_dir, "label_list.txt"),
+          self.label_list)
 
   def train_input_fn(self):
     examples = self.train_examples()

@@ -17,6 +17,7 @@ import tensorflow as tf
 import heads
 import io_lib
 import tokenization
+import validation
 
 CLASSIFICATION = heads.CLASSIFICATION
 MULTI_LABEL = heads.MULTI_LABEL
@@ -76,6 +77,20 @@ class InputFeatures(object):
     self.is_real_example = is_real_example
 
 
+def _without_bom(lines):
+  """The lines of a file, the first without a UTF-8 byte order mark.
+
+  Editors on Windows start UTF-8 files with U+FEFF; it is never data (it
+  became part of the first label, "\ufeffneg").
+  """
+  first = True
+  for line in lines:
+    if first:
+      line = line.lstrip(u"\ufeff")
+      first = False
+    yield line
+
+
 def _read_rows(input_file, delimiter="\t", quotechar=None):
   """Yields (line_number, row) of a delimited text file.
 
@@ -83,31 +98,41 @@ def _read_rows(input_file, delimiter="\t", quotechar=None):
     input_file: path (anything tf.io.gfile opens).
     delimiter: column separator.
     quotechar: None reads quotes as ordinary characters (Google's TSV
-      reading); '"' reads CSV quoting.
+      reading); '"' reads CSV quoting (strictly: a quote that is never
+      closed is an error, not a row swallowing the rest of the file).
 
   Yields:
     (1-based line number where the row starts, list of column strings).
 
   Raises:
-    FileNotFoundError: naming the file.
+    validation.DataError: no such file, a byte sequence that is not UTF-8,
+      or an unterminated quote (naming the file and line).
   """
   if not tf.io.gfile.exists(input_file):
-    raise FileNotFoundError("%s: no such file" % input_file)
+    raise validation.MissingInputError("%s: no such file" % input_file)
   with tf.io.gfile.GFile(input_file, "r") as f:
-    kwargs = {"quotechar": quotechar}
+    kwargs = {"quotechar": quotechar, "strict": True}
     if quotechar is None:
       kwargs["quoting"] = csv.QUOTE_NONE
-    reader = csv.reader(f, delimiter=delimiter, **kwargs)
+    reader = csv.reader(_without_bom(f), delimiter=delimiter, **kwargs)
     line_number = 1
-    for row in reader:
-      yield line_number, row
-      line_number = reader.line_num + 1
+    try:
+      for row in reader:
+        yield line_number, row
+        line_number = reader.line_num + 1
+    except csv.Error as e:
+      raise validation.DataError(
+          "%s:%d: %s (a %s quote that is never closed merges the lines "
+          "after it)" % (input_file, line_number, e, quotechar)) from None
+    except UnicodeDecodeError as e:
+      raise validation.DataError("%s:%d: not UTF-8 text (%s)" % (
+          input_file, line_number, e)) from None
 
 
 def _column(row, index):
   """Returns row[index] as unicode, or a ValueError saying the row is short."""
   if index >= len(row) or index < -len(row):
-    raise ValueError("expected at least %d columns, found %d" %
+    raise validation.DataError("expected at least %d columns, found %d" %
                      (index + 1 if index >= 0 else -index, len(row)))
   return tokenization.convert_to_unicode(row[index])
 
@@ -115,7 +140,7 @@ def _column(row, index):
 def _require_examples(examples, input_file):
   """Raises when a split yielded no example (it would train on nothing)."""
   if not examples:
-    raise ValueError("%s: no examples in this file" % input_file)
+    raise validation.DataError("%s: no examples in this file" % input_file)
   return examples
 
 
@@ -167,7 +192,7 @@ class DataProcessor(object):
         example = self._example_from_row(
             i, row, set_type, lambda index, r=row: _column(r, index))
       except ValueError as e:
-        raise ValueError("%s: %s" % (source, e)) from None
+        raise validation.DataError("%s: %s" % (source, e)) from None
       if example is not None:
         example.source = source
         examples.append(example)
@@ -320,11 +345,11 @@ def _parse_column_spec(spec, header, flag_name, input_file):
   except ValueError:
     pass
   if header is None:
-    raise ValueError(
+    raise validation.UsageError(
         "--%s=%s is not a column number and --has_header is not set" %
         (flag_name, spec))
   if spec not in header:
-    raise ValueError("--%s=%s: %s:1: no such column in the header %s" %
+    raise validation.UsageError("--%s=%s: %s:1: no such column in the header %s" %
                      (flag_name, spec, input_file, header))
   return header.index(spec)
 
@@ -389,7 +414,8 @@ class UserDataProcessor(DataProcessor):
     """See base class: the given labels, else the training set's, sorted."""
     if self.labels is None:
       if self.data_dir is None:
-        raise ValueError("The label list is unknown: pass --label_file")
+        raise validation.UsageError(
+            "The label list is unknown: pass --label_file")
       self.labels = labels_of_examples(
           self._split_examples(self.data_dir, "train"))
     return self.labels
@@ -404,9 +430,12 @@ class UserDataProcessor(DataProcessor):
     return _require_examples(examples, input_file)
 
   def _split_labels(self, text):
-    """Label string -> label (str), or list of labels for multi-label."""
+    """Label string -> label (str), or list of labels for multi-label.
+
+    Spaces around labels are dropped ("pos " is "pos", not a third class).
+    """
     if not self.multi_label:
-      return text
+      return text.strip()
     return [l.strip() for l in text.split(self.multi_label_separator)
             if l.strip()]
 
@@ -422,10 +451,19 @@ class UserDataProcessor(DataProcessor):
     return {name: spec for name, spec in specs.items() if spec is not None}
 
   def _read_delimited(self, input_file, set_type):
+    """The examples of a TSV / CSV file.
+
+    Every row must have as many columns as the file's first line (header or
+    data): a missing tab used to make a sentence its own label, a trailing
+    tab an extra empty column that became the label "".
+
+    Raises:
+      validation.DataError: naming the file and line.
+    """
     delimiter, quotechar = (("\t", None) if self.file_format == "tsv" else
                             (",", '"'))
     examples = []
-    columns = None
+    columns = width = None
     for line_number, row in _read_rows(input_file, delimiter, quotechar):
       if columns is None:
         header = row if self.has_header else None
@@ -434,40 +472,47 @@ class UserDataProcessor(DataProcessor):
                                      input_file)
             for name, spec in self._column_specs(set_type).items()
         }
+        width, first_line = len(row), line_number
         if self.has_header:
           continue
       if not row or row == [""]:
         continue
       source = "%s:%d" % (input_file, line_number)
+      if len(row) != width:
+        raise validation.DataError(
+            "%s: %d column(s) where line %d has %d: a missing or extra %s?" %
+            (source, len(row), first_line, width,
+             "tab" if delimiter == "\t" else "comma or quote"))
       try:
         values = {name: _column(row, index) for name, index in columns.items()}
       except ValueError as e:
-        raise ValueError("%s: %s" % (source, e)) from None
+        raise validation.DataError("%s: %s" % (source, e)) from None
       examples.append(
           self._make_example(set_type, len(examples), values, source))
     return examples
 
   def _read_jsonl(self, input_file, set_type):
     if not tf.io.gfile.exists(input_file):
-      raise FileNotFoundError("%s: no such file" % input_file)
+      raise validation.MissingInputError("%s: no such file" % input_file)
     examples = []
     with tf.io.gfile.GFile(input_file, "r") as f:
-      for line_number, line in enumerate(f, start=1):
+      for line_number, line in enumerate(_without_bom(f), start=1):
         if not line.strip():
           continue
         source = "%s:%d" % (input_file, line_number)
         try:
           obj = json.loads(line)
         except ValueError as e:
-          raise ValueError("%s: not a JSON object: %s" % (source, e)) from None
+          raise validation.DataError("%s: not a JSON object: %s" %
+                                     (source, e)) from None
         if not isinstance(obj, dict):
-          raise ValueError("%s: not a JSON object" % source)
+          raise validation.DataError("%s: not a JSON object" % source)
         keys = self._column_specs(set_type)
         values = {}
         for name, key in keys.items():
           if key not in obj:
-            raise ValueError("%s: no key %r (--%s_column)" %
-                             (source, key, name))
+            raise validation.DataError("%s: no key %r (--%s_column)" %
+                                       (source, key, name))
           value = obj[key]
           if name == "label" and isinstance(value, list):
             values[name] = [_json_text(v) for v in value]
@@ -483,11 +528,14 @@ class UserDataProcessor(DataProcessor):
       label = self._dummy_label()
     elif isinstance(values["label"], list):
       if not self.multi_label:
-        raise ValueError("%s: the label is a list; pass --multi_label" %
-                         source)
+        raise validation.DataError("%s: the label is a list; pass "
+                                   "--multi_label" % source)
       label = values["label"]
     else:
       label = self._split_labels(values["label"])
+      if not self.multi_label and not label:
+        raise validation.DataError("%s: the label is empty (--label_column="
+                                   "%s)" % (source, self.label_column))
     if self.labels is not None and set_type != "test":
       check_labels(label, self.labels, source)
     return InputExample(
@@ -507,6 +555,20 @@ def _json_text(value):
   return json.dumps(value, ensure_ascii=False)
 
 
+def has_split(processor, split):
+  """Whether `processor` reads `split` ("train", "dev" or "test").
+
+  Google's XNLI processor has no test split: --do_predict used to fail with
+  a bare NotImplementedError after training.
+  """
+  base = DataProcessor
+  getter = "get_%s_examples" % split
+  cls = type(processor)
+  return (getattr(cls, getter) is not getattr(base, getter) or
+          cls._split_examples is not base._split_examples or  # pylint: disable=protected-access
+          split in processor.split_files)
+
+
 def labels_of_examples(examples):
   """Sorted distinct labels of `examples` (lists are flattened)."""
   labels = set()
@@ -519,29 +581,61 @@ def labels_of_examples(examples):
 
 
 def check_labels(label, label_list, source):
-  """Raises ValueError naming `source` when a label is not in `label_list`."""
+  """Raises DataError naming `source` when a label is not in `label_list`."""
   for one in (label if isinstance(label, list) else [label]):
     if one not in label_list:
-      raise ValueError("%s: unknown label %r (labels: %s)" %
+      raise validation.DataError("%s: unknown label %r (labels: %s)" %
                        (source, one, ", ".join(label_list)))
 
 
 def read_label_file(label_file):
   """Label list from a file with one label per line (blank lines skipped)."""
   if not tf.io.gfile.exists(label_file):
-    raise FileNotFoundError("%s: no such file (--label_file)" % label_file)
+    raise validation.MissingInputError("%s: no such file (--label_file)" %
+                               label_file)
   with tf.io.gfile.GFile(label_file, "r") as f:
     labels = [line.strip() for line in f if line.strip()]
   if not labels:
-    raise ValueError("%s: no labels in --label_file" % label_file)
+    raise validation.DataError("%s: no labels in --label_file" % label_file)
   if len(set(labels)) != len(labels):
-    raise ValueError("%s: a label is listed twice" % label_file)
+    raise validation.DataError("%s: a label is listed twice" % label_file)
   return labels
 
 
+# Files of an output directory that were made with its label_list.txt: the
+# checkpoints' head rows and test_results.tsv's columns follow its order.
+LABELLED_OUTPUTS = (("checkpoint", "checkpoints"),
+                    ("test_results.tsv", "test results"))
+
+
 def write_label_list(path, label_list):
-  """Writes one label per line (read back by --label_file)."""
-  io_lib.write_text(path, "".join(label + "\n" for label in label_list))
+  """Writes one label per line (read back by --label_file).
+
+  label_list.txt describes the checkpoints and test_results.tsv beside it,
+  so it is never replaced by other labels while they exist: a rerun with
+  other data into a finished directory used to rewrite it beside the old
+  test_results.tsv (whose columns then had the wrong names).
+
+  Raises:
+    validation.UsageError: `path` lists other labels and its directory
+      holds checkpoints or test results made with them.
+  """
+  text = "".join(label + "\n" for label in label_list)
+  if io_lib.exists(path):
+    with io_lib.open_file(path) as f:
+      old = f.read()
+    if old == text:
+      return
+    directory = os.path.dirname(path)
+    made = [what for name, what in LABELLED_OUTPUTS
+            if io_lib.exists(os.path.join(directory, name))]
+    if made:
+      raise validation.UsageError(
+          "%s lists the labels %s but these data have %s; the %s beside it "
+          "were made with the old list: use a new --output_dir" % (
+              path, validation.list_text(old.split()),
+              validation.list_text(label_list), " and ".join(made)))
+  io_lib.write_text(path, text)
 
 
 PROCESSORS = {
@@ -580,9 +674,10 @@ def processor_for_task(task_name, data_dir=None, label_file=None,
     return UserDataProcessor(task_name, labels=labels, multi_label=multi_label,
                              data_dir=data_dir, **user_data_options)
   if task_name not in PROCESSORS:
-    raise ValueError("Task not found: %s (known: %s, or %s for your own data)"
+    raise validation.UsageError("Task not found: %s (known: %s, or %s for your own data)"
                      % (task_name, ", ".join(sorted(PROCESSORS)),
                         "/".join(USER_DATA_FORMATS)))
   if multi_label:
-    raise ValueError("--multi_label needs --task_name=tsv, csv or jsonl")
+    raise validation.UsageError(
+        "--multi_label needs --task_name=tsv, csv or jsonl")
   return PROCESSORS[task_name]()

@@ -16,6 +16,7 @@ import tensorflow as tf
 import estimator_lib
 import heads
 import task_lib
+import validation
 
 # The record schema of create_pretraining_data.py: name -> (length flag, dtype).
 RECORD_FEATURES = (
@@ -38,7 +39,7 @@ def _first_record_lengths(input_file):
       kind = feature.WhichOneof("kind")
       lengths[name] = len(getattr(feature, kind).value) if kind else 0
     return lengths
-  raise ValueError("%s holds no records." % input_file)
+  raise validation.DataError("%s holds no records." % input_file)
 
 
 def check_input_files(input_files, max_seq_length, max_predictions_per_seq,
@@ -56,22 +57,29 @@ def check_input_files(input_files, max_seq_length, max_predictions_per_seq,
     vocab_size: the model's vocab_size, or None (checked against the sidecar).
 
   Raises:
-    ValueError: naming the file, the feature or flag, and both lengths.
+    validation.DataError: naming the file, the feature or flag, and both
+      lengths; or a file that is missing, empty, damaged or not TFRecords
+      (`estimator_lib.check_record_files`).
   """
+  estimator_lib.check_record_files(input_files)
   wanted = {"max_seq_length": max_seq_length,
             "max_predictions_per_seq": max_predictions_per_seq}
   for input_file in input_files:
     sidecar = input_file + ".json"
     if tf.io.gfile.exists(sidecar):
       with tf.io.gfile.GFile(sidecar) as f:
-        meta = json.load(f)
+        try:
+          meta = json.load(f)
+        except ValueError as e:
+          raise validation.DataError("%s (the sidecar of %s) is not valid "
+                                     "JSON: %s" % (sidecar, input_file, e))
       for flag, value in wanted.items():
         if flag in meta and int(meta[flag]) != value:
-          raise ValueError(
+          raise validation.DataError(
               "%s was written with %s=%d (see %s) but --%s=%d; both must be "
               "equal." % (input_file, flag, meta[flag], sidecar, flag, value))
       if vocab_size and meta.get("vocab_size", 0) > vocab_size:
-        raise ValueError(
+        raise validation.DataError(
             "%s was written with a vocabulary of %d tokens (see %s) but "
             "bert_config's vocab_size is %d." % (input_file, meta["vocab_size"],
                                                  sidecar, vocab_size))
@@ -79,11 +87,12 @@ def check_input_files(input_files, max_seq_length, max_predictions_per_seq,
     lengths = _first_record_lengths(input_file)
     for name, flag, _ in RECORD_FEATURES:
       if name not in lengths:
-        raise ValueError("%s: the first record has no feature %r (is it a "
+        raise validation.DataError("%s: the first record has no feature %r "
+                                   "(is it a "
                          "pretraining record file?)" % (input_file, name))
       expected = wanted[flag] if flag else 1
       if lengths[name] != expected:
-        raise ValueError(
+        raise validation.DataError(
             "%s: feature %s has length %d in the first record but --%s=%d; "
             "they must be equal (records from create_pretraining_data.py with "
             "the same flag)." % (input_file, name, lengths[name], flag or
@@ -153,6 +162,8 @@ def input_fn_builder(input_files,
               num_parallel_calls=tf.data.AUTOTUNE)
     return d.prefetch(tf.data.AUTOTUNE)
 
+  # The loop names the damaged file of a DataLossError.
+  input_fn.input_files = list(input_files)
   return input_fn
 
 

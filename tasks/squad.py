@@ -30,6 +30,7 @@ import task_lib
 import text_inputs
 import tf_example
 import tokenization
+import validation
 
 # The first feature's unique id, as Google's.
 _FIRST_UNIQUE_ID = 1000000000
@@ -103,8 +104,8 @@ class InputFeatures(object):
     self.is_impossible = is_impossible
 
 
-class SquadFormatError(ValueError):
-  """The input file is not in SQuAD's JSON layout."""
+class SquadFormatError(validation.DataError):
+  """The input file is not in SQuAD's JSON layout (a ValueError)."""
 
 
 def _squad_field(obj, key, kind, input_file, where):
@@ -130,13 +131,31 @@ def _squad_field(obj, key, kind, input_file, where):
         "(data -> paragraphs -> context, qas -> id, question, answers)." %
         (input_file, where, key))
   value = obj[key]
-  if not isinstance(value, kind):
+  # A JSON true/false is a Python int too: not a number here.
+  if not isinstance(value, kind) or (isinstance(value, bool) and
+                                     bool not in _as_tuple(kind)):
     raise SquadFormatError(
-        "%s: %s.%s is a %s, expected %s." %
-        (input_file, where, key, type(value).__name__,
-         kind.__name__ if isinstance(kind, type) else
-         " or ".join(k.__name__ for k in kind)))
+        "%s: %s is %s (%s), expected %s." %
+        (input_file, key if where == "the top level" else where + "." + key,
+         _type_text(value), json.dumps(value)[:40],
+         " or ".join(_type_text(k()) for k in _as_tuple(kind))))
   return value
+
+
+def _as_tuple(kind):
+  """A type or tuple of types as a tuple."""
+  return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_text(value):
+  """'a string', 'a number', ... as JSON calls a Python value's type."""
+  if isinstance(value, bool):
+    return "true/false"
+  return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+_JSON_TYPE_NAMES = {str: "a string", int: "a number", float: "a number",
+                    list: "a list", dict: "an object", type(None): "null"}
 
 
 def load_squad_json(input_file):
@@ -153,8 +172,12 @@ def load_squad_json(input_file):
   """
   if not tf.io.gfile.exists(input_file):
     raise SquadFormatError("SQuAD file %s does not exist." % input_file)
-  with tf.io.gfile.GFile(input_file, "r") as reader:
-    text = reader.read()
+  try:
+    with tf.io.gfile.GFile(input_file, "r") as reader:
+      text = reader.read()
+  except UnicodeDecodeError as e:
+    raise SquadFormatError("SQuAD file %s is not UTF-8 text (%s)." %
+                           (input_file, e)) from None
   if not text.strip():
     raise SquadFormatError("SQuAD file %s is empty." % input_file)
   try:
@@ -221,10 +244,13 @@ def _training_answer(qa, qa_where, qas_id, input_file, doc_tokens,
           "%s: %s (id %s) has no field 'is_impossible', required with "
           "--version_2_with_negative (is this a SQuAD 1.1 file?)." %
           (input_file, qa_where, qas_id))
-    is_impossible = qa["is_impossible"]
+    # "false" (a string) used to be true: answerable questions trained as
+    # impossible.
+    is_impossible = _squad_field(qa, "is_impossible", bool, input_file,
+                                 qa_where)
   answers = _squad_field(qa, "answers", list, input_file, qa_where)
   if len(answers) != 1 and not is_impossible:
-    raise ValueError(
+    raise SquadFormatError(
         "For training, each question should have exactly 1 answer: "
         "%s: %s (id %s) has %d." % (input_file, qa_where, qas_id,
                                     len(answers)))
@@ -317,8 +343,20 @@ def read_squad_examples(input_file, is_training,
     `doc_tokens` list.
 
   Raises:
-    SquadFormatError: the file is not in SQuAD layout (names file and field).
-    ValueError: a training question without exactly one answer.
+    SquadFormatError: the file is not in SQuAD layout (names file and field),
+      or a training question without exactly one answer.
+  """
+  return read_squad_examples_counted(input_file, is_training,
+                                     version_2_with_negative)[0]
+
+
+def read_squad_examples_counted(input_file, is_training,
+                                version_2_with_negative=False):
+  """`read_squad_examples` and the number of questions it skipped.
+
+  Returns:
+    (list of SquadExample, number of training questions skipped because
+    their answer is not found in the context).
   """
   input_data = load_squad_json(input_file)
   examples = []
@@ -334,9 +372,10 @@ def read_squad_examples(input_file, is_training,
       examples.extend(paragraph_examples)
       num_skipped += skipped
   if num_skipped:
-    logging.warning("%s: skipped %d question(s) whose answer was not found.",
-                    input_file, num_skipped)
-  return examples
+    logging.warning("%s: skipped %d of %d question(s) whose answer was not "
+                    "found in the context.", input_file, num_skipped,
+                    num_skipped + len(examples))
+  return examples, num_skipped
 
 
 _DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
@@ -635,7 +674,8 @@ class FeatureWriter(object):
     self.is_training = is_training
     self.num_features = 0
     self._target = io_lib.AtomicPath(filename)
-    self._writer = tf.io.TFRecordWriter(self._target.temporary)
+    with io_lib.output_errors(filename):
+      self._writer = tf.io.TFRecordWriter(self._target.temporary)
 
   def process_feature(self, feature):
     """Writes one InputFeatures (all int64; train adds the labels)."""
@@ -649,12 +689,14 @@ class FeatureWriter(object):
       values["start_positions"] = [feature.start_position]
       values["end_positions"] = [feature.end_position]
       values["is_impossible"] = [1 if feature.is_impossible else 0]
-    self._writer.write(tf_example.serialize_example(
-        [(name, v, False) for name, v in values.items()]))
+    with io_lib.output_errors(self.filename):  # a full disk names the file
+      self._writer.write(tf_example.serialize_example(
+          [(name, v, False) for name, v in values.items()]))
 
   def close(self):
-    self._writer.close()
-    self._target.commit()
+    with io_lib.output_errors(self.filename):
+      self._writer.close()
+      self._target.commit()
 
   def abort(self):
     """Closes and removes the unfinished file (after an error)."""
@@ -948,8 +990,12 @@ class _JsonObjectWriter(object):
   it; the file appears under its name only when complete.
   """
 
-  def __init__(self, path):
-    self._writer = io_lib.AtomicFile(path, "w")
+  def __init__(self, path, group=None):
+    """Args: path: the file; group: an io_lib.OutputGroup that commits it
+    (None: close() does)."""
+    self._writer = (group.file(path) if group is not None else
+                    io_lib.AtomicFile(path, "w"))
+    self._group = group
     self._count = 0
 
   def add(self, key, value):
@@ -963,7 +1009,8 @@ class _JsonObjectWriter(object):
   def close(self):
     """Finishes the file and moves it to its name."""
     self._writer.write("{}\n" if self._count == 0 else "\n}\n")
-    self._writer.commit()
+    if self._group is None:
+      self._writer.commit()
 
   def abort(self):
     self._writer.abort()
@@ -989,8 +1036,9 @@ def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
   logging.info("Writing nbest to: %s", output_nbest_file)
   all_predictions = collections.OrderedDict()
   scores_diff_json = collections.OrderedDict()
-  nbest_writer = _JsonObjectWriter(output_nbest_file)
-  try:
+  # The three files describe one run: replaced together or not at all.
+  with io_lib.output_group() as group:
+    nbest_writer = _JsonObjectWriter(output_nbest_file, group)
     for example, features, results in example_groups:
       text, nbest_json, score_diff = _predict_example(
           example, features, results, n_best_size, max_answer_length,
@@ -1000,13 +1048,12 @@ def _write_prediction_stream(example_groups, n_best_size, max_answer_length,
       if version_2_with_negative:
         scores_diff_json[example.qas_id] = score_diff
       nbest_writer.add(example.qas_id, nbest_json)
-  except BaseException:
-    nbest_writer.abort()
-    raise
-  nbest_writer.close()
-  _write_json(output_prediction_file, all_predictions)
-  if version_2_with_negative:
-    _write_json(output_null_log_odds_file, scores_diff_json)
+    nbest_writer.close()
+    group.write_text(output_prediction_file,
+                     json.dumps(all_predictions, indent=4) + "\n")
+    if version_2_with_negative:
+      group.write_text(output_null_log_odds_file,
+                       json.dumps(scores_diff_json, indent=4) + "\n")
   return all_predictions, scores_diff_json
 
 
@@ -1243,9 +1290,10 @@ def write_squad_metrics(predict_file, predictions, null_odds, output_file,
 class SquadTask(task_lib.Task):
   """Fine-tuning and prediction on SQuAD (no eval mode, as Google's)."""
 
-  # Google's run_squad trains nothing when the questions / batch x epochs
-  # round to zero steps; kept.
-  zero_steps_is_error = False
+  # Google's run_squad trained nothing and exited 0 when the questions /
+  # batch x epochs rounded to zero steps; that is an error here (as
+  # TPUEstimator's max_steps=0 was).
+  zero_steps_is_error = True
 
   def __init__(self, settings, encoder_spec, tokenizer=None, train_file=None,
                predict_file=None, max_seq_length=384, doc_stride=128,
@@ -1275,6 +1323,7 @@ class SquadTask(task_lib.Task):
     self.null_score_diff_threshold = null_score_diff_threshold
     self.verbose_logging = verbose_logging
     self._train_examples = None
+    self._num_skipped = 0
 
   # ------------------------------------------------------------- model
 
@@ -1309,11 +1358,13 @@ class SquadTask(task_lib.Task):
   def train_examples(self):
     """The training questions, shuffled as Google's main() does."""
     if self._train_examples is None:
-      examples = read_squad_examples(self.train_file, True,
-                                     self.version_2_with_negative)
+      examples, self._num_skipped = read_squad_examples_counted(
+          self.train_file, True, self.version_2_with_negative)
       if not examples:
-        raise ValueError("--train_file=%s has no usable question." %
-                         self.train_file)
+        raise SquadFormatError(
+            "--train_file=%s has no usable question%s." % (
+                self.train_file, self.train_examples_note() and
+                " (%s)" % self.train_examples_note()))
       shuffle_train_examples(examples)
       self._train_examples = examples
     return self._train_examples
@@ -1321,6 +1372,15 @@ class SquadTask(task_lib.Task):
   def num_train_examples(self):
     # As Google's: counted in questions, not in windows.
     return len(self.train_examples())
+
+  def train_examples_note(self):
+    """How many training questions were skipped, and the usual reason."""
+    if not self._num_skipped:
+      return ""
+    return ("%d question(s) skipped: their answer is not found in the words "
+            "of the context; Google's rule splits words only at spaces, tabs "
+            "and line breaks, so a context written with other spaces (e.g. "
+            "U+00A0) loses its questions" % self._num_skipped)
 
   def _write_features(self, examples, name, is_training):
     """Writes the examples' features to output_dir/<name>; the writer."""

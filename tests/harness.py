@@ -9,6 +9,8 @@ ALBERT config likewise.
 """
 
 import collections
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -107,6 +109,50 @@ def run_main(main, *args, **flag_values):
     main(None)
   finally:
     FLAGS.unparse_flags()
+
+
+CliResult = collections.namedtuple("CliResult", ["status", "error",
+                                                 "stderr"])
+
+
+def run_cli(main, *args, checks=None, **flag_values):
+  """Runs a script's `main` as its command line does, in this process.
+
+  As `validation.run_main` (without the signal handlers): flag errors,
+  the checks by flag name, `checks` (default: the driver's
+  `task_lib.check_run_flags`), the output locks, user errors printed as one
+  line with status 2. Flags are reset afterwards.
+
+  Args:
+    main: the script's main(argv).
+    *args: command-line words.
+    checks: callables(FLAGS) run before main (None: task_lib's).
+    **flag_values: more flags, as name=value.
+
+  Returns:
+    CliResult(status: 0 on success, else the exit status; error: the last
+    line written to stderr, or ""; stderr: all of it).
+  """
+  import task_lib  # pylint: disable=g-import-not-at-top
+  import validation  # pylint: disable=g-import-not-at-top
+  if checks is None:
+    checks = (task_lib.check_run_flags,)
+  argv = ["prog"] + list(args) + ["--%s=%s" % item
+                                  for item in flag_values.items()]
+  stderr = io.StringIO()
+  status = 0
+  FLAGS.unparse_flags()
+  try:
+    with contextlib.redirect_stderr(stderr):
+      try:
+        validation.parse_flags(argv)
+        validation.script_main(main, checks, program="prog")(argv)
+      except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else 1
+  finally:
+    FLAGS.unparse_flags()
+  lines = stderr.getvalue().strip().splitlines()
+  return CliResult(status, lines[-1] if lines else "", stderr.getvalue())
 
 
 def run_script(script, args, timeout=300):

@@ -329,9 +329,11 @@ def test_main_reports_bad_input_as_a_message(tmp_path):
        "--output_file=%s" % (tmp_path / "out.tfrecord"),
        "--vocab_file=%s" % SPM_VOCAB, "--spm_model_file=%s" % SPM_MODEL],
       cwd=ROOT, capture_output=True, text=True)
-  assert result.returncode != 0
-  assert "error: --input_file: " in result.stderr and "none" in (
-      result.stderr)
+  assert result.returncode == 2
+  assert result.stderr.endswith(
+      "create_pretraining_data.py: error: --input_file=%s: matches no "
+      "file\n" % (tmp_path / "none*.txt"))
+  assert not os.listdir(str(tmp_path))
 
 
 def test_progress_goes_to_stderr(tmp_path, monkeypatch, capsys):

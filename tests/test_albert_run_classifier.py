@@ -404,8 +404,8 @@ def test_errors_name_the_flag_or_file(glue, tmp_path):
   with pytest.raises(ValueError, match="--train_step=0"):
     run_main(albert_run_classifier.main, "--do_train",
              **dict(base, train_step=0))
-  with pytest.raises(ValueError, match="no checkpoint model.ckpt-<step> in "
-                     "--output_dir"):
+  with pytest.raises(ValueError, match="Nothing to evaluate with: no "
+                     "checkpoint in --output_dir"):
     run_main(albert_run_classifier.main, "--do_eval", **base)
   # A cached record file of another --max_seq_length.
   cached = str(tmp_path / "cache")

@@ -8,6 +8,7 @@ written plainly from BEHAVIOUR.md, on random corpora and flags.
 """
 
 import collections
+import filecmp
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ import tensorflow as tf
 
 import create_pretraining_data as cpd
 from conftest import fixture_path
+import harness
 import literal_pretraining_data as literal
 import pretraining_data_kernels as kernels
 import tf_example
@@ -587,15 +589,40 @@ def test_first_20_instances_are_logged_as_googles(tmp_path, caplog):
 
 
 def test_main_reports_bad_input_as_a_message(tmp_path):
-  argv = ["create_pretraining_data.py",
-          "--input_file=%s" % (tmp_path / "none*.txt"),
-          "--output_file=%s" % (tmp_path / "out.tfrecord"),
-          "--vocab_file=%s" % VOCAB]
-  with flagsaver.flagsaver():
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(argv)
-    with pytest.raises(SystemExit, match="error: --input_file: .*none"):
-      cpd.main(argv)
+  """A user error is one line naming the flag, exit status 2, no output."""
+  result = harness.run_cli(
+      cpd.main, checks=(), input_file=tmp_path / "none*.txt",
+      output_file=tmp_path / "out.tfrecord", vocab_file=VOCAB)
+  assert result.status == 2
+  assert result.error == "prog: error: --input_file=%s: matches no file" % (
+      tmp_path / "none*.txt")
+  assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("spec,why", [
+    ("{x},{x}", "{x} is named twice"),
+    ("{x},", "name 2 of 2 is empty (a stray comma?)"),
+    ("{d}", "is a directory; name a file (e.g. {d}/output)"),
+])
+def test_output_lists_are_refused_before_any_work(tmp_path, spec, why):
+  """`X,X` over a good X used to leave an interleaved file, `A,` half the
+  instances in A, a directory a traceback after all the work."""
+  x = str(tmp_path / "x.tfrecord")
+  shutil.copyfile(fixture_path("pretraining_data", "a_base.tfrecord"), x)
+  (tmp_path / "d").mkdir()
+  spec = spec.format(x=x, d=tmp_path / "d")
+  result = harness.run_cli(cpd.main, checks=(), input_file=os.path.join(DATA, "sample_text.txt"),
+                           output_file=spec, vocab_file=VOCAB)
+  assert result.status == 2
+  assert result.error == "prog: error: --output_file=%s: %s" % (
+      spec, why.format(x=x, d=tmp_path / "d"))
+  assert sorted(os.listdir(str(tmp_path))) == ["d", "x.tfrecord"]
+  assert filecmp.cmp(x, fixture_path("pretraining_data", "a_base.tfrecord"),
+                     shallow=False)
+  result = harness.run_cli(cpd.main, checks=(), input_file=os.path.join(DATA, "sample_text.txt"),
+                           output_file="", vocab_file=VOCAB)
+  assert result.error == ("prog: error: --output_file is not set (a path is "
+                          "needed)")
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 import demo
+import locks
 import tokenization
 
 DOCSTRING_SOURCE = '''
@@ -168,6 +169,14 @@ def test_output_dir_checks(tmp_path):
     demo.prepare_output_dir(str(out), "default", clean=False)
   demo.prepare_output_dir(str(out), "default", clean=True)
   assert os.listdir(out) == [demo.SETTINGS_FILE]
+  # The run's own lock (taken before main) is not content, and --clean
+  # keeps it.
+  fresh = tmp_path / "fresh"
+  with locks.lock_output_dir(str(fresh)):
+    demo.prepare_output_dir(str(fresh), "small", clean=False)
+    (fresh / "corpus").mkdir()
+    demo.prepare_output_dir(str(fresh), "default", clean=True)
+    assert sorted(os.listdir(fresh)) == [".lock", demo.SETTINGS_FILE]
 
 
 def test_test_accuracy_and_baseline(tmp_path):

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 import create_pretraining_data as cpd
 from conftest import fixture_path
+import harness
 import literal_pretraining_data as literal
 import sentence_split
 from test_create_pretraining_data import first_difference
@@ -345,14 +346,14 @@ def test_every_layout_is_protobufs_serialization(tmp_path,
 
 
 def test_main_refuses_dupe_factor_with_dynamic_masking(tmp_path):
-  argv = ["create_pretraining_data.py", "--input_file=%s" % SAMPLE,
-          "--output_file=%s" % (tmp_path / "out.tfrecord"),
-          "--vocab_file=%s" % VOCAB, "--masking=dynamic", "--dupe_factor=5"]
-  with flagsaver.flagsaver():
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(argv)
-    with pytest.raises(SystemExit, match="--dupe_factor=5 does nothing"):
-      cpd.main(argv)
+  result = harness.run_cli(
+      cpd.main, "--masking=dynamic", "--dupe_factor=5", checks=(),
+      input_file=SAMPLE, output_file=tmp_path / "out.tfrecord",
+      vocab_file=VOCAB)
+  assert result.status == 2
+  assert result.error == (
+      "prog: error: --dupe_factor=5 does nothing with --masking=dynamic: each "
+      "sequence is written once and masked anew at training time")
   assert not os.listdir(tmp_path)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import ROOT
 import io_lib
+import validation
 
 
 def _touch(path, text=""):
@@ -124,6 +125,27 @@ def test_atomic_dir(tmp_path):
       raise RuntimeError("save failed")
   assert os.listdir(str(tmp_path)) == ["export"]
   assert os.listdir(str(target)) == ["new.pb"]
+
+
+def test_an_output_group_is_replaced_together_or_not_at_all(tmp_path):
+  """Files that describe each other (predictions and their n-best list)."""
+  paths = [_touch(tmp_path / n, "old")
+           for n in ("predictions.json", "nbest.json")]
+  with pytest.raises(validation.OutputError):
+    with io_lib.output_group() as group:
+      group.write_text(paths[0], "new")
+      with io_lib.output_errors(paths[1]):
+        raise OSError(28, "No space left on device")
+  assert sorted(os.listdir(str(tmp_path))) == ["nbest.json",
+                                               "predictions.json"]
+  assert [open(p).read() for p in paths] == ["old", "old"]
+  with io_lib.output_group() as group:
+    for path in paths:
+      group.file(path).write("new")
+    assert [open(p).read() for p in paths] == ["old", "old"]
+  assert [open(p).read() for p in paths] == ["new", "new"]
+  assert sorted(os.listdir(str(tmp_path))) == ["nbest.json",
+                                               "predictions.json"]
 
 
 def test_progress_every_n_units_and_the_last_one():

@@ -7,6 +7,7 @@ SIGTERM (it releases the lock and exits 143) or SIGKILL (it leaves the lock
 file and its temporary file for the next run to take over and clean).
 """
 
+import json
 import os
 import signal
 import socket
@@ -186,3 +187,46 @@ def test_without_flock_a_live_owner_is_still_refused(tmp_path, monkeypatch):
   with locks.lock_output_dir(str(tmp_path)):  # its pid is dead now
     pass
   assert not (tmp_path / ".lock").exists()
+
+
+def test_a_refused_run_leaves_no_directory_it_created(tmp_path):
+  """The lock creates the output directory; released with nothing written
+  it removes what it created (and nothing that existed before)."""
+  out = tmp_path / "a" / "b" / "out"
+  with locks.lock_output_dir(str(out)):
+    assert os.listdir(str(out)) == [".lock"]
+  assert os.listdir(str(tmp_path)) == []
+  with locks.lock_output_dir(str(out)):
+    (out / "model.ckpt-1.index").write_text("")
+  assert os.listdir(str(out)) == ["model.ckpt-1.index"]
+
+
+def test_outputs_named_by_flags_are_locked_for_the_run(tmp_path, monkeypatch):
+  """validation.run_main locks --output_dir (the chief only) and each of a
+  comma list of output files."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  flags.DEFINE_string("output_dir", None, "", flag_values=flag_values)
+  flags.DEFINE_string("output_file", None, "", flag_values=flag_values)
+  a, b = tmp_path / "a.tfrecord", tmp_path / "b.tfrecord"
+  flag_values(["prog", "--output_dir=%s" % (tmp_path / "out"),
+               "--output_file=%s,%s" % (a, b)])
+  with locks.lock_flag_outputs(flag_values):
+    assert sorted(os.listdir(str(tmp_path))) == [".a.tfrecord.lock",
+                                                 ".b.tfrecord.lock", "out"]
+    assert os.listdir(str(tmp_path / "out")) == [".lock"]
+  assert os.listdir(str(tmp_path)) == []
+  # A worker of a multi-worker run writes nothing there: no lock.
+  monkeypatch.setenv("TF_CONFIG", json.dumps({
+      "cluster": {"worker": ["h:1", "h:2"]},
+      "task": {"type": "worker", "index": 1}}))
+  assert not locks.is_chief_from_environment()
+  with locks.lock_flag_outputs(flag_values):
+    assert sorted(os.listdir(str(tmp_path))) == [".a.tfrecord.lock",
+                                                 ".b.tfrecord.lock"]
+
+
+def test_temporaries_with_a_tool_extension_are_recognised():
+  """SentencePiece writes <prefix>.model and .vocab of a temporary prefix."""
+  assert locks.temporary_owner(".spm.tmp-12-0123abcd.model") == ("spm", 12)
+  assert locks.temporary_owner(".spm.lock") is None

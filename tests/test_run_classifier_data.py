@@ -222,7 +222,8 @@ def test_user_data_unknown_label_and_short_row(tmp_path):
   _write(tmp_path / "dev.tsv", "fine\tpos\nno label here\n")
   processor = run_classifier.UserDataProcessor("tsv", text_a_column="0",
                                                label_column="1")
-  with pytest.raises(ValueError, match=r"dev.tsv:2: expected at least 2"):
+  with pytest.raises(ValueError,
+                     match=r"dev.tsv:2: 1 column\(s\) where line 1 has 2"):
     processor.get_dev_examples(str(tmp_path))
 
 

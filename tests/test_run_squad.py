@@ -390,7 +390,7 @@ def write_text(tmp_path, text, name="bad.json"):
     ('{"data": [{"paragraphs": [{"context": "c"}]}]}', "'qas'"),
     ('{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "q1"}]}]}]}',
      "data[0].paragraphs[0].qas[0]"),
-    ('{"data": {"paragraphs": []}}', "data is a dict"),
+    ('{"data": {"paragraphs": []}}', "data is an object"),
     ('[1, 2]', "not a JSON object"),
     ('{"data": [', "not valid JSON"),
     ('', "is empty"),

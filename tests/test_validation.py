@@ -176,6 +176,121 @@ def test_output_file_lists(tmp_path):
     validation.check_output_files("output_file", "")
 
 
+def test_checkpoint_paths(tmp_path):
+  prefix = tmp_path / "model.ckpt-5"
+  (tmp_path / "model.ckpt-5.index").write_text("")
+  (tmp_path / "model.ckpt-5.data-00000-of-00001").write_text("")
+  assert validation.check_checkpoint("init_checkpoint", str(prefix))
+  run_dir = tmp_path / "run"
+  run_dir.mkdir()
+  (run_dir / "checkpoint").write_text("")
+  assert validation.check_checkpoint("init_checkpoint", str(run_dir))
+  (tmp_path / "empty_dir").mkdir()
+  cases = [
+      (str(tmp_path / "nope"), "no checkpoint there (no file %s.index)" %
+       (tmp_path / "nope")),
+      (str(prefix) + ".data-00000-of-00001", "give the checkpoint's prefix, "
+       "%s (without .data-...)" % prefix),
+      (str(tmp_path / "empty_dir"), "the directory holds no checkpoint (no "
+       "'checkpoint' state file, no TF Hub variables/)"),
+  ]
+  for path, why in cases:
+    with pytest.raises(validation.UsageError) as info:
+      validation.check_checkpoint("init_checkpoint", path)
+    assert str(info.value) == "--init_checkpoint=%s: %s" % (path, why)
+
+
+def test_export_directories(tmp_path):
+  earlier = tmp_path / "earlier"
+  (earlier / "variables").mkdir(parents=True)
+  (earlier / "saved_model.pb").write_text("")
+  assert validation.check_export_dir("export_dir", str(earlier))
+  assert validation.check_export_dir("export_dir", str(tmp_path / "new"))
+  occupied = tmp_path / "occupied"
+  occupied.mkdir()
+  for name in ("saved_model.pb", "notes.txt", "model.ckpt-1.index"):
+    (occupied / name).write_text("")
+  with pytest.raises(validation.UsageError) as info:
+    validation.check_export_dir("export_dir", str(occupied))
+  assert str(info.value) == (
+      "--export_dir=%s: the directory holds model.ckpt-1.index, notes.txt, "
+      "which an export would delete (it is not an earlier export); name a "
+      "new or empty directory, or pass --overwrite to replace it" % occupied)
+  assert validation.check_export_dir("export_dir", str(occupied),
+                                     overwrite=True)
+
+
+def test_input_file_globs(tmp_path):
+  (tmp_path / "a-1.txt").write_text("x")
+  (tmp_path / "sub").mkdir()
+  spec = "%s,%s" % (tmp_path / "a-*.txt", tmp_path / "b-*.txt")
+  with pytest.raises(validation.UsageError) as info:
+    validation.check_input_files("input_file", spec)
+  assert str(info.value) == "--input_file=%s: %s matches no file" % (
+      spec, tmp_path / "b-*.txt")
+  with pytest.raises(validation.UsageError) as info:
+    validation.check_input_files("input_file", str(tmp_path / "sub"))
+  assert str(info.value) == (
+      "--input_file=%s: %s is a directory; name the files (e.g. %s)" % (
+          tmp_path / "sub", tmp_path / "sub", tmp_path / "sub" / "*"))
+  # A trailing comma is skipped, as in Google's scripts.
+  assert validation.check_input_files("input_file",
+                                      str(tmp_path / "a-*.txt") + ",")
+
+
+def parsed_flags(**values):
+  """A FlagValues with the given flags defined and parsed."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  for name, value in values.items():
+    if isinstance(value, bool):
+      flags.DEFINE_bool(name, value, "", flag_values=flag_values)
+    elif isinstance(value, int):
+      flags.DEFINE_integer(name, value, "", flag_values=flag_values)
+    elif isinstance(value, float):
+      flags.DEFINE_float(name, value, "", flag_values=flag_values)
+    else:
+      flags.DEFINE_string(name, value, "", flag_values=flag_values)
+  flag_values(["prog"])
+  return flag_values
+
+
+def test_flags_are_checked_by_name_whichever_script_defines_them(tmp_path):
+  (tmp_path / "train.tsv").write_text("a\tb\n")
+  good = parsed_flags(train_batch_size=32, learning_rate=5e-5,
+                      init_checkpoint="", data_dir=str(tmp_path),
+                      train_file="train.tsv", unknown_to_the_rules=-5,
+                      export_dir=None)
+  validation.check_flag_values(good)  # "" = no init checkpoint, as Google's
+  cases = [
+      (dict(train_batch_size=0), "--train_batch_size=0: must be >= 1"),
+      (dict(learning_rate=float("nan")),
+       "--learning_rate=nan: must be a finite number >= 0"),
+      (dict(warmup_proportion=1.5),
+       "--warmup_proportion=1.5: must be between 0 and 1"),
+      (dict(masked_lm_prob=1.0),
+       "--masked_lm_prob=1.0: must be in (0, 1)"),
+      (dict(output_dir=""), "--output_dir is not set (a path is needed)"),
+      (dict(data_dir=str(tmp_path), train_file="nope.tsv"),
+       "--train_file=nope.tsv: no such file in --data_dir=%s (%s)" % (
+           tmp_path, tmp_path / "nope.tsv")),
+      (dict(predict_file=str(tmp_path / "dev.json")),
+       "--predict_file=%s: no such file" % (tmp_path / "dev.json")),
+  ]
+  for values, message in cases:
+    with pytest.raises(validation.UsageError) as info:
+      validation.check_flag_values(parsed_flags(**values))
+    assert str(info.value) == message
+
+
+def test_export_flag_rule_reads_the_overwrite_flag(tmp_path):
+  (tmp_path / "notes.txt").write_text("")
+  with pytest.raises(validation.UsageError, match="--overwrite"):
+    validation.check_flag_values(parsed_flags(export_dir=str(tmp_path)))
+  validation.check_flag_values(parsed_flags(export_dir=str(tmp_path),
+                                            overwrite=True))
+
+
 def test_usage_error_is_a_value_error():
   # Code that catches ValueError (Google's callers, our tests) keeps working.
   assert issubclass(validation.UsageError, ValueError)
@@ -229,3 +344,40 @@ def test_script_multi_line_message_is_printed_on_one_line(tmp_path):
   assert proc.returncode == 2
   assert proc.stderr == ("tool.py: error: train.tsv:3: 1 column | (expected "
                          "2)\n")
+
+
+def test_flag_parsing_errors_are_one_line_with_status_2(tmp_path):
+  """A required flag left out, a typo and a value absl cannot parse."""
+  script = tmp_path / "tool.py"
+  script.write_text(textwrap.dedent("""\
+      import sys
+      sys.path.insert(0, %r)
+      from absl import flags
+      import validation
+      flags.DEFINE_string("output_dir", None, "")
+      flags.DEFINE_integer("train_batch_size", 32, "")
+      flags.mark_flag_as_required("output_dir")
+
+      def main(argv):
+        print("ran")
+
+      if __name__ == "__main__":
+        validation.run_main(main)
+      """) % ROOT)
+  cases = [
+      ([], "tool.py: error: --output_dir is not set (a required flag)"),
+      (["--output_dir=o", "--train_batch_sise=2"],
+       "tool.py: error: Unknown command line flag 'train_batch_sise'. Did you "
+       "mean: train_batch_size ?"),
+      (["--output_dir=o", "--train_batch_size=two"],
+       "tool.py: error: --train_batch_size=two: invalid literal for int() "
+       "with base 10: 'two'"),
+      (["--output_dir=o", "--train_batch_size=0"],
+       "tool.py: error: --train_batch_size=0: must be >= 1"),
+  ]
+  for args, line in cases:
+    proc = subprocess.run([sys.executable, str(script)] + args, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == line + "\n"
+    assert not os.path.exists(tmp_path / "o")
