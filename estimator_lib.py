@@ -363,6 +363,18 @@ class ModelFn(object):
     """dict name -> tensor with a leading batch dimension."""
     raise NotImplementedError
 
+  def warm_start(self, model, checkpoint_path):
+    """The warm start of a model_dir without checkpoints (see `warm_start`).
+
+    A ModelFn overrides it to read the checkpoint differently (the
+    pre-training task grows a smaller vocabulary's tables and keeps frozen
+    heads).
+
+    Returns:
+      checkpoints.RestoreResult.
+    """
+    return warm_start(model, checkpoint_path)
+
 
 def decode_records(records, name_to_features, keep_int64=()):
   """Parses a batch of serialized tf.train.Example records.
@@ -947,7 +959,8 @@ class Estimator(object):
             (path, len(missing), validation.list_text(missing, 5)))
       return path
     if self.warm_start_from:
-      warm_start(self._model, self.warm_start_from)
+      model_warm_start = getattr(self.model_fn, "warm_start", None)
+      (model_warm_start or warm_start)(self._model, self.warm_start_from)
       return self.warm_start_from
     return None
 

@@ -29,7 +29,8 @@ import tokenization
 A_BASE = fixture_path("pretraining_data", "a_base.tfrecord")
 SAMPLE_TEXT = fixture_path("pretraining_data", "sample_text.txt")
 EVAL_KEYS = ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
-             "next_sentence_accuracy", "next_sentence_loss"]
+             "masked_lm_perplexity", "next_sentence_accuracy",
+             "next_sentence_loss"]
 
 
 def tiny_config(path, vocab_size=30522, dropout=0.1):
@@ -326,7 +327,12 @@ def test_continued_pretraining_from_google_checkpoint(tmp_path):
   assert after["global_step"] == "30"
   assert float(after["loss"]) < before["loss"] - 0.5
   for key in EVAL_KEYS[1:]:
-    assert 0.0 <= float(after[key]) < 20.0
+    if key != "masked_lm_perplexity":
+      assert 0.0 <= float(after[key]) < 20.0
+  # New: the perplexity of the masked LM, exp of its loss.
+  np.testing.assert_allclose(float(after["masked_lm_perplexity"]),
+                             np.exp(float(after["masked_lm_loss"])),
+                             rtol=1e-6)
 
   # The checkpoint: Google's names and shapes (model, cls heads, slots, step).
   ckpt = tf.train.latest_checkpoint(trained)
