@@ -370,7 +370,9 @@ class DynamicMasker(object):
                        stable=True)
     order = tf.pad(order, [[0, 0], [0, tf.maximum(
         0, self.max_predictions_per_seq - seq_length)]])
-    order = order[:, :self.max_predictions_per_seq]
+    # A static [batch_size, max_predictions_per_seq] (the model's shape).
+    order = tf.reshape(order[:, :self.max_predictions_per_seq],
+                       [-1, self.max_predictions_per_seq])
     count = tf.reduce_sum(tf.cast(chosen, tf.int32), axis=1)
     real = tf.range(self.max_predictions_per_seq)[None, :] < count[:, None]
     return tf.where(real, order, 0), tf.cast(real, tf.float32)
