@@ -46,28 +46,11 @@ task_lib.define_shared_flags(
      "eval_batch_size", "learning_rate", "save_checkpoints_steps",
      "iterations_per_loop", "vocab_file"])
 
-estimator_lib.define_flag(flags.DEFINE_string, "input_file", None,
-    "Input TF example files (can be a glob or comma separated).")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "max_predictions_per_seq", 20,
-    "Maximum number of masked LM predictions per sequence. "
-    "Must match data generation.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "num_train_steps", 100000,
-    "Number of training steps.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "num_warmup_steps", 10000,
-    "Number of warmup steps.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "max_eval_steps", 100,
-    "Maximum number of eval steps.")
+# input_file, max_predictions_per_seq, num_train_steps, num_warmup_steps,
+# max_eval_steps, and (new) eval_input_file.
+pretraining.define_flags(num_train_steps=100000, num_warmup_steps=10000)
 
 # Beyond Google's: continued (domain) pretraining.
-estimator_lib.define_flag(flags.DEFINE_string, "eval_input_file", None,
-    "Held-out TF example files for --do_eval (globs or comma separated; "
-    "e.g. create_pretraining_data.py --eval_output_file). Default: the "
-    "--input_file files, as Google's.")
-
 estimator_lib.define_flag(flags.DEFINE_bool, "next_sentence_prediction", None,
     "Train the next-sentence head. Default: when the records have "
     "next_sentence_labels (their F.json sidecar, else the first record). "

@@ -73,29 +73,15 @@ estimator_lib.define_flag(
     "The config json file corresponding to the pre-trained ALBERT model. "
     "This specifies the model architecture.")
 
-estimator_lib.define_flag(
-    flags.DEFINE_string, "input_file", None,
-    "Input TF example files (can be a glob or comma separated).")
-
-estimator_lib.define_flag(
-    flags.DEFINE_integer, "max_predictions_per_seq", 20,
-    "Maximum number of masked LM predictions per sequence. "
-    "Must match data generation.")
+# input_file, max_predictions_per_seq, num_train_steps, num_warmup_steps,
+# max_eval_steps, and (new) eval_input_file.
+pretraining.define_flags(num_train_steps=125000, num_warmup_steps=3125)
 
 estimator_lib.define_flag(flags.DEFINE_float, "poly_power", 1.0,
                           "The power of poly decay.")
 
-estimator_lib.define_flag(flags.DEFINE_integer, "num_train_steps", 125000,
-                          "Number of training steps.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "num_warmup_steps", 3125,
-                          "Number of warmup steps.")
-
 estimator_lib.define_flag(flags.DEFINE_integer, "start_warmup_step", 0,
                           "The starting step of warmup.")
-
-estimator_lib.define_flag(flags.DEFINE_integer, "max_eval_steps", 100,
-                          "Maximum number of eval steps.")
 
 estimator_lib.define_flag(
     flags.DEFINE_bool, "init_from_group0", False,
@@ -106,26 +92,10 @@ estimator_lib.define_flag(
     "If >0, the ratio of masked ngrams to unmasked ngrams. Default 0,"
     "for offline masking")
 
-# Beyond ALBERT's.
-estimator_lib.define_flag(
-    flags.DEFINE_string, "eval_input_file", None,
-    "Held-out TF example files for --do_eval (globs or comma separated). "
-    "Default: the --input_file files, as ALBERT's.")
-
 FLAGS = flags.FLAGS
 
 
-def gather_indexes(sequence_tensor, positions):
-  """Gathers the vectors at the specific positions over a minibatch.
-
-  Args:
-    sequence_tensor: [batch_size, seq_length, width].
-    positions: int32 [batch_size, num_positions].
-
-  Returns:
-    [batch_size * num_positions, width].
-  """
-  return heads.gather_indexes(sequence_tensor, positions)
+gather_indexes = heads.gather_indexes
 
 
 def get_masked_lm_output(albert_config, input_tensor, output_weights,

@@ -22,6 +22,7 @@ import functools
 import os
 import time
 
+from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -178,6 +179,32 @@ def pretraining_metrics(out, features, relation_name=NEXT_SENTENCE):
   metrics[relation_name + "_loss"] = (
       tf.reduce_sum(out["next_sentence_example_loss"]), count)
   return metrics
+
+
+def define_flags(num_train_steps, num_warmup_steps):
+  """The flags of both pre-training runners (Google's and ALBERT's help).
+
+  Args:
+    num_train_steps, num_warmup_steps: the runner's defaults (BERT's 100000
+      and 10000, ALBERT's 125000 and 3125).
+  """
+  define = estimator_lib.define_flag
+  define(flags.DEFINE_string, "input_file", None,
+         "Input TF example files (can be a glob or comma separated).")
+  define(flags.DEFINE_integer, "max_predictions_per_seq", 20,
+         "Maximum number of masked LM predictions per sequence. "
+         "Must match data generation.")
+  define(flags.DEFINE_integer, "num_train_steps", num_train_steps,
+         "Number of training steps.")
+  define(flags.DEFINE_integer, "num_warmup_steps", num_warmup_steps,
+         "Number of warmup steps.")
+  define(flags.DEFINE_integer, "max_eval_steps", 100,
+         "Maximum number of eval steps.")
+  # Beyond Google's and ALBERT's.
+  define(flags.DEFINE_string, "eval_input_file", None,
+         "Held-out TF example files for --do_eval (globs or comma separated; "
+         "e.g. create_pretraining_data.py --eval_output_file). Default: the "
+         "--input_file files, as Google's.")
 
 
 # ------------------------------------------------------- vocabulary growth

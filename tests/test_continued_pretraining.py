@@ -7,17 +7,12 @@ masking (exact resume after SIGKILL, fixed evaluation masks),
 
 import logging
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
-from conftest import ROOT
 import checkpoints
 import create_pretraining_data as cpd
 import encoders
@@ -155,18 +150,8 @@ def test_dynamic_masking_resumes_bit_for_bit_after_sigkill(tmp_path):
                              rtol=1e-6)
 
   killed = str(tmp_path / "killed")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, "run_pretraining.py")] +
-      kill_and_resume_flags(killed, paths), cwd=ROOT, env=env,
-      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  deadline = time.time() + 240
-  while tf.train.latest_checkpoint(killed) is None:
-    assert proc.poll() is None and time.time() < deadline
-    time.sleep(0.02)
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  interrupted_at = tf.train.latest_checkpoint(killed)
+  interrupted_at = harness.kill_at_first_checkpoint(
+      "run_pretraining.py", kill_and_resume_flags(killed, paths), killed)
   assert not interrupted_at.endswith("-60"), "the run was not interrupted"
   out = harness.run_script("run_pretraining.py",
                            kill_and_resume_flags(killed, paths))

@@ -7,17 +7,12 @@ import collections
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
-from conftest import ROOT
 import checkpoints
 import estimator_lib
 import harness
@@ -238,18 +233,8 @@ def test_sigkill_and_restart_ends_with_same_weights(tmp_path):
   run_script("run_pretraining.py", kill_and_resume_flags(straight, config_file))
 
   killed = str(tmp_path / "killed")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, "run_pretraining.py")] +
-      kill_and_resume_flags(killed, config_file), cwd=ROOT, env=env,
-      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  deadline = time.time() + 240
-  while tf.train.latest_checkpoint(killed) is None:
-    assert proc.poll() is None and time.time() < deadline
-    time.sleep(0.02)
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  interrupted_at = tf.train.latest_checkpoint(killed)
+  interrupted_at = harness.kill_at_first_checkpoint(
+      "run_pretraining.py", kill_and_resume_flags(killed, config_file), killed)
   assert not interrupted_at.endswith("-150"), "the run was not interrupted"
 
   out = run_script("run_pretraining.py",
