@@ -171,6 +171,7 @@ def greedy_walk(ordered_sizes, num_to_predict):
   end = tf.shape(ordered_sizes)[1]
 
   def round_(room, first_unvisited, taken):
+    """One round: room [B], first unvisited group [B], taken [B, S]."""
     fits = ((index >= first_unvisited[:, None]) & (ordered_sizes > 0) &
             (ordered_sizes <= room[:, None]))
     total = tf.cumsum(tf.where(fits, ordered_sizes, 0), axis=1)
@@ -414,6 +415,7 @@ def mask_dataset(dataset, masker, seed, evaluation=False, first_position=0,
     tf.data.Dataset of masked feature dicts, in the same order.
   """
   def mask(position, features):
+    """One example at its position."""
     return masker(features, example_key(seed, position, evaluation, stream))
 
   return dataset.enumerate(first_position).map(
@@ -441,6 +443,7 @@ def mask_batches(dataset, masker, seed, batch_size, evaluation=False,
     tf.data.Dataset of masked batches, in the same order.
   """
   def mask(index, features):
+    """Batch `index`: its rows' positions."""
     positions = index * batch_size + tf.range(batch_size, dtype=tf.int64)
     return masker.mask_batch(
         features, example_key(seed, positions, evaluation, stream))

@@ -174,6 +174,16 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
       use_one_hot_embeddings, optimizer)
 
 
+def given(name):
+  """A layout flag's value when given, else None (the records decide).
+
+  create_pretraining_data.py defines flags of these names with other
+  defaults; imported into one process (tests, notebooks), its definition may
+  be the one FLAGS holds, so only a value set on the command line counts.
+  """
+  return FLAGS[name].value if FLAGS[name].present else None
+
+
 def main(_):
   logging.set_verbosity(logging.INFO)
 
@@ -193,8 +203,8 @@ def main(_):
   records = pretraining_data.prepare_records(
       FLAGS.input_file, FLAGS.eval_input_file, FLAGS.max_seq_length,
       FLAGS.max_predictions_per_seq, bert_config.vocab_size, FLAGS.do_train,
-      FLAGS.do_eval, FLAGS.next_sentence_prediction, FLAGS.masking,
-      FLAGS.masked_lm_prob, FLAGS.do_whole_word_mask, FLAGS.vocab_file)
+      FLAGS.do_eval, given("next_sentence_prediction"), given("masking"),
+      given("masked_lm_prob"), given("do_whole_word_mask"), FLAGS.vocab_file)
   task = pretraining.PretrainingTask(
       task_lib.settings_from_flags(FLAGS),
       encoders.EncoderSpec(family, bert_config),

@@ -392,18 +392,22 @@ class PretrainingTask(task_lib.Task):
     self.start_warmup_step = start_warmup_step
 
   def create_model(self, params):
+    """The encoder and both heads (the sentence head frozen without NSP)."""
     return PretrainingModel(self.create_encoder(params),
                             params.get("compute_dtype", tf.float32),
                             self.next_sentence_prediction)
 
   def train_loss(self, model, features, params):
+    """Google's total loss (masked LM, plus the sentence relation)."""
     return model(features, training=params["mode"] == "train")["total_loss"]
 
   def eval_metrics(self, model, features, params):
+    """Google's (or ALBERT's) metric_fn as (sum, count) pairs."""
     return pretraining_metrics(model(features, training=False), features,
                                self.relation_name)
 
   def predictions(self, model, features, params):
+    """masked_lm_log_probs [B, P, V] (and next_sentence_log_probs [B, 2])."""
     out = model(features, training=False)
     batch_size = tf.shape(features["input_ids"])[0]
     predictions = {"masked_lm_log_probs": tf.reshape(
@@ -472,11 +476,13 @@ class PretrainingTask(task_lib.Task):
         poly_power=self.poly_power, start_warmup_step=self.start_warmup_step)
 
   def _input_fn(self, records, is_training):
+    """The input_fn of a RecordSet (its layout and masker)."""
     return input_fn_builder(
         records.files, self.max_seq_length, self.max_predictions_per_seq,
         is_training, layout=records.layout, masker=records.masker)
 
   def train_input_fn(self):
+    """The training records' input_fn (Google's pipeline)."""
     logging.info("***** Running training *****")
     logging.info("  Batch size = %d", self.settings.train_batch_size)
     return self._input_fn(self.train_records, True)
@@ -509,6 +515,7 @@ class PretrainingTask(task_lib.Task):
     return result
 
   def default_best_metric(self):
+    """ALBERT's key_name (and --keep_best_metric's default here)."""
     return "masked_lm_accuracy"
 
 
