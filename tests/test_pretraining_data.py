@@ -175,6 +175,15 @@ def test_pipeline_gives_googles_features_for_each_layout(records, nsp,
   assert (batch["input_ids"][0] != first["input_ids"]).any()
 
 
+def assert_same_batches(first, second):
+  """Two lists of numpy batches are equal, feature by feature."""
+  assert len(first) == len(second)
+  for a, b in zip(first, second):
+    assert sorted(a) == sorted(b)
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name], name)
+
+
 def original_ids(batch):
   """The unmasked input_ids of each row (labels put back)."""
   ids = batch["input_ids"].copy()
@@ -237,10 +246,7 @@ def test_dynamic_masks_change_per_epoch_and_resume_exactly(records):
   path = records[(False, "dynamic")]
   layout = pd.files_layout([path])
   first = batches(layout, path, True, 40)
-  again = batches(layout, path, True, 40)
-  for a, b in zip(first, again):
-    for name in a:
-      np.testing.assert_array_equal(a[name], b[name])
+  assert_same_batches(first, batches(layout, path, True, 40))
   masker = pd.wordpiece_masker(VOCAB_FILE, layout, PRED)
   input_fn = pd.input_fn_builder([path], SEQ, PRED, True, layout=layout,
                                  masker=masker)
@@ -264,10 +270,7 @@ def test_evaluation_masks_are_fixed(records):
   path = records[(False, "dynamic")]
   layout = pd.files_layout([path])
   one = batches(layout, path, False, 5)
-  two = batches(layout, path, False, 5)
-  for a, b in zip(one, two):
-    for name in a:
-      np.testing.assert_array_equal(a[name], b[name])
+  assert_same_batches(one, batches(layout, path, False, 5))
   # Not the training masks of the same records.
   masker = pd.wordpiece_masker(VOCAB_FILE, layout, PRED)
   unshuffled = pd.input_fn_builder([path], SEQ, PRED, False, layout=layout,
