@@ -363,6 +363,24 @@ class ModelFn(object):
     """dict name -> tensor with a leading batch dimension."""
     raise NotImplementedError
 
+  def warm_start(self, model, checkpoint_path, expected_names=None):
+    """The warm start of a model_dir without checkpoints (see `warm_start`).
+
+    A ModelFn overrides it to read the checkpoint differently (the
+    pre-training task grows a smaller vocabulary's tables and keeps frozen
+    heads).
+
+    Args:
+      model: the tf.Module of `create_model`.
+      checkpoint_path: the checkpoint (--init_checkpoint).
+      expected_names: names the checkpoint must restore (the encoder's), or
+        None: at least one variable.
+
+    Returns:
+      checkpoints.RestoreResult.
+    """
+    return warm_start(model, checkpoint_path, expected_names)
+
 
 def decode_records(records, name_to_features, keep_int64=()):
   """Parses a batch of serialized tf.train.Example records.
@@ -788,15 +806,30 @@ def warm_start(model, checkpoint_path, expected_names=None):
   logging.info("Warm start (weights only) from %s", checkpoint_path)
   result = checkpoints.restore(model.trainable_variables, checkpoint_path,
                                allow_missing=True, log=True)
+  check_warm_start(result, checkpoint_path, expected_names)
+  return result
+
+
+def check_warm_start(result, checkpoint_path, expected_names=None):
+  """Refuses a warm start that did not restore the weights the user meant.
+
+  Args:
+    result: checkpoints.RestoreResult of the warm start.
+    checkpoint_path: the checkpoint (for the message).
+    expected_names: the encoder's names, or None: at least one variable.
+      Only those the warm start tried to restore count (a frozen or absent
+      variable is not expected); the pooler may be missing.
+
+  Raises:
+    validation.UsageError: see checkpoints.check_warm_start.
+  """
   if expected_names is not None:
-    # Only the names the model has as trainable variables can be restored.
-    trainable = set(result.loaded) | set(result.missing)
-    expected_names = [n for n in expected_names if n in trainable] or None
+    attempted = set(result.loaded) | set(result.missing)
+    expected_names = [n for n in expected_names if n in attempted] or None
   checkpoints.check_warm_start(
       result, expected_names, checkpoint_path,
       optional_prefixes=checkpoints.optional_encoder_prefixes(
           expected_names or ()))
-  return result
 
 
 def no_weights_error(mode, model_dir):
@@ -1030,7 +1063,13 @@ class Estimator(object):
             (path, len(missing), validation.list_text(missing, 5)))
       return path
     if self.warm_start_from:
-      warm_start(self._model, self.warm_start_from, self.warm_start_variables)
+      model_warm_start = getattr(self.model_fn, "warm_start", None)
+      if model_warm_start is not None:
+        model_warm_start(self._model, self.warm_start_from,
+                         self.warm_start_variables)
+      else:
+        warm_start(self._model, self.warm_start_from,
+                   self.warm_start_variables)
       return self.warm_start_from
     return None
 

@@ -31,10 +31,12 @@ import io_lib
 import task_lib
 import validation
 from tasks import pretraining
+from tasks import pretraining_data
+import validation
 # Google's names (and ours that users import), from where they live now.
-from tasks.pretraining import check_input_files
-from tasks.pretraining import input_fn_builder
-from tasks.pretraining import RECORD_FEATURES
+from tasks.pretraining_data import check_input_files  # pylint: disable=unused-import
+from tasks.pretraining_data import input_fn_builder  # pylint: disable=unused-import
+from tasks.pretraining_data import RECORD_FEATURES  # pylint: disable=unused-import
 
 # bert_config_file, output_dir, init_checkpoint, max_seq_length,
 # do_train/do_eval, batch sizes, learning_rate, save_checkpoints_steps,
@@ -43,23 +45,32 @@ task_lib.define_shared_flags(
     ["encoder_family", "bert_config_file", "output_dir", "init_checkpoint",
      "max_seq_length", "do_train", "do_eval", "train_batch_size",
      "eval_batch_size", "learning_rate", "save_checkpoints_steps",
-     "iterations_per_loop"])
+     "iterations_per_loop", "vocab_file"])
 
-estimator_lib.define_flag(flags.DEFINE_string, "input_file", None,
-    "Input TF example files (can be a glob or comma separated).")
+# input_file, max_predictions_per_seq, num_train_steps, num_warmup_steps,
+# max_eval_steps, and (new) eval_input_file.
+pretraining.define_flags(num_train_steps=100000, num_warmup_steps=10000)
 
-estimator_lib.define_flag(flags.DEFINE_integer, "max_predictions_per_seq", 20,
-    "Maximum number of masked LM predictions per sequence. "
-    "Must match data generation.")
+# Beyond Google's: continued (domain) pretraining.
+estimator_lib.define_flag(flags.DEFINE_bool, "next_sentence_prediction", None,
+    "Train the next-sentence head. Default: when the records have "
+    "next_sentence_labels (their F.json sidecar, else the first record). "
+    "False trains masked-LM only (the head and the pooler are kept as the "
+    "init checkpoint has them).")
 
-estimator_lib.define_flag(flags.DEFINE_integer, "num_train_steps", 100000,
-    "Number of training steps.")
+estimator_lib.define_flag(flags.DEFINE_enum, "masking", None,
+    ["static", "dynamic"],
+    "How the records were masked (default: from their sidecar, else their "
+    "features). dynamic: the input pipeline draws new masks for every "
+    "example and epoch, keyed by --seed (needs --vocab_file).")
 
-estimator_lib.define_flag(flags.DEFINE_integer, "num_warmup_steps", 10000,
-    "Number of warmup steps.")
+estimator_lib.define_flag(flags.DEFINE_float, "masked_lm_prob", None,
+    "With dynamic masking: the masked share (default: the sidecar's, else "
+    "0.15).")
 
-estimator_lib.define_flag(flags.DEFINE_integer, "max_eval_steps", 100,
-    "Maximum number of eval steps.")
+estimator_lib.define_flag(flags.DEFINE_bool, "do_whole_word_mask", None,
+    "With dynamic masking: mask whole words (default: the sidecar's, else "
+    "False).")
 
 
 FLAGS = flags.FLAGS
@@ -164,38 +175,44 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
       use_one_hot_embeddings, optimizer)
 
 
+def given(name):
+  """A layout flag's value when given, else None (the records decide).
+
+  create_pretraining_data.py defines flags of these names with other
+  defaults; imported into one process (tests, notebooks), its definition may
+  be the one FLAGS holds, so only a value set on the command line counts.
+  """
+  return FLAGS[name].value if FLAGS[name].present else None
+
+
 def main(_):
   logging.set_verbosity(logging.INFO)
 
   if not FLAGS.do_train and not FLAGS.do_eval:
-    raise validation.UsageError("At least one of `do_train` or `do_eval` must be True.")
+    raise validation.UsageError(
+        "At least one of --do_train or --do_eval must be True.")
 
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
-  if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-    raise validation.UsageError(
-        "Cannot use sequence length %d because the BERT model was only trained "
-        "up to sequence length %d (--max_seq_length, %s)" %
-        (FLAGS.max_seq_length, bert_config.max_position_embeddings,
-         FLAGS.bert_config_file))
+  pretraining.check_max_seq_length(bert_config, FLAGS.max_seq_length,
+                                   FLAGS.bert_config_file)
 
   # The strategy first: multi-worker and TPU set-up precede other TF work.
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
   tf.io.gfile.makedirs(FLAGS.output_dir)
 
-  input_files = expand_input_files(FLAGS.input_file)
-  logging.info("*** Input Files ***")
-  for input_file in input_files:
-    logging.info("  %s", input_file)
-  check_input_files(input_files, FLAGS.max_seq_length,
-                    FLAGS.max_predictions_per_seq, bert_config.vocab_size)
-
+  records = pretraining_data.prepare_records(
+      FLAGS.input_file, FLAGS.eval_input_file, FLAGS.max_seq_length,
+      FLAGS.max_predictions_per_seq, bert_config.vocab_size, FLAGS.do_train,
+      FLAGS.do_eval, given("next_sentence_prediction"), given("masking"),
+      given("masked_lm_prob"), given("do_whole_word_mask"), FLAGS.vocab_file)
   task = pretraining.PretrainingTask(
       task_lib.settings_from_flags(FLAGS),
-      encoders.EncoderSpec(family, bert_config), input_files=input_files,
+      encoders.EncoderSpec(family, bert_config),
       max_seq_length=FLAGS.max_seq_length,
       max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-      use_one_hot_embeddings=FLAGS.use_tpu)
+      use_one_hot_embeddings=FLAGS.use_tpu, vocab_file=FLAGS.vocab_file,
+      **records)
   task_lib.run(task, task.settings, run_config)
 
 

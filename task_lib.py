@@ -359,8 +359,11 @@ class WarmStartedModelFn(estimator_lib.ModelFn):
 
   def create_model(self, params):
     model = self.model_fn.create_model(params)
-    estimator_lib.warm_start(model, self.init_checkpoint)
+    self.model_fn.warm_start(model, self.init_checkpoint)
     return model
+
+  def warm_start(self, model, checkpoint_path, expected_names=None):
+    return self.model_fn.warm_start(model, checkpoint_path, expected_names)
 
   def create_optimizer(self, params):
     return self.model_fn.create_optimizer(params)

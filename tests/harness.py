@@ -14,8 +14,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 from absl import flags
 
@@ -173,6 +175,31 @@ def run_script(script, args, timeout=300):
   out = proc.stdout.decode("utf-8", "replace")
   assert proc.returncode == 0, out[-4000:]
   return out
+
+
+def kill_at_first_checkpoint(script, args, output_dir, timeout=240):
+  """Runs a training script and SIGKILLs it once it wrote a checkpoint.
+
+  Args:
+    script: file name, e.g. "run_pretraining.py".
+    args: its command-line words (writing checkpoints to output_dir).
+    output_dir: where its checkpoints appear.
+    timeout: seconds to wait for the first checkpoint.
+
+  Returns:
+    the newest checkpoint when the process died.
+  """
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script)] + args,
+                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  deadline = time.time() + timeout
+  while tf.train.latest_checkpoint(output_dir) is None:
+    assert proc.poll() is None and time.time() < deadline
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  return tf.train.latest_checkpoint(output_dir)
 
 
 def read_eval_results(path):

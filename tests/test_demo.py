@@ -260,8 +260,8 @@ def test_whole_demo_small(tmp_path):
       "model.ckpt-%d.index" % size["pretrain_steps"]))
   results = read_results(out / "pretrain" / "eval_results.txt")
   assert sorted(results) == ["global_step", "loss", "masked_lm_accuracy",
-                             "masked_lm_loss", "next_sentence_accuracy",
-                             "next_sentence_loss"]
+                             "masked_lm_loss", "masked_lm_perplexity",
+                             "next_sentence_accuracy", "next_sentence_loss"]
   assert int(results["global_step"]) == size["pretrain_steps"]
   assert float(results["masked_lm_loss"]) < math.log(size["vocab_size"])
 

@@ -9,6 +9,9 @@ counts where the rule is deterministic.
 
 import random
 
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -210,3 +213,76 @@ def test_continuation_table_and_errors():
     dm.DynamicMasker(10, 1, 2, 3, max_predictions_per_seq=0)
   with pytest.raises(ValueError, match="is_continuation"):
     dm.DynamicMasker(10, 1, 2, 3, do_whole_word_mask=True)
+
+
+def googles_walk(sizes, num_to_predict):
+  """Google's loop over groups in order (create_masked_lm_predictions)."""
+  taken, count = [False] * len(sizes), 0
+  for k, size in enumerate(sizes):
+    if size == 0:
+      continue  # no such group
+    if count >= num_to_predict:
+      break
+    if count + size > num_to_predict:
+      continue
+    taken[k] = True
+    count += size
+  return taken
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(1, 5), max_size=24),
+                          st.integers(1, 20)), min_size=1, max_size=6))
+def test_greedy_walk_is_googles_loop(rows):
+  """The batched walk (a few rounds) takes exactly the groups Google's
+  one-group-at-a-time loop takes, row by row."""
+  width = 24
+  sizes = np.array([s + [0] * (width - len(s)) for s, _ in rows], np.int32)
+  counts = np.array([n for _, n in rows], np.int32)
+  got = dm.greedy_walk(tf.constant(sizes), tf.constant(counts)).numpy()
+  for row, (size_list, count) in enumerate(rows):
+    want = googles_walk(list(sizes[row]), count)
+    assert got[row].tolist() == want, (size_list, count)
+
+
+def test_batches_are_masked_as_single_examples():
+  """mask_batches (the pipeline's) gives each example the mask
+  mask_dataset gives it at the same position."""
+  masker = dm.DynamicMasker.from_vocab(VOCAB, max_predictions_per_seq=6,
+                                       do_whole_word_mask=True)
+  examples = [example(TOKENS), example(["[CLS]"] + B + ["[SEP]"]),
+              example(["[CLS]", "dog", "[SEP]"])] * 4
+  single = tf.data.Dataset.from_tensor_slices(
+      {k: tf.stack([e[k] for e in examples]) for k in examples[0]})
+  one = dm.mask_dataset(single, masker, seed=5, stream=1).batch(4)
+  batched = dm.mask_batches(single.batch(4), masker, seed=5, batch_size=4,
+                            stream=1)
+  for a, b in zip(one, batched):
+    for name in a:
+      np.testing.assert_array_equal(a[name].numpy(), b[name].numpy(), name)
+  assert batched.element_spec["masked_lm_positions"].shape == [4, 6]
+
+
+def splitmix64_key(seed, stream, pipeline, position):
+  """example_key with Python integers (splitmix64's finalizer)."""
+  golden, mask = 0x9E3779B97F4A7C15, 2**64 - 1
+
+  def mix(x):
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+    return x ^ (x >> 31)
+
+  base = mix((seed + golden) & mask)
+  base = mix((base + stream) & mask)
+  base = mix((base + pipeline * golden) & mask)
+  key = mix((base + position * golden) & mask)
+  return key - 2**64 if key >= 2**63 else key
+
+
+def test_keys_are_splitmix64_of_seed_stream_pipeline_and_position():
+  positions = [0, 1, 7, 2**40 + 3]
+  got = dm.example_key(12345, tf.constant(positions, tf.int64),
+                       evaluation=True, stream=2).numpy()
+  assert got.tolist() == [splitmix64_key(12345, dm.EVAL_STREAM, 2, p)
+                          for p in positions]
+  assert int(dm.example_key(3, 9)) == splitmix64_key(3, dm.TRAIN_STREAM, 0, 9)
