@@ -1176,7 +1176,8 @@ class Estimator(object):
 
     Returns:
       (loss float32 scalar, list of gradients aligned with the trainable
-      variables; zeros for a variable the loss does not reach).
+      variables; None for a variable the loss does not reach, which the
+      optimizer then leaves untouched, as Google's does).
     """
     params = self._params("train", None)
     variables = self._model.trainable_variables
@@ -1192,22 +1193,26 @@ class Estimator(object):
     grads = tape.gradient(scaled, variables)
     if self._loss_scale is not None:
       grads = self._loss_scale.unscale(grads)
-    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-             for g, v in zip(grads, variables)]
+    grads = [None if g is None else tf.convert_to_tensor(g) for g in grads]
     return loss, grads
 
   def _apply(self, grads):
     """All-reduces, then one update and step increment (replica context).
 
     Args:
-      grads: list of this replica's mean gradients, one per trainable variable.
+      grads: list of this replica's mean gradients, one per trainable variable
+        (None where the loss does not reach the variable).
 
     Returns:
       The learning rate of the update (float32 scalar).
     """
     if self.config.num_replicas > 1:
-      grads = tf.distribute.get_replica_context().all_reduce(
-          tf.distribute.ReduceOp.MEAN, grads)
+      reached = [i for i, g in enumerate(grads) if g is not None]
+      reduced = tf.distribute.get_replica_context().all_reduce(
+          tf.distribute.ReduceOp.MEAN, [grads[i] for i in reached])
+      grads = list(grads)
+      for i, g in zip(reached, reduced):
+        grads[i] = g
     should_apply = None
     if self._loss_scale is not None:
       should_apply = self._loss_scale.update(grads)

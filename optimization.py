@@ -752,6 +752,9 @@ class GradientAccumulator(tf.Module):
       self._count = tf.Variable(
           0, dtype=tf.int64, name="accum_grad_count",
           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA, **on_read)
+    # Which variables the loss reaches is fixed by the model; `accumulate`
+    # (traced first) records it so that `gradients` gives None for the others.
+    self._reached = None
 
   def accumulate(self, grads):
     """Adds one micro-batch's gradients (a list aligned with the variables).
@@ -759,6 +762,7 @@ class GradientAccumulator(tf.Module):
     Args:
       grads: list of tensors (None for a variable without gradient).
     """
+    self._reached = [grad is not None for grad in grads]
     for total, grad in zip(self._sums, grads):
       if grad is not None:
         total.assign_add(tf.cast(grad, total.dtype))
@@ -768,10 +772,13 @@ class GradientAccumulator(tf.Module):
     """The mean of the accumulated gradients (this replica's, in a replica).
 
     Returns:
-      list of tensors, one per variable.
+      list of tensors, one per variable (None for a variable `accumulate` was
+      given no gradient for).
     """
     count = tf.cast(self._count, self._sums[0].dtype)
-    return [total / count for total in self._sums]
+    reached = self._reached or [True] * len(self._sums)
+    return [total / count if r else None
+            for total, r in zip(self._sums, reached)]
 
   def reset(self):
     """Sets the sums and the count back to zero (after an update)."""

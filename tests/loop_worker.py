@@ -37,8 +37,14 @@ def data():
   return x, y, np.arange(NUM_EXAMPLES, dtype=np.int64)
 
 
-def make_model_fn():
-  """A linear model y = x @ dense/kernel + dense/bias as an estimator_lib.ModelFn."""
+def make_model_fn(unreached=False):
+  """A linear model y = x @ dense/kernel + dense/bias as an estimator_lib.ModelFn.
+
+  Args:
+    unreached: bool; the model also holds `dense/unreached` [2] (ones), a
+      trainable variable no loss uses, as SQuAD's pooler: Google's optimizer
+      leaves it untouched (no update, no weight decay).
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import estimator_lib  # pylint: disable=g-import-not-at-top
   import optimization  # pylint: disable=g-import-not-at-top
@@ -50,6 +56,8 @@ def make_model_fn():
       self.kernel = tf.Variable(tf.fill([NUM_FEATURES, 1], 0.5),
                                 name="dense/kernel")
       self.bias = tf.Variable(tf.zeros([1]), name="dense/bias")
+      if unreached:
+        self.unreached = tf.Variable(tf.ones([2]), name="dense/unreached")
 
     def __call__(self, x):
       return tf.matmul(x, self.kernel)[:, 0] + self.bias
@@ -112,6 +120,8 @@ def main():
   parser.add_argument("--steps", type=int, default=NUM_TRAIN_STEPS)
   parser.add_argument("--accum", type=int, default=1)
   parser.add_argument("--batch", type=int, default=8)
+  parser.add_argument("--unreached", action="store_true",
+                      help="add a variable no loss reaches")
   parser.add_argument("--resume_at", type=int, default=0,
                       help="first train to this step, then continue with a "
                       "new Estimator (a restarted job)")
@@ -131,7 +141,7 @@ def main():
       save_checkpoints_steps=4, gradient_accumulation_steps=args.accum,
       seed=1)
   for max_steps in [s for s in (args.resume_at, args.steps) if s]:
-    estimator = estimator_lib.Estimator(make_model_fn(), config,
+    estimator = estimator_lib.Estimator(make_model_fn(args.unreached), config,
                                         train_batch_size=args.batch)
     estimator.train(input_fn, max_steps=max_steps)
   np.savez(args.out, replicas=strategy.num_replicas_in_sync,

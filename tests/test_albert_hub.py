@@ -40,16 +40,29 @@ def _albert_directory(path, name):
   return str(path)
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  """exported(name) -> the module directory of reference model `name`,
+  written once per test module by ALBERT's command line: --albert_directory
+  --export_path (in process)."""
+  paths = {}
+
+  def export(name):
+    if name not in paths:
+      root = tmp_path_factory.mktemp("albert_hub_" + name)
+      directory = _albert_directory(root / "albert", name)
+      paths[name] = str(root / "module")
+      run_main(export_to_tfhub.main, albert_directory=directory,
+               export_path=paths[name], do_lower_case=True)
+    return paths[name]
+
+  return export
+
+
 @pytest.fixture(scope="module", params=["tiny", "grouped"])
-def module(request, tmp_path_factory):
-  """(reference name, module directory) written by ALBERT's command line:
-  --albert_directory --export_path (in process)."""
-  root = tmp_path_factory.mktemp("albert_hub_" + request.param)
-  directory = _albert_directory(root / "albert", request.param)
-  export_path = str(root / "module")
-  run_main(export_to_tfhub.main, albert_directory=directory,
-           export_path=export_path, do_lower_case=True)
-  return request.param, export_path
+def module(request, exported):
+  """(reference name, module directory) for each reference model."""
+  return request.param, exported(request.param)
 
 
 def _inputs(exp):
@@ -111,14 +124,13 @@ def test_hub_load_gives_albert_outputs_and_mlm(module):
   assert not hasattr(encoder, "vocab_file")
 
 
-def test_run_classifier_with_tfhub_on_the_module(module, tmp_path):
+def test_run_classifier_with_tfhub_on_the_module(exported, tmp_path):
   """Google's hub runner fine-tunes the ALBERT module: at learning rate 0
   test_results.tsv is the reference ALBERT encoder + the run's head on the
   run's own predict.tf_record features (tokenized with the module's
   SentencePiece model)."""
-  name, path = module
-  if name != "tiny":
-    pytest.skip("one model is enough for the runner")
+  name = "tiny"
+  path = exported(name)
   out = str(tmp_path / "out")
   run_main(run_classifier_with_tfhub.main, "--do_train", "--do_predict",
            bert_hub_module_handle=path, task_name="MRPC",

@@ -66,11 +66,11 @@ def numpy_reference(steps, batch_size=8):
   return w, b
 
 
-def make_estimator(model_dir, **config_kwargs):
+def make_estimator(model_dir, unreached=False, **config_kwargs):
   kwargs = dict(iterations_per_loop=3, save_checkpoints_steps=4, seed=1)
   kwargs.update(config_kwargs)
   config = estimator_lib.RunConfig(str(model_dir), **kwargs)
-  return estimator_lib.Estimator(loop_worker.make_model_fn(), config,
+  return estimator_lib.Estimator(loop_worker.make_model_fn(unreached), config,
                                  train_batch_size=8, eval_batch_size=8,
                                  predict_batch_size=6)
 
@@ -96,6 +96,21 @@ def test_gradient_accumulation_equals_full_batch(tmp_path):
   w, b = numpy_reference(7)
   np.testing.assert_allclose(weights(est)[0], w, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(weights(est)[1], b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("accum", [1, 2])
+def test_variable_no_loss_reaches_is_left_untouched(tmp_path, accum):
+  """As Google's AdamWeightDecayOptimizer skips a None gradient (SQuAD's
+  pooler), a variable outside the loss gets no weight decay, and the others
+  train exactly as without it."""
+  est = make_estimator(tmp_path, unreached=True,
+                       gradient_accumulation_steps=accum)
+  est.train(loop_worker.input_fn, max_steps=6)
+  np.testing.assert_array_equal(est.model.unreached.numpy(), [1.0, 1.0])
+  plain = make_estimator(tmp_path / "plain", gradient_accumulation_steps=accum)
+  plain.train(loop_worker.input_fn, max_steps=6)
+  np.testing.assert_array_equal(weights(est)[0], weights(plain)[0])
+  np.testing.assert_array_equal(weights(est)[1], weights(plain)[1])
 
 
 def test_checkpoints_resume_and_names(tmp_path):
@@ -237,11 +252,14 @@ def finish(proc, timeout=240):
 def test_mirrored_two_cpus_equals_one_device(tmp_path):
   # Also a restart at step 5: the shared input pipeline skips 2 x 5 batches.
   out = str(tmp_path / "mirrored.npz")
+  # A variable no loss reaches stays as it was (no all-reduce of a gradient
+  # it does not have, no weight decay).
   finish(run_worker(["--cpus=2", "--distribution=mirrored", "--steps=10",
                      "--resume_at=5", "--model_dir=%s" % (tmp_path / "m"),
-                     "--out=%s" % out]))
+                     "--out=%s" % out, "--unreached"]))
   result = np.load(out)
   assert int(result["replicas"]) == 2
+  np.testing.assert_array_equal(result["dense__unreached"], [1.0, 1.0])
   w, b = numpy_reference(10)
   np.testing.assert_allclose(result["dense__kernel"][:, 0], w, rtol=1e-5,
                              atol=1e-6)
