@@ -25,17 +25,26 @@ resumes the unfinished one (the training scripts resume from their newest
 checkpoint). --clean starts over. A stage whose script is missing is
 reported and skipped, as are the stages that need its output.
 
+With --model=albert the same stages run ALBERT's scripts (python -m albert.*):
+albert.learn_spm (a SentencePiece model), albert.create_pretraining_data
+(n-gram masking, sentence order), albert.run_pretraining (LAMB, a tiny ALBERT
+with factorized embeddings and shared layers), albert.run_classifier (GLUE's
+layout <data_dir>/MRPC/) and extract_features.py on the ALBERT checkpoint.
+
 Usage:
-  python3 bootstrap.py demo [--size=small] [--output_dir=DIR] [--clean]
+  python3 bootstrap.py demo [--model=albert] [--size=small] [--output_dir=DIR]
+      [--clean]
 """
 
 import ast
 import collections
+import functools
 import json
 import os
 import random
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -58,8 +67,11 @@ def define_flags():
   Called only when run as a script, so that importing this module (tests,
   benchmarks) does not clash with the flags of the other scripts.
   """
-  flags.DEFINE_string("output_dir", os.path.join(ROOT, "demo_output"),
-                      "Where every artifact of the run is written.")
+  flags.DEFINE_enum("model", "bert", ["bert", "albert"],
+                    "The model family the pipeline pretrains and fine-tunes.")
+  flags.DEFINE_string("output_dir", None,
+                      "Where every artifact of the run is written. Default: "
+                      "demo_output/ (--model=bert) or demo_output_albert/.")
 
   flags.DEFINE_enum("size", "default", ["default", "small"],
                     "default: about 5 minutes on 2 CPU cores; small: under a "
@@ -117,7 +129,21 @@ SIZES = {
     },
 }
 
+# What an ALBERT run changes: a factorized embedding (E < H), one shared layer
+# group, LAMB, and a SentencePiece model smaller than the WordPiece vocab
+# (SentencePiece needs more text per piece).
+ALBERT_SIZES = {
+    "default": {"vocab_size": 4000, "embedding_size": 64,
+                "pretrain_learning_rate": 2e-3},
+    "small": {"vocab_size": 1000, "embedding_size": 32,
+              "pretrain_learning_rate": 2e-3},
+}
+
 RANDOM_SEED = 12345
+CONFIG_FILES = {"bert": "bert_config.json", "albert": "albert_config.json"}
+# ALBERT's released SentencePiece model is 30k-clean.model.
+SPM_PREFIX = "30k-clean"
+VOCAB_FILES = {"bert": "vocab.txt", "albert": SPM_PREFIX + ".vocab"}
 SETTINGS_FILE = "demo_settings.json"
 MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
 MRPC_TEST_HEADER = "index\t#1 ID\t#2 ID\t#1 String\t#2 String"
@@ -424,26 +450,31 @@ def run_script(script, args):
   """Runs one of the project's scripts with this Python, printing the command.
 
   Args:
-    script: file name in the repository, e.g. "learn_vocab.py".
+    script: file name in the repository, e.g. "learn_vocab.py", or a module
+      run with -m, e.g. "albert.learn_spm" (ALBERT's command lines).
     args: list of "--flag=value" strings.
 
   Raises:
     RuntimeError: the script failed (the message has the command).
   """
-  python = show_path(sys.executable)
-  command = [python, script] + args
-  print("\n  " + " \\\n      ".join(shlex.quote(c) for c in command) + "\n",
-        flush=True)
+  words = [script] if script.endswith(".py") else ["-m", script]
+  command = [show_path(sys.executable)] + words + args
+  # One flag per line; `python -m module` stays on the first line.
+  lines = [shlex.join(command[:len(words) + 1])]
+  lines += [shlex.quote(c) for c in command[len(words) + 1:]]
+  print("\n  " + " \\\n      ".join(lines) + "\n", flush=True)
   env = dict(os.environ)
   env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  code = subprocess.call([sys.executable, script] + args, cwd=ROOT, env=env)
+  code = subprocess.call([sys.executable] + words + args, cwd=ROOT, env=env)
   if code != 0:
     raise RuntimeError("%s exited with status %d; command:\n  %s" %
                        (script, code, shlex.join(command)))
 
 
 def script_available(script):
-  """Whether the repository has `script` yet."""
+  """Whether the repository has `script` (a file, or a module "a.b") yet."""
+  if not script.endswith(".py"):
+    script = script.replace(".", os.sep) + ".py"
   return os.path.exists(os.path.join(ROOT, script))
 
 
@@ -601,19 +632,21 @@ def label_baseline(tsv_path):
   return max(collections.Counter(labels).values()) / len(labels)
 
 
-def prepare_output_dir(output_dir, size_name, clean):
+def prepare_output_dir(output_dir, size_name, clean, model="bert"):
   """Creates or checks the output directory for this run.
 
   Args:
     output_dir: --output_dir.
     size_name: --size.
     clean: --clean.
+    model: --model.
 
   Raises:
     validation.UsageError: the directory holds something else, or a run of
-      another size.
+      another size or model.
   """
   settings_path = os.path.join(output_dir, SETTINGS_FILE)
+  settings = {"size": size_name, "model": model}
   # The run's own lock file (locks.py) is not content.
   entries = [n for n in (os.listdir(output_dir) if os.path.isdir(output_dir)
                          else []) if n != locks.DIR_LOCK_NAME]
@@ -628,26 +661,31 @@ def prepare_output_dir(output_dir, size_name, clean):
         io_lib.remove(os.path.join(output_dir, name))
     else:
       with open(settings_path) as f:
-        previous = json.load(f).get("size")
-      if previous != size_name:
-        raise validation.UsageError(
-            "%s holds a --size=%s run; pass --clean to start over at "
-            "--size=%s or choose another --output_dir" %
-            (show_path(output_dir), previous, size_name))
+        previous = json.load(f)
+      # Runs from before --model existed were BERT's.
+      previous.setdefault("model", "bert")
+      for key in ("model", "size"):
+        if previous.get(key) != settings[key]:
+          raise validation.UsageError(
+              "%s holds a --%s=%s run; pass --clean to start over at --%s=%s "
+              "or choose another --output_dir" %
+              (show_path(output_dir), key, previous.get(key), key,
+               settings[key]))
   os.makedirs(output_dir, exist_ok=True)
-  io_lib.write_text(settings_path, json.dumps({"size": size_name}) + "\n")
+  io_lib.write_text(settings_path, json.dumps(settings) + "\n")
 
 
-def corpus_stage(directory, size):
+def corpus_stage(directory, size, paths):
   """Stage corpus: the text, the sentence-pair task, the features input."""
+  del paths  # the corpus is the first stage
   figures = write_corpus_stage(directory, size)
   say("corpus: " + ", ".join("%s %s" % kv for kv in figures.items()))
 
 
-def vocab_stage(directory, size, corpus_file):
-  """Stage vocab: learn_vocab.py on the corpus."""
+def vocab_stage(directory, size, paths):
+  """Stage vocab (BERT): learn_vocab.py on the corpus."""
   run_script("learn_vocab.py", [
-      "--input_file=" + corpus_file,
+      "--input_file=" + paths["corpus_file"],
       "--output_file=" + show_path(os.path.join(directory, "vocab.txt")),
       "--vocab_size=%d" % size["vocab_size"],
       "--num_unused=99",
@@ -656,40 +694,73 @@ def vocab_stage(directory, size, corpus_file):
   ])
 
 
-def pretraining_data_stage(directory, size, corpus_file, vocab_file):
-  """Stage pretraining_data: create_pretraining_data.py."""
-  run_script("create_pretraining_data.py", [
-      "--input_file=" + corpus_file,
+def spm_stage(directory, size, paths):
+  """Stage vocab (ALBERT): albert.learn_spm, ALBERT's spm_train settings."""
+  run_script("albert.learn_spm", [
+      "--input_file=" + paths["corpus_file"],
+      "--model_prefix=" + show_path(os.path.join(directory,
+                                                 SPM_PREFIX)),
+      "--vocab_size=%d" % size["vocab_size"],
+      "--do_lower_case=True",
+  ])
+
+
+def pretraining_data_stage(directory, size, paths):
+  """Stage pretraining_data: (albert.)create_pretraining_data."""
+  args = [
+      "--input_file=" + paths["corpus_file"],
       "--output_file=" + show_path(os.path.join(directory,
                                                 "pretraining.tfrecord")),
-      "--vocab_file=" + vocab_file,
+      "--vocab_file=" + paths["vocab_file"],
       "--do_lower_case=True",
       "--max_seq_length=%d" % size["max_seq_length"],
       "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
       "--dupe_factor=%d" % size["dupe_factor"],
       "--random_seed=%d" % RANDOM_SEED,
-  ])
+  ]
+  if paths["model"] == "albert":
+    run_script("albert.create_pretraining_data",
+               args + ["--spm_model_file=" + paths["spm_model_file"]])
+  else:
+    run_script("create_pretraining_data.py", args)
 
 
-def pretrain_stage(directory, size, vocab_file, data_file):
-  """Stage pretrain: bert_config.json, then run_pretraining.py."""
-  vocab_size = count_lines(os.path.join(ROOT, vocab_file))
+def model_config(size, vocab_size, model):
+  """The tiny model's bert_config.json / albert_config.json contents.
+
+  Args:
+    size: the SIZES entry (with ALBERT_SIZES' for ALBERT).
+    vocab_size: number of tokens of the vocabulary.
+    model: "bert" or "albert".
+  """
+  config = bert_config(size, vocab_size)
+  if model == "albert":
+    # One group of one layer shared by every layer, as ALBERT's releases.
+    config.update(embedding_size=size["embedding_size"], num_hidden_groups=1,
+                  inner_group_num=1, down_scale_factor=1, gap_size=0,
+                  net_structure_type=0, num_memory_blocks=0)
+  return config
+
+
+def pretrain_stage(directory, size, paths):
+  """Stage pretrain: the config file, then (albert.)run_pretraining."""
+  model = paths["model"]
+  config_file = os.path.join(directory, CONFIG_FILES[model])
+  vocab_size = count_lines(os.path.join(ROOT, paths["vocab_file"]))
+  io_lib.write_text(config_file, json.dumps(
+      model_config(size, vocab_size, model), indent=2) + "\n")
   steps = size["pretrain_steps"]
-  io_lib.write_text(os.path.join(directory, "bert_config.json"),
-                    json.dumps(bert_config(size, vocab_size), indent=2) + "\n")
-  run_script("run_pretraining.py", [
-      "--input_file=" + data_file,
+  args = [
+      "--input_file=" + paths["data_file"],
       "--output_dir=" + show_path(directory),
-      "--bert_config_file=" + show_path(os.path.join(directory,
-                                                     "bert_config.json")),
       "--do_train=True",
       "--do_eval=True",
       "--train_batch_size=%d" % size["pretrain_batch_size"],
       "--eval_batch_size=%d" % size["pretrain_batch_size"],
       "--max_seq_length=%d" % size["max_seq_length"],
       "--max_predictions_per_seq=%d" % size["max_predictions_per_seq"],
-      "--num_train_steps=%d" % size["pretrain_steps"],
-      "--num_warmup_steps=%d" % (size["pretrain_steps"] // 10),
+      "--num_train_steps=%d" % steps,
+      "--num_warmup_steps=%d" % (steps // 10),
       "--learning_rate=%g" % size["pretrain_learning_rate"],
       # Checkpoints and progress lines every few hundred steps, so that an
       # interrupted run resumes and a user sees it move.
@@ -697,22 +768,19 @@ def pretrain_stage(directory, size, vocab_file, data_file):
       "--iterations_per_loop=%d" % progress_steps(steps),
       "--max_eval_steps=%d" % size["max_eval_steps"],
       "--seed=%d" % RANDOM_SEED,
-  ])
+  ]
+  if model == "albert":
+    run_script("albert.run_pretraining", args + [
+        "--albert_config_file=" + show_path(config_file), "--optimizer=lamb"])
+  else:
+    run_script("run_pretraining.py",
+               args + ["--bert_config_file=" + show_path(config_file)])
 
 
-def finetune_stage(directory, size, paths):
-  """Stage finetune: run_classifier.py on the task from the pretrained model.
-
-  Args:
-    directory: the stage's directory.
-    size: the SIZES entry.
-    paths: dict with corpus_dir, vocab_file, config_file, checkpoint.
-  """
-  run_script("run_classifier.py", [
+def finetune_flags(directory, size, paths):
+  """The classifier flags both families' runners share (MRPC, batch sizes)."""
+  return [
       "--task_name=MRPC",
-      "--data_dir=" + show_path(os.path.join(paths["corpus_dir"], "task")),
-      "--vocab_file=" + paths["vocab_file"],
-      "--bert_config_file=" + paths["config_file"],
       "--init_checkpoint=" + paths["checkpoint"](),
       "--do_lower_case=True",
       "--do_train=True",
@@ -723,21 +791,61 @@ def finetune_stage(directory, size, paths):
       "--eval_batch_size=%d" % size["finetune_batch_size"],
       "--predict_batch_size=%d" % size["finetune_batch_size"],
       "--learning_rate=%g" % size["finetune_learning_rate"],
-      "--num_train_epochs=%g" % size["finetune_epochs"],
       "--iterations_per_loop=50",
       "--output_dir=" + show_path(directory),
       "--seed=%d" % RANDOM_SEED,
+  ]
+
+
+def finetune_stage(directory, size, paths):
+  """Stage finetune (BERT): run_classifier.py on the task.
+
+  Args:
+    directory: the stage's directory.
+    size: the SIZES entry.
+    paths: dict with corpus_dir, vocab_file, config_file, checkpoint.
+  """
+  run_script("run_classifier.py", finetune_flags(directory, size, paths) + [
+      "--data_dir=" + show_path(os.path.join(paths["corpus_dir"], "task")),
+      "--vocab_file=" + paths["vocab_file"],
+      "--bert_config_file=" + paths["config_file"],
+      "--num_train_epochs=%g" % size["finetune_epochs"],
+  ])
+
+
+def albert_finetune_stage(directory, size, paths):
+  """Stage finetune (ALBERT): albert.run_classifier, ALBERT's flags.
+
+  ALBERT's processors read GLUE's layout <data_dir>/MRPC/, and it counts
+  training in steps (--train_step), not epochs.
+  """
+  glue_dir = os.path.join(directory, "glue")
+  shutil.copytree(os.path.join(paths["corpus_dir"], "task"),
+                  os.path.join(glue_dir, "MRPC"))
+  train_step = int(size["task_train_pairs"] / size["finetune_batch_size"] *
+                   size["finetune_epochs"])
+  run_script("albert.run_classifier", finetune_flags(directory, size, paths) + [
+      "--data_dir=" + show_path(glue_dir),
+      "--spm_model_file=" + paths["spm_model_file"],
+      "--albert_config_file=" + paths["config_file"],
+      "--train_step=%d" % train_step,
+      "--warmup_step=%d" % (train_step // 10),
+      "--save_checkpoints_steps=%d" % train_step,
+      "--optimizer=adamw",
   ])
 
 
 def features_stage(directory, size, paths):
   """Stage features: extract_features.py with the pretrained model."""
+  tokenizer_flag = ("--spm_model_file=" + paths["spm_model_file"]
+                    if paths["model"] == "albert" else
+                    "--vocab_file=" + paths["vocab_file"])
   run_script("extract_features.py", [
       "--input_file=" + show_path(os.path.join(paths["corpus_dir"],
                                                "features_input.txt")),
       "--output_file=" + show_path(os.path.join(directory,
                                                 "features.jsonl")),
-      "--vocab_file=" + paths["vocab_file"],
+      tokenizer_flag,
       "--bert_config_file=" + paths["config_file"],
       "--init_checkpoint=" + paths["checkpoint"](),
       "--do_lower_case=True",
@@ -747,64 +855,106 @@ def features_stage(directory, size, paths):
   ])
 
 
-def run_stages(stages, size):
-  """Runs every stage in order (each skipped when complete or impossible)."""
-  corpus_dir = stages.path("corpus")
-  corpus_file = show_path(os.path.join(corpus_dir, "corpus.txt"))
-  vocab_file = show_path(os.path.join(stages.path("vocab"), "vocab.txt"))
-  data_file = show_path(os.path.join(stages.path("pretraining_data"),
-                                     "pretraining.tfrecord"))
+# In the order they run: (stage name, {model: (scripts it runs, body)},
+# stages whose output it reads).
+STAGES = [
+    ("corpus", {"bert": ([], corpus_stage), "albert": ([], corpus_stage)},
+     []),
+    ("vocab", {"bert": (["learn_vocab.py"], vocab_stage),
+               "albert": (["albert.learn_spm"], spm_stage)}, ["corpus"]),
+    ("pretraining_data",
+     {"bert": (["create_pretraining_data.py"], pretraining_data_stage),
+      "albert": (["albert.create_pretraining_data"], pretraining_data_stage)},
+     ["vocab"]),
+    ("pretrain", {"bert": (["run_pretraining.py"], pretrain_stage),
+                  "albert": (["albert.run_pretraining"], pretrain_stage)},
+     ["pretraining_data"]),
+    ("finetune", {"bert": (["run_classifier.py"], finetune_stage),
+                  "albert": (["albert.run_classifier"],
+                             albert_finetune_stage)}, ["corpus", "pretrain"]),
+    ("features", {"bert": (["extract_features.py"], features_stage),
+                  "albert": (["extract_features.py"], features_stage)},
+     ["corpus", "pretrain"]),
+]
+
+
+def stage_paths(stages, model):
+  """The files stages hand to each other, for `model`."""
+  vocab_dir = stages.path("vocab")
   paths = {
-      "corpus_dir": corpus_dir, "vocab_file": vocab_file,
+      "model": model,
+      "corpus_dir": stages.path("corpus"),
+      "corpus_file": show_path(os.path.join(stages.path("corpus"),
+                                            "corpus.txt")),
+      "vocab_file": show_path(os.path.join(vocab_dir, VOCAB_FILES[model])),
+      "data_file": show_path(os.path.join(stages.path("pretraining_data"),
+                                          "pretraining.tfrecord")),
       "config_file": show_path(os.path.join(stages.path("pretrain"),
-                                            "bert_config.json")),
+                                            CONFIG_FILES[model])),
       # Called when the stage runs: the pretrain stage writes it.
       "checkpoint": lambda: show_path(latest_checkpoint(
           stages.path("pretrain"))),
   }
-  stages.run("corpus", [], lambda d: corpus_stage(d, size))
-  stages.run("vocab", ["learn_vocab.py"],
-             lambda d: vocab_stage(d, size, corpus_file), needs=["corpus"])
-  stages.run("pretraining_data", ["create_pretraining_data.py"],
-             lambda d: pretraining_data_stage(d, size, corpus_file,
-                                              vocab_file), needs=["vocab"])
-  stages.run("pretrain", ["run_pretraining.py"],
-             lambda d: pretrain_stage(d, size, vocab_file, data_file),
-             needs=["pretraining_data"])
-  stages.run("finetune", ["run_classifier.py"],
-             lambda d: finetune_stage(d, size, paths),
-             needs=["corpus", "pretrain"])
-  stages.run("features", ["extract_features.py"],
-             lambda d: features_stage(d, size, paths),
-             needs=["corpus", "pretrain"])
+  if model == "albert":
+    paths["spm_model_file"] = show_path(os.path.join(vocab_dir,
+                                                     SPM_PREFIX + ".model"))
+  return paths
+
+
+def run_stages(stages, size, model="bert"):
+  """Runs every stage in order (each skipped when complete or impossible)."""
+  paths = stage_paths(stages, model)
+  for name, by_model, needs in STAGES:
+    scripts, body = by_model[model]
+    stages.run(name, scripts,
+               functools.partial(body, size=size, paths=paths), needs=needs)
 
 
 def main(_):
-  size = SIZES[FLAGS.size]
+  size = dict(SIZES[FLAGS.size])
+  if FLAGS.model == "albert":
+    size.update(ALBERT_SIZES[FLAGS.size])
   output_dir = os.path.abspath(FLAGS.output_dir)
-  prepare_output_dir(output_dir, FLAGS.size, FLAGS.clean)
+  prepare_output_dir(output_dir, FLAGS.size, FLAGS.clean, FLAGS.model)
   stages = Stages(output_dir)
   start = time.time()
-  say("output under %s (--size=%s)" % (show_path(output_dir), FLAGS.size))
-  run_stages(stages, size)
-  summary = summarize(stages, time.time() - start)
+  say("output under %s (--model=%s --size=%s)" % (
+      show_path(output_dir), FLAGS.model, FLAGS.size))
+  run_stages(stages, size, FLAGS.model)
+  summary = summarize(stages, time.time() - start, FLAGS.model)
   io_lib.write_text(os.path.join(output_dir, "summary.txt"), summary + "\n")
   print("\n" + summary, flush=True)
 
 
-def summarize(stages, seconds):
+def summarize(stages, seconds, model="bert"):
   """The closing report: artifacts, results, baselines, skipped stages.
 
   Args:
     stages: the Stages object after the run.
     seconds: wall time of this run.
+    model: --model.
 
   Returns:
     The report text.
   """
-  lines = ["=" * 72, "BERT demo summary (%s, this run took %.0f s)" %
-           (show_path(stages.output_dir), seconds), "=" * 72]
-  done = stages.done
+  lines = ["=" * 72, "%s demo summary (%s, this run took %.0f s)" %
+           (model.upper(), show_path(stages.output_dir), seconds), "=" * 72]
+  lines += data_summary(stages.done, model)
+  lines += model_summary(stages.done)
+  for name, reason in stages.skipped:
+    lines.append("SKIPPED %-10s %s" % (name + ":", reason))
+  lines.append("Re-run: finished stages are kept; --clean starts over.")
+  return "\n".join(lines)
+
+
+def data_summary(done, model):
+  """Report lines of the corpus, vocabulary and pretraining data stages.
+
+  Args:
+    done: dict stage name -> its directory, of the stages that completed.
+    model: --model.
+  """
+  lines = []
   if "corpus" in done:
     corpus = done["corpus"]
     lines.append("corpus:            %s (%d lines)" % (
@@ -813,7 +963,7 @@ def summarize(stages, seconds):
     lines.append("task (MRPC TSV):   %s" % show_path(os.path.join(corpus,
                                                                   "task")))
   if "vocab" in done:
-    vocab_file = os.path.join(done["vocab"], "vocab.txt")
+    vocab_file = os.path.join(done["vocab"], VOCAB_FILES[model])
     lines.append("vocab:             %s (%d tokens)" % (
         show_path(vocab_file), count_lines(vocab_file)))
     stats_path = os.path.join(done["vocab"], "stats.json")
@@ -826,6 +976,16 @@ def summarize(stages, seconds):
                                held_out["pieces_per_word"]))
   if "pretraining_data" in done:
     lines.append("pretraining data:  %s" % show_path(done["pretraining_data"]))
+  return lines
+
+
+def model_summary(done):
+  """Report lines of the pretrain, finetune and features stages.
+
+  Args:
+    done: dict stage name -> its directory, of the stages that completed.
+  """
+  lines = []
   if "pretrain" in done:
     lines.append("pretrained model:  %s" % show_path(
         latest_checkpoint(done["pretrain"]) or done["pretrain"]))
@@ -835,32 +995,51 @@ def summarize(stages, seconds):
       for key, value in read_eval_results(results_path).items():
         lines.append("    %s = %s" % (key, value))
   if "finetune" in done:
-    finetune = done["finetune"]
-    corpus_task = os.path.join(done["corpus"], "task")
-    lines.append("fine-tuned model:  %s" % show_path(finetune))
-    results_path = os.path.join(finetune, "eval_results.txt")
-    if os.path.exists(results_path):
-      results = read_eval_results(results_path)
-      lines.append("  dev accuracy:    %.4f (majority-class baseline %.4f)" % (
-          float(results.get("eval_accuracy", "nan")),
-          label_baseline(os.path.join(corpus_task, "dev.tsv"))))
-    predictions = os.path.join(finetune, "test_results.tsv")
-    if os.path.exists(predictions):
-      accuracy, baseline, n = test_accuracy(
-          predictions, os.path.join(corpus_task, "test_labels.txt"))
-      lines.append("  test accuracy:   %.4f on %d pairs (majority-class "
-                   "baseline %.4f); predictions: %s" % (
-                       accuracy, n, baseline, show_path(predictions)))
+    lines += finetune_summary(done["finetune"],
+                              os.path.join(done["corpus"], "task"))
   if "features" in done:
     features_file = os.path.join(done["features"], "features.jsonl")
     lines.append("features:          %s (%d examples)" % (
         show_path(features_file), count_lines(features_file)))
-  for name, reason in stages.skipped:
-    lines.append("SKIPPED %-10s %s" % (name + ":", reason))
-  lines.append("Re-run: finished stages are kept; --clean starts over.")
-  return "\n".join(lines)
+  return lines
+
+
+def finetune_summary(finetune, corpus_task):
+  """Report lines of the fine-tuning stage: dev and test accuracy.
+
+  Args:
+    finetune: the stage's directory.
+    corpus_task: the task's directory (dev.tsv, test_labels.txt).
+  """
+  lines = ["fine-tuned model:  %s" % show_path(finetune)]
+  results_path = os.path.join(finetune, "eval_results.txt")
+  if os.path.exists(results_path):
+    # ALBERT's file has a block per checkpoint: the last one is the final.
+    results = read_eval_results(results_path)
+    lines.append("  dev accuracy:    %.4f (majority-class baseline %.4f)" % (
+        float(results.get("eval_accuracy", "nan")),
+        label_baseline(os.path.join(corpus_task, "dev.tsv"))))
+  predictions = os.path.join(finetune, "test_results.tsv")
+  if os.path.exists(predictions):
+    accuracy, baseline, n = test_accuracy(
+        predictions, os.path.join(corpus_task, "test_labels.txt"))
+    lines.append("  test accuracy:   %.4f on %d pairs (majority-class "
+                 "baseline %.4f); predictions: %s" % (
+                     accuracy, n, baseline, show_path(predictions)))
+  return lines
+
+
+def default_output_dir(flag_values):
+  """Fills --output_dir's default, which depends on --model.
+
+  Run with the flag checks, before the output directory is locked.
+  """
+  if not flag_values.output_dir:
+    flag_values.output_dir = os.path.join(
+        ROOT, "demo_output" if flag_values.model == "bert" else
+        "demo_output_" + flag_values.model)
 
 
 if __name__ == "__main__":
   define_flags()
-  validation.run_main(main)
+  validation.run_main(main, checks=[default_output_dir])

@@ -114,9 +114,11 @@ def main(_):
       data.sentences(split)
   logging.info("Tags (%s): %s", data.scheme.upper(),
                " ".join(data.label_list))
-  tokenizer = family.create_tokenizer(vocab_file=FLAGS.vocab_file,
-                                      do_lower_case=FLAGS.do_lower_case,
-                                      spm_model_file=FLAGS.spm_model_file)
+  # The words are raw text: ALBERT normalises (and lower-cases) them before
+  # SentencePiece, as its own scripts do.
+  tokenizer = family.create_text_tokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
+      spm_model_file=FLAGS.spm_model_file)
 
   run_config = estimator_lib.run_config_from_flags(FLAGS, FLAGS.output_dir)
   tf.io.gfile.makedirs(FLAGS.output_dir)

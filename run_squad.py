@@ -219,12 +219,32 @@ def validate_flags_or_throw(bert_config):
         "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
 
 
+def check_family(family):
+  """run_squad.py's features and heads are BERT's; ALBERT has its own scripts.
+
+  Args:
+    family: the EncoderFamily of --bert_config_file (or --encoder_family).
+
+  Raises:
+    validation.UsageError: another family, naming ALBERT's SQuAD scripts.
+  """
+  if family.name == "bert":
+    return
+  raise validation.UsageError(
+      "--bert_config_file=%s is %s %s config: run_squad.py fine-tunes BERT; "
+      "for ALBERT use python -m albert.run_squad_v1 (SQuAD 1.1) or "
+      "albert.run_squad_v2 (SQuAD 2.0) with --albert_config_file and "
+      "--spm_model_file" % (FLAGS.bert_config_file,
+                            "an" if family.name[0] in "aeiou" else "a",
+                            family.name.upper()))
+
+
 def main(_):
   logging.set_verbosity(logging.INFO)
 
   family, bert_config = encoders.load_config(FLAGS.bert_config_file,
                                              FLAGS.encoder_family)
-
+  check_family(family)
   validate_flags_or_throw(bert_config)
 
   tf.io.gfile.makedirs(FLAGS.output_dir)

@@ -129,6 +129,27 @@ def define_finetuning_flags(omit=(), **defaults):
                       **defaults)
 
 
+def define_model_selection_flags(default_metric, exported):
+  """--eval_every_steps, --keep_best_metric and --export_dir of a task.
+
+  Args:
+    default_metric: text naming the default key, e.g. "eval_f1".
+    exported: what the SavedModel holds, e.g. "the fine-tuned tagger
+      (serving signature: ...)".
+  """
+  define = estimator_lib.define_flag
+  define(flags.DEFINE_integer, "eval_every_steps", 0,
+         "With --do_train and --do_eval: evaluate on the dev set every N "
+         "training steps and keep the best checkpoint in <output_dir>/best. "
+         "0 = only at the end.")
+  define(flags.DEFINE_string, "keep_best_metric", None,
+         "Key of eval_results.txt that chooses the best checkpoint (higher is "
+         "better, except for keys ending in \"loss\"). Default: %s." %
+         default_metric)
+  define(flags.DEFINE_string, "export_dir", None,
+         "If set, write a SavedModel of %s here." % exported)
+
+
 class RunSettings(object):
   """What the driver needs from the flags, read once in main."""
 

@@ -7,7 +7,9 @@ B), and tagging. The special tokens come from the tokenizer
 (`tokenizer.cls_token` / `sep_token` where it has them, else BERT's "[CLS]" /
 "[SEP]"), so a SentencePiece vocabulary packs the same way. `tokenize_words`
 WordPiece-splits pre-split words keeping the piece <-> word maps that SQuAD
-and tagging need.
+and tagging need; `sliding_windows` cuts a long text into overlapping windows
+(SQuAD's doc_stride) and `is_max_context` / `best_windows` say which window
+predicts each piece.
 
 No TensorFlow: plain lists of ids, as Google's conversion code makes them.
 """
@@ -23,6 +25,9 @@ PackedInputs.__doc__ = """One packed sequence.
   input_mask: 1 for real tokens, 0 for padding [max_seq_length].
   segment_ids: 0 for [CLS] A [SEP], 1 for B [SEP], 0 for padding.
 """
+
+Window = collections.namedtuple("Window", ["start", "length"])
+Window.__doc__ = """A window of pieces: `length` pieces from index `start`."""
 
 WordPieces = collections.namedtuple(
     "WordPieces", ["pieces", "piece_to_word", "word_to_first_piece",
@@ -131,3 +136,91 @@ def tokenize_words(tokenizer, words):
       piece_to_word.append(i)
       pieces.append(piece)
   return WordPieces(pieces, piece_to_word, word_to_first_piece, word_starts)
+
+
+def sliding_windows(num_pieces, max_pieces, stride):
+  """Overlapping windows over a text's pieces (Google's SQuAD doc spans).
+
+  Args:
+    num_pieces: number of pieces in the text.
+    max_pieces: the longest window.
+    stride: how far each window starts after the previous one; capped at
+      the window length, so the windows cover every piece.
+
+  Returns:
+    list of Window(start, length); empty for no pieces.
+
+  Raises:
+    ValueError: max_pieces or stride below 1 (the windows would never end).
+  """
+  if max_pieces < 1 or stride < 1:
+    raise ValueError("windows need max_pieces >= 1 and stride >= 1, got %d "
+                     "and %d" % (max_pieces, stride))
+  windows = []
+  start = 0
+  while start < num_pieces:
+    length = min(num_pieces - start, max_pieces)
+    windows.append(Window(start, length))
+    if start + length == num_pieces:
+      break
+    start += min(length, stride)
+  return windows
+
+
+def _context_score(window, position):
+  """min(pieces left, pieces right of `position` in `window`) + 0.01 * length.
+
+  The small length term breaks ties towards longer windows, as Google's
+  SQuAD code does.
+  """
+  end = window.start + window.length - 1
+  return (min(position - window.start, end - position) +
+          0.01 * window.length)
+
+
+def is_max_context(windows, window_index, position):
+  """Whether window `window_index` is the 'max context' one for a piece.
+
+  A piece inside several windows belongs to the one where it has the most
+  context (`_context_score`); the first such window on a tie. Google's
+  `_check_is_max_context`.
+
+  Args:
+    windows: list of Window.
+    window_index: the window asked about.
+    position: the piece's index in the text.
+
+  Returns:
+    bool.
+  """
+  best_score = None
+  best_index = None
+  for index, window in enumerate(windows):
+    if not window.start <= position < window.start + window.length:
+      continue
+    score = _context_score(window, position)
+    if best_score is None or score > best_score:
+      best_score = score
+      best_index = index
+  return window_index == best_index
+
+
+def best_windows(windows, num_pieces):
+  """The max-context window of every piece at once (`is_max_context`'s rule).
+
+  Args:
+    windows: list of Window from sliding_windows (covering every piece).
+    num_pieces: number of pieces in the text.
+
+  Returns:
+    list of int [num_pieces], the best window index of each piece.
+  """
+  best = [-1] * num_pieces
+  best_score = [None] * num_pieces
+  for index, window in enumerate(windows):
+    for position in range(window.start, window.start + window.length):
+      score = _context_score(window, position)
+      if best_score[position] is None or score > best_score[position]:
+        best_score[position] = score
+        best[position] = index
+  return best

@@ -692,16 +692,25 @@ def _missing_text(missing, values, fields):
       ", ".join(json.dumps(k) for k in sorted(values)) or "no fields")
 
 
+# (source, fields) already warned about: a script reads its config twice (the
+# checks before main, then main), and one warning is enough.
+_WARNED_DEFAULTS = set()
+
+
 def warn_defaulted(source, defaulted, fields):
   """Logs one prominent warning naming each field that fell back to a default.
+
+  Once per process for the same source and fields.
 
   Args:
     source: as in `check_config`.
     defaulted: names returned by `check_config`.
     fields: the field table (for the defaults).
   """
-  if not defaulted:
+  key = (str(source), tuple(defaulted))
+  if not defaulted or key in _WARNED_DEFAULTS:
     return
+  _WARNED_DEFAULTS.add(key)
   defaults = dict((f.name, f.default) for f in fields)
   logging.warning(
       "%s does not set %s; using the default%s %s. Add %s to the file if the "

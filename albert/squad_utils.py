@@ -60,6 +60,7 @@ import encoders
 import estimator_lib
 import squad_evaluate
 import task_lib
+import text_inputs
 import tf_example
 from albert import tokenization
 from pretraining_data_kernels import kernel
@@ -576,8 +577,8 @@ def _example_features(example, example_index, query_ids, alignment, answer,
     InputFeatures.
   """
   max_tokens_for_doc = max_seq_length - len(query_ids) - 3
-  doc_spans = squad._doc_spans(len(alignment.piece_ids),  # pylint: disable=protected-access
-                                   max_tokens_for_doc, doc_stride)
+  doc_spans = text_inputs.sliding_windows(len(alignment.piece_ids),
+                                          max_tokens_for_doc, doc_stride)
   for doc_span_index, doc_span in enumerate(doc_spans):
     feature = _window_feature(alignment, query_ids, doc_spans, doc_span_index,
                               sp_model, max_seq_length)
@@ -601,7 +602,7 @@ def _window_feature(alignment, query_ids, doc_spans, doc_span_index, sp_model,
   Args:
     alignment: the context's _Alignment.
     query_ids: list of int.
-    doc_spans: the windows (squad._DocSpan).
+    doc_spans: the windows (text_inputs.Window).
     doc_span_index: this window's index.
     sp_model: the SentencePiece model.
     max_seq_length: int.
@@ -617,7 +618,7 @@ def _window_feature(alignment, query_ids, doc_spans, doc_span_index, sp_model,
   p_mask = [0] + [1] * (len(query_ids) + 1)
   token_is_max_context = {}
   for k in positions:
-    token_is_max_context[len(tokens)] = squad._check_is_max_context(  # pylint: disable=protected-access
+    token_is_max_context[len(tokens)] = text_inputs.is_max_context(
         doc_spans, doc_span_index, k)
     tokens.append(alignment.piece_ids[k])
   segment_ids = [0] * len(p_mask) + [1] * (doc_span.length + 1)

@@ -52,8 +52,10 @@ if not TORCH_ONLY:
     spec.loader.exec_module(module)
     return module
 
-  # The round-robin best-of timer is shared with that benchmark.
-  best_times = _load_modeling_benchmark().best_times
+  # The round-robin best-of timer, the matmul peak and the FLOP count are
+  # shared with that benchmark.
+  _MODELING_BENCHMARK = _load_modeling_benchmark()
+  best_times = _MODELING_BENCHMARK.best_times
 
 TARGET = "training step vs transformers AlbertModel >= 1.5x (same batch)"
 
@@ -205,6 +207,38 @@ def torch_seconds_in(python, args):
   return json.loads(out.strip().splitlines()[-1])
 
 
+def train_step_flops(values, batch_size, seq_length):
+  """Matmul FLOPs of one training step: 3x the forward (forward, two
+  backward products); the E x H projection and the heads are left out."""
+  config = albert_modeling.AlbertConfig.from_dict(values)
+  return 3 * _MODELING_BENCHMARK.forward_flops(config, batch_size, seq_length)
+
+
+def matmul_peaks(dtypes, rounds):
+  """dict dtype -> FLOP/s of a 2048^3 matmul, this machine's practical peak."""
+  times = best_times({d: _MODELING_BENCHMARK.matmul_fn(tf.as_dtype(d))
+                      for d in dtypes}, rounds)
+  return {d: 2 * 2048 ** 3 / sec for d, sec in times.items()}
+
+
+def report_ceiling(torch_times, flops, peaks):
+  """Prints the share of the matmul peak transformers' training step reaches
+  and the most any implementation could beat it by on this machine.
+
+  Args:
+    torch_times: dict "dtype/kind" -> transformers' best seconds per batch.
+    flops: matmul FLOPs of one training step on the batch.
+    peaks: dict dtype -> matmul FLOP/s (`matmul_peaks`).
+  """
+  for dtype, peak in sorted(peaks.items()):
+    sec = torch_times.get(dtype + "/train")
+    if sec:
+      share = flops / sec / peak
+      print("transformers %s train step: %.2f of the %s matmul peak (%.0f "
+            "GFLOP/s); at the peak one could be %.2fx faster at most" %
+            (dtype, share, dtype, peak / 1e9, 1.0 / share))
+
+
 def report(results, torch_times, batch_size):
   """Prints sequences/s of every figure and the ratios to transformers.
 
@@ -268,6 +302,9 @@ def main():
   for dtype in dtypes:
     fns.update(our_fns(values, tf.as_dtype(dtype), batch, jits))
   report(best_times(fns, args.rounds), torch_times, args.batch_size)
+  report_ceiling(torch_times,
+                 train_step_flops(values, args.batch_size, args.seq_length),
+                 matmul_peaks(dtypes, args.rounds))
 
 
 if __name__ == "__main__":

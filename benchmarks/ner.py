@@ -55,16 +55,19 @@ if not TORCH_ONLY:
   from tasks import tagging
   # pylint: enable=g-import-not-at-top
 
-  def _load_pretraining_benchmark():
-    """benchmarks/pretraining.py (for its summary reader)."""
+  def _load_benchmark(name):
+    """benchmarks/<name>.py (its name may clash with a root module)."""
     spec = importlib.util.spec_from_file_location(
-        "pretraining_benchmark", os.path.join(HERE, "pretraining.py"))
+        name + "_benchmark", os.path.join(HERE, name + ".py"))
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    sys.modules[spec.name] = module  # autograph looks functions up by module
     spec.loader.exec_module(module)
     return module
 
-  loop_steps_per_sec = _load_pretraining_benchmark().loop_steps_per_sec
+  # The summary reader of benchmarks/pretraining.py; the FLOP count and the
+  # matmul peak of benchmarks/modeling.py.
+  loop_steps_per_sec = _load_benchmark("pretraining").loop_steps_per_sec
+  _MODELING_BENCHMARK = _load_benchmark("modeling")
 
 SEQ_LENGTH = 128
 TARGET = "vs transformers BertForTokenClassification >= 1.5x"
@@ -253,6 +256,30 @@ def report(name, batch_size, ours_seconds, torch_seconds_):
   print(line)
 
 
+def report_ceiling(name, flops, torch_seconds_, peak):
+  """Prints the share of the matmul peak transformers reaches, and so the
+  most any implementation could beat it by on this machine.
+
+  Args:
+    name: "train" or "predict".
+    flops: matmul FLOPs of what torch_seconds_ timed.
+    torch_seconds_: transformers' seconds (None: not measured).
+    peak: matmul FLOP/s of this machine in the run's dtype.
+  """
+  if torch_seconds_:
+    share = flops / torch_seconds_ / peak
+    print("%-8s transformers at %.2f of the matmul peak (%.0f GFLOP/s): at "
+          "the peak one could be %.2fx faster at most" %
+          (name, share, peak / 1e9, 1.0 / share))
+
+
+def matmul_peak(precision):
+  """FLOP/s of a 2048^3 matmul in the run's compute dtype."""
+  dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
+  fn = _MODELING_BENCHMARK.matmul_fn(dtype)
+  return 2 * 2048 ** 3 / _MODELING_BENCHMARK.best_times({"mm": fn}, 3)["mm"]
+
+
 def main():
   args = parse_args()
   config = TINY if args.tiny else BASE
@@ -281,6 +308,16 @@ def main():
                                 args.rounds)
     report("train", b, train_seconds, theirs.get("train"))
     report("predict", 1, predict_seconds, theirs.get("predict"))
+    if theirs:
+      bert_config = modeling.BertConfig.from_dict(config)
+      forward = _MODELING_BENCHMARK.forward_flops
+      peak = matmul_peak(args.precision)
+      # A training step is about three forwards (forward, two backward
+      # products).
+      report_ceiling("train", 3 * forward(bert_config, b, SEQ_LENGTH),
+                     theirs.get("train"), peak)
+      report_ceiling("predict", forward(bert_config, 1, SEQ_LENGTH),
+                     theirs.get("predict"), peak)
     if not theirs:
       print("No --torch_python: no comparison.")
   finally:

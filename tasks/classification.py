@@ -50,19 +50,11 @@ def define_flags():
          "tsv / csv / jsonl for your own data (see --text_a_column and "
          "friends).")
   _define_user_data_flags(define)
-  define(flags.DEFINE_integer, "eval_every_steps", 0,
-         "With --do_train and --do_eval: evaluate on the dev set every N "
-         "training steps and keep the best checkpoint in <output_dir>/best. "
-         "0 = only at the end.")
-  define(flags.DEFINE_string, "keep_best_metric", None,
-         "Key of eval_results.txt that chooses the best checkpoint (higher is "
-         "better, except for keys ending in \"loss\"). Default: "
-         "eval_accuracy, eval_micro_f1 for --multi_label, eval_pearson for "
-         "regression.")
-  define(flags.DEFINE_string, "export_dir", None,
-         "If set, write a SavedModel of the fine-tuned classifier here "
-         "(serving signature: input_ids, input_mask, segment_ids -> "
-         "probabilities).")
+  task_lib.define_model_selection_flags(
+      "eval_accuracy, eval_micro_f1 for --multi_label, eval_pearson for "
+      "regression",
+      "the fine-tuned classifier (serving signature: input_ids, input_mask, "
+      "segment_ids -> probabilities)")
 
 
 def _define_user_data_flags(define):

@@ -378,9 +378,6 @@ def read_squad_examples_counted(input_file, is_training,
   return examples, num_skipped
 
 
-_DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
-
-
 class _DocTokenizer(object):
   """WordPiece-tokenises the words of a context, remembering the last one.
 
@@ -400,29 +397,6 @@ class _DocTokenizer(object):
       self._doc_tokens = doc_tokens
       self._result = (pieces.piece_to_word, pieces.word_starts, pieces.pieces)
     return self._result
-
-
-def _doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
-  """Sliding windows over a document.
-
-  Args:
-    num_doc_tokens: number of WordPieces in the document.
-    max_tokens_for_doc: the largest window.
-    doc_stride: how far the next window starts after this one (at most a
-      window length).
-
-  Returns:
-    list of _DocSpan(start, length); empty for an empty document.
-  """
-  doc_spans = []
-  start_offset = 0
-  while start_offset < num_doc_tokens:
-    length = min(num_doc_tokens - start_offset, max_tokens_for_doc)
-    doc_spans.append(_DocSpan(start=start_offset, length=length))
-    if start_offset + length == num_doc_tokens:
-      break
-    start_offset += min(length, doc_stride)
-  return doc_spans
 
 
 def _answer_token_span(example, orig_to_tok_index, all_doc_tokens,
@@ -450,7 +424,7 @@ def _window_answer(example, doc_span, answer_span, doc_offset):
 
   Args:
     example: the SquadExample.
-    doc_span: the window (_DocSpan).
+    doc_span: the window (text_inputs.Window).
     answer_span: (start, end) of `_answer_token_span`.
     doc_offset: position of the window's first token in the features.
   """
@@ -490,7 +464,8 @@ def _example_features(example, example_index, unique_id, tokenizer,
                                      all_doc_tokens, tokenizer)
   # The -3 accounts for [CLS], [SEP] and [SEP]
   max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
-  doc_spans = _doc_spans(len(all_doc_tokens), max_tokens_for_doc, doc_stride)
+  doc_spans = text_inputs.sliding_windows(len(all_doc_tokens),
+                                          max_tokens_for_doc, doc_stride)
   # The window's tokens follow [CLS] query [SEP].
   doc_offset = len(query_tokens) + 2
   for (doc_span_index, doc_span) in enumerate(doc_spans):
@@ -499,7 +474,7 @@ def _example_features(example, example_index, unique_id, tokenizer,
     for i in range(doc_span.length):
       split_token_index = doc_span.start + i
       token_to_orig_map[doc_offset + i] = tok_to_orig_index[split_token_index]
-      token_is_max_context[doc_offset + i] = _check_is_max_context(
+      token_is_max_context[doc_offset + i] = text_inputs.is_max_context(
           doc_spans, doc_span_index, split_token_index)
     packed = text_inputs.pack_inputs(
         tokenizer, query_tokens,
@@ -630,34 +605,8 @@ def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer,
   return (input_start, input_end)
 
 
-def _check_is_max_context(doc_spans, cur_span_index, position):
-  """Whether window `cur_span_index` is the 'max context' one for a token.
-
-  A token inside several windows belongs to the one where it has the most
-  context: the largest min(left context, right context) + 0.01 * window
-  length (the first such window on a tie).
-
-  Args:
-    doc_spans: list of _DocSpan.
-    cur_span_index: the window asked about.
-    position: the token's index in the document.
-
-  Returns:
-    bool.
-  """
-  best_score = None
-  best_span_index = None
-  for (span_index, doc_span) in enumerate(doc_spans):
-    end = doc_span.start + doc_span.length - 1
-    if position < doc_span.start or position > end:
-      continue
-    num_left_context = position - doc_span.start
-    num_right_context = end - position
-    score = min(num_left_context, num_right_context) + 0.01 * doc_span.length
-    if best_score is None or score > best_score:
-      best_score = score
-      best_span_index = span_index
-  return cur_span_index == best_span_index
+# Google's name, kept for code that imports it from run_squad.
+_check_is_max_context = text_inputs.is_max_context
 
 
 class FeatureWriter(object):

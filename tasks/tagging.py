@@ -77,17 +77,10 @@ def define_flags():
          "forward algorithm, Viterbi decoding).")
   define(flags.DEFINE_string, "spm_model_file", None,
          "ALBERT: the SentencePiece model (instead of --vocab_file).")
-  define(flags.DEFINE_integer, "eval_every_steps", 0,
-         "With --do_train and --do_eval: evaluate on dev every N training "
-         "steps and keep the best checkpoint in <output_dir>/best. 0 = only "
-         "at the end.")
-  define(flags.DEFINE_string, "keep_best_metric", None,
-         "Key of eval_results.txt that chooses the best checkpoint (higher "
-         "is better, except for keys ending in \"loss\"). Default: eval_f1.")
-  define(flags.DEFINE_string, "export_dir", None,
-         "If set, write a SavedModel of the fine-tuned tagger here (serving "
-         "signature: input_ids, input_mask, segment_ids -> tag_ids, "
-         "probabilities).")
+  task_lib.define_model_selection_flags(
+      "eval_f1",
+      "the fine-tuned tagger (serving signature: input_ids, input_mask, "
+      "segment_ids -> tag_ids, probabilities)")
 
 
 # ------------------------------------------------------------------ data

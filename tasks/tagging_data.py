@@ -592,61 +592,6 @@ def tokenize_words(tokenizer, words):
   return pieces, piece_to_word, word_to_first
 
 
-Window = collections.namedtuple("Window", ["start", "length"])
-
-
-def piece_windows(num_pieces, max_pieces, stride):
-  """Overlapping windows over a sentence's pieces (SQuAD's doc spans).
-
-  Args:
-    num_pieces: pieces in the sentence.
-    max_pieces: the longest window (max_seq_length - 2).
-    stride: how far each window starts after the previous one; capped at
-      the window length, so the windows cover every piece.
-
-  Returns:
-    list of Window(start, length); empty for no pieces.
-  """
-  if max_pieces < 1 or stride < 1:
-    raise ValueError("windows need max_pieces >= 1 and stride >= 1, got %d "
-                     "and %d" % (max_pieces, stride))
-  windows = []
-  start = 0
-  while start < num_pieces:
-    length = min(num_pieces - start, max_pieces)
-    windows.append(Window(start, length))
-    if start + length == num_pieces:
-      break
-    start += min(length, stride)
-  return windows
-
-
-def best_windows(windows, num_pieces):
-  """The window where each piece has the most context (SQuAD's rule).
-
-  A piece's score in a window is min(pieces left of it, pieces right of
-  it) + 0.01 * window length; the first window with the highest score wins.
-
-  Args:
-    windows: list of Window from piece_windows (covering every piece).
-    num_pieces: pieces in the sentence.
-
-  Returns:
-    list of int, the best window index of each piece.
-  """
-  best = [-1] * num_pieces
-  best_score = [None] * num_pieces
-  for index, window in enumerate(windows):
-    end = window.start + window.length - 1
-    for position in range(window.start, end + 1):
-      score = (min(position - window.start, end - position) +
-               0.01 * window.length)
-      if best_score[position] is None or score > best_score[position]:
-        best_score[position] = score
-        best[position] = index
-  return best
-
-
 TaggingFeature = collections.namedtuple("TaggingFeature", [
     "sentence_index", "window_index", "tokens", "input_ids", "input_mask",
     "segment_ids", "label_ids", "label_weights", "word_ids"])
@@ -728,8 +673,9 @@ def sentence_features(sentence, sentence_index, tokenizer, label_map,
       raise DataError("%s: unknown tag %r" % (sentence.where(i), tag))
     tag_ids[i] = label_map[tag]
   is_first = [word_to_first[w] == p for p, w in enumerate(piece_to_word)]
-  windows = piece_windows(len(pieces), max_seq_length - 2, doc_stride)
-  best = best_windows(windows, len(pieces))
+  windows = text_inputs.sliding_windows(len(pieces), max_seq_length - 2,
+                                        doc_stride)
+  best = text_inputs.best_windows(windows, len(pieces))
   features = []
   for index, window in enumerate(windows):
     arrays = _window_feature(tokenizer, pieces, piece_to_word, is_first,

@@ -215,7 +215,7 @@ def test_whole_demo_small(tmp_path):
   for script in ("learn_vocab.py", "create_pretraining_data.py",
                  "run_pretraining.py", "run_classifier.py",
                  "extract_features.py"):
-    assert "      %s \\\n" % script in result.stdout
+    assert " %s \\\n" % script in result.stdout
   assert sorted(os.listdir(out)) == [
       "corpus", "demo_settings.json", "features", "finetune", "pretrain",
       "pretraining_data", "summary.txt", "vocab"]
@@ -299,3 +299,84 @@ def test_whole_demo_small(tmp_path):
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stdout.count("complete from an earlier run") == 6
   assert os.path.getmtime(out / "vocab" / "vocab.txt") == mtime
+
+
+def test_whole_demo_small_albert(tmp_path):
+  """--model=albert: ALBERT's scripts (python -m albert.*) from raw text to a
+  fine-tuned classifier and features, on the same corpus."""
+  import sentencepiece as spm  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  out = tmp_path / "demo"
+  command = [sys.executable, os.path.join(ROOT, "demo.py"), "--model=albert",
+             "--size=small", "--output_dir=" + str(out)]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  size = dict(demo.SIZES["small"], **demo.ALBERT_SIZES["small"])
+  assert "SKIPPED" not in result.stdout
+  for module in ("albert.learn_spm", "albert.create_pretraining_data",
+                 "albert.run_pretraining", "albert.run_classifier"):
+    assert " -m %s \\\n" % module in result.stdout
+  assert " extract_features.py \\\n" in result.stdout
+
+  # ALBERT's SentencePiece model, with its special pieces first.
+  sp = spm.SentencePieceProcessor(
+      model_file=str(out / "vocab" / "30k-clean.model"))
+  assert sp.get_piece_size() == size["vocab_size"]
+  assert [sp.id_to_piece(i) for i in range(5)] == [
+      "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+
+  # ALBERT's eight record features, ids within the SentencePiece model.
+  record_file = out / "pretraining_data" / "pretraining.tfrecord"
+  first = tf.train.Example.FromString(
+      next(iter(tf.data.TFRecordDataset(str(record_file)))).numpy())
+  feature = first.features.feature
+  assert "token_boundary" in feature
+  assert len(feature["input_ids"].int64_list.value) == size["max_seq_length"]
+  assert max(feature["input_ids"].int64_list.value) < size["vocab_size"]
+
+  # Pretraining: ALBERT's names (E < H, one shared group) and its eval keys;
+  # the masked-LM loss is below that of a uniform guess.
+  prefix = str(out / "pretrain" / ("model.ckpt-%d" % size["pretrain_steps"]))
+  shapes = dict(tf.train.list_variables(prefix))
+  assert shapes["bert/embeddings/word_embeddings"] == [
+      size["vocab_size"], size["embedding_size"]]
+  assert shapes["bert/encoder/embedding_hidden_mapping_in/kernel"] == [
+      size["embedding_size"], size["hidden_size"]]
+  assert not any("layer_1" in n or "group_1" in n for n in shapes)
+  results = read_results(out / "pretrain" / "eval_results.txt")
+  assert int(results["global_step"]) == size["pretrain_steps"]
+  assert "sentence_order_accuracy" in results
+  assert float(results["masked_lm_loss"]) < math.log(size["vocab_size"])
+
+  # Fine-tuning with ALBERT's runner: --train_step from the epochs, ALBERT's
+  # eval blocks, one line of two probabilities per test pair.
+  results = read_results(out / "finetune" / "eval_results.txt")
+  assert int(results["global_step"]) == int(
+      size["task_train_pairs"] / size["finetune_batch_size"] *
+      size["finetune_epochs"])
+  assert 0.0 <= float(results["eval_accuracy"]) <= 1.0
+  test = tsv_rows(out / "corpus" / "task" / "test.tsv")
+  with open(out / "finetune" / "test_results.tsv") as f:
+    probabilities = [[float(p) for p in line.split("\t")] for line in f]
+  assert len(probabilities) == len(test)
+  assert all(len(p) == 2 and abs(sum(p) - 1.0) < 1e-4 for p in probabilities)
+
+  # Features of the ALBERT checkpoint: hidden size H, not E.
+  with open(out / "features" / "features.jsonl") as f:
+    features = [json.loads(line) for line in f]
+  assert len(features) == demo.NUM_FEATURE_EXAMPLES
+  token = features[0]["features"][0]
+  assert token["token"] == "[CLS]"
+  assert len(token["layers"][0]["values"]) == size["hidden_size"]
+  with open(out / "summary.txt") as f:
+    summary = f.read()
+  assert summary.startswith("=" * 72 + "\nALBERT demo summary")
+  assert "sentence_order_accuracy = " in summary
+
+  # The directory remembers its model: a BERT run there is refused.
+  again = subprocess.run(command[:2] + ["--size=small",
+                                        "--output_dir=" + str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert again.returncode == 2
+  assert "holds a --model=albert run" in again.stderr

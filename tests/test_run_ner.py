@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
+from albert import tokenization as albert_tokenization
 from conftest import fixture_path
 import checkpoints
 import encoders
@@ -366,6 +367,18 @@ def test_albert_family(tmp_path):
   predicted = read_conlleval(str(out / "test_predictions.txt"))
   assert [w for w, _, _ in predicted] == [w for w, _ in
                                           synthetic_sentences(6, seed=3)]
+  # Words are normalised and lower-cased before SentencePiece, as ALBERT's
+  # scripts do (--do_lower_case defaults to True).
+  spm = albert_tokenization.FullTokenizer(
+      None, spm_model_file=fixture_path("albert", "spm_tiny.model"))
+  words = synthetic_sentences(6, seed=3)[0][0]
+  pieces = [p for w in words for p in spm.tokenize(
+      albert_tokenization.preprocess_text(w, lower=True))]
+  expected = spm.convert_tokens_to_ids(["[CLS]"] + pieces[:14] + ["[SEP]"])
+  record = next(iter(tf.data.TFRecordDataset(str(out / "predict.tf_record"))))
+  example = tf.train.Example.FromString(record.numpy())
+  input_ids = list(example.features.feature["input_ids"].int64_list.value)
+  assert input_ids[:len(expected)] == expected
 
 
 def test_model_fn_builder():

@@ -158,6 +158,22 @@ def test_flag_validation_names_the_flag(tmp_path):
     run_main(tmp_path, "v1.1")
 
 
+def test_an_albert_config_is_sent_to_albert_squad_scripts(tmp_path):
+  """BERT's SQuAD features and heads are not ALBERT's (p_mask, its v2 head):
+  an ALBERT config is refused by name before any work."""
+  config_file = str(tmp_path / "albert_config.json")
+  with open(config_file, "w") as f:
+    f.write(harness.tiny_albert_config(vocab_size=100000).to_json_string())
+  with pytest.raises(ValueError) as info:
+    run_main(tmp_path, "v1.1", "--do_predict",
+             "--bert_config_file=" + config_file)
+  message = str(info.value)
+  assert message.startswith("--bert_config_file=%s is an ALBERT config" %
+                            config_file), message
+  assert "albert.run_squad_v1" in message and "albert.run_squad_v2" in message
+  assert not (tmp_path / "out").exists()
+
+
 class CountingPredictions(object):
   """An Estimator.predict stand-in that counts what has been consumed."""
 

@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 
 from conftest import fixture_path
-from tasks import squad
 from tasks import tagging_data as td
 import tokenization
 
@@ -285,39 +284,6 @@ def test_tokenize_words_maps(tokenizer):
   assert pieces == ["hugging", "##face", "u", ".", "s", ".", "北"]
   assert piece_to_word == [0, 0, 2, 2, 2, 2, 3]
   assert word_to_first == [0, -1, 2, 6]
-
-
-def test_windows_and_max_context_by_hand():
-  # 10 pieces, windows of 4 starting every 2 pieces: [0-3] [2-5] [4-7]
-  # [6-9]. Score = min(left, right) + 0.04; e.g. piece 3 scores 0.04 in
-  # window 0 and 1.04 in window 1; piece 2 scores 1.04 in window 0 and
-  # 0.04 in window 1.
-  windows = td.piece_windows(10, 4, 2)
-  assert windows == [(0, 4), (2, 4), (4, 4), (6, 4)]
-  assert td.best_windows(windows, 10) == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
-  # 7 pieces, stride 3: [0-3] [3-6]. Piece 3 scores 0.04 in both: the first
-  # window wins the tie.
-  windows = td.piece_windows(7, 4, 3)
-  assert windows == [(0, 4), (3, 4)]
-  assert td.best_windows(windows, 7) == [0, 0, 0, 0, 1, 1, 1]
-  # A stride longer than the window is capped (no piece is skipped).
-  assert td.piece_windows(9, 4, 10) == [(0, 4), (4, 4), (8, 1)]
-  assert td.piece_windows(0, 4, 2) == []
-
-
-@pytest.mark.parametrize("num_pieces,max_pieces,stride", [
-    (10, 4, 2), (7, 4, 3), (23, 6, 1), (23, 6, 5), (50, 8, 3), (5, 8, 3)])
-def test_windows_match_squad(num_pieces, max_pieces, stride):
-  spans = squad._doc_spans(num_pieces, max_pieces, stride)
-  windows = td.piece_windows(num_pieces, max_pieces, stride)
-  assert [(s.start, s.length) for s in spans] == windows
-  best = td.best_windows(windows, num_pieces)
-  for position in range(num_pieces):
-    for index in range(len(spans)):
-      span = spans[index]
-      if span.start <= position < span.start + span.length:
-        assert squad._check_is_max_context(spans, index, position) == (
-            best[position] == index)
 
 
 def test_english_features(tokenizer):

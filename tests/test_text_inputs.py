@@ -180,3 +180,42 @@ def test_tokenize_words(words):
       assert result.piece_to_word[result.word_to_first_piece[i]] == i
     else:
       assert result.word_to_first_piece[i] == -1
+
+
+def test_windows_and_max_context_by_hand():
+  # 10 pieces, windows of 4 starting every 2 pieces: [0-3] [2-5] [4-7]
+  # [6-9]. Score = min(left, right) + 0.04; e.g. piece 3 scores 0.04 in
+  # window 0 and 1.04 in window 1; piece 2 scores 1.04 in window 0 and
+  # 0.04 in window 1.
+  windows = text_inputs.sliding_windows(10, 4, 2)
+  assert windows == [(0, 4), (2, 4), (4, 4), (6, 4)]
+  assert text_inputs.best_windows(windows, 10) == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
+  # 7 pieces, stride 3: [0-3] [3-6]. Piece 3 scores 0.04 in both: the first
+  # window wins the tie.
+  windows = text_inputs.sliding_windows(7, 4, 3)
+  assert windows == [(0, 4), (3, 4)]
+  assert text_inputs.best_windows(windows, 7) == [0, 0, 0, 0, 1, 1, 1]
+  # A stride longer than the window is capped (no piece is skipped).
+  assert text_inputs.sliding_windows(9, 4, 10) == [(0, 4), (4, 4), (8, 1)]
+  assert text_inputs.sliding_windows(0, 4, 2) == []
+
+
+@pytest.mark.parametrize("num_pieces,max_pieces,stride", [
+    (10, 4, 2), (7, 4, 3), (23, 6, 1), (23, 6, 5), (50, 8, 3), (5, 8, 3)])
+def test_best_windows_match_is_max_context(num_pieces, max_pieces, stride):
+  """best_windows (all pieces at once, tagging) agrees with is_max_context
+  (one piece and window at a time, Google's SQuAD rule)."""
+  windows = text_inputs.sliding_windows(num_pieces, max_pieces, stride)
+  best = text_inputs.best_windows(windows, num_pieces)
+  for position in range(num_pieces):
+    for index, window in enumerate(windows):
+      if window.start <= position < window.start + window.length:
+        assert text_inputs.is_max_context(windows, index, position) == (
+            best[position] == index)
+
+
+
+@pytest.mark.parametrize("max_pieces,stride", [(0, 2), (4, 0)])
+def test_windows_that_would_never_end_are_refused(max_pieces, stride):
+  with pytest.raises(ValueError, match="max_pieces >= 1 and stride >= 1"):
+    text_inputs.sliding_windows(5, max_pieces, stride)
