@@ -572,14 +572,15 @@ class _Tokenize(tf.Module):
   """The preprocessor's `tokenize` subobject (TF Hub's API)."""
 
   def __init__(self, tokenizer, special_tokens):
-    """Args: tf_tokenization.BertTextTokenizer; dict name -> id."""
+    """Args: a tokenizer of tf_tokenization; dict name -> id."""
     super().__init__(name=None)
     self.tokenizer = tokenizer
     self.special_tokens = dict(special_tokens)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def __call__(self, sentences):
-    """string [batch] -> int32 RaggedTensor [batch, (words), (pieces)]."""
+    """string [batch] -> int32 RaggedTensor [batch, (words), (pieces)]
+    (WordPiece) or [batch, (pieces)] (SentencePiece)."""
     return self.tokenizer.tokenize(sentences)
 
   @tf.function(input_signature=[])
@@ -624,26 +625,45 @@ class BertPreprocessor(tf.Module):
   segment; `preprocessor.tokenize(sentences)` -> int32 RaggedTensor [batch,
   (words), (pieces)] and `preprocessor.bert_pack_inputs([a, b],
   seq_length=...)` for pairs. The tokens are Google's FullTokenizer's
-  (tf_tokenization.py, core TensorFlow ops only).
+  (tf_tokenization.py, core TensorFlow ops only), or with an ALBERT
+  SentencePiece model ALBERT's preprocess_text + encode_ids (tensorflow_text's
+  SentencePiece ops: `import tensorflow_text` before loading it, as for TF
+  Hub's own ALBERT preprocessor).
   """
 
-  def __init__(self, vocab_file, do_lower_case, default_seq_length=128):
+  def __init__(self, vocab_file, do_lower_case, default_seq_length=128,
+               spm_model_file=None):
     """Builds the tokenizer and the packer.
 
     Args:
-      vocab_file: the encoder's vocab.txt (also stored as an asset).
+      vocab_file: the encoder's vocab.txt (also stored as an asset); unused
+        with spm_model_file.
       do_lower_case: bool, the encoder's casing.
       default_seq_length: the sequence length of `preprocessor(sentences)`
         and of bert_pack_inputs without seq_length.
+      spm_model_file: ALBERT's SentencePiece model (stored as the asset
+        `sp_model_file`), instead of a WordPiece vocab_file.
     """
     super().__init__(name=None)
-    tokenizer = tf_tokenization.BertTextTokenizer(vocab_file, do_lower_case)
-    vocab = tokenizer.vocab
-    special_tokens = {
-        "vocab_size": len(vocab), "start_of_sequence_id": vocab["[CLS]"],
-        "end_of_segment_id": vocab["[SEP]"], "padding_id": vocab["[PAD]"],
-        "mask_id": vocab["[MASK]"]}
-    self.vocab_file = tf.saved_model.Asset(vocab_file)
+    if spm_model_file:
+      tokenizer = tf_tokenization.AlbertTextTokenizer(spm_model_file,
+                                                      do_lower_case)
+      ids = tokenizer.special_ids
+      # ALBERT pads with id 0 (<pad>).
+      special_tokens = {
+          "vocab_size": tokenizer.vocab_size,
+          "start_of_sequence_id": ids["[CLS]"],
+          "end_of_segment_id": ids["[SEP]"], "padding_id": 0,
+          "mask_id": ids["[MASK]"]}
+      self.sp_model_file = tf.saved_model.Asset(spm_model_file)
+    else:
+      tokenizer = tf_tokenization.BertTextTokenizer(vocab_file, do_lower_case)
+      vocab = tokenizer.vocab
+      special_tokens = {
+          "vocab_size": len(vocab), "start_of_sequence_id": vocab["[CLS]"],
+          "end_of_segment_id": vocab["[SEP]"], "padding_id": vocab["[PAD]"],
+          "mask_id": vocab["[MASK]"]}
+      self.vocab_file = tf.saved_model.Asset(vocab_file)
     self.do_lower_case = tf.Variable(bool(do_lower_case), trainable=False,
                                      name="do_lower_case")
     self.tokenize = _Tokenize(tokenizer, special_tokens)
@@ -656,7 +676,8 @@ class BertPreprocessor(tf.Module):
 
 
 def export_preprocessor(export_dir, vocab_file, do_lower_case,
-                        default_seq_length=128, overwrite=False):
+                        default_seq_length=128, overwrite=False,
+                        spm_model_file=None):
   """Writes the preprocessing SavedModel matching an encoder export.
 
   Args:
@@ -665,12 +686,14 @@ def export_preprocessor(export_dir, vocab_file, do_lower_case,
     do_lower_case: bool, the encoder's casing.
     default_seq_length: see BertPreprocessor.
     overwrite: replace a directory that is not an earlier export.
+    spm_model_file: ALBERT's SentencePiece model, instead of vocab_file.
 
   Returns:
     export_dir.
   """
   validation.check_export_dir("preprocessor_dir", export_dir, overwrite)
-  module = BertPreprocessor(vocab_file, do_lower_case, default_seq_length)
+  module = BertPreprocessor(vocab_file, do_lower_case, default_seq_length,
+                            spm_model_file=spm_model_file)
   for ragged_rank in (1, 2):
     spec = tf.RaggedTensorSpec([None] * (ragged_rank + 1), tf.int32,
                                ragged_rank=ragged_rank,
@@ -722,13 +745,15 @@ def _check_tokenizer_flags(family, f):
   family.create_tokenizer(vocab_file=f.vocab_file,
                           do_lower_case=f.do_lower_case,
                           spm_model_file=f.spm_model_file)
-  if f.preprocessor_dir and (family.name != "bert" or f.spm_model_file):
+  if f.preprocessor_dir and family.name == "albert" and not f.spm_model_file:
     raise validation.UsageError(
-        "--preprocessor_dir: the preprocessing model is BERT's (WordPiece); "
-        "%s is %s config%s" % (
-            f.bert_config_file, "an ALBERT" if family.name == "albert" else
-            "a " + family.name, " with --spm_model_file" if f.spm_model_file
-            else ""))
+        "--preprocessor_dir: ALBERT's preprocessing model is SentencePiece's: "
+        "pass --spm_model_file (%s is an ALBERT config)" % f.bert_config_file)
+  if f.preprocessor_dir and f.spm_model_file:
+    try:  # refused now, not after the encoder's export
+      tf_tokenization.import_tensorflow_text()
+    except ImportError as e:
+      raise validation.UsageError("--preprocessor_dir: %s" % e) from e
 
 
 def main(_):
@@ -750,7 +775,8 @@ def main(_):
                      sp_model_file=f.spm_model_file, overwrite=f.overwrite)
   if f.preprocessor_dir:
     export_preprocessor(f.preprocessor_dir, f.vocab_file, f.do_lower_case,
-                        f.max_seq_length, overwrite=f.overwrite)
+                        f.max_seq_length, overwrite=f.overwrite,
+                        spm_model_file=f.spm_model_file)
 
 
 if __name__ == "__main__":

@@ -370,3 +370,121 @@ class BertTextTokenizer(tf.Module):
     words = self.basic_tokenize(texts)
     pieces = self.wordpiece(words.flat_values)
     return tf.RaggedTensor.from_row_splits(pieces, words.row_splits)
+
+
+# ---------------------------------------------------------------- ALBERT
+
+# Python's str.split() whitespace: RE2's \s is ASCII only.
+_PY_WHITESPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}"
+                  r"\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}"
+                  r"\x{3000}]+")
+
+
+def _combining_class_regex():
+  """An RE2 class of the characters with a non-zero combining class.
+
+  Built from this Python's unicodedata, which ALBERT's preprocess_text
+  consults (`unicodedata.combining`).
+  """
+  ranges = tokenization._code_point_ranges(  # pylint: disable=protected-access
+      lambda c: unicodedata.combining(chr(c)) != 0)
+  return "[%s]" % "".join(r"\x{%x}-\x{%x}" % (lo, hi) for lo, hi in ranges)
+
+
+def import_tensorflow_text():
+  """tensorflow_text, whose SentencePiece ops ALBERT's preprocessor needs.
+
+  Raises:
+    ImportError: naming the package to install.
+  """
+  try:
+    import tensorflow_text  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ImportError(
+        "ALBERT's preprocessing model needs tensorflow-text (SentencePiece as "
+        "TensorFlow ops): pip install 'tensorflow-text>=2.21.1,<2.22' (%s)" %
+        e) from e
+  return tensorflow_text
+
+
+class AlbertTextTokenizer(tf.Module):
+  """ALBERT's preprocess_text + encode_ids as TensorFlow ops.
+
+  The steps of albert/tokenization.py on a batch of strings: Python's
+  whitespace runs become one space and the ends are stripped; NFKD
+  (tensorflow_text's normalize_utf8); characters with a non-zero combining
+  class are dropped; str.lower() when do_lower_case (tf.strings.lower, run
+  between NUL characters, where it would stop); then SentencePiece with
+  ALBERT's digit-comma rule (a piece ending in a digit and a comma is
+  re-encoded without its U+2581 and the comma appended, as ALBERT's code
+  runs on Python 3).
+  """
+
+  def __init__(self, spm_model_file, do_lower_case=True):
+    """Args: the SentencePiece model file; bool, ALBERT's lower=."""
+    super().__init__(name=None)
+    tf_text = import_tensorflow_text()
+    self._normalize = tf_text.normalize_utf8
+    self.do_lower_case = bool(do_lower_case)
+    with tf.io.gfile.GFile(spm_model_file, "rb") as f:
+      model = f.read()
+    self._pieces = tf_text.SentencepieceTokenizer(model=model,
+                                                  out_type=tf.string)
+    self._combining = _combining_class_regex()
+    import sentencepiece  # pylint: disable=g-import-not-at-top
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model)
+    self.vocab_size = processor.get_piece_size()
+    self.special_ids = {name: processor.piece_to_id(name)
+                        for name in ("[CLS]", "[SEP]", "[MASK]")}
+
+  def preprocess(self, texts):
+    """ALBERT's preprocess_text: string [batch] -> string [batch]."""
+    texts = tf.strings.regex_replace(texts, _PY_WHITESPACE, " ")
+    texts = tf.strings.regex_replace(texts, "^ | $", "")
+    texts = self._normalize(texts, "NFKD")
+    texts = tf.strings.regex_replace(texts, self._combining, "")
+    if self.do_lower_case:
+      # tf.strings.lower stops at a NUL (and a separator attribute cannot
+      # hold one): lower the parts between NULs, end each with a NUL, join,
+      # drop the last.
+      parts = tf.strings.split(texts, "\x00")
+      parts = tf.ragged.map_flat_values(
+          lambda p: tf.strings.join([tf.strings.lower(p, encoding="utf-8"),
+                                     tf.constant("\x00")]), parts)
+      texts = tf.strings.reduce_join(parts, axis=-1)
+      lengths = tf.strings.length(texts) - 1
+      texts = tf.strings.substr(texts, tf.zeros_like(lengths), lengths)
+    return texts
+
+  def encode_pieces(self, texts):
+    """ALBERT's encode_pieces of preprocessed texts.
+
+    Args:
+      texts: string [batch], preprocessed.
+
+    Returns:
+      string RaggedTensor [batch, (pieces)].
+    """
+    pieces = self._pieces.tokenize(texts)
+    flat = pieces.flat_values
+    rule = tf.strings.regex_full_match(flat, r".*\p{Nd},")
+    stems = tf.strings.regex_replace(
+        tf.strings.regex_replace(flat, ",$", ""), "\u2581", "")
+    # Each piece becomes a row: its re-encoding plus "," where the rule
+    # applies, else itself.
+    again = self._pieces.tokenize(tf.where(rule, stems, ""))
+    again = tf.concat([again, tf.fill([tf.size(flat), 1], ",")], axis=1)
+    keep_again = tf.ragged.boolean_mask(
+        again, tf.logical_and(tf.ones_like(again, tf.bool), rule[:, None]))
+    itself = tf.ragged.boolean_mask(flat[:, None],
+                                    tf.logical_not(rule)[:, None])
+    rows = tf.concat([keep_again, itself], axis=1)
+    return pieces.with_flat_values(rows).merge_dims(1, 2)
+
+  def tokenize(self, texts):
+    """string [batch] -> int32 RaggedTensor [batch, (pieces)] of ids."""
+    pieces = self.encode_pieces(self.preprocess(texts))
+    ids = tf.ragged.map_flat_values(self._pieces.string_to_id, pieces)
+    # int64 row splits, as the WordPiece tokenizer's (one packing signature).
+    return ids.with_row_splits_dtype(tf.int64)
+
