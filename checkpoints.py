@@ -470,7 +470,7 @@ def read_state_file(directory):
 
   Returns:
     (model_checkpoint_path or None, list of all_model_checkpoint_paths); the paths
-    are joined with `directory` when relative.
+    joined with `directory` when relative (by get_checkpoint_state).
 
   Raises:
     validation.UsageError: the state file exists but cannot be parsed
@@ -491,12 +491,10 @@ def read_state_file(directory):
         "remove it to train from the start" % (path, reason))
   if state is None:
     return None, []
-
-  def absolute(p):
-    return p if os.path.isabs(p) else os.path.join(directory, p)
-
-  paths = [absolute(p) for p in state.all_model_checkpoint_paths]
-  latest = absolute(state.model_checkpoint_path) if state.model_checkpoint_path else None
+  # get_checkpoint_state has already joined relative entries with
+  # `directory` (joining again broke a relative --output_dir: no resume).
+  paths = list(state.all_model_checkpoint_paths)
+  latest = state.model_checkpoint_path or None
   if latest and latest not in paths:
     paths.append(latest)
   return latest, paths

@@ -223,6 +223,20 @@ def test_latest_checkpoint_falls_back_when_the_newest_files_are_gone(tmp_path,
   assert checkpoints.latest_checkpoint(str(tmp_path)) is None
 
 
+def test_latest_checkpoint_of_a_relative_directory(tmp_path, monkeypatch):
+  """A relative --output_dir (the demo's, most shell scripts'): the newest
+  checkpoint is found, not a path with the directory twice (which made
+  every restart train from scratch and --do_eval find nothing)."""
+  monkeypatch.chdir(tmp_path)
+  manager = checkpoints.CheckpointManager(os.path.join("runs", "out"))
+  for step in (1, 2):
+    manager.save({"w": tf.constant([float(step)])}, step)
+  expected = os.path.join("runs", "out", "model.ckpt-2")
+  assert checkpoints.latest_checkpoint(os.path.join("runs", "out")) == expected
+  assert checkpoints.read_state_file(os.path.join("runs", "out")) == (
+      expected, [os.path.join("runs", "out", "model.ckpt-1"), expected])
+
+
 @pytest.mark.parametrize("text", ["garbage {{{\n", ""])
 def test_unreadable_state_file_is_an_error_not_a_fresh_start(tmp_path, text):
   manager = checkpoints.CheckpointManager(str(tmp_path))

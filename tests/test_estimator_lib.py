@@ -137,6 +137,19 @@ def test_checkpoints_resume_and_names(tmp_path):
   assert kept == ["model.ckpt-10.index", "model.ckpt-8.index"]
 
 
+def test_relative_model_dir_resumes_and_evaluates(tmp_path, monkeypatch):
+  """model_dir relative to the working directory, as in most shell scripts:
+  a restarted job resumes and evaluation finds the newest checkpoint."""
+  monkeypatch.chdir(tmp_path)
+  make_estimator("out").train(loop_worker.input_fn, max_steps=6)
+  second = make_estimator("out")
+  second.train(loop_worker.input_fn, max_steps=10)
+  w, b = numpy_reference(10)
+  np.testing.assert_allclose(weights(second)[0], w, rtol=1e-5, atol=1e-6)
+  result = make_estimator("out").evaluate(loop_worker.input_fn)
+  assert result["global_step"] == 10
+
+
 def test_warm_start_loads_weights_only(tmp_path, caplog):
   source = make_estimator(tmp_path / "source")
   source.train(loop_worker.input_fn, max_steps=10)
