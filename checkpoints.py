@@ -534,6 +534,32 @@ def delete_checkpoint(prefix):
       tf.io.gfile.remove(path)
 
 
+def copy_checkpoint(source, target):
+  """Copies a checkpoint's files to another prefix, each atomically.
+
+  The data files go first and the index last, so the target's index names
+  complete data.
+
+  Args:
+    source: a checkpoint prefix (model.ckpt-1000).
+    target: the new prefix (model.ckpt-best).
+
+  Returns:
+    list of (source file, target file) copied.
+  """
+  files = [p for p in tf.io.gfile.glob(source + ".*")
+           if not os.path.basename(p).startswith(".") and
+           ".tmp" not in p[len(source):]]
+  files.sort(key=lambda p: p.endswith(".index"))
+  copied = []
+  for path in files:
+    destination = target + path[len(source):]
+    with io_lib.atomic_path(destination) as temporary:
+      tf.io.gfile.copy(path, temporary, overwrite=True)
+    copied.append((path, destination))
+  return copied
+
+
 class CheckpointManager(object):
   """Writes `model.ckpt-<step>` checkpoints and keeps the newest `max_to_keep`.
 

@@ -480,9 +480,7 @@ def keep_best_checkpoint(checkpoint_path, best_dir, result):
   with io_lib.atomic_dir(best_dir, replace_existing=True) as tmp_dir:
     tf.io.gfile.makedirs(tmp_dir)
     prefix = os.path.join(tmp_dir, os.path.basename(checkpoint_path))
-    for path in tf.io.gfile.glob(checkpoint_path + ".*"):
-      tf.io.gfile.copy(path, prefix + path[len(checkpoint_path):],
-                       overwrite=True)
+    checkpoints.copy_checkpoint(checkpoint_path, prefix)
     checkpoints.write_state_file(tmp_dir, prefix, [prefix])
     estimator_lib.write_eval_results(
         os.path.join(tmp_dir, "eval_results.txt"), result)

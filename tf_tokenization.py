@@ -431,10 +431,8 @@ class AlbertTextTokenizer(tf.Module):
     self._pieces = tf_text.SentencepieceTokenizer(model=model,
                                                   out_type=tf.string)
     self._combining = _combining_class_regex()
-    import sentencepiece  # pylint: disable=g-import-not-at-top
-    processor = sentencepiece.SentencePieceProcessor(model_proto=model)
-    self.vocab_size = processor.get_piece_size()
-    self.special_ids = {name: processor.piece_to_id(name)
+    self.vocab_size = int(self._pieces.vocab_size())
+    self.special_ids = {name: int(self._pieces.string_to_id(name))
                         for name in ("[CLS]", "[SEP]", "[MASK]")}
 
   def preprocess(self, texts):

@@ -21,7 +21,6 @@ timed round-robin.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -43,18 +42,11 @@ if not TORCH_ONLY:
   from albert import modeling as albert_modeling  # pylint: disable=g-import-not-at-top
   import optimization  # pylint: disable=g-import-not-at-top
 
-  def _load_modeling_benchmark():
-    """benchmarks/modeling.py (its name clashes with the root modeling.py)."""
-    spec = importlib.util.spec_from_file_location(
-        "modeling_benchmark", os.path.join(HERE, "modeling.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # autograph looks functions up by module
-    spec.loader.exec_module(module)
-    return module
+  import bench_lib  # pylint: disable=g-import-not-at-top
 
   # The round-robin best-of timer, the matmul peak and the FLOP count are
   # shared with that benchmark.
-  _MODELING_BENCHMARK = _load_modeling_benchmark()
+  _MODELING_BENCHMARK = bench_lib.load_benchmark("modeling")
   best_times = _MODELING_BENCHMARK.best_times
 
 TARGET = "training step vs transformers AlbertModel >= 1.5x (same batch)"

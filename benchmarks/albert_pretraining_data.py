@@ -14,7 +14,6 @@ wrote the same bytes and prints wall time, CPU time, peak RSS and the ratios.
 """
 
 import hashlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -22,25 +21,15 @@ import tempfile
 from absl import app
 from absl import flags
 
+import bench_lib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _load_bert_benchmark():
-  """benchmarks/create_pretraining_data.py, under a name of its own.
-
-  Its corpus builder, subprocess runner and report are reused; importing it
-  defines its flags (--size_mb, --work_dir, --dupe_factor, --num_workers,
-  --skip_literal), which this benchmark shares.
-  """
-  spec = importlib.util.spec_from_file_location(
-      "bert_pretraining_data_benchmark",
-      os.path.join(ROOT, "benchmarks", "create_pretraining_data.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-bert_benchmark = _load_bert_benchmark()
+# benchmarks/create_pretraining_data.py: its corpus builder, subprocess runner
+# and report are reused; loading it defines its flags (--size_mb, --work_dir,
+# --dupe_factor, --num_workers, --skip_literal), which this benchmark shares.
+bert_benchmark = bench_lib.load_benchmark("create_pretraining_data")
 
 FLAGS = flags.FLAGS
 FLAGS.set_default("size_mb", 2.0)

@@ -22,7 +22,6 @@ Figures are noisy on a shared machine: run it when the cores are quiet.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -55,19 +54,11 @@ if not TORCH_ONLY:
   from tasks import tagging
   # pylint: enable=g-import-not-at-top
 
-  def _load_benchmark(name):
-    """benchmarks/<name>.py (its name may clash with a root module)."""
-    spec = importlib.util.spec_from_file_location(
-        name + "_benchmark", os.path.join(HERE, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # autograph looks functions up by module
-    spec.loader.exec_module(module)
-    return module
-
+  import bench_lib
   # The summary reader of benchmarks/pretraining.py; the FLOP count and the
   # matmul peak of benchmarks/modeling.py.
-  loop_steps_per_sec = _load_benchmark("pretraining").loop_steps_per_sec
-  _MODELING_BENCHMARK = _load_benchmark("modeling")
+  loop_steps_per_sec = bench_lib.load_benchmark("pretraining").loop_steps_per_sec
+  _MODELING_BENCHMARK = bench_lib.load_benchmark("modeling")
 
 SEQ_LENGTH = 128
 TARGET = "vs transformers BertForTokenClassification >= 1.5x"

@@ -18,7 +18,6 @@ Figures are noisy on a shared machine: each is the best loop of several.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -44,17 +43,10 @@ if not TORCH_ONLY:
   import estimator_lib  # pylint: disable=g-import-not-at-top
   import run_pretraining  # pylint: disable=g-import-not-at-top
 
-  def _load_modeling_benchmark():
-    """benchmarks/modeling.py (its name clashes with the root modeling.py)."""
-    spec = importlib.util.spec_from_file_location(
-        "modeling_benchmark", os.path.join(HERE, "modeling.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # autograph looks functions up by module
-    spec.loader.exec_module(module)
-    return module
+  import bench_lib  # pylint: disable=g-import-not-at-top
 
   # FLOP count, matmul peak and timing helpers are shared with that benchmark.
-  _bench = _load_modeling_benchmark()
+  _bench = bench_lib.load_benchmark("modeling")
   base_config = _bench.base_config
   best_times = _bench.best_times
   forward_flops = _bench.forward_flops

@@ -40,6 +40,7 @@ from absl import logging
 import tensorflow as tf
 
 from albert import squad_utils
+import checkpoints
 import encoders
 import estimator_lib
 import export_lib
@@ -387,32 +388,6 @@ def _checkpoint_step(checkpoint_path):
   return int(reader.get_tensor("global_step"))
 
 
-def copy_checkpoint(source, target):
-  """Copies a checkpoint's files to another prefix, each atomically.
-
-  The data files go first and the index last, so the target's index names
-  complete data.
-
-  Args:
-    source: a checkpoint prefix (model.ckpt-1000).
-    target: the new prefix (model.ckpt-best).
-
-  Returns:
-    list of (source file, target file) copied.
-  """
-  files = [p for p in tf.io.gfile.glob(source + ".*")
-           if not os.path.basename(p).startswith(".") and
-           ".tmp" not in p[len(source):]]
-  files.sort(key=lambda p: p.endswith(".index"))
-  copied = []
-  for path in files:
-    destination = target + path[len(source):]
-    with io_lib.atomic_path(destination) as temporary:
-      tf.io.gfile.copy(path, temporary, overwrite=True)
-    copied.append((path, destination))
-  return copied
-
-
 class _EvalResults(object):
   """ALBERT's eval_results.txt, rewritten (atomically) as it grows."""
 
@@ -470,7 +445,7 @@ def evaluate_checkpoints(output_dir, get_result):
     if files_hold_best:
       best_perf, best_result = result[_KEY_NAME], result
       results.add("".join("saved %s to %s\n" % pair
-                          for pair in copy_checkpoint(path, best)))
+                          for pair in checkpoints.copy_checkpoint(path, best)))
     results.add("best %s = %s\n%s\n" % (_KEY_NAME, best_perf, "=" * 50))
   if best_result is None:
     result = get_result(None)

@@ -528,25 +528,6 @@ class PretrainingTask(task_lib.Task):
 # ------------------------------------------------------ ALBERT's evaluation
 
 
-def copy_checkpoint(checkpoint_path, target_prefix):
-  """Copies a checkpoint's files to another prefix (each file atomically).
-
-  Args:
-    checkpoint_path: e.g. output_dir/model.ckpt-100.
-    target_prefix: e.g. output_dir/model.ckpt-best.
-
-  Returns:
-    list of (source, target) file pairs.
-  """
-  copied = []
-  for source in sorted(tf.io.gfile.glob(checkpoint_path + ".*")):
-    target = target_prefix + source[len(checkpoint_path):]
-    with io_lib.atomic_path(target) as temporary:
-      tf.io.gfile.copy(source, temporary, overwrite=True)
-    copied.append((source, target))
-  return copied
-
-
 def results_text(result):
   """One evaluation's `key = value` lines, keys sorted (Google's format)."""
   return "".join("%s = %s\n" % (key, str(result[key]))
@@ -602,7 +583,7 @@ def evaluate_checkpoints(task, estimator, eval_input, output_dir,
       break
     if result[best_metric] > best:
       best = result[best_metric]
-      for source, target in copy_checkpoint(
+      for source, target in checkpoints.copy_checkpoint(
           path, path.rsplit("-", 1)[0] + "-best"):
         logging.info("saved %s to %s", source, target)
   return result

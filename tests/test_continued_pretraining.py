@@ -203,7 +203,7 @@ def test_grown_vocabulary_keeps_old_rows_and_starts_new_ones_as_means(
       task_lib.RunSettings(), encoders.EncoderSpec.from_config(
           small_config(size)), vocab_file=vocab_file if with_vocab else None)
   model = task.create_model({})
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     result = task.warm_start(model, init)
   assert "Vocabulary grown from 14 to 19 ids" in caplog.text
   old_table = base_model.encoder.get_embedding_table().numpy()
@@ -281,7 +281,7 @@ def test_filled_vocabulary_loads_the_released_checkpoint(tmp_path, caplog):
   task = make_task(settings, config, pretraining_data.prepare_records(
       train, held_out, SEQ, PRED, config.vocab_size, True, True,
       vocab_file=filled), filled)
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     estimator = task_lib.run(task, settings, estimator_lib.RunConfig(
         settings.output_dir, seed=1))
   assert "Vocabulary grown" not in caplog.text
